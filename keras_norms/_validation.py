@@ -1,0 +1,104 @@
+"""Argument checks shared by the layers.
+
+Every error names the argument and the value received, so a user sees at once
+which constructor argument or input is wrong.
+"""
+
+import numbers
+
+
+def check_epsilon(epsilon):
+    """Returns `epsilon` as a float, or raises if it is not positive."""
+    if (
+        isinstance(epsilon, bool)
+        or not isinstance(epsilon, numbers.Real)
+        or not epsilon > 0
+    ):
+        raise ValueError(
+            "Argument `epsilon` must be a positive number. "
+            f"Received: epsilon={epsilon!r}"
+        )
+    return float(epsilon)
+
+
+def check_momentum(momentum):
+    """Returns `momentum` as a float, or raises if it is outside [0, 1)."""
+    if (
+        isinstance(momentum, bool)
+        or not isinstance(momentum, numbers.Real)
+        or not 0.0 <= momentum < 1.0
+    ):
+        raise ValueError(
+            "Argument `momentum` must be a number in [0, 1). "
+            f"Received: momentum={momentum!r}"
+        )
+    return float(momentum)
+
+
+def check_axis(axis, allow_list=False):
+    """Checks the type of an `axis` argument at construction time.
+
+    Returns an int, or a tuple of ints when `allow_list` is set and a list or
+    tuple was given. The range is checked against the input rank in `build`
+    by `resolve_axes`.
+    """
+    def is_int(value):
+        return isinstance(value, numbers.Integral) and not isinstance(
+            value, bool
+        )
+
+    if is_int(axis):
+        return int(axis)
+    if allow_list and isinstance(axis, (list, tuple)) and axis:
+        if all(is_int(a) for a in axis):
+            return tuple(int(a) for a in axis)
+    expected = "an int or a non-empty list of ints" if allow_list else "an int"
+    raise ValueError(
+        f"Argument `axis` must be {expected}. Received: axis={axis!r}"
+    )
+
+
+def resolve_axes(axis, ndim):
+    """Maps `axis` (an int or tuple of ints) to sorted non-negative axes.
+
+    Raises if an axis is out of range for an input of rank `ndim`, names the
+    batch axis, or appears twice.
+    """
+    axes = (axis,) if isinstance(axis, int) else tuple(axis)
+    resolved = []
+    for a in axes:
+        if not -ndim <= a < ndim:
+            raise ValueError(
+                f"Argument `axis` is out of range for an input of rank {ndim}. "
+                f"Received: axis={axis!r}"
+            )
+        resolved.append(a % ndim)
+    if 0 in resolved:
+        raise ValueError(
+            "Argument `axis` must not include the batch axis 0. "
+            f"Received: axis={axis!r} for an input of rank {ndim}"
+        )
+    if len(set(resolved)) != len(resolved):
+        raise ValueError(
+            f"Argument `axis` lists an axis twice. Received: axis={axis!r}"
+        )
+    return tuple(sorted(resolved))
+
+
+def check_channels_defined(input_shape, axes, layer_name):
+    """Raises if a normalized (channel) axis has an undefined size."""
+    for a in axes:
+        if input_shape[a] is None:
+            raise ValueError(
+                f"Layer {layer_name} needs a defined size on the channel "
+                f"axis {a}. Received: input_shape={tuple(input_shape)}"
+            )
+
+
+def check_min_rank(input_shape, min_rank, layer_name):
+    """Raises if the input rank is below `min_rank`."""
+    if len(input_shape) < min_rank:
+        raise ValueError(
+            f"Layer {layer_name} expects an input of rank >= {min_rank}. "
+            f"Received: input_shape={tuple(input_shape)}"
+        )
