@@ -1,0 +1,1 @@
+"""The keras-norms experiment suite: `python -m experiments --help`."""

@@ -1,0 +1,72 @@
+"""The normalization vocabulary of the experiment suite.
+
+One name per normalization, used alike by the command line, the MLflow params
+and the report. A model builder asks `normalized(layer, norm)` for the layers
+that replace a plain linear or convolutional `layer`, so every model is
+identical apart from its normalization.
+"""
+
+import keras
+
+import keras_norms
+
+NORMS = ("none", "batch", "instance", "weight", "weight_meanbn", "layer", "group")
+
+# Keras's own layers, kept as baselines.
+BASELINES = ("layer", "group")
+
+
+def check_norm(norm, supported=NORMS):
+    """Raises a ValueError naming `norm` if it is not in `supported`."""
+    if norm not in supported:
+        raise ValueError(
+            f"Unknown normalization: norm={norm!r}. "
+            f"Choose one of: {', '.join(supported)}"
+        )
+    return norm
+
+
+def uses_bias(norm):
+    """Whether the layer before the normalization needs its own bias.
+
+    Batch, instance, layer and group norm subtract a mean and add a learned
+    offset, which makes a bias in the preceding layer redundant.
+    """
+    return norm in ("none", "weight")
+
+
+def normalized(layer, norm, groups=8, name=None):
+    """Returns the layers to apply in order in place of `layer`.
+
+    Args:
+        layer: an unbuilt Keras layer with a kernel (Dense, Conv*).
+        norm: one of `NORMS`.
+        groups: group count for `group`; it must divide the channel count.
+        name: optional name prefix for the normalization layer.
+    """
+    check_norm(norm)
+    norm_name = f"{name}_{norm}" if name else None
+    if norm == "none":
+        return [layer]
+    if norm == "weight":
+        return [keras_norms.WeightNormalization(layer)]
+    if norm == "weight_meanbn":
+        return [
+            keras_norms.WeightNormalization(layer),
+            keras_norms.MeanOnlyBatchNormalization(name=norm_name),
+        ]
+    if norm == "batch":
+        return [layer, keras_norms.BatchNormalization(name=norm_name)]
+    if norm == "instance":
+        return [layer, keras_norms.InstanceNormalization(name=norm_name)]
+    if norm == "layer":
+        # Over the channel axis at each position, as in ConvNeXt and RNNs.
+        return [layer, keras.layers.LayerNormalization(name=norm_name)]
+    return [layer, keras.layers.GroupNormalization(groups=groups, name=norm_name)]
+
+
+def apply(x, layer, norm, groups=8, name=None):
+    """Applies `normalized(layer, norm)` to the tensor `x`, functionally."""
+    for each in normalized(layer, norm, groups=groups, name=name):
+        x = each(x)
+    return x
