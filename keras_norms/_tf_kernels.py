@@ -1,0 +1,143 @@
+"""TensorFlow fast paths for the normalization layers.
+
+Imported only on the TensorFlow backend. Each kernel computes exactly what
+the generic `keras.ops` path in `_statistics.py` computes; the tests check
+that outputs, gradients and statistics agree.
+"""
+
+import tensorflow as tf
+
+# TensorFlow's fused kernel raises a smaller epsilon to this value.
+_FUSED_MIN_EPSILON = 1.001e-5
+_FUSED_DTYPES = ("float16", "bfloat16", "float32")
+
+
+class FusedBatchNorm:
+    """Batch norm through `tf.compat.v1.nn.fused_batch_norm`.
+
+    The kernel normalizes the channel axis of a rank-4 tensor, reducing over
+    the three others. Any input whose single normalized axis is the last one
+    or axis 1 reshapes to that form for free: channels-last to
+    `(-1, 1, 1, C)` (NHWC), channels-first to `(batch, C, -1, 1)` (NCHW).
+    """
+
+    def __init__(self, channel_axis, ndim, epsilon):
+        self.channels_last = channel_axis == ndim - 1
+        self.epsilon = epsilon
+
+    @classmethod
+    def for_inputs(cls, inputs, axes, epsilon):
+        """Returns a kernel for `inputs`, or None where it does not apply."""
+        ndim = len(inputs.shape)
+        if (
+            len(axes) != 1
+            or axes[0] not in (1, ndim - 1)
+            or epsilon < _FUSED_MIN_EPSILON
+            or tf.as_dtype(inputs.dtype).name not in _FUSED_DTYPES
+        ):
+            return None
+        return cls(axes[0], ndim, epsilon)
+
+    def __call__(self, x, gamma, beta, moving_mean, moving_variance, training):
+        """Returns the outputs (in `x.dtype`) and the biased batch moments.
+
+        In inference the returned moments are the moving statistics.
+        """
+        x = tf.convert_to_tensor(x)
+        shape = tf.shape(x)
+        channels = moving_mean.shape[0]
+        if self.channels_last:
+            x4 = tf.reshape(x, (-1, 1, 1, channels))
+            data_format = "NHWC"
+        else:
+            x4 = tf.reshape(x, (shape[0], channels, -1, 1))
+            data_format = "NCHW"
+        gamma = tf.ones((channels,)) if gamma is None else tf.identity(gamma)
+        beta = tf.zeros((channels,)) if beta is None else tf.identity(beta)
+        if training:
+            y, mean, variance = tf.compat.v1.nn.fused_batch_norm(
+                x4,
+                gamma,
+                beta,
+                epsilon=self.epsilon,
+                data_format=data_format,
+                is_training=True,
+            )
+            # The kernel returns the unbiased variance; the layers keep the
+            # biased one. n == 1 gives 0 either way.
+            n = tf.cast(tf.size(x4) // channels, variance.dtype)
+            variance = variance * (n - 1.0) / tf.maximum(n, 1.0)
+        else:
+            mean = tf.identity(moving_mean)
+            variance = tf.identity(moving_variance)
+            y, _, _ = tf.compat.v1.nn.fused_batch_norm(
+                x4,
+                gamma,
+                beta,
+                mean=mean,
+                variance=variance,
+                epsilon=self.epsilon,
+                data_format=data_format,
+                is_training=False,
+            )
+        return tf.reshape(y, shape), mean, variance
+
+
+def all_reduce_sum(tensors):
+    """Sums `tensors` across the replicas of the current tf.distribute strategy.
+
+    Outside a replica context (no strategy, or the default one) this is the
+    identity.
+    """
+    context = tf.distribute.get_replica_context()
+    if context is None or context.num_replicas_in_sync == 1:
+        return tensors
+    return context.all_reduce(tf.distribute.ReduceOp.SUM, tensors)
+
+
+def instance_norm(x, gamma, beta, axes, epsilon):
+    """Normalizes `x` over `axes` with a hand-written gradient.
+
+    `gamma` and `beta` (or None) broadcast against `x`. Returns the outputs
+    and the per-instance mean and biased variance (keepdims shapes).
+
+    Autodiff through the moments would re-read the tensor many times; the
+    closed form below needs two reductions (means of `dy` and of `dy` times
+    the centred input) and one elementwise pass:
+    `dx = scale * (dy - mean(dy) - x_hat * mean(dy * x_hat))`.
+    """
+    ones = tf.ones_like(tf.reduce_mean(x, axis=axes, keepdims=True))
+    gamma = ones if gamma is None else tf.convert_to_tensor(gamma)
+    beta = ones * 0.0 if beta is None else tf.convert_to_tensor(beta)
+    param_axes = [a for a in range(len(x.shape)) if a not in axes]
+    param_axes = [a for a in param_axes if gamma.shape[a] == 1]
+
+    @tf.custom_gradient
+    def normalize(x, gamma, beta):
+        mean, variance = tf.nn.moments(x, axes, keepdims=True)
+        inv = tf.math.rsqrt(variance + epsilon)
+        scale = inv * gamma
+        y = x * scale + (beta - mean * scale)
+
+        def grad(dy, unused_dmean, unused_dvariance):
+            # Centred, so inputs far from zero keep their precision.
+            centred = x - mean
+            mean_dy = tf.reduce_mean(dy, axis=axes, keepdims=True)
+            mean_dy_xhat = inv * tf.reduce_mean(
+                dy * centred, axis=axes, keepdims=True
+            )
+            dx = dy * scale - centred * (scale * inv * mean_dy_xhat) - (
+                scale * mean_dy
+            )
+            size = tf.cast(tf.size(x) // tf.size(mean), x.dtype)
+            dgamma = tf.reduce_sum(
+                mean_dy_xhat * size, axis=param_axes, keepdims=True
+            )
+            dbeta = tf.reduce_sum(mean_dy * size, axis=param_axes, keepdims=True)
+            return dx, tf.reshape(dgamma, tf.shape(gamma)), tf.reshape(
+                dbeta, tf.shape(beta)
+            )
+
+        return (y, mean, variance), grad
+
+    return normalize(x, gamma, beta)

@@ -1,0 +1,243 @@
+"""Instance normalization for 1D, 2D and 3D inputs, with masking."""
+
+import keras
+from keras import backend
+from keras import constraints
+from keras import initializers
+from keras import ops
+from keras import regularizers
+from keras.layers import InputSpec
+from keras.layers import Layer
+
+from keras_norms import _statistics
+from keras_norms import _validation
+
+
+@keras.saving.register_keras_serializable(package="keras_norms")
+class InstanceNormalization(Layer):
+    """Normalizes each channel of each sample with its own statistics.
+
+    For every sample `n` and channel `c`, the mean and variance are taken over
+    all other axes (time, height, width, depth):
+
+    `y[n, ..., c] = gamma[c] * (x[n, ..., c] - mean[n, c])
+    / sqrt(var[n, c] + epsilon) + beta[c]`
+
+    The output of one sample does not depend on the others, so the layer
+    behaves the same at any batch size, batch size 1 included, and in
+    training and inference alike. This is the normalization of style transfer
+    and image-to-image translation generators.
+
+    With `track_running_stats=True` the layer also keeps moving averages of
+    the per-instance statistics (averaged over the batch) and normalizes with
+    them in inference, as PyTorch's option of that name does. Like Keras's
+    BatchNormalization, the tracked variance is the biased one.
+
+    A drop-in for `tfa.layers.InstanceNormalization` (same argument names),
+    which does not work with Keras 3, and a faster, mask-aware replacement for
+    `keras.layers.GroupNormalization(groups=-1)`. Statistics and weights stay
+    float32 under mixed precision.
+
+    Args:
+        axis: Integer, the channel axis (`-1` for channels last, `1` for
+            channels first).
+        epsilon: Positive float added to the variance to avoid dividing by
+            zero.
+        center: If `True`, add the offset `beta`.
+        scale: If `True`, multiply by `gamma`.
+        beta_initializer: Initializer for `beta`.
+        gamma_initializer: Initializer for `gamma`.
+        beta_regularizer: Optional regularizer for `beta`.
+        gamma_regularizer: Optional regularizer for `gamma`.
+        beta_constraint: Optional constraint for `beta`.
+        gamma_constraint: Optional constraint for `gamma`.
+        track_running_stats: If `True`, keep `moving_mean` and
+            `moving_variance` and normalize with them in inference.
+        momentum: Momentum of the moving averages, in [0, 1).
+        **kwargs: Base layer keyword arguments (e.g. `name` and `dtype`).
+
+    Call arguments:
+        inputs: Input tensor of rank 3 (`(batch, steps, channels)`), 4 or 5.
+        training: Python boolean. Matters only with `track_running_stats`.
+        mask: Optional boolean `(batch, steps)` tensor for rank-3 inputs:
+            padded steps are left out of each sample's statistics. A sample
+            whose steps are all masked gets finite output.
+
+    Example:
+
+    >>> layer = keras_norms.InstanceNormalization()
+    >>> images = np.random.uniform(size=(1, 64, 64, 3))
+    >>> y = layer(images)  # zero mean, unit variance per image and channel
+
+    Reference:
+        - [Ulyanov et al., 2016](https://arxiv.org/abs/1607.08022).
+    """
+
+    def __init__(
+        self,
+        axis=-1,
+        epsilon=1e-3,
+        center=True,
+        scale=True,
+        beta_initializer="zeros",
+        gamma_initializer="ones",
+        beta_regularizer=None,
+        gamma_regularizer=None,
+        beta_constraint=None,
+        gamma_constraint=None,
+        track_running_stats=False,
+        momentum=0.99,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.axis = _validation.check_axis(axis)
+        self.epsilon = _validation.check_epsilon(epsilon)
+        self.momentum = _validation.check_momentum(momentum)
+        self.center = center
+        self.scale = scale
+        self.beta_initializer = initializers.get(beta_initializer)
+        self.gamma_initializer = initializers.get(gamma_initializer)
+        self.beta_regularizer = regularizers.get(beta_regularizer)
+        self.gamma_regularizer = regularizers.get(gamma_regularizer)
+        self.beta_constraint = constraints.get(beta_constraint)
+        self.gamma_constraint = constraints.get(gamma_constraint)
+        self.track_running_stats = bool(track_running_stats)
+        self.supports_masking = True
+
+        self.gamma = None
+        self.beta = None
+        self.moving_mean = None
+        self.moving_variance = None
+
+    def build(self, input_shape):
+        _validation.check_min_rank(input_shape, 3, self.name)
+        ndim = len(input_shape)
+        (self._channel_axis,) = _validation.resolve_axes(self.axis, ndim)
+        _validation.check_channels_defined(
+            input_shape, (self._channel_axis,), self.name
+        )
+        self._reduction_axes = tuple(
+            a for a in range(1, ndim) if a != self._channel_axis
+        )
+        channels = input_shape[self._channel_axis]
+        self._broadcast_shape = tuple(
+            channels if a == self._channel_axis else 1 for a in range(ndim)
+        )
+        shape = (channels,)
+        if self.scale:
+            self.gamma = self.add_weight(
+                shape=shape,
+                name="gamma",
+                initializer=self.gamma_initializer,
+                regularizer=self.gamma_regularizer,
+                constraint=self.gamma_constraint,
+                trainable=True,
+                autocast=False,
+            )
+        if self.center:
+            self.beta = self.add_weight(
+                shape=shape,
+                name="beta",
+                initializer=self.beta_initializer,
+                regularizer=self.beta_regularizer,
+                constraint=self.beta_constraint,
+                trainable=True,
+                autocast=False,
+            )
+        if self.track_running_stats:
+            self.moving_mean = self.add_weight(
+                shape=shape,
+                name="moving_mean",
+                initializer="zeros",
+                trainable=False,
+                autocast=False,
+            )
+            self.moving_variance = self.add_weight(
+                shape=shape,
+                name="moving_variance",
+                initializer="ones",
+                trainable=False,
+                autocast=False,
+            )
+        self.input_spec = InputSpec(
+            ndim=ndim, axes={self._channel_axis: channels}
+        )
+
+    def call(self, inputs, training=None, mask=None):
+        if mask is not None:
+            mask = self._check_mask(inputs, mask)
+        compute_dtype = backend.result_type(inputs.dtype, "float32")
+        x = ops.cast(inputs, compute_dtype)
+        gamma = self._weight_as(self.gamma, compute_dtype)
+        beta = self._weight_as(self.beta, compute_dtype)
+
+        if self.track_running_stats and not (training and self.trainable):
+            mean = self._weight_as(self.moving_mean, compute_dtype)
+            variance = self._weight_as(self.moving_variance, compute_dtype)
+            outputs = _statistics.normalize(
+                x, mean, variance, gamma, beta, self.epsilon
+            )
+            return ops.cast(outputs, self.compute_dtype)
+
+        if mask is None and backend.backend() == "tensorflow":
+            from keras_norms import _tf_kernels
+
+            outputs, mean, variance = _tf_kernels.instance_norm(
+                x, gamma, beta, self._reduction_axes, self.epsilon
+            )
+        else:
+            mean, variance = _statistics.moments(
+                x, self._reduction_axes, mask=mask
+            )
+            outputs = _statistics.normalize(
+                x, mean, variance, gamma, beta, self.epsilon
+            )
+        if self.track_running_stats:
+            channels = self.moving_mean.shape
+            _statistics.moving_average(
+                self.moving_mean,
+                ops.reshape(ops.mean(mean, axis=0), channels),
+                self.momentum,
+            )
+            _statistics.moving_average(
+                self.moving_variance,
+                ops.reshape(ops.mean(variance, axis=0), channels),
+                self.momentum,
+            )
+        return ops.cast(outputs, self.compute_dtype)
+
+    def _weight_as(self, weight, dtype):
+        if weight is None:
+            return None
+        return ops.reshape(ops.cast(weight, dtype), self._broadcast_shape)
+
+    def _check_mask(self, inputs, mask):
+        if len(inputs.shape) != 3 or len(mask.shape) != 2:
+            raise ValueError(
+                "InstanceNormalization supports a (batch, steps) mask on "
+                "rank-3 inputs only. Received: "
+                f"mask.shape={tuple(mask.shape)}, "
+                f"inputs.shape={tuple(inputs.shape)}"
+            )
+        return ops.expand_dims(mask, self._channel_axis)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        base_config = super().get_config()
+        config = {
+            "axis": self.axis,
+            "epsilon": self.epsilon,
+            "center": self.center,
+            "scale": self.scale,
+            "beta_initializer": initializers.serialize(self.beta_initializer),
+            "gamma_initializer": initializers.serialize(self.gamma_initializer),
+            "beta_regularizer": regularizers.serialize(self.beta_regularizer),
+            "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
+            "beta_constraint": constraints.serialize(self.beta_constraint),
+            "gamma_constraint": constraints.serialize(self.gamma_constraint),
+            "track_running_stats": self.track_running_stats,
+            "momentum": self.momentum,
+        }
+        return {**base_config, **config}
