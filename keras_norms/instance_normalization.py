@@ -179,7 +179,7 @@ class InstanceNormalization(Layer):
             )
             return ops.cast(outputs, self.compute_dtype)
 
-        if mask is None and backend.backend() == "tensorflow":
+        if self._tf_kernel_applies(mask):
             from keras_norms import _tf_kernels
 
             outputs, mean, variance = _tf_kernels.instance_norm(
@@ -205,6 +205,9 @@ class InstanceNormalization(Layer):
                 self.momentum,
             )
         return ops.cast(outputs, self.compute_dtype)
+
+    def _tf_kernel_applies(self, mask):
+        return mask is None and backend.backend() == "tensorflow"
 
     def _weight_as(self, weight, dtype):
         if weight is None:

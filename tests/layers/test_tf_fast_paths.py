@@ -1,0 +1,209 @@
+"""The TensorFlow fast paths agree with the generic keras.ops path."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+
+from keras_norms import BatchNormalization
+from keras_norms import InstanceNormalization
+from tests.layers.backend_utils import BACKEND
+from tests.layers.backend_utils import gradients
+
+pytestmark = pytest.mark.skipif(
+    BACKEND != "tensorflow", reason="TensorFlow fast paths"
+)
+
+if BACKEND == "tensorflow":
+    import tensorflow as tf
+
+    from keras_norms import _tf_kernels
+
+
+def random(shape, seed=0):
+    return np.random.RandomState(seed).normal(1.5, 2.0, shape).astype("float32")
+
+
+def generic_path(monkeypatch, layer_class):
+    """Makes `layer_class` skip its TensorFlow kernel."""
+    if layer_class is BatchNormalization:
+        monkeypatch.setattr(
+            BatchNormalization, "_fused_kernel", lambda self, x, mask: None
+        )
+    else:
+        monkeypatch.setattr(
+            InstanceNormalization, "_tf_kernel_applies", lambda self, mask: False
+        )
+
+
+def run(layer_class, kwargs, x, dy, training):
+    """Outputs, gradients and weights of a fresh layer after one call."""
+    layer = layer_class(**kwargs)
+    layer.build(x.shape)
+    rng = np.random.RandomState(5)
+    layer.gamma.assign(rng.uniform(0.5, 2.0, layer.gamma.shape))
+    layer.beta.assign(rng.normal(size=layer.beta.shape))
+    y = keras.ops.convert_to_numpy(layer(x, training=training))
+    dx, dweights = gradients(layer, x, dy, training=training)
+    return [y, dx] + dweights + [w.numpy() for w in layer.non_trainable_weights]
+
+
+CASES = [
+    (BatchNormalization, (16, 5), {}),
+    (BatchNormalization, (8, 6, 5), {}),
+    (BatchNormalization, (4, 6, 5, 3), {}),
+    (BatchNormalization, (4, 3, 6, 5), {"axis": 1}),
+    (BatchNormalization, (2, 3, 4, 5, 3), {}),
+    (BatchNormalization, (2, 3, 4, 5, 3), {"axis": 1}),
+    (BatchNormalization, (1, 1, 1, 3), {}),
+    (InstanceNormalization, (3, 10, 4), {"track_running_stats": True}),
+    (InstanceNormalization, (2, 6, 5, 3), {}),
+    (InstanceNormalization, (2, 3, 6, 5), {"axis": 1}),
+    (InstanceNormalization, (2, 4, 3, 5, 2), {}),
+]
+
+
+@pytest.mark.parametrize("layer_class,shape,kwargs", CASES)
+@pytest.mark.parametrize("training", [True, False])
+def test_fast_path_equals_generic_path(
+    monkeypatch, layer_class, shape, kwargs, training
+):
+    x, dy = random(shape), random(shape, seed=1)
+    fast = run(layer_class, kwargs, x, dy, training)
+    generic_path(monkeypatch, layer_class)
+    generic = run(layer_class, kwargs, x, dy, training)
+    for a, b in zip(fast, generic):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "shape,kwargs,uses_kernel",
+    [
+        ((4, 6, 5, 3), {}, True),
+        ((4, 3, 6, 5), {"axis": 1}, True),
+        ((8, 5), {}, True),
+        ((4, 6, 5, 3), {"axis": [1, 3]}, False),
+        ((4, 6, 5, 3), {"axis": 2}, False),
+        ((4, 6, 5, 3), {"virtual_batch_size": 2}, False),
+        ((4, 6, 5, 3), {"epsilon": 1e-6}, False),
+    ],
+)
+def test_fused_kernel_is_chosen_only_where_it_is_exact(
+    monkeypatch, shape, kwargs, uses_kernel
+):
+    calls = []
+    original = _tf_kernels.FusedBatchNorm.__call__
+
+    def spy(self, *args, **kw):
+        calls.append(1)
+        return original(self, *args, **kw)
+
+    monkeypatch.setattr(_tf_kernels.FusedBatchNorm, "__call__", spy)
+    BatchNormalization(**kwargs)(random(shape), training=True)
+    assert bool(calls) == uses_kernel
+
+
+def test_fused_kernel_skipped_with_a_mask(monkeypatch):
+    monkeypatch.setattr(
+        _tf_kernels.FusedBatchNorm,
+        "__call__",
+        lambda *a, **k: pytest.fail("fused kernel used with a mask"),
+    )
+    mask = np.ones((4, 6), bool)
+    BatchNormalization()(random((4, 6, 3)), training=True, mask=mask)
+
+
+@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+@pytest.mark.parametrize("layer_class", [BatchNormalization, InstanceNormalization])
+def test_fast_path_equals_generic_path_in_mixed_precision(
+    monkeypatch, policy, layer_class
+):
+    x = random((4, 6, 5, 3)) * 100 + 1e3
+    outputs = []
+    for force_generic in (False, True):
+        if force_generic:
+            generic_path(monkeypatch, layer_class)
+        layer = layer_class(dtype=policy)
+        y = layer(x, training=True)
+        assert y.dtype == policy.split("_")[1]
+        outputs.append(keras.ops.convert_to_numpy(keras.ops.cast(y, "float32")))
+    np.testing.assert_allclose(outputs[0], outputs[1], atol=0.05)
+
+
+@pytest.mark.parametrize("layer_class", [BatchNormalization, InstanceNormalization])
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_tf_function_with_unknown_dimensions(layer_class, jit_compile):
+    layer = layer_class()
+    layer.build((None, None, None, 3))
+
+    @tf.function(
+        jit_compile=jit_compile,
+        input_signature=[tf.TensorSpec((None, None, None, 3), tf.float32)],
+    )
+    def step(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x, training=True)
+            loss = tf.reduce_sum(y * y * tf.range(3, dtype=tf.float32))
+        return y, tape.gradient(loss, [x] + layer.trainable_weights)
+
+    for shape in ((2, 5, 4, 3), (3, 7, 6, 3)):
+        x = random(shape)
+        y, grads = step(tf.constant(x))
+        eager_layer = layer_class()
+        eager_layer.build(x.shape)
+        expected = eager_layer(x, training=True)
+        np.testing.assert_allclose(y.numpy(), expected.numpy(), atol=1e-4)
+        assert all(np.all(np.isfinite(g.numpy())) for g in grads)
+
+
+SYNCHRONIZED_SCRIPT = textwrap.dedent(
+    """
+    import numpy as np
+    import tensorflow as tf
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+    import keras_norms
+
+    x = np.random.RandomState(0).normal(size=(8, 3)).astype("float32")
+    # Replicas see different distributions: their local statistics differ.
+    x[4:] = x[4:] * 5 + 3
+    strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+    dataset = strategy.experimental_distribute_dataset(
+        tf.data.Dataset.from_tensor_slices(x).batch(8))
+    results = {}
+    for synchronized in (True, False):
+        with strategy.scope():
+            layer = keras_norms.BatchNormalization(
+                synchronized=synchronized, momentum=0.0)
+            layer.build((None, 3))
+        batch = next(iter(dataset))
+        y = strategy.run(lambda b: layer(b, training=True), args=(batch,))
+        y = np.concatenate([t.numpy() for t in y.values])
+        results[synchronized] = (y, layer.moving_variance.numpy())
+    single = keras_norms.BatchNormalization(momentum=0.0)
+    expected = single(x, training=True).numpy()
+    np.testing.assert_allclose(results[True][0], expected, atol=1e-4)
+    np.testing.assert_allclose(
+        results[True][1], single.moving_variance.numpy(), rtol=1e-4)
+    assert not np.allclose(results[False][0], expected, atol=1e-2)
+    print("SYNCHRONIZED OK")
+    """
+)
+
+
+def test_synchronized_statistics_cover_the_global_batch():
+    env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="3")
+    result = subprocess.run(
+        [sys.executable, "-c", SYNCHRONIZED_SCRIPT],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert "SYNCHRONIZED OK" in result.stdout, result.stderr[-3000:]
