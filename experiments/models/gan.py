@@ -1,0 +1,190 @@
+"""A DCGAN for 28x28x1 images, with the generator's and discriminator's norms chosen apart.
+
+Following Radford et al. (2015), the generator's output layer and the
+discriminator's input layer are never normalized; every other convolution is
+followed by its normalization (weight norm wraps the convolution instead).
+The generator ends in tanh: real images are fed to the discriminator scaled
+to [-1, 1], and `GAN.generate` returns samples in [0, 1].
+
+A GAN whose losses become NaN or infinite has diverged: `DivergenceMonitor`
+stops `fit` at that step and records it, so the task can end the run with a
+`diverged` tag and a sweep can go on.
+"""
+
+import math
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from experiments.norms import NORMS, apply, check_norm, uses_bias
+
+GAN_NORMS = NORMS
+LATENT_DIM = 64
+
+
+def _initializer(seed):
+    # DCGAN's N(0, 0.02), seeded per layer so equal seeds give equal kernels.
+    return keras.initializers.RandomNormal(stddev=0.02, seed=seed)
+
+
+def build_generator(norm, latent_dim=LATENT_DIM, width=32, seed=0):
+    """Noise `(latent_dim,)` to an image `(28, 28, 1)` in [-1, 1].
+
+    A 7x7 transposed convolution projects the noise to 7x7x(2 * width), a
+    strided one upsamples to 14x14xwidth, both normalized with `norm`; the
+    unnormalized output layer upsamples to 28x28x1. `width` must be a
+    multiple of 8 for `group` norm.
+    """
+    check_norm(norm, GAN_NORMS)
+    noise = keras.Input((latent_dim,), name="noise")
+    x = keras.layers.Reshape((1, 1, latent_dim))(noise)
+    for index, (filters, size, strides, padding) in enumerate(
+        [(2 * width, 7, 1, "valid"), (width, 4, 2, "same")]
+    ):
+        conv = keras.layers.Conv2DTranspose(
+            filters, size, strides=strides, padding=padding, use_bias=uses_bias(norm),
+            kernel_initializer=_initializer(seed * 10 + index), name=f"g_conv{index + 1}",
+        )
+        x = apply(x, conv, norm, name=f"g_conv{index + 1}")
+        x = keras.layers.ReLU()(x)
+    image = keras.layers.Conv2DTranspose(
+        1, 4, strides=2, padding="same", activation="tanh",
+        kernel_initializer=_initializer(seed * 10 + 2), name="g_output",
+    )(x)
+    return keras.Model(noise, image, name=f"generator_{norm}")
+
+
+def build_discriminator(norm, width=32, seed=0):
+    """Image `(28, 28, 1)` in [-1, 1] to one logit: real (high) or generated.
+
+    Two strided 4x4 convolutions (width, then 2 * width channels) with leaky
+    ReLUs, the first unnormalized, then a dense logit.
+    """
+    check_norm(norm, GAN_NORMS)
+    image = keras.Input((28, 28, 1), name="image")
+    x = keras.layers.Conv2D(
+        width, 4, strides=2, padding="same",
+        kernel_initializer=_initializer(seed * 10 + 5), name="d_input",
+    )(image)
+    x = keras.layers.LeakyReLU(0.2)(x)
+    conv = keras.layers.Conv2D(
+        2 * width, 4, strides=2, padding="same", use_bias=uses_bias(norm),
+        kernel_initializer=_initializer(seed * 10 + 6), name="d_conv2",
+    )
+    x = apply(x, conv, norm, name="d_conv2")
+    x = keras.layers.LeakyReLU(0.2)(x)
+    x = keras.layers.Flatten()(x)
+    logit = keras.layers.Dense(1, kernel_initializer=_initializer(seed * 10 + 7), name="d_logit")(x)
+    return keras.Model(image, logit, name=f"discriminator_{norm}")
+
+
+def fixed_noise(count, latent_dim=LATENT_DIM, seed=0):
+    """The same `(count, latent_dim)` standard normal noise for a given seed."""
+    return np.random.default_rng(seed).standard_normal((count, latent_dim)).astype("float32")
+
+
+class GAN(keras.Model):
+    """Trains a generator and a discriminator in turn with the standard GAN losses.
+
+    Each step draws noise, updates the discriminator on a real and a
+    generated batch (binary cross-entropy), then updates the generator with
+    the non-saturating loss -log D(G(z)). The logs are `d_loss` and `g_loss`,
+    averaged over the epoch. The dataset yields real images in [-1, 1]; a
+    `(images, labels)` pair is accepted and the labels ignored.
+
+    Example:
+
+    >>> gan = GAN(build_generator("batch"), build_discriminator("weight"))
+    >>> gan.compile(d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
+    ...             g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5))
+    >>> gan.fit(real_images, epochs=5, callbacks=[DivergenceMonitor()])
+    """
+
+    def __init__(self, generator, discriminator, seed=0, **kwargs):
+        super().__init__(**kwargs)
+        self.generator = generator
+        self.discriminator = discriminator
+        self.latent_dim = generator.input_shape[-1]
+        self.noise_seed = keras.random.SeedGenerator(seed)
+        self.cross_entropy = keras.losses.BinaryCrossentropy(from_logits=True)
+        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
+        self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
+
+    def compile(self, d_optimizer, g_optimizer, **kwargs):
+        super().compile(**kwargs)
+        self.d_optimizer = d_optimizer
+        self.g_optimizer = g_optimizer
+
+    @property
+    def metrics(self):
+        # Listed so that Keras resets them at each epoch.
+        return [self.d_loss_tracker, self.g_loss_tracker]
+
+    def call(self, noise, training=False):
+        return self.generator(noise, training=training)
+
+    def train_step(self, data):
+        real = data[0] if isinstance(data, tuple) else data
+        batch_size = tf.shape(real)[0]
+
+        noise = keras.random.normal((batch_size, self.latent_dim), seed=self.noise_seed)
+        with tf.GradientTape() as tape:
+            fake = self.generator(noise, training=True)
+            # Real and generated images go through separately, so batch norm
+            # in the discriminator never mixes their statistics.
+            real_logits = self.discriminator(real, training=True)
+            fake_logits = self.discriminator(fake, training=True)
+            d_loss = self.cross_entropy(
+                tf.ones_like(real_logits), real_logits
+            ) + self.cross_entropy(tf.zeros_like(fake_logits), fake_logits)
+        weights = self.discriminator.trainable_weights
+        self.d_optimizer.apply_gradients(zip(tape.gradient(d_loss, weights), weights))
+
+        noise = keras.random.normal((batch_size, self.latent_dim), seed=self.noise_seed)
+        with tf.GradientTape() as tape:
+            fake_logits = self.discriminator(self.generator(noise, training=True), training=True)
+            g_loss = self.cross_entropy(tf.ones_like(fake_logits), fake_logits)
+        weights = self.generator.trainable_weights
+        self.g_optimizer.apply_gradients(zip(tape.gradient(g_loss, weights), weights))
+
+        self.d_loss_tracker.update_state(d_loss)
+        self.g_loss_tracker.update_state(g_loss)
+        return {metric.name: metric.result() for metric in self.metrics}
+
+    def generate(self, noise, batch_size=256):
+        """Samples for `noise` as a NumPy array `(n, 28, 28, 1)` in [0, 1]."""
+        images = self.generator.predict(noise, batch_size=batch_size, verbose=0)
+        return (images + 1.0) / 2.0
+
+
+class DivergenceMonitor(keras.callbacks.Callback):
+    """Stops training at the first step whose logged losses are not finite.
+
+    After `fit`, `diverged` tells whether that happened, and `diverged_at`
+    holds `(epoch, step, {name: value})` of the first non-finite values.
+
+    Args:
+        keys: the log entries to watch; every entry when None.
+    """
+
+    def __init__(self, keys=None):
+        super().__init__()
+        self.keys = keys
+        self.diverged = False
+        self.diverged_at = None
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        bad = {
+            name: float(value)
+            for name, value in (logs or {}).items()
+            if (self.keys is None or name in self.keys) and not math.isfinite(float(value))
+        }
+        if bad:
+            self.diverged = True
+            self.diverged_at = (self._epoch, batch, bad)
+            self.model.stop_training = True

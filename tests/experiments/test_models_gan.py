@@ -1,0 +1,127 @@
+"""The DCGAN: norm placement, a training step per norm, and divergence detection."""
+
+import keras
+import numpy as np
+import pytest
+
+from experiments.models.gan import (
+    GAN,
+    GAN_NORMS,
+    DivergenceMonitor,
+    build_discriminator,
+    build_generator,
+    fixed_noise,
+)
+
+NORM_LAYERS = {
+    "batch": "BatchNormalization",
+    "instance": "InstanceNormalization",
+    "layer": "LayerNormalization",
+    "group": "GroupNormalization",
+    "weight": "WeightNormalization",
+}
+
+
+def real_images(count=8, seed=0):
+    return np.random.default_rng(seed).uniform(-1, 1, (count, 28, 28, 1)).astype("float32")
+
+
+def compiled_gan(g_norm, d_norm):
+    gan = GAN(build_generator(g_norm, width=8), build_discriminator(d_norm, width=8), seed=1)
+    # Eager steps: on tiny data tracing a tf.function would cost more than the step.
+    gan.compile(
+        d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
+        g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
+        run_eagerly=True,
+    )
+    return gan
+
+
+def layer_classes(model):
+    return [type(layer).__name__ for layer in model.layers]
+
+
+@pytest.mark.parametrize("norm", GAN_NORMS)
+def test_shapes_and_output_range(norm):
+    generator, discriminator = build_generator(norm, width=8), build_discriminator(norm, width=8)
+    images = generator(fixed_noise(3))
+    assert images.shape == (3, 28, 28, 1)
+    assert np.all(np.abs(images.numpy()) <= 1.0)
+    assert discriminator(images).shape == (3, 1)
+
+
+@pytest.mark.parametrize("norm", ["batch", "instance", "layer", "group", "weight"])
+def test_no_normalization_on_generator_output_or_discriminator_input(norm):
+    generator, discriminator = build_generator(norm, width=8), build_discriminator(norm, width=8)
+    # Both stay plain layers (weight norm would wrap them) ...
+    assert type(generator.get_layer("g_output")) is keras.layers.Conv2DTranspose
+    assert type(discriminator.get_layer("d_input")) is keras.layers.Conv2D
+    # ... and the hidden convolutions carry the norm: two in G, one in D.
+    assert layer_classes(generator).count(NORM_LAYERS[norm]) == 2
+    assert layer_classes(discriminator).count(NORM_LAYERS[norm]) == 1
+    assert layer_classes(generator)[-2:] == ["ReLU", "Conv2DTranspose"]
+    assert layer_classes(discriminator)[2] == "LeakyReLU"
+
+
+@pytest.mark.parametrize(
+    "g_norm, d_norm", [(norm, norm) for norm in GAN_NORMS] + [("batch", "weight"), ("none", "layer")]
+)
+def test_train_step_reports_finite_losses(g_norm, d_norm):
+    gan = compiled_gan(g_norm, d_norm)
+    monitor = DivergenceMonitor()
+    history = gan.fit(real_images(), batch_size=4, epochs=1, verbose=0, callbacks=[monitor])
+    assert set(history.history) == {"d_loss", "g_loss"}
+    assert np.isfinite(history.history["d_loss"] + history.history["g_loss"]).all()
+    assert not monitor.diverged
+    assert int(gan.d_optimizer.iterations) == int(gan.g_optimizer.iterations) == 2
+
+
+def test_labels_are_ignored_and_samples_are_in_unit_range():
+    gan = compiled_gan("batch", "none")
+    gan.fit(real_images(), np.zeros(8), batch_size=8, epochs=1, verbose=0)
+    samples = gan.generate(fixed_noise(5, seed=3))
+    assert samples.shape == (5, 28, 28, 1)
+    assert samples.min() >= 0.0 and samples.max() <= 1.0
+
+
+def test_same_seed_same_generator_weights_across_norms():
+    plain, normed = build_generator("none", seed=2), build_generator("batch", seed=2)
+    np.testing.assert_array_equal(
+        plain.get_layer("g_output").kernel.numpy(), normed.get_layer("g_output").kernel.numpy()
+    )
+
+
+def test_fixed_noise_is_fixed_by_seed():
+    np.testing.assert_array_equal(fixed_noise(4, seed=5), fixed_noise(4, seed=5))
+    assert fixed_noise(4, latent_dim=10).shape == (4, 10)
+    assert not np.array_equal(fixed_noise(4, seed=5), fixed_noise(4, seed=6))
+
+
+def test_divergence_stops_training_at_the_first_nonfinite_step():
+    gan = compiled_gan("none", "none")
+    images = real_images(16)
+    images[0, 0, 0, 0] = np.nan  # the first batch poisons the losses
+    monitor = DivergenceMonitor(keys=("d_loss", "g_loss"))
+    history = gan.fit(images, batch_size=4, epochs=3, verbose=0, callbacks=[monitor], shuffle=False)
+    assert monitor.diverged
+    epoch, step, values = monitor.diverged_at
+    assert (epoch, step) == (0, 0)
+    assert not np.isfinite(values["d_loss"])
+    # Stopped after one of the twelve steps.
+    assert int(gan.d_optimizer.iterations) == 1
+    assert len(history.history["d_loss"]) == 1
+
+
+def test_monitor_watches_only_its_keys():
+    monitor = DivergenceMonitor(keys=("g_loss",))
+    monitor.set_model(keras.Sequential())
+    monitor.on_train_batch_end(0, {"d_loss": float("inf"), "g_loss": 0.5})
+    assert not monitor.diverged
+    monitor.on_train_batch_end(1, {"d_loss": 1.0, "g_loss": float("nan")})
+    assert monitor.diverged and monitor.diverged_at[1] == 1
+
+
+@pytest.mark.parametrize("build", [build_generator, build_discriminator])
+def test_unsupported_norm_is_refused(build):
+    with pytest.raises(ValueError, match="norm='spectral'"):
+        build("spectral")
