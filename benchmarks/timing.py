@@ -1,0 +1,32 @@
+"""Interleaved timing of contenders in one process, for the benchmarks."""
+
+import statistics
+import time
+
+
+def interleaved_medians(contenders, repeats, warmup=3):
+    """Times each `name -> fn()` once per round, for `repeats` rounds.
+
+    Interleaving spreads any slowdown of the machine over all contenders
+    alike, so their ratios stay fair. Returns `name -> median seconds`.
+    """
+    for fn in contenders.values():
+        for _ in range(warmup):
+            fn()
+    times = {name: [] for name in contenders}
+    for _ in range(repeats):
+        for name, fn in contenders.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(ts) for name, ts in times.items()}
+
+
+def markdown_table(header, rows):
+    """Formats rows (lists of cells) as a Markdown table."""
+    lines = [
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join("---" for _ in header) + "|",
+    ]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
