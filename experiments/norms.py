@@ -6,14 +6,22 @@ that replace a plain linear or convolutional `layer`, so every model is
 identical apart from its normalization.
 """
 
-import keras
-
-import keras_norms
+import importlib
 
 NORMS = ("none", "batch", "instance", "weight", "weight_meanbn", "layer", "group")
 
 # Keras's own layers, kept as baselines.
 BASELINES = ("layer", "group")
+
+
+# Keras and the library are imported on first use, so the command line starts
+# fast and models that use only Keras's own layers never need keras_norms.
+def _keras_norms():
+    return importlib.import_module("keras_norms")
+
+
+def _keras_layers():
+    return importlib.import_module("keras").layers
 
 
 def check_norm(norm, supported=NORMS):
@@ -49,20 +57,20 @@ def normalized(layer, norm, groups=8, name=None):
     if norm == "none":
         return [layer]
     if norm == "weight":
-        return [keras_norms.WeightNormalization(layer)]
+        return [_keras_norms().WeightNormalization(layer)]
     if norm == "weight_meanbn":
         return [
-            keras_norms.WeightNormalization(layer),
-            keras_norms.MeanOnlyBatchNormalization(name=norm_name),
+            _keras_norms().WeightNormalization(layer),
+            _keras_norms().MeanOnlyBatchNormalization(name=norm_name),
         ]
     if norm == "batch":
-        return [layer, keras_norms.BatchNormalization(name=norm_name)]
+        return [layer, _keras_norms().BatchNormalization(name=norm_name)]
     if norm == "instance":
-        return [layer, keras_norms.InstanceNormalization(name=norm_name)]
+        return [layer, _keras_norms().InstanceNormalization(name=norm_name)]
     if norm == "layer":
         # Over the channel axis at each position, as in ConvNeXt and RNNs.
-        return [layer, keras.layers.LayerNormalization(name=norm_name)]
-    return [layer, keras.layers.GroupNormalization(groups=groups, name=norm_name)]
+        return [layer, _keras_layers().LayerNormalization(name=norm_name)]
+    return [layer, _keras_layers().GroupNormalization(groups=groups, name=norm_name)]
 
 
 def apply(x, layer, norm, groups=8, name=None):
