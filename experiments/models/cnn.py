@@ -1,0 +1,78 @@
+"""A small ResNet-style image classifier with a chosen normalization."""
+
+import keras
+
+from experiments.norms import apply, check_norm, uses_bias
+
+STAGE_WIDTHS = (16, 32, 64)
+
+
+def _conv(filters, strides, norm, seed, name):
+    # A seeded initializer per layer, so the same seed gives the same kernels
+    # whatever normalization (and so whatever other layers) the model has.
+    return keras.layers.Conv2D(
+        filters,
+        3,
+        strides=strides,
+        padding="same",
+        use_bias=uses_bias(norm),
+        kernel_initializer=keras.initializers.HeNormal(seed=seed),
+        name=name,
+    )
+
+
+def _stage_of_blocks(depth):
+    """Spreads `depth` residual blocks evenly over at most three stages."""
+    stages = min(depth, len(STAGE_WIDTHS))
+    return [block * stages // depth for block in range(depth)]
+
+
+def build_cnn(input_shape, num_classes, norm, depth=3, seed=0):
+    """Returns a ResNet-style classifier whose every normalization is `norm`.
+
+    A strided 3x3 stem convolution, then `depth` residual blocks (two 3x3 convolutions
+    each, every convolution followed by the normalization and a ReLU) over up
+    to three stages of 16, 32 and 64 channels, each later stage halving the
+    resolution; global average pooling and a dense softmax head.
+
+    Args:
+        input_shape: image shape (height, width, channels).
+        num_classes: number of output classes.
+        norm: one of `experiments.norms.NORMS`.
+        depth: number of residual blocks, at least 1.
+        seed: seeds every initializer: equal seeds give equal initial kernels.
+    """
+    check_norm(norm)
+    if depth < 1:
+        raise ValueError(f"depth must be a positive integer, got depth={depth!r}")
+    seeds = iter(range(seed * 1000, seed * 1000 + 1000))
+
+    def conv_norm(x, width, strides, name):
+        return apply(x, _conv(width, strides, norm, next(seeds), name), norm, name=name)
+
+    inputs = keras.Input(input_shape, name="image")
+    # A strided stem: the 14x14 maps that follow cost a quarter of 28x28 ones.
+    x = conv_norm(inputs, STAGE_WIDTHS[0], 2, "stem")
+    x = keras.layers.ReLU(name="stem_relu")(x)
+    previous_stage = 0
+    for block, stage in enumerate(_stage_of_blocks(depth)):
+        width, strides = STAGE_WIDTHS[stage], (2 if stage > previous_stage else 1)
+        previous_stage = stage
+        prefix = f"block{block + 1}"
+        shortcut = x
+        if strides > 1:
+            # A projection shortcut where the shape changes, normalized like the rest.
+            shortcut = conv_norm(x, width, strides, f"{prefix}_proj")
+        y = conv_norm(x, width, strides, f"{prefix}_conv1")
+        y = keras.layers.ReLU(name=f"{prefix}_relu1")(y)
+        y = conv_norm(y, width, 1, f"{prefix}_conv2")
+        x = keras.layers.Add(name=f"{prefix}_add")([shortcut, y])
+        x = keras.layers.ReLU(name=f"{prefix}_relu2")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+    outputs = keras.layers.Dense(
+        num_classes,
+        activation="softmax",
+        kernel_initializer=keras.initializers.GlorotUniform(seed=next(seeds)),
+        name="classifier",
+    )(x)
+    return keras.Model(inputs, outputs, name=f"resnet{depth}_{norm}")

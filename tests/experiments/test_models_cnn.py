@@ -1,0 +1,45 @@
+"""The CNN builder: same seed, same initial kernels, whatever the norm."""
+
+import numpy as np
+import pytest
+
+from experiments.models.cnn import build_cnn
+
+NORMS = ["none", "batch", "instance", "layer", "group"]
+
+
+def _kernels(model):
+    """Initial conv and dense kernels by layer name (the wrapped layer's under weight norm)."""
+    kernels = {}
+    for layer in model.layers:
+        inner = getattr(layer, "layer", layer)
+        if hasattr(inner, "kernel"):
+            kernels[inner.name] = np.array(inner.kernel)
+    return kernels
+
+
+def test_equal_seeds_give_equal_initial_kernels_across_norms():
+    reference = _kernels(build_cnn((28, 28, 1), 10, "none", depth=4, seed=3))
+    assert len(reference) == 1 + 4 * 2 + 2 + 1  # stem, blocks, projections, head
+    for norm in [*NORMS[1:], "weight", "weight_meanbn"]:
+        kernels = _kernels(build_cnn((28, 28, 1), 10, norm, depth=4, seed=3))
+        assert kernels.keys() == reference.keys()
+        for name, kernel in kernels.items():
+            np.testing.assert_array_equal(kernel, reference[name], err_msg=f"{norm} {name}")
+    other_seed = _kernels(build_cnn((28, 28, 1), 10, "none", depth=4, seed=4))
+    assert not np.array_equal(other_seed["stem"], reference["stem"])
+
+
+@pytest.mark.parametrize("norm", NORMS)
+def test_every_convolution_is_followed_by_the_chosen_norm(norm):
+    model = build_cnn((32, 32, 3), 10, norm, depth=2, seed=0)
+    assert model(np.zeros((2, 32, 32, 3), "float32")).shape == (2, 10)
+    convs = [layer for layer in model.layers if type(layer).__name__ == "Conv2D"]
+    norms = [layer for layer in model.layers if layer.name.endswith(f"_{norm}")]
+    assert len(norms) == (0 if norm == "none" else len(convs))
+    assert all(conv.use_bias == (norm == "none") for conv in convs)
+
+
+def test_depth_must_be_positive():
+    with pytest.raises(ValueError, match="depth=0"):
+        build_cnn((28, 28, 1), 10, "none", depth=0)
