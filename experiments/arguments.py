@@ -1,0 +1,64 @@
+"""argparse `type=` functions that refuse bad values with the value received.
+
+argparse turns their ArgumentTypeError into "argument --epochs: must be a
+positive integer, got '0'", before anything is logged.
+"""
+
+import argparse
+import math
+
+
+def positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
+
+
+def non_negative_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text!r}")
+    return value
+
+
+def positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text!r}")
+    return value
+
+
+def choice(choices):
+    """A value from `choices`; the error lists them (argparse's `choices=` does too,
+    but this one also serves `comma_list`)."""
+
+    def parse(text):
+        if text not in choices:
+            raise argparse.ArgumentTypeError(
+                f"invalid choice {text!r} (choose from {', '.join(choices)})"
+            )
+        return text
+
+    return parse
+
+
+def comma_list(item_type):
+    """A comma-separated list, each item parsed by `item_type`, no duplicates."""
+
+    def parse(text):
+        items = [item_type(item.strip()) for item in text.split(",") if item.strip()]
+        if not items:
+            raise argparse.ArgumentTypeError(f"must list at least one value, got {text!r}")
+        return list(dict.fromkeys(items))
+
+    return parse

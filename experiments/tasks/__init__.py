@@ -1,0 +1,11 @@
+"""The registry of experiment tasks, by name (see `experiments.tasks.base`)."""
+
+from experiments.tasks.cnn import CnnTask
+
+TASKS = {task.name: task for task in (CnnTask(),)}
+
+
+def get_task(name):
+    if name not in TASKS:
+        raise ValueError(f"Unknown task: task={name!r}. Choose one of: {', '.join(TASKS)}")
+    return TASKS[name]

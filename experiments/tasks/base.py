@@ -1,0 +1,72 @@
+"""What an experiment task is, for the command line, sweeps, tracking and the report.
+
+To add a task (say `rnn`), write `experiments/tasks/rnn.py` with a subclass of
+`Task` and list it in `experiments/tasks/__init__.py`. Implement:
+
+- class attributes: `name`, `description`, `norms` (the subset of
+  `experiments.norms.NORMS` it supports), `datasets` (first = default),
+  `settings` and `quick_settings` (defaults of the common options: epochs,
+  batch_size, lr, train_size, val_size, test_size; `--quick` applies the
+  second on top of the first), `quick_norms` (the quick comparison);
+- the report's view of it: `table_metrics` (final metrics, the first being the
+  primary one; `higher_is_better` is its direction), `curve_metric` (a per-epoch
+  metric) and `target` (the report counts epochs until `curve_metric` reaches
+  it; None to skip);
+- `add_arguments(parser)`: the task's own options, with their defaults and
+  validating `type=` functions (see `experiments.arguments`). The command line
+  accepts them only with `--task <name>`; their values land in the config under
+  their `dest` names and are logged as params;
+- `prepare(config)`: make the data available (download, or prepare from local
+  files) before any run is logged; raise `experiments.errors.DataError` with a
+  message that says how to get it;
+- `run(config)`: train and evaluate one configuration inside the active MLflow
+  run. `config` is a dict of every param (common ones: task, norm, dataset,
+  epochs, batch_size, lr, seed, quick, train_size, val_size, test_size,
+  data_dir; plus the task's own). Log per-epoch metrics with
+  `keras_logging.EpochLogger` (or `mlflow.log_metrics(..., step=epoch)`, epochs
+  counted from 1), the dataset with `tracking.log_dataset`, the model with
+  `keras_logging.log_keras_model`, figures with `mlflow.log_figure`, images with
+  `mlflow.log_image`, and final metrics named as in `table_metrics`. Return the
+  final metrics. Raise on failure: the caller marks the run FAILED;
+- optionally `report_extras(runs, out_dir)`: Markdown for the task's own
+  section of the report (beyond the generic table and curves), given the
+  task's finished runs as `mlflow.search_runs` returns them.
+
+The command line, sweeps, tracking and the report know tasks only through this
+interface. Keep module-level imports light (no TensorFlow): the command line
+imports every task to build `--help`.
+"""
+
+class Task:
+    name = ""
+    description = ""
+    norms = ()
+    datasets = ()
+    settings = {}
+    quick_settings = {}
+    quick_norms = ()
+
+    table_metrics = ()
+    higher_is_better = True
+    curve_metric = ""
+    target = None
+
+    @property
+    def experiment_name(self):
+        """The MLflow experiment of the task's runs, unless `--experiment` says otherwise."""
+        return f"keras-norms-{self.name}"
+
+    def add_arguments(self, parser):
+        """Adds the task's own command-line options to `parser` (an argument group)."""
+
+    def prepare(self, config):
+        """Makes the data of `config` available, or raises saying how to get it."""
+
+    def run(self, config):
+        """Trains and evaluates `config` in the active MLflow run; returns final metrics."""
+        raise NotImplementedError
+
+    def report_extras(self, runs, out_dir):
+        """Markdown added to the task's report section; `runs` is a DataFrame."""
+        return ""
+

@@ -1,0 +1,90 @@
+"""The CNN task: a small ResNet-style classifier on Fashion-MNIST, MNIST or CIFAR-10."""
+
+from experiments import arguments
+from experiments.norms import NORMS
+from experiments.tasks.base import Task
+
+
+class CnnTask(Task):
+    name = "cnn"
+    description = "ResNet-style image classifier; the same network with each normalization"
+    norms = NORMS
+    datasets = ("fashion_mnist", "mnist", "cifar10")
+    settings = {
+        "epochs": 10,
+        "batch_size": 128,
+        "lr": 1e-3,
+        "train_size": None,  # the whole train split but the validation examples
+        "val_size": 5000,
+        "test_size": None,
+    }
+    quick_settings = {"epochs": 3, "batch_size": 64, "train_size": 2048, "val_size": 1024,
+                      "test_size": 2048}
+    quick_norms = ("none", "batch", "instance", "weight")
+
+    table_metrics = ("test_accuracy",)
+    higher_is_better = True
+    curve_metric = "val_accuracy"
+    target = 0.8
+
+    def add_arguments(self, parser):
+        parser.add_argument("--depth", type=arguments.positive_int, default=3,
+                            help="residual blocks (default: 3)")
+        parser.add_argument("--optimizer", type=arguments.choice(("adam", "sgd")),
+                            default="adam",
+                            help="adam, or sgd with momentum 0.9 (default: adam)")
+
+    def prepare(self, config):
+        from experiments.data import prepared_builder
+
+        prepared_builder(config["dataset"], config["data_dir"])
+
+    def run(self, config):
+        # TensorFlow is imported here, not at module level: --help stays fast.
+        import keras
+        import mlflow
+
+        from experiments import keras_logging, plots, tracking
+        from experiments.data import load_images
+        from experiments.models.cnn import build_cnn
+
+        keras.utils.set_random_seed(config["seed"])
+        data = load_images(
+            config["dataset"],
+            batch_size=config["batch_size"],
+            seed=config["seed"],
+            train_size=config["train_size"],
+            val_size=config["val_size"],
+            test_size=config["test_size"],
+            data_dir=config["data_dir"],
+        )
+        for role, context in (("train", "training"), ("val", "validation"), ("test", "test")):
+            tracking.log_dataset(data.name, data.source, data.splits[role], context)
+
+        model = build_cnn(data.image_shape, data.num_classes, config["norm"],
+                          depth=config["depth"], seed=config["seed"])
+        if config["optimizer"] == "sgd":
+            optimizer = keras.optimizers.SGD(config["lr"], momentum=0.9)
+        else:
+            optimizer = keras.optimizers.Adam(config["lr"])
+        model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy",
+                      metrics=["accuracy"])
+        history = model.fit(
+            data.train,
+            validation_data=data.val,
+            epochs=config["epochs"],
+            shuffle=False,  # the pipeline shuffles, with the run's seed
+            callbacks=[keras_logging.EpochLogger(data.sizes["train"]),
+                       keras.callbacks.TerminateOnNaN()],
+        ).history
+        if len(history["loss"]) < config["epochs"]:
+            mlflow.set_tag("diverged", "true")
+
+        test = model.evaluate(data.test, return_dict=True, verbose=0)
+        metrics = {f"test_{name}": value for name, value in test.items()}
+        mlflow.log_metrics(metrics)
+        figure = plots.learning_curves(history, f"cnn, norm={config['norm']}")
+        mlflow.log_figure(figure, "learning_curves.png")
+        plots.close(figure)
+        keras_logging.log_keras_model(model)
+        return metrics

@@ -1,0 +1,73 @@
+"""Fixtures: a tiny Fashion-MNIST in IDX files, its tfds copy, a temporary MLflow store."""
+
+import gzip
+import struct
+
+import pytest
+
+from experiments import data
+from experiments.idx_builders import IDX_FILES
+
+DEBIAN_DIR = data.DATASETS["fashion_mnist"].idx_dir
+TINY = {"train": 640, "test": 160}
+# Sizes the tiny dataset can serve; quick runs in tests use them.
+TINY_SETTINGS = {"epochs": 2, "batch_size": 32, "train_size": 256, "val_size": 128,
+                 "test_size": 128}
+
+
+def write_idx_subset(source, target, count):
+    """Copies the first `count` records of a gzipped IDX file, header adjusted."""
+    with gzip.open(source, "rb") as f:
+        raw = f.read()
+    dims = raw[3]  # the magic number's last byte
+    header = list(struct.unpack(f">{1 + dims}I", raw[: 4 * (1 + dims)]))
+    record = 1
+    for size in header[2:]:
+        record *= size
+    header[1] = count
+    body = raw[4 * (1 + dims): 4 * (1 + dims) + count * record]
+    with gzip.open(target, "wb") as f:
+        f.write(struct.pack(f">{1 + dims}I", *header) + body)
+
+
+@pytest.fixture(scope="session")
+def tiny_idx_dir(tmp_path_factory):
+    directory = tmp_path_factory.mktemp("fashion_mnist_idx")
+    for split, names in IDX_FILES.items():
+        for name in names:
+            write_idx_subset(f"{DEBIAN_DIR}/{name}", directory / name, TINY[split])
+    return directory
+
+
+@pytest.fixture(scope="session")
+def tiny_tfds_dir(tiny_idx_dir, tmp_path_factory):
+    """A tfds data directory holding the tiny Fashion-MNIST, prepared once."""
+    directory = tmp_path_factory.mktemp("tfds")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TFDS_DATA_DIR", str(directory))
+        data.prepared_builder("fashion_mnist", data_dir=tiny_idx_dir)
+    return directory
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    """No server answers: tests never download, whatever the machine's network."""
+    monkeypatch.setattr(data, "network_reachable", lambda url, timeout=None: False)
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    """A temporary SQLite MLflow store; returns its URI."""
+    uri = f"sqlite:///{tmp_path / 'store' / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    return uri
+
+
+@pytest.fixture
+def tiny_cnn(tiny_tfds_dir, offline, monkeypatch):
+    """`--quick` CNN runs on the tiny dataset, in a couple of seconds."""
+    from experiments.tasks import TASKS
+
+    monkeypatch.setenv("TFDS_DATA_DIR", str(tiny_tfds_dir))
+    monkeypatch.setattr(TASKS["cnn"], "quick_settings", TINY_SETTINGS)
+    return TASKS["cnn"]

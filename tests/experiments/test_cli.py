@@ -1,0 +1,164 @@
+"""The command line end to end, into a temporary SQLite store."""
+
+import math
+import time
+
+import mlflow
+import pytest
+
+from experiments.cli import main
+from experiments.tasks import TASKS
+from experiments.tasks.base import Task
+
+COMMON_PARAMS = {"task", "norm", "dataset", "epochs", "batch_size", "lr", "seed", "quick",
+                 "train_size", "val_size", "test_size", "data_dir", "depth", "optimizer",
+                 "keras_version", "tensorflow_version", "keras_norms_version"}
+
+
+def _runs(uri, **filters):
+    mlflow.set_tracking_uri(uri)
+    if mlflow.get_experiment_by_name("keras-norms-cnn") is None:
+        return []
+    runs = mlflow.MlflowClient().search_runs(
+        [mlflow.get_experiment_by_name("keras-norms-cnn").experiment_id])
+    return [r for r in runs if all(r.data.tags.get(k) == v for k, v in filters.items())]
+
+
+def test_quick_run_logs_params_epoch_metrics_dataset_model_and_figure(store, tiny_cnn):
+    assert main(["run", "--task", "cnn", "--norm", "batch", "--quick", "--study", "e2e"]) == 0
+
+    [run] = _runs(store)
+    assert run.info.status == "FINISHED"
+    assert COMMON_PARAMS <= set(run.data.params)
+    assert run.data.params["norm"] == "batch" and run.data.params["epochs"] == "2"
+    assert run.data.tags["study"] == "e2e"
+    assert len(run.data.tags["mlflow.source.git.commit"]) == 40
+    client = mlflow.MlflowClient()
+    for metric in ("loss", "accuracy", "val_loss", "val_accuracy", "epoch_time_s",
+                   "examples_per_s"):
+        steps = [m.step for m in client.get_metric_history(run.info.run_id, metric)]
+        assert sorted(steps) == [1, 2], metric
+    assert 0.0 <= run.data.metrics["test_accuracy"] <= 1.0
+    contexts = {i.tags[0].value for i in run.inputs.dataset_inputs}
+    assert contexts == {"training", "validation", "test"}
+    assert "learning_curves.png" in {a.path for a in client.list_artifacts(run.info.run_id)}
+
+    # The model loads back (the library's layers registered by its import) and
+    # scores on the test split what the run logged.
+    import keras_norms  # noqa: F401
+    from experiments.data import load_images
+
+    [output] = run.outputs.model_outputs
+    model = mlflow.keras.load_model(f"models:/{output.model_id}")
+    test = load_images("fashion_mnist", batch_size=32, seed=0, train_size=256,
+                       val_size=128, test_size=128).test
+    accuracy = model.evaluate(test, return_dict=True, verbose=0)["accuracy"]
+    assert math.isclose(accuracy, run.data.metrics["test_accuracy"], abs_tol=1e-6)
+
+
+def test_sweep_makes_a_parent_and_a_child_per_configuration_then_a_report(
+    store, tiny_cnn, tmp_path, capsys
+):
+    argv = ["sweep", "--task", "cnn", "--norms", "none,layer", "--epochs", "1", "--quick",
+            "--study", "two"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "run 1/2" in out and "run 2/2" in out and "left" in out
+
+    [parent] = _runs(store, run_kind="sweep")
+    children = _runs(store, run_kind="train")
+    assert parent.info.status == "FINISHED"
+    assert sorted(c.data.params["norm"] for c in children) == ["layer", "none"]
+    assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parent.info.run_id}
+    assert all(c.info.status == "FINISHED" for c in children)
+
+    assert main(["report", "--out", str(tmp_path / "report"), "--study", "two"]) == 0
+    printed = capsys.readouterr().out
+    report = (tmp_path / "report" / "report.md").read_text()
+    for text in (report, printed):
+        assert "| none |" in text and "| layer |" in text and "test_accuracy" in text
+    figures = list((tmp_path / "report").glob("*.png"))
+    assert len(figures) == 1 and figures[0].name in report
+
+
+def test_a_failing_run_ends_failed_with_the_error_as_a_tag(store, tiny_cnn, monkeypatch):
+    def boom(config):
+        raise RuntimeError("diverged into the void")
+
+    monkeypatch.setattr(tiny_cnn, "run", boom)
+    with pytest.raises(RuntimeError):
+        main(["run", "--task", "cnn", "--norm", "none", "--quick"])
+    [run] = _runs(store)
+    assert run.info.status == "FAILED"
+    assert run.data.tags["error"] == "RuntimeError: diverged into the void"
+
+
+def test_a_failing_child_fails_the_sweep_but_not_its_siblings(store, tiny_cnn, monkeypatch):
+    def fail_for_group(config):
+        if config["norm"] == "group":
+            raise ValueError("group failed")
+        mlflow.log_metric("test_accuracy", 0.5)
+
+    monkeypatch.setattr(tiny_cnn, "run", fail_for_group)
+    assert main(["sweep", "--task", "cnn", "--norms", "group,none", "--quick"]) == 1
+    statuses = {r.data.params.get("norm", "parent"): r.info.status for r in _runs(store)}
+    assert statuses == {"group": "FAILED", "none": "FINISHED", "parent": "FAILED"}
+    assert not [r for r in _runs(store) if r.info.status == "RUNNING"]
+
+
+BAD_INPUTS = [
+    (["run", "--task", "tsp", "--norm", "batch"], "--task: invalid choice 'tsp' (choose from cnn"),
+    (["run", "--task", "cnn", "--norm", "spectral"], "--norm: invalid choice 'spectral' (choose from none, batch, instance, weight"),
+    (["run", "--task", "cnn", "--norm", "batch", "--dataset", "imagenet"], "--dataset: invalid choice 'imagenet' (choose from fashion_mnist, mnist, cifar10"),
+    (["run", "--task", "cnn", "--norm", "batch", "--epochs", "0"], "--epochs: must be a positive integer, got '0'"),
+    (["run", "--task", "cnn", "--norm", "batch", "--batch-size", "-8"], "--batch-size: must be a positive integer, got '-8'"),
+    (["run", "--task", "cnn", "--norm", "batch", "--lr", "0"], "--lr: must be a positive number, got '0'"),
+    (["run", "--task", "cnn", "--norm", "batch", "--lr", "nan"], "--lr: must be a positive number, got 'nan'"),
+    (["sweep", "--task", "cnn", "--norms", "batch,bogus"], "--norms: invalid choice 'bogus'"),
+    (["sweep", "--task", "cnn", "--norms", "batch", "--batch-sizes", "8,0"], "--batch-sizes: must be a positive integer, got '0'"),
+    (["sweep", "--task", "cnn", "--norms", "batch", "--lrs", "1e-3,-1"], "--lrs: must be a positive number, got '-1'"),
+    (["sweep", "--task", "cnn", "--norms", "batch", "--epochs", "-2"], "--epochs: must be a positive integer, got '-2'"),
+    (["run", "--task", "cnn", "--norm", "batch", "--depth", "0"], "--depth: must be a positive integer, got '0'"),
+]
+
+
+@pytest.mark.parametrize("argv, message", BAD_INPUTS, ids=[" ".join(a[3:]) for a, _ in BAD_INPUTS])
+def test_bad_input_is_refused_before_anything_is_logged(argv, message, store, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    assert message in capsys.readouterr().err
+    assert _runs(store) == []
+
+
+class _OtherTask(Task):
+    name = "other"
+    norms = ("none",)
+    datasets = ("noise",)
+
+    def add_arguments(self, parser):
+        parser.add_argument("--hidden", type=int, default=8)
+
+
+def test_an_option_of_another_task_is_refused_naming_its_task(monkeypatch, capsys):
+    monkeypatch.setitem(TASKS, "other", _OtherTask())
+    with pytest.raises(SystemExit):
+        main(["run", "--task", "cnn", "--norm", "none", "--hidden", "3"])
+    assert "--hidden is an option of --task other, not of --task cnn" in capsys.readouterr().err
+
+
+def test_unreachable_tracking_server_is_reported_fast_before_training(
+    monkeypatch, tiny_cnn, capsys
+):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")  # discard port: closed
+    monkeypatch.setattr(tiny_cnn, "run", lambda config: pytest.fail("trained anyway"))
+    start = time.perf_counter()
+    assert main(["run", "--task", "cnn", "--norm", "none", "--quick"]) == 1
+    assert time.perf_counter() - start < 15
+    assert "Cannot reach the MLflow tracking store http://127.0.0.1:9" in capsys.readouterr().err
+
+
+def test_report_without_runs_says_what_to_run(store, tmp_path, capsys):
+    assert main(["report", "--out", str(tmp_path)]) == 1
+    assert "python -m experiments quick" in capsys.readouterr().err
+
