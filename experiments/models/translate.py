@@ -1,0 +1,161 @@
+"""Image-to-image translation: a small U-Net maps an edge map back to its image.
+
+The generator and the patch discriminator follow pix2pix (Isola et al. 2017)
+at Fashion-MNIST scale: the generator's first layer and the discriminator's
+first layer are never normalized, every other convolution is followed by the
+chosen normalization (weight norm wraps it instead). Instance norm is the
+default: its statistics are per image, so it behaves the same at batch
+size 1, a supported setting. Edge maps and images lie in [0, 1] (see
+`experiments.edges`); the generator ends in a sigmoid.
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from experiments.norms import NORMS, apply, check_norm, uses_bias
+
+TRANSLATE_NORMS = NORMS
+
+
+def _conv(kind, filters, size, strides, norm, seed, name):
+    return kind(
+        filters, size, strides=strides, padding="same", use_bias=uses_bias(norm),
+        kernel_initializer=keras.initializers.RandomNormal(stddev=0.02, seed=seed), name=name,
+    )
+
+
+def build_translation_generator(norm="instance", width=16, seed=0):
+    """Edge map `(28, 28, 1)` to image `(28, 28, 1)` in [0, 1].
+
+    Encoder: a 3x3 convolution (width channels, unnormalized), two strided
+    4x4 convolutions down to 7x7x(4 * width). Decoder: two strided 4x4
+    transposed convolutions back to 28x28, each joined by a skip connection
+    to the encoder map of its size, then a 3x3 sigmoid output convolution.
+    `width` must be a multiple of 8 for `group` norm.
+    """
+    check_norm(norm, TRANSLATE_NORMS)
+    conv, transposed = keras.layers.Conv2D, keras.layers.Conv2DTranspose
+    edges = keras.Input((28, 28, 1), name="edges")
+    skips = [keras.layers.ReLU()(_conv(conv, width, 3, 1, "none", seed * 10, "enc1")(edges))]
+    x = skips[0]
+    for index, filters in enumerate([2 * width, 4 * width]):
+        name = f"enc{index + 2}"
+        x = apply(x, _conv(conv, filters, 4, 2, norm, seed * 10 + index + 1, name), norm, name=name)
+        x = keras.layers.ReLU()(x)
+        skips.append(x)
+    for index, filters in enumerate([2 * width, width]):
+        name = f"dec{index + 1}"
+        x = apply(x, _conv(transposed, filters, 4, 2, norm, seed * 10 + index + 3, name), norm, name=name)
+        x = keras.layers.ReLU()(x)
+        x = keras.layers.Concatenate()([x, skips[-index - 2]])
+    image = keras.layers.Conv2D(
+        1, 3, padding="same", activation="sigmoid",
+        kernel_initializer=keras.initializers.RandomNormal(stddev=0.02, seed=seed * 10 + 5),
+        name="output",
+    )(x)
+    return keras.Model(edges, image, name=f"translator_{norm}")
+
+
+def build_patch_discriminator(norm="instance", width=16, seed=0):
+    """(edge map, image) to a 7x7 grid of logits, one per overlapping patch.
+
+    Conditioned on the edges as in pix2pix: it judges whether the image is
+    the real one for these edges. Two strided 4x4 convolutions (the first
+    unnormalized) and a 3x3 logit convolution.
+    """
+    check_norm(norm, TRANSLATE_NORMS)
+    edges = keras.Input((28, 28, 1), name="edges")
+    image = keras.Input((28, 28, 1), name="image")
+    x = keras.layers.Concatenate()([edges, image])
+    x = keras.layers.LeakyReLU(0.2)(_conv(keras.layers.Conv2D, width, 4, 2, "none", seed * 10 + 6, "d_input")(x))
+    x = apply(x, _conv(keras.layers.Conv2D, 2 * width, 4, 2, norm, seed * 10 + 7, "d_conv2"), norm, name="d_conv2")
+    x = keras.layers.LeakyReLU(0.2)(x)
+    logits = keras.layers.Conv2D(
+        1, 3, padding="same",
+        kernel_initializer=keras.initializers.RandomNormal(stddev=0.02, seed=seed * 10 + 8),
+        name="d_logits",
+    )(x)
+    return keras.Model([edges, image], logits, name=f"patch_discriminator_{norm}")
+
+
+class Translator(keras.Model):
+    """Trains the generator with L1 + adversarial loss against the patch discriminator.
+
+    The dataset yields `(edges, target)` batches. Each step updates the
+    discriminator (binary cross-entropy on real and generated pairs) and the
+    generator (`l1_weight * l1 + g_adv`, where `g_adv` is the non-saturating
+    adversarial loss); `fit` logs `l1`, `g_adv` and `d_loss`.
+    `evaluate` (and `fit`'s validation) scores the generator in inference
+    mode and logs the mean per-image `l1` and `ssim`.
+
+    Example:
+
+    >>> model = Translator(build_translation_generator(), build_patch_discriminator())
+    >>> model.compile(g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
+    ...               d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5))
+    >>> model.fit(train_pairs, validation_data=test_pairs, epochs=3)
+    >>> model.evaluate(test_pairs, return_dict=True)  # {"l1": ..., "ssim": ...}
+    """
+
+    def __init__(self, generator, discriminator, l1_weight=100.0, **kwargs):
+        super().__init__(**kwargs)
+        self.generator = generator
+        self.discriminator = discriminator
+        self.l1_weight = l1_weight
+        self.cross_entropy = keras.losses.BinaryCrossentropy(from_logits=True)
+        self.trackers = {
+            name: keras.metrics.Mean(name=name) for name in ("l1", "g_adv", "d_loss", "ssim")
+        }
+
+    def compile(self, g_optimizer, d_optimizer, **kwargs):
+        super().compile(**kwargs)
+        self.g_optimizer = g_optimizer
+        self.d_optimizer = d_optimizer
+
+    @property
+    def metrics(self):
+        # Listed so that Keras resets them at each epoch and before evaluating.
+        return list(self.trackers.values())
+
+    def call(self, edges, training=False):
+        return self.generator(edges, training=training)
+
+    def train_step(self, data):
+        edges, target = data
+        with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
+            output = self.generator(edges, training=True)
+            real_logits = self.discriminator([edges, target], training=True)
+            fake_logits = self.discriminator([edges, output], training=True)
+            l1 = tf.reduce_mean(tf.abs(target - output))
+            g_adv = self.cross_entropy(tf.ones_like(fake_logits), fake_logits)
+            g_loss = self.l1_weight * l1 + g_adv
+            d_loss = self.cross_entropy(
+                tf.ones_like(real_logits), real_logits
+            ) + self.cross_entropy(tf.zeros_like(fake_logits), fake_logits)
+        # Both gradients come from the same forward pass, before either update.
+        g_weights = self.generator.trainable_weights
+        d_weights = self.discriminator.trainable_weights
+        g_grads = g_tape.gradient(g_loss, g_weights)
+        d_grads = d_tape.gradient(d_loss, d_weights)
+        self.g_optimizer.apply_gradients(zip(g_grads, g_weights))
+        self.d_optimizer.apply_gradients(zip(d_grads, d_weights))
+        return self._update({"l1": l1, "g_adv": g_adv, "d_loss": d_loss})
+
+    def test_step(self, data):
+        edges, target = data
+        output = self.generator(edges, training=False)
+        return self._update({
+            "l1": tf.reduce_mean(tf.abs(target - output), axis=[1, 2, 3]),
+            "ssim": tf.image.ssim(target, output, max_val=1.0),
+        })
+
+    def _update(self, values):
+        for name, value in values.items():
+            self.trackers[name].update_state(value)
+        return {name: self.trackers[name].result() for name in values}
+
+    def triplets(self, edges, targets):
+        """Rows of `(edges | output | target)`: a NumPy array `(n, 28, 84, 1)` in [0, 1]."""
+        output = self.generator.predict(edges, verbose=0)
+        return np.concatenate([np.asarray(edges), output, np.asarray(targets)], axis=2)
