@@ -72,7 +72,7 @@ def test_weight_norm_starts_from_the_plain_model_weights():
     np.testing.assert_allclose(weighted(x).numpy(), plain(x).numpy(), atol=1e-5)
 
 
-@pytest.mark.parametrize("norm", ["none", "instance", "batch"])
+@pytest.mark.parametrize("norm", RNN_NORMS)
 def test_padding_is_masked_out(norm):
     model = build_rnn(norm, units=8, input_shape=(None, 3), output_units=2, mask_value=0.0)
     sequence = random_sequences(count=1, steps=6, features=3) + 0.5
