@@ -12,7 +12,6 @@ same feature space. Images are float arrays with values in [0, 1], shaped
 `(n, 28, 28)` or `(n, 28, 28, 1)`.
 """
 
-import gzip
 import os
 from pathlib import Path
 
@@ -22,7 +21,6 @@ import numpy as np
 # Bump on any change to the classifier or its training: old caches are ignored.
 CLASSIFIER_VERSION = "fmnist-cnn-v1"
 DEFAULT_CACHE_DIR = Path("mlruns") / ".cache"
-FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
 FEATURE_LAYER = "features"
 
 
@@ -122,23 +120,6 @@ def _check_features(features_a, features_b, min_count):
     return features_a, features_b
 
 
-def read_idx(path):
-    """Reads a gzipped IDX file (the MNIST format) into a uint8 array."""
-    with gzip.open(path, "rb") as f:
-        data = f.read()
-    ndim = data[3]
-    shape = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    return np.frombuffer(data, np.uint8, offset=4 + 4 * ndim).reshape(shape)
-
-
-def fashion_mnist_train(directory=FASHION_MNIST_DIR):
-    """The Fashion-MNIST training set: images in [0, 1], `(60000, 28, 28, 1)`, and labels."""
-    directory = Path(directory)
-    images = read_idx(directory / "train-images-idx3-ubyte.gz")
-    labels = read_idx(directory / "train-labels-idx1-ubyte.gz")
-    return (images[..., None] / 255.0).astype("float32"), labels.astype("int32")
-
-
 def build_classifier():
     """The feature classifier: two strided convolutions and a 64-unit feature layer."""
     inputs = keras.Input((28, 28, 1))
@@ -184,8 +165,9 @@ def load_feature_extractor(cache_dir=DEFAULT_CACHE_DIR, train_data=None, epochs=
     Args:
         cache_dir: where the `.keras` file lives; its name carries
             `CLASSIFIER_VERSION`, so a new version trains a new classifier.
-        train_data: `(images, labels)` to train on; the Fashion-MNIST
-            training set when None.
+        train_data: a `tf.data.Dataset` of `(images, labels)` batches to train
+            on; the Fashion-MNIST training pipeline of `experiments.data`
+            when None.
         epochs: training epochs.
         seed: seeds the initialization and the shuffling. Training sets
             Keras's global random seed, so load the extractor before a run
@@ -194,7 +176,10 @@ def load_feature_extractor(cache_dir=DEFAULT_CACHE_DIR, train_data=None, epochs=
     path = Path(cache_dir) / f"{CLASSIFIER_VERSION}.keras"
     if path.exists():
         return FeatureExtractor(keras.models.load_model(path, compile=False))
-    images, labels = fashion_mnist_train() if train_data is None else train_data
+    if train_data is None:
+        from experiments.data import load_images
+
+        train_data = load_images("fashion_mnist", batch_size=128, seed=seed).train
     keras.utils.set_random_seed(seed)
     classifier = build_classifier()
     classifier.compile(
@@ -202,7 +187,8 @@ def load_feature_extractor(cache_dir=DEFAULT_CACHE_DIR, train_data=None, epochs=
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
-    classifier.fit(images, labels, batch_size=128, epochs=epochs, verbose=0)
+    # The pipeline shuffles, if it should: Keras does not shuffle datasets.
+    classifier.fit(train_data, epochs=epochs, verbose=0, shuffle=False)
     path.parent.mkdir(parents=True, exist_ok=True)
     # Write aside and rename, so parallel runs never read a half-written file.
     partial = path.with_name(f"{path.stem}.{os.getpid()}.partial.keras")
