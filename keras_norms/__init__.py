@@ -4,9 +4,13 @@ __version__ = "0.1.0"
 
 from keras_norms.batch_normalization import BatchNormalization
 from keras_norms.instance_normalization import InstanceNormalization
+from keras_norms.mean_only_batch_normalization import MeanOnlyBatchNormalization
+from keras_norms.weight_normalization import WeightNormalization
 
 __all__ = [
     "BatchNormalization",
     "InstanceNormalization",
+    "MeanOnlyBatchNormalization",
+    "WeightNormalization",
     "__version__",
 ]

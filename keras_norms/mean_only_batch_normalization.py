@@ -1,0 +1,182 @@
+"""Mean-only batch normalization: batch centring with a learned bias."""
+
+import keras
+from keras import backend
+from keras import constraints
+from keras import initializers
+from keras import ops
+from keras import regularizers
+from keras.layers import InputSpec
+from keras.layers import Layer
+
+from keras_norms import _validation
+
+
+@keras.saving.register_keras_serializable(package="keras_norms")
+class MeanOnlyBatchNormalization(Layer):
+    """Subtracts the batch mean of each channel and adds a learned bias.
+
+    In training (`fit()`, or a call with `training=True`):
+
+    `y = x - mean(x) + beta`
+
+    with the mean taken over every axis but the channel axis, and the moving
+    mean is updated: `moving_mean = momentum * moving_mean + (1 - momentum)
+    * mean(x)`. In inference the moving mean takes the place of the batch's.
+    The activations are not divided by their standard deviation, so the
+    layer adds less noise than full batch normalization; combined with
+    `WeightNormalization`, which fixes the scale, it is the configuration
+    that did best in the weight normalization paper:
+
+    ```python
+    x = keras_norms.WeightNormalization(keras.layers.Conv2D(64, 3, use_bias=False))(x)
+    x = keras_norms.MeanOnlyBatchNormalization()(x)
+    ```
+
+    The mean, the moving mean and `beta` stay float32 under mixed
+    precision; the output has the layer's compute dtype.
+
+    Args:
+        axis: Integer, the channel axis, which keeps its own mean.
+        momentum: Momentum of the moving mean, in [0, 1).
+        center: If `True`, add the learned bias `beta`.
+        beta_initializer: Initializer for `beta`.
+        moving_mean_initializer: Initializer for the moving mean.
+        beta_regularizer: Optional regularizer for `beta`.
+        beta_constraint: Optional constraint for `beta`.
+        **kwargs: Base layer keyword arguments (e.g. `name` and `dtype`).
+
+    Call arguments:
+        inputs: Input tensor of rank >= 2.
+        training: Python boolean, whether to subtract the batch's mean (and
+            update the moving one) or the moving mean.
+        mask: Optional boolean tensor with the input's shape minus the
+            channel axis, e.g. `(batch, time)` for `(batch, time,
+            features)`. Masked positions are left out of the batch mean.
+
+    Example:
+
+    >>> layer = keras_norms.MeanOnlyBatchNormalization()
+    >>> x = np.random.normal(3.0, 2.0, size=(32, 16))
+    >>> y = layer(x, training=True)  # zero mean per channel, scale kept
+
+    Reference:
+
+    - [Salimans & Kingma, 2016](https://arxiv.org/abs/1602.07868), section 3.
+    """
+
+    def __init__(
+        self,
+        axis=-1,
+        momentum=0.99,
+        center=True,
+        beta_initializer="zeros",
+        moving_mean_initializer="zeros",
+        beta_regularizer=None,
+        beta_constraint=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.axis = _validation.check_axis(axis)
+        self.momentum = _validation.check_momentum(momentum)
+        if not isinstance(center, bool):
+            raise ValueError(
+                f"Argument `center` must be a bool. Received: center={center!r}"
+            )
+        self.center = center
+        self.beta_initializer = initializers.get(beta_initializer)
+        self.moving_mean_initializer = initializers.get(moving_mean_initializer)
+        self.beta_regularizer = regularizers.get(beta_regularizer)
+        self.beta_constraint = constraints.get(beta_constraint)
+        self.supports_masking = True
+        self.beta = None
+        self.moving_mean = None
+
+    def build(self, input_shape):
+        _validation.check_min_rank(input_shape, 2, self.name)
+        ndim = len(input_shape)
+        (self._channel_axis,) = _validation.resolve_axes(self.axis, ndim)
+        _validation.check_channels_defined(
+            input_shape, (self._channel_axis,), self.name
+        )
+        self._reduction_axes = tuple(
+            a for a in range(ndim) if a != self._channel_axis
+        )
+        channels = input_shape[self._channel_axis]
+        self._broadcast_shape = tuple(
+            channels if a == self._channel_axis else 1 for a in range(ndim)
+        )
+        if self.center:
+            self.beta = self.add_weight(
+                shape=(channels,),
+                name="beta",
+                initializer=self.beta_initializer,
+                regularizer=self.beta_regularizer,
+                constraint=self.beta_constraint,
+                trainable=True,
+                autocast=False,
+            )
+        self.moving_mean = self.add_weight(
+            shape=(channels,),
+            name="moving_mean",
+            initializer=self.moving_mean_initializer,
+            trainable=False,
+            autocast=False,
+        )
+        self.input_spec = InputSpec(
+            ndim=ndim, axes={self._channel_axis: channels}
+        )
+
+    def call(self, inputs, training=None, mask=None):
+        training = bool(training) and self.trainable
+        # The mean in float32 (float64 for float64 inputs): a float16 sum over
+        # a large batch loses the mean's low digits.
+        dtype = backend.result_type(inputs.dtype, "float32")
+        x = ops.cast(inputs, dtype)
+        if training:
+            mean = self._batch_mean(x, mask)
+            self.moving_mean.assign(
+                self.moving_mean * self.momentum
+                + ops.cast(mean, self.moving_mean.dtype) * (1.0 - self.momentum)
+            )
+        else:
+            mean = ops.cast(self.moving_mean, dtype)
+        offset = -mean
+        if self.beta is not None:
+            offset = offset + ops.cast(self.beta, dtype)
+        outputs = x + ops.reshape(offset, self._broadcast_shape)
+        return ops.cast(outputs, self.compute_dtype)
+
+    def _batch_mean(self, x, mask):
+        """The per-channel mean of `x`, leaving out masked positions."""
+        if mask is None:
+            return ops.mean(x, axis=self._reduction_axes)
+        if len(mask.shape) != len(x.shape) - 1:
+            raise ValueError(
+                "The mask must have the input's shape without the channel "
+                f"axis. Received: mask.shape={tuple(mask.shape)}, "
+                f"inputs.shape={tuple(x.shape)}, axis={self.axis!r}"
+            )
+        weights = ops.expand_dims(ops.cast(mask, x.dtype), self._channel_axis)
+        total = ops.sum(x * weights, axis=self._reduction_axes)
+        count = ops.sum(weights)
+        # A fully masked batch has no mean; 0 keeps the output finite.
+        return total / ops.maximum(count, 1.0)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        base_config = super().get_config()
+        config = {
+            "axis": self.axis,
+            "momentum": self.momentum,
+            "center": self.center,
+            "beta_initializer": initializers.serialize(self.beta_initializer),
+            "moving_mean_initializer": initializers.serialize(
+                self.moving_mean_initializer
+            ),
+            "beta_regularizer": regularizers.serialize(self.beta_regularizer),
+            "beta_constraint": constraints.serialize(self.beta_constraint),
+        }
+        return {**base_config, **config}
