@@ -109,3 +109,12 @@ def test_first_layers_are_not_normalized():
 def test_unsupported_norm_is_refused(build):
     with pytest.raises(ValueError, match="norm='spectral'"):
         build("spectral")
+
+
+def test_same_seed_same_shared_weights_across_norms():
+    plain = build_translation_generator("none", width=8, seed=2)
+    normed = build_translation_generator("instance", width=8, seed=2)
+    for name in ("enc1", "enc2", "output"):
+        np.testing.assert_array_equal(
+            plain.get_layer(name).kernel.numpy(), normed.get_layer(name).kernel.numpy()
+        )
