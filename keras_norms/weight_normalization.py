@@ -36,15 +36,20 @@ class _NormalizedKernel:
             for axis, size in enumerate(variable.shape)
         )
 
-    def direction(self):
-        """`v / ||v||` in float32, one unit-norm slice per output unit."""
+    def inverse_norm(self):
+        """`1 / ||v||` per output unit, in float32, shaped to broadcast."""
         v = ops.cast(self.variable, "float32")
         squared = ops.sum(ops.square(v), axis=self.norm_axes, keepdims=True)
-        return v * ops.rsqrt(ops.maximum(squared, _MIN_SQUARED_NORM))
+        return ops.rsqrt(ops.maximum(squared, _MIN_SQUARED_NORM))
 
-    def kernel(self, direction, g):
-        """The effective kernel `g * v / ||v||`, in float32."""
-        return direction * ops.reshape(g, self.g_shape)
+    def kernel(self, g, inverse_norm):
+        """The effective kernel `g * v / ||v||`, in float32.
+
+        The per-unit factor `g / ||v||` is formed first, so the full-size
+        kernel is read once, by one multiply.
+        """
+        scale = ops.reshape(g, self.g_shape) * inverse_norm
+        return ops.cast(self.variable, "float32") * scale
 
 
 class _Bias:
@@ -263,23 +268,25 @@ class WeightNormalization(keras.layers.Wrapper):
         return self._kernels[1].variable
 
     def call(self, inputs, training=None, mask=None, initial_state=None):
-        directions = [kernel.direction() for kernel in self._kernels]
+        inverse_norms = [kernel.inverse_norm() for kernel in self._kernels]
         g_offset = ops.cast(self.g_offset, "float32")
         bias_offset = None
         if self._bias is not None:
             bias_offset = ops.cast(self.bias_offset, "float32")
         if training and self.data_init:
             g_offset, bias_offset = self._data_init_offsets(
-                inputs, mask, directions[0]
+                inputs, mask, inverse_norms[0]
             )
 
         dtype = self._kernels[0].owner.compute_dtype
         substitutes = []
-        for i, (kernel, direction) in enumerate(zip(self._kernels, directions)):
+        for i, (kernel, inverse_norm) in enumerate(
+            zip(self._kernels, inverse_norms)
+        ):
             g = ops.cast(kernel.g, "float32")
             if i == 0:
                 g = g + g_offset
-            w = ops.cast(kernel.kernel(direction, g), dtype)
+            w = ops.cast(kernel.kernel(g, inverse_norm), dtype)
             substitutes.append((kernel.owner, kernel.attribute, w))
         if self._bias is not None:
             bias = ops.cast(self._bias.variable, "float32") + bias_offset
@@ -297,7 +304,7 @@ class WeightNormalization(keras.layers.Wrapper):
         with _reading(substitutes):
             return self.layer(inputs, **kwargs)
 
-    def _data_init_offsets(self, inputs, mask, direction):
+    def _data_init_offsets(self, inputs, mask, inverse_norm):
         """Offsets of `g` and the bias after the data-dependent init.
 
         Measures the pre-activations only while `initialized` is False (a
@@ -312,7 +319,7 @@ class WeightNormalization(keras.layers.Wrapper):
         use_mask = mask is not None and layer_types.uses_mask(self.layer)
 
         def measure():
-            w = kernel.kernel(direction, g_current)
+            w = kernel.kernel(g_current, inverse_norm)
             z = layer_types.preactivations(
                 self.layer, ops.cast(inputs, "float32"), w
             )
@@ -383,8 +390,8 @@ class WeightNormalization(keras.layers.Wrapper):
                 "the data-dependent init runs once and is part of the saved "
                 "state. Build a new wrapper to initialize again."
             )
-        direction = self._kernels[0].direction()
-        self._data_init_offsets(batch, mask, direction)
+        inverse_norm = self._kernels[0].inverse_norm()
+        self._data_init_offsets(batch, mask, inverse_norm)
 
     def fold(self):
         """Returns the wrapped layer as a plain layer with `w` as its kernel.
@@ -404,7 +411,9 @@ class WeightNormalization(keras.layers.Wrapper):
             g = ops.cast(kernel.g, "float32")
             if i == 0:
                 g = g + g_offset
-            effective[id(kernel.variable)] = kernel.kernel(kernel.direction(), g)
+            effective[id(kernel.variable)] = kernel.kernel(
+                g, kernel.inverse_norm()
+            )
         if self._bias is not None:
             effective[id(self._bias.variable)] = ops.cast(
                 self._bias.variable, "float32"
