@@ -7,8 +7,8 @@ TensorFlow and MLflow are imported only once a command runs, so every
 """
 
 import argparse
+import os
 import re
-import subprocess
 import sys
 import time
 
@@ -186,8 +186,9 @@ def print_report(out, experiment=None, study=None):
 def ui_command(port):
     from experiments import tracking
 
+    # One worker: the UI serves one person, and this machine may have 2 cores.
     return [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
-            "--backend-store-uri", tracking.tracking_uri(),
+            "--workers", "1", "--backend-store-uri", tracking.tracking_uri(),
             "--default-artifact-root", str(tracking.DEFAULT_STORE)]
 
 
@@ -201,10 +202,9 @@ def cmd_ui(argv):
 
     tracking.connect()  # creates the local store if needed; refuses an unreachable one
     print(f"MLflow UI on http://127.0.0.1:{args.port} (Ctrl-C stops it)", flush=True)
-    try:
-        return subprocess.call(ui_command(args.port))
-    except KeyboardInterrupt:
-        return 0
+    # The server replaces this process, so signals reach it directly.
+    command = ui_command(args.port)
+    os.execv(command[0], command)
 
 
 def cmd_quick(argv):

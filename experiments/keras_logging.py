@@ -37,8 +37,9 @@ class EpochLogger(mlflow.keras.MlflowCallback):
         pass
 
 
-def log_keras_model(model, name="model"):
-    """Logs `model` as a `.keras` file, loadable with `mlflow.keras.load_model`.
+def log_keras_model(model, example, name="model"):
+    """Logs `model` as a `.keras` file, loadable with `mlflow.keras.load_model`,
+    with the signature of its outputs on `example` (a few inputs, NumPy).
 
     The requirements are given, not inferred: inference reloads the model in a
     subprocess, which costs seconds per run.
@@ -47,4 +48,6 @@ def log_keras_model(model, name="model"):
         f"{dist}=={version}"
         for dist, version in zip(VERSION_PARAMS.values(), software_versions().values())
     ]
-    return mlflow.keras.log_model(model, name=name, pip_requirements=requirements)
+    signature = mlflow.models.infer_signature(example, model.predict(example, verbose=0))
+    return mlflow.keras.log_model(model, name=name, signature=signature,
+                                  pip_requirements=requirements)
