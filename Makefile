@@ -21,7 +21,7 @@ test-jax: setup
 	KERAS_BACKEND=jax $(PYTEST) tests/layers
 
 demo: setup
-	KERAS_BACKEND=tensorflow $(PY) benchmarks/bench_layers.py
+	KERAS_BACKEND=tensorflow TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m experiments quick
 
 bench: setup
 	KERAS_BACKEND=tensorflow $(PY) benchmarks/bench_layers.py
