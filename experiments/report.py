@@ -136,7 +136,7 @@ def task_section(task, runs, out_dir):
                                        f"{task.name}: {task.curve_metric} {label}".strip())
         figure.savefig(Path(out_dir) / filename, dpi=100)
         plots.close(figure)
-        figures.append(f"![{task.curve_metric} {label}]({filename})")
+        figures.append(f"![{task.curve_metric}, {label or 'every norm'}]({filename})")
 
     studies = ", ".join(sorted(runs["tags.study"].dropna().unique()))
     section = "\n\n".join(filter(None, [
