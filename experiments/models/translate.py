@@ -18,11 +18,14 @@ from experiments.norms import NORMS, apply, check_norm, uses_bias
 TRANSLATE_NORMS = NORMS
 
 
-def _conv(kind, filters, size, strides, norm, seed, name):
-    return kind(
-        filters, size, strides=strides, padding="same", use_bias=uses_bias(norm),
+def _conv_norm(x, kind, filters, size, strides, norm, seed, name, activation=None):
+    """Applies a `kind` (Conv2D or Conv2DTranspose) layer and its normalization."""
+    conv = kind(
+        filters, size, strides=strides, padding="same", activation=activation,
+        use_bias=uses_bias(norm),
         kernel_initializer=keras.initializers.RandomNormal(stddev=0.02, seed=seed), name=name,
     )
+    return apply(x, conv, norm, name=name)
 
 
 def build_translation_generator(norm="instance", width=16, seed=0):
@@ -36,24 +39,18 @@ def build_translation_generator(norm="instance", width=16, seed=0):
     """
     check_norm(norm, TRANSLATE_NORMS)
     conv, transposed = keras.layers.Conv2D, keras.layers.Conv2DTranspose
+    seeds = iter(range(seed * 10, seed * 10 + 10))
     edges = keras.Input((28, 28, 1), name="edges")
-    skips = [keras.layers.ReLU()(_conv(conv, width, 3, 1, "none", seed * 10, "enc1")(edges))]
-    x = skips[0]
+    x = _conv_norm(edges, conv, width, 3, 1, "none", next(seeds), "enc1")
+    skips = [keras.layers.ReLU()(x)]
     for index, filters in enumerate([2 * width, 4 * width]):
-        name = f"enc{index + 2}"
-        x = apply(x, _conv(conv, filters, 4, 2, norm, seed * 10 + index + 1, name), norm, name=name)
-        x = keras.layers.ReLU()(x)
-        skips.append(x)
+        x = _conv_norm(skips[-1], conv, filters, 4, 2, norm, next(seeds), f"enc{index + 2}")
+        skips.append(keras.layers.ReLU()(x))
+    x = skips.pop()
     for index, filters in enumerate([2 * width, width]):
-        name = f"dec{index + 1}"
-        x = apply(x, _conv(transposed, filters, 4, 2, norm, seed * 10 + index + 3, name), norm, name=name)
-        x = keras.layers.ReLU()(x)
-        x = keras.layers.Concatenate()([x, skips[-index - 2]])
-    image = keras.layers.Conv2D(
-        1, 3, padding="same", activation="sigmoid",
-        kernel_initializer=keras.initializers.RandomNormal(stddev=0.02, seed=seed * 10 + 5),
-        name="output",
-    )(x)
+        x = _conv_norm(x, transposed, filters, 4, 2, norm, next(seeds), f"dec{index + 1}")
+        x = keras.layers.Concatenate()([keras.layers.ReLU()(x), skips.pop()])
+    image = _conv_norm(x, conv, 1, 3, 1, "none", next(seeds), "output", activation="sigmoid")
     return keras.Model(edges, image, name=f"translator_{norm}")
 
 
@@ -65,17 +62,16 @@ def build_patch_discriminator(norm="instance", width=16, seed=0):
     unnormalized) and a 3x3 logit convolution.
     """
     check_norm(norm, TRANSLATE_NORMS)
+    conv = keras.layers.Conv2D
+    seeds = iter(range(seed * 10 + 6, seed * 10 + 9))  # apart from the generator's
     edges = keras.Input((28, 28, 1), name="edges")
     image = keras.Input((28, 28, 1), name="image")
     x = keras.layers.Concatenate()([edges, image])
-    x = keras.layers.LeakyReLU(0.2)(_conv(keras.layers.Conv2D, width, 4, 2, "none", seed * 10 + 6, "d_input")(x))
-    x = apply(x, _conv(keras.layers.Conv2D, 2 * width, 4, 2, norm, seed * 10 + 7, "d_conv2"), norm, name="d_conv2")
+    x = _conv_norm(x, conv, width, 4, 2, "none", next(seeds), "d_input")
     x = keras.layers.LeakyReLU(0.2)(x)
-    logits = keras.layers.Conv2D(
-        1, 3, padding="same",
-        kernel_initializer=keras.initializers.RandomNormal(stddev=0.02, seed=seed * 10 + 8),
-        name="d_logits",
-    )(x)
+    x = _conv_norm(x, conv, 2 * width, 4, 2, norm, next(seeds), "d_conv2")
+    x = keras.layers.LeakyReLU(0.2)(x)
+    logits = _conv_norm(x, conv, 1, 3, 1, "none", next(seeds), "d_logits")
     return keras.Model([edges, image], logits, name=f"patch_discriminator_{norm}")
 
 

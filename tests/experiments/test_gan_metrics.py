@@ -112,7 +112,8 @@ def test_fid_grows_as_a_sample_is_shifted():
     scores = [fid(x, x + s * direction) for s in shifts]
     assert np.all(np.diff(scores) > 0)
     # Equal covariances: only the mean term is left.
-    np.testing.assert_allclose(scores, np.square(shifts) * (direction @ direction), rtol=1e-6, atol=1e-6)
+    expected = np.square(shifts) * (direction @ direction)
+    np.testing.assert_allclose(scores, expected, rtol=1e-6, atol=1e-6)
 
 
 def test_fid_refuses_mismatched_features():

@@ -63,9 +63,10 @@ def test_no_normalization_on_generator_output_or_discriminator_input(norm):
     assert layer_classes(discriminator)[2] == "LeakyReLU"
 
 
-@pytest.mark.parametrize(
-    "g_norm, d_norm", [(norm, norm) for norm in GAN_NORMS] + [("batch", "weight"), ("none", "layer")]
-)
+MIXED = [("batch", "weight"), ("none", "layer")]
+
+
+@pytest.mark.parametrize("g_norm, d_norm", [(norm, norm) for norm in GAN_NORMS] + MIXED)
 def test_train_step_reports_finite_losses(g_norm, d_norm):
     gan = compiled_gan(g_norm, d_norm)
     monitor = DivergenceMonitor()

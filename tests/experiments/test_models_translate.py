@@ -45,7 +45,9 @@ def test_shapes_and_output_range(norm):
 @pytest.mark.parametrize("norm", TRANSLATE_NORMS)
 def test_fit_reports_finite_losses_and_validation_scores(norm):
     model = compiled_translator(norm)
-    history = model.fit(image_pairs(), validation_data=image_pairs(seed=1), epochs=1, verbose=0, shuffle=False)
+    history = model.fit(
+        image_pairs(), validation_data=image_pairs(seed=1), epochs=1, verbose=0, shuffle=False
+    )
     assert set(history.history) == {"l1", "g_adv", "d_loss", "val_l1", "val_ssim"}
     assert all(np.isfinite(values).all() for values in history.history.values())
     assert int(model.g_optimizer.iterations) == int(model.d_optimizer.iterations) == 2
