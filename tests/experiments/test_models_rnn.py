@@ -68,7 +68,8 @@ def test_weight_norm_starts_from_the_plain_model_weights():
     plain = build_rnn("none", units=8, seed=3)
     weighted = build_rnn("weight", units=8, seed=3)
     x = random_sequences(count=2)
-    # Weight norm initialises g to the norm of v, so the function is unchanged.
+    # Until the data-dependent init of the first training batch, g is the norm
+    # of v, so the weight-normalized model computes the plain model's function.
     np.testing.assert_allclose(weighted(x).numpy(), plain(x).numpy(), atol=1e-5)
 
 
