@@ -184,12 +184,15 @@ class BatchNormalization(Layer):
                 trainable=True,
                 autocast=False,
             )
+        # Under a tf.distribute strategy, replicas average their updates, so
+        # every replica keeps the same moving statistics.
         self.moving_mean = self.add_weight(
             shape=shape,
             name="moving_mean",
             initializer=self.moving_mean_initializer,
             trainable=False,
             autocast=False,
+            aggregation="mean",
         )
         self.moving_variance = self.add_weight(
             shape=shape,
@@ -197,6 +200,7 @@ class BatchNormalization(Layer):
             initializer=self.moving_variance_initializer,
             trainable=False,
             autocast=False,
+            aggregation="mean",
         )
         self.input_spec = InputSpec(
             ndim=ndim, axes={a: input_shape[a] for a in self._axes}

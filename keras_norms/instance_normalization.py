@@ -151,6 +151,7 @@ class InstanceNormalization(Layer):
                 initializer="zeros",
                 trainable=False,
                 autocast=False,
+                aggregation="mean",
             )
             self.moving_variance = self.add_weight(
                 shape=shape,
@@ -158,6 +159,7 @@ class InstanceNormalization(Layer):
                 initializer="ones",
                 trainable=False,
                 autocast=False,
+                aggregation="mean",
             )
         self.input_spec = InputSpec(
             ndim=ndim, axes={self._channel_axis: channels}

@@ -186,6 +186,9 @@ SYNCHRONIZED_SCRIPT = textwrap.dedent(
         y = strategy.run(lambda b: layer(b, training=True), args=(batch,))
         y = np.concatenate([t.numpy() for t in y.values])
         results[synchronized] = (y, layer.moving_variance.numpy())
+        # Replicas average their updates: every copy holds the same values.
+        copies = [v.numpy() for v in layer.moving_variance.value.values]
+        np.testing.assert_allclose(copies[0], copies[1])
     single = keras_norms.BatchNormalization(momentum=0.0)
     expected = single(x, training=True).numpy()
     np.testing.assert_allclose(results[True][0], expected, atol=1e-4)
