@@ -14,10 +14,22 @@ tensorflow_only = pytest.mark.skipif(
 )
 
 
-def gradients(layer, x, dy, training=True):
-    """Gradients of `sum(layer(x) * dy)` w.r.t. `x` and the trainable weights.
+def to_numpy(x):
+    return np.asarray(keras.ops.convert_to_numpy(x))
 
-    Returns NumPy arrays: `(dx, [d_weight, ...])` in `trainable_weights` order.
+
+def random_normal(shape, seed=0, loc=0.0, scale=1.0):
+    """A float32 NumPy array of normal samples, reproducible by `seed`."""
+    return np.random.RandomState(seed).normal(loc, scale, shape).astype(
+        "float32"
+    )
+
+
+def gradients(layer, x, dy, **call_kwargs):
+    """Gradients of `sum(layer(x, **call_kwargs) * dy)`.
+
+    Returns NumPy arrays: `(dx, [d_variable, ...])`, the second in
+    `layer.trainable_variables` order.
     """
     x = keras.ops.convert_to_tensor(x)
     dy = keras.ops.convert_to_tensor(dy)
@@ -26,25 +38,25 @@ def gradients(layer, x, dy, training=True):
 
         with tf.GradientTape() as tape:
             tape.watch(x)
-            loss = tf.reduce_sum(layer(x, training=training) * dy)
-        grads = tape.gradient(loss, [x] + layer.trainable_weights)
+            loss = tf.reduce_sum(layer(x, **call_kwargs) * dy)
+        grads = tape.gradient(loss, [x] + layer.trainable_variables)
     elif BACKEND == "jax":
         import jax
 
-        non_trainable = [v.value for v in layer.non_trainable_weights]
+        non_trainable = [v.value for v in layer.non_trainable_variables]
 
         def loss(trainable, x):
             y, _ = layer.stateless_call(
-                trainable, non_trainable, x, training=training
+                trainable, non_trainable, x, **call_kwargs
             )
             return (y * dy).sum()
 
-        trainable = [v.value for v in layer.trainable_weights]
-        d_weights, dx = jax.grad(loss, argnums=(0, 1))(trainable, x)
-        grads = [dx] + list(d_weights)
+        trainable = [v.value for v in layer.trainable_variables]
+        d_variables, dx = jax.grad(loss, argnums=(0, 1))(trainable, x)
+        grads = [dx] + list(d_variables)
     else:
         pytest.skip(f"no gradient helper for the {BACKEND} backend")
-    grads = [np.asarray(keras.ops.convert_to_numpy(g)) for g in grads]
+    grads = [to_numpy(g) for g in grads]
     return grads[0], grads[1:]
 
 

@@ -1,5 +1,6 @@
 """keras_norms.BatchNormalization against NumPy references and Keras semantics."""
 
+import functools
 import re
 
 import keras
@@ -14,14 +15,12 @@ from keras_norms import BatchNormalization
 from tests.layers import references
 from tests.layers.backend_utils import BACKEND
 from tests.layers.backend_utils import gradients
+from tests.layers.backend_utils import random_normal
 from tests.layers.backend_utils import save_and_load
 from tests.layers.backend_utils import tensorflow_only
 
 
-def random(shape, seed=0, loc=1.5, scale=2.0):
-    return np.random.RandomState(seed).normal(loc, scale, shape).astype(
-        "float32"
-    )
+random = functools.partial(random_normal, loc=1.5, scale=2.0)
 
 
 def broadcast(values, ndim, axes):
@@ -114,7 +113,7 @@ def test_gradients_match_numpy(shape, axis, axes):
     gamma = broadcast(layer.gamma.numpy(), len(shape), axes)
     reduce_axes = tuple(a for a in range(len(shape)) if a not in axes)
 
-    dx, (dgamma, dbeta) = gradients(layer, x, dy)
+    dx, (dgamma, dbeta) = gradients(layer, x, dy, training=True)
 
     ref_dx, ref_dgamma, ref_dbeta = references.normalize_gradients(
         x, dy, reduce_axes, gamma

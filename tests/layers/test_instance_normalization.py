@@ -1,5 +1,6 @@
 """keras_norms.InstanceNormalization against NumPy references and invariances."""
 
+import functools
 import re
 
 import keras
@@ -13,13 +14,11 @@ import keras_norms
 from keras_norms import InstanceNormalization
 from tests.layers import references
 from tests.layers.backend_utils import gradients
+from tests.layers.backend_utils import random_normal
 from tests.layers.backend_utils import save_and_load
 
 
-def random(shape, seed=0, loc=1.5, scale=2.0):
-    return np.random.RandomState(seed).normal(loc, scale, shape).astype(
-        "float32"
-    )
+random = functools.partial(random_normal, loc=1.5, scale=2.0)
 
 
 def affine(layer, ndim, channel_axis, seed=3):
@@ -74,7 +73,7 @@ def test_gradients_match_numpy(shape, axis, channel_axis):
     layer.build(shape)
     gamma, _ = affine(layer, len(shape), channel_axis)
 
-    dx, (dgamma, dbeta) = gradients(layer, x, dy)
+    dx, (dgamma, dbeta) = gradients(layer, x, dy, training=True)
 
     ref_dx, ref_dgamma, ref_dbeta = references.normalize_gradients(
         x, dy, spatial_axes(len(shape), channel_axis), gamma

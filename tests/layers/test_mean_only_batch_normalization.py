@@ -1,5 +1,7 @@
 """Tests of keras_norms.MeanOnlyBatchNormalization against NumPy references."""
 
+import functools
+
 import keras
 import numpy as np
 import pytest
@@ -10,15 +12,12 @@ from hypothesis import strategies as st
 import keras_norms
 from keras_norms import MeanOnlyBatchNormalization
 from tests.layers.backend_utils import gradients
+from tests.layers.backend_utils import random_normal
 from tests.layers.backend_utils import save_and_load
+from tests.layers.backend_utils import to_numpy
 
 
-def to_numpy(x):
-    return np.asarray(keras.ops.convert_to_numpy(x))
-
-
-def random_inputs(shape, seed=0, loc=3.0, scale=2.0):
-    return np.random.default_rng(seed).normal(loc, scale, shape).astype("float32")
+random_inputs = functools.partial(random_normal, loc=3.0, scale=2.0)
 
 
 def built_layer(shape, axis=-1, **kwargs):
@@ -53,7 +52,7 @@ def test_gradients_match_numpy():
     layer = built_layer((12, 4))
     x = random_inputs((12, 4))
     dy = random_inputs((12, 4), seed=1, loc=0.0, scale=1.0)
-    dx, (dbeta,) = gradients(layer, x, dy)
+    dx, (dbeta,) = gradients(layer, x, dy, training=True)
     np.testing.assert_allclose(dx, dy - dy.mean(axis=0), atol=1e-5)
     np.testing.assert_allclose(dbeta, dy.sum(axis=0), rtol=1e-5)
 

@@ -1,5 +1,6 @@
 """The TensorFlow fast paths agree with the generic keras.ops path."""
 
+import functools
 import os
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from keras_norms import BatchNormalization
 from keras_norms import InstanceNormalization
 from tests.layers.backend_utils import BACKEND
 from tests.layers.backend_utils import gradients
+from tests.layers.backend_utils import random_normal
 
 pytestmark = pytest.mark.skipif(
     BACKEND != "tensorflow", reason="TensorFlow fast paths"
@@ -24,8 +26,7 @@ if BACKEND == "tensorflow":
     from keras_norms import _tf_kernels
 
 
-def random(shape, seed=0):
-    return np.random.RandomState(seed).normal(1.5, 2.0, shape).astype("float32")
+random = functools.partial(random_normal, loc=1.5, scale=2.0)
 
 
 def generic_path(monkeypatch, layer_class):

@@ -1,6 +1,7 @@
 """Tests of keras_norms.WeightNormalization against NumPy references."""
 
 import copy
+import functools
 import os
 import subprocess
 import sys
@@ -16,8 +17,11 @@ from hypothesis import strategies as st
 import keras_norms
 from keras_norms import WeightNormalization
 from tests.layers.backend_utils import BACKEND
+from tests.layers.backend_utils import gradients
+from tests.layers.backend_utils import random_normal
 from tests.layers.backend_utils import save_and_load
 from tests.layers.backend_utils import tensorflow_only
+from tests.layers.backend_utils import to_numpy
 
 L = keras.layers
 
@@ -52,8 +56,7 @@ if BACKEND != "tensorflow":
     )
 
 
-def random_inputs(shape, seed=0, loc=1.0, scale=2.0):
-    return np.random.default_rng(seed).normal(loc, scale, shape).astype("float32")
+random_inputs = functools.partial(random_normal, loc=1.0, scale=2.0)
 
 
 def numpy_kernel(v, g, unit_axes):
@@ -98,30 +101,10 @@ def wrapped_with_random_g(name, seed=0, data_init=False):
     return wn, shape, unit_axes
 
 
-def to_numpy(x):
-    return np.asarray(keras.ops.convert_to_numpy(x))
-
-
 def weight_gradients(layer, x, dy):
     """Gradients of `sum(layer(x) * dy)` by `id` of each trainable variable."""
-    variables = layer.trainable_variables
-    if BACKEND == "tensorflow":
-        import tensorflow as tf
-
-        with tf.GradientTape() as tape:
-            loss = tf.reduce_sum(layer(x) * dy)
-        grads = tape.gradient(loss, variables)
-    else:
-        import jax
-
-        non_trainable = [v.value for v in layer.non_trainable_variables]
-
-        def loss(trainable):
-            y, _ = layer.stateless_call(trainable, non_trainable, x)
-            return (y * dy).sum()
-
-        grads = jax.grad(loss)([v.value for v in variables])
-    return {id(v): to_numpy(grad) for v, grad in zip(variables, grads)}
+    _, grads = gradients(layer, x, dy)
+    return {id(v): g for v, g in zip(layer.trainable_variables, grads)}
 
 
 # --- the reparameterization --------------------------------------------------
