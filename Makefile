@@ -25,6 +25,7 @@ demo: setup
 
 bench: setup
 	KERAS_BACKEND=tensorflow $(PY) benchmarks/bench_layers.py
+	KERAS_BACKEND=tensorflow $(PY) benchmarks/bench_weight_norm.py
 	KERAS_BACKEND=tensorflow $(PY) benchmarks/bench_fit_epoch.py
 
 clean:

@@ -13,11 +13,12 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
-import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import keras_norms  # noqa: E402
-from timing import interleaved_medians, markdown_table  # noqa: E402
+from timing import interleaved_medians  # noqa: E402
+from timing import markdown_table  # noqa: E402
+from timing import training_step  # noqa: E402
 
 SHAPES = {"image (128, 28, 28, 32)": (128, 28, 28, 32), "sequence (64, 100, 128)": (64, 100, 128)}
 
@@ -33,22 +34,6 @@ PAIRS = {
         "keras GroupNormalization(groups=-1)",
     ),
 }
-
-
-def training_step(layer, shape, jit_compile):
-    """A compiled forward+backward pass of `layer` in training mode."""
-    x = tf.constant(np.random.RandomState(0).normal(size=shape), tf.float32)
-    dy = tf.constant(np.random.RandomState(1).normal(size=shape), tf.float32)
-    layer.build(shape)
-
-    @tf.function(jit_compile=jit_compile)
-    def step():
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            loss = tf.reduce_sum(layer(x, training=True) * dy)
-        return tape.gradient(loss, [x] + layer.trainable_variables)
-
-    return lambda: [g.numpy() for g in step()]
 
 
 def main():

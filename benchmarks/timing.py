@@ -3,6 +3,9 @@
 import statistics
 import time
 
+import numpy as np
+import tensorflow as tf
+
 
 def interleaved_medians(contenders, repeats, warmup=3):
     """Times each `name -> fn()` once per round, for `repeats` rounds.
@@ -30,3 +33,26 @@ def markdown_table(header, rows):
     ]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+def training_step(layer, shape, jit_compile):
+    """A compiled forward+backward pass of `layer` in training mode.
+
+    Returns a function that runs one pass and waits for its results.
+    """
+    rng = np.random.default_rng(0)
+    if not layer.built:
+        layer.build(shape)
+    x = tf.constant(rng.normal(size=shape), tf.float32)
+    dy = tf.constant(
+        rng.normal(size=layer.compute_output_shape(shape)), tf.float32
+    )
+
+    @tf.function(jit_compile=jit_compile)
+    def step():
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            loss = tf.reduce_sum(layer(x, training=True) * dy)
+        return tape.gradient(loss, [x] + layer.trainable_variables)
+
+    return lambda: [g.numpy() for g in step()]
