@@ -18,6 +18,21 @@ def positive_int(text):
     return value
 
 
+def int_at_least(minimum):
+    """An integer no smaller than `minimum`."""
+
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            value = minimum - 1
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {minimum}, got {text!r}")
+        return value
+
+    return parse
+
+
 def non_negative_int(text):
     try:
         value = int(text)

@@ -13,7 +13,7 @@ import sys
 import time
 
 from experiments import arguments
-from experiments.errors import ExperimentError
+from experiments.errors import ExperimentError, SweepError
 from experiments.tasks import TASKS
 
 PROG = "python -m experiments"
@@ -37,13 +37,13 @@ def _task_parser(command, description, task):
     parser.add_argument("--task", required=True, type=arguments.choice(tuple(TASKS)),
                         help=f"one of: {', '.join(TASKS)}")
     norms = task.norms if task else sorted({n for t in TASKS.values() for n in t.norms})
+    norm_type = task.parse_norm if task else arguments.choice(norms)
     datasets = task.datasets if task else sorted({d for t in TASKS.values() for d in t.datasets})
     if command == "run":
-        parser.add_argument("--norm", required=True, type=arguments.choice(norms),
+        parser.add_argument("--norm", required=True, type=norm_type,
                             help=f"normalization, one of: {', '.join(norms)}")
     else:
-        parser.add_argument("--norms", required=True,
-                            type=arguments.comma_list(arguments.choice(norms)),
+        parser.add_argument("--norms", required=True, type=arguments.comma_list(norm_type),
                             help=f"comma-separated normalizations from: {', '.join(norms)}")
     parser.add_argument("--dataset", type=arguments.choice(datasets),
                         help=f"one of: {', '.join(datasets)} (default: the task's first)")
@@ -97,18 +97,22 @@ def _parse_task_args(command, description, argv):
                          f"not of --task {task.name}")
     if unknown:
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")
-    return task, args
+    return task, args, parser
 
 
 def _config(task, args, norm):
-    """Every param of one run: common settings, the task's own options, versions."""
+    """Every param of one run but those `task.configure` completes: common
+    settings, the task's own options, versions."""
     from experiments.tracking import software_versions
 
     settings = {**task.settings, **(task.quick_settings if args.quick else {})}
     for name in COMMON_SETTINGS:
         if getattr(args, name, None) is not None:
             settings[name] = getattr(args, name)
-    own = sorted(action.dest for action in _task_options(task))
+    # A task option left unset (None) takes the task's setting, where it has one:
+    # its default may differ under --quick.
+    own = {dest: getattr(args, dest) for dest in sorted(a.dest for a in _task_options(task))}
+    own = {dest: value for dest, value in own.items() if value is not None or dest not in settings}
     return {
         "task": task.name,
         "norm": norm,
@@ -117,7 +121,7 @@ def _config(task, args, norm):
         "quick": args.quick,
         "data_dir": args.data_dir,
         **settings,
-        **{dest: getattr(args, dest) for dest in own},
+        **own,
         **software_versions(),
     }
 
@@ -132,23 +136,26 @@ def _connect_and_prepare(task, config, experiment):
 
 
 def cmd_run(argv):
-    task, args = _parse_task_args("run", "Train and evaluate one configuration.", argv)
+    task, args, parser = _parse_task_args("run", "Train and evaluate one configuration.", argv)
     from experiments import runner
 
-    config = _config(task, args, args.norm)
+    try:
+        config = task.configure(_config(task, args, args.norm))
+    except ValueError as error:
+        parser.error(str(error))
     experiment = _connect_and_prepare(task, config, args.experiment)
     run_id = runner.train_one(task, config, experiment, args.study or _default_study("run"))
     print(f"Run {run_id} finished: see it with `{PROG} ui`")
 
 
 def cmd_sweep(argv):
-    task, args = _parse_task_args(
+    task, args, parser = _parse_task_args(
         "sweep", "Train every combination of norms, batch sizes, learning rates and seeds, "
         "as child runs of one parent run.", argv)
-    _sweep(task, args, args.study or _default_study("sweep"))
+    _sweep(task, args, parser, args.study or _default_study("sweep"))
 
 
-def _sweep(task, args, study):
+def _sweep(task, args, parser, study):
     from experiments import runner
 
     base = _config(task, args, norm=None)
@@ -158,6 +165,10 @@ def _sweep(task, args, study):
         "lr": args.lrs or [base["lr"]],
         "norm": args.norms,
     }
+    try:
+        runner.sweep_configs(task, base, grid)  # refuses a bad one before anything is logged
+    except ValueError as error:
+        parser.error(str(error))
     experiment = _connect_and_prepare(task, base, args.experiment)
     return runner.sweep(task, base, grid, experiment, study)
 
@@ -220,15 +231,23 @@ def cmd_quick(argv):
     args = parser.parse_args(argv)
     study = _default_study("quick")
     start = time.perf_counter()
+    failures = []
     for name in args.tasks:
         task = TASKS[name]
         sweep_argv = ["--task", name, "--norms", ",".join(task.quick_norms), "--quick"]
         if args.data_dir:
             sweep_argv += ["--data-dir", args.data_dir]
-        _sweep(task, _task_parser("sweep", "", task).parse_args(sweep_argv), study)
+        sweep_parser = _task_parser("sweep", "", task)
+        try:
+            _sweep(task, sweep_parser.parse_args(sweep_argv), sweep_parser, study)
+        except SweepError as error:  # its failed runs are marked; the other tasks go on
+            failures.append(f"{name}: {error}")
     print_report(args.out, study=study)
     print(f"\nQuick comparison done in {time.perf_counter() - start:.0f} s.")
     print(f"Open the MLflow UI on these runs:  {PROG} ui   (then http://127.0.0.1:5000)")
+    if failures:
+        raise SweepError("some runs failed (FAILED in MLflow, with the error as a tag): "
+                         + "; ".join(failures))
 
 
 COMMANDS = {

@@ -1,9 +1,11 @@
 """The comparison report, read back from MLflow: Markdown tables and PNG curves.
 
-For each task, one section: a table with a row per configuration and norm
-(the task's final metrics as mean +/- std over runs, epochs until the curve
-metric reaches the task's target, seconds per epoch), the validation curves of
-every norm overlaid per configuration, then whatever the task adds.
+For each task, one section, and in it one table per dataset: a row per
+configuration and norm (the final metrics of the task's view of that dataset
+as mean +/- std over runs, epochs until the curve metric reaches the view's
+target, seconds per epoch) and the view's reference rows (a baseline, a
+floor), then the curves of every norm overlaid per configuration, then
+whatever the task adds.
 """
 
 import math
@@ -32,26 +34,37 @@ def finished_runs(experiment_name, study=None):
     )
 
 
-def configuration_params(runs):
-    """The params that vary between the runs, other than norm and seed."""
+def configuration_params(runs, norm_params=()):
+    """The params that vary between the runs, other than norm (and the
+    `norm_params` that restate it) and seed."""
     names = [
         column[len("params."):] for column in runs.columns
         if column.startswith("params.")
-        and column[len("params."):] not in _NOT_CONFIGURATION
+        and column[len("params."):] not in {*_NOT_CONFIGURATION, *norm_params}
         and not column.startswith("params.optimizer_")  # logged by MLflow's Keras callback
     ]
     return [name for name in names if runs[f"params.{name}"].nunique(dropna=False) > 1]
 
 
 def _history(client, run_id, metric):
-    return [m.value for m in sorted(client.get_metric_history(run_id, metric), key=lambda m: m.step)]
+    """{epoch: value} of a metric logged with step=epoch."""
+    return {m.step: m.value for m in client.get_metric_history(run_id, metric)}
 
 
-def _epochs_to(values, target, higher_is_better):
-    for epoch, value in enumerate(values, start=1):
+def _epochs_to(history, target, higher_is_better):
+    for epoch in sorted(history):
+        value = history[epoch]
         if (value >= target) if higher_is_better else (value <= target):
             return epoch
     return None
+
+
+def _mean_curve(histories):
+    """(epochs, means, stds) over the epochs every history has."""
+    epochs = sorted(set.intersection(*(set(h) for h in histories)))
+    values = [[h[epoch] for h in histories] for epoch in epochs]
+    return (epochs, [statistics.mean(v) for v in values],
+            [statistics.stdev(v) if len(v) > 1 else 0.0 for v in values])
 
 
 def _mean_std(values):
@@ -78,9 +91,31 @@ def _slug(text):
 
 
 def task_section(task, runs, out_dir):
-    """Returns (Markdown section, printable table) for one task's runs."""
+    """Returns (Markdown section, printable tables) for one task's runs."""
+    datasets = sorted(runs["params.dataset"].dropna().unique())
+    parts, tables = [], []
+    for dataset in datasets:
+        heading = f"### {dataset}" if len(datasets) > 1 else ""
+        markdown, table = _dataset_part(task, runs[runs["params.dataset"] == dataset], dataset,
+                                        out_dir)
+        parts += [heading, markdown]
+        tables.append("\n".join(filter(None, [heading.lstrip("# "), table])))
+    studies = ", ".join(sorted(runs["tags.study"].dropna().unique()))
+    section = "\n\n".join(filter(None, [
+        f"## {task.name}: {task.description}",
+        f"{len(runs)} finished runs (studies: {studies}). Metrics are mean ± std over "
+        "runs; s/epoch leaves out the first epoch, which includes graph tracing.",
+        *parts,
+        task.report_extras(runs, out_dir),
+    ]))
+    return section, "\n\n".join(tables)
+
+
+def _dataset_part(task, runs, dataset, out_dir):
+    """(Markdown, printable table) of one task's runs on one dataset."""
     client = mlflow.MlflowClient()
-    config_names = configuration_params(runs)
+    view = task.report_view(dataset)
+    config_names = configuration_params(runs, task.norm_params)
     rows, curves_by_config = [], {}
 
     def group_key(row):
@@ -90,20 +125,21 @@ def task_section(task, runs, out_dir):
     for _, run in runs.iterrows():
         groups.setdefault(group_key(run), {}).setdefault(run["params.norm"], []).append(run)
 
-    target_header = (f"epochs to {task.curve_metric} {'≥' if task.higher_is_better else '≤'} "
-                     f"{task.target}") if task.target is not None else None
+    target_header = (f"epochs to {view.curve_metric} {'≥' if view.higher_is_better else '≤'} "
+                     f"{view.target}") if view.target is not None else None
     for config in sorted(groups):
         curves = {}
         for norm in sorted(groups[config], key=_norm_order):
             norm_runs = groups[config][norm]
-            histories = [_history(client, run["run_id"], task.curve_metric) for run in norm_runs]
+            histories = [_history(client, run["run_id"], view.curve_metric) for run in norm_runs]
             epoch_times = [t for run in norm_runs
-                           for t in _history(client, run["run_id"], "epoch_time_s")[1:]]
+                           for epoch, t in _history(client, run["run_id"], "epoch_time_s").items()
+                           if epoch > 1]
             row = [*config, norm, len(norm_runs)]
             row += [_mean_std([run.get(f"metrics.{metric}") for run in norm_runs])
-                    for metric in task.table_metrics]
+                    for metric in view.table_metrics]
             if target_header:
-                reached = [_epochs_to(h, task.target, task.higher_is_better) for h in histories]
+                reached = [_epochs_to(h, view.target, view.higher_is_better) for h in histories]
                 hits = [epochs for epochs in reached if epochs is not None]
                 cell = f"{statistics.mean(hits):.1f}" if hits else "never"
                 if hits and len(hits) < len(reached):
@@ -111,17 +147,17 @@ def task_section(task, runs, out_dir):
                 row.append(cell)
             row.append(f"{statistics.mean(epoch_times):.2f}" if epoch_times else "-")
             rows.append(row)
-            length = min(len(h) for h in histories)
-            if length:
-                per_epoch = [[h[e] for h in histories] for e in range(length)]
-                curves[norm] = (
-                    list(range(1, length + 1)),
-                    [statistics.mean(values) for values in per_epoch],
-                    [statistics.stdev(values) if len(values) > 1 else 0.0 for values in per_epoch],
-                )
+            if all(histories):
+                curves[norm] = _mean_curve(histories)
+        all_runs = [run for norm_runs in groups[config].values() for run in norm_runs]
+        for label, logged in view.references.items():
+            rows.append([*config, label, "-"]
+                        + [_mean_std([run.get(f"metrics.{logged[metric]}") for run in all_runs])
+                           if metric in logged else "-" for metric in view.table_metrics]
+                        + ["-"] * (2 if target_header else 1))
         curves_by_config[config] = curves
 
-    header = [*config_names, "norm", "runs", *task.table_metrics]
+    header = [*config_names, "norm", "runs", *view.table_metrics]
     header += [target_header] if target_header else []
     header.append("s/epoch")
     table = _markdown_table(header, rows)
@@ -131,23 +167,13 @@ def task_section(task, runs, out_dir):
         if not curves:
             continue
         label = " ".join(f"{name}={value}" for name, value in zip(config_names, config))
-        filename = f"{task.name}_{task.curve_metric}_{_slug(label)}.png"
-        figure = plots.overlaid_curves(curves, task.curve_metric,
-                                       f"{task.name}: {task.curve_metric} {label}".strip())
+        filename = f"{task.name}_{dataset}_{view.curve_metric}_{_slug(label)}.png"
+        figure = plots.overlaid_curves(
+            curves, view.curve_metric, f"{task.name} {dataset}: {view.curve_metric} {label}".strip())
         figure.savefig(Path(out_dir) / filename, dpi=100)
         plots.close(figure)
-        figures.append(f"![{task.curve_metric}, {label or 'every norm'}]({filename})")
-
-    studies = ", ".join(sorted(runs["tags.study"].dropna().unique()))
-    section = "\n\n".join(filter(None, [
-        f"## {task.name}: {task.description}",
-        f"{len(runs)} finished runs (studies: {studies}). Metrics are mean ± std over "
-        "runs; s/epoch leaves out the first epoch, which includes graph tracing.",
-        table,
-        *figures,
-        task.report_extras(runs, out_dir),
-    ]))
-    return section, table
+        figures.append(f"![{view.curve_metric}, {label or 'every norm'}]({filename})")
+    return "\n\n".join([table, *figures]), table
 
 
 def write_report(tasks, out_dir, experiment=None, study=None):

@@ -20,14 +20,15 @@ def train_one(task, config, experiment, study, nested=False):
     return run.info.run_id
 
 
-def sweep_configs(base, grid):
-    """Every combination of `grid` (param -> values) applied to `base`.
+def sweep_configs(task, base, grid):
+    """Every combination of `grid` (param -> values) applied to `base`, each
+    completed by `task.configure` (which raises ValueError to refuse one).
 
     The last param varies fastest, so with norms last each norm's runs are
     spread over the sweep rather than bunched at its end.
     """
     names = list(grid)
-    return [{**base, **dict(zip(names, values))}
+    return [task.configure({**base, **dict(zip(names, values))})
             for values in itertools.product(*(grid[name] for name in names))]
 
 
@@ -43,7 +44,7 @@ def sweep(task, base, grid, experiment, study):
     FAILED too. Prints `run i/N` and the estimated time left. Returns the
     parent run's id.
     """
-    configs = sweep_configs(base, grid)
+    configs = sweep_configs(task, base, grid)
     params = {**{k: v for k, v in base.items() if k not in grid},
               **{f"sweep_{name}": ",".join(map(str, values)) for name, values in grid.items()},
               "sweep_runs": len(configs)}

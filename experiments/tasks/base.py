@@ -6,16 +6,25 @@ To add a task (say `rnn`), write `experiments/tasks/rnn.py` with a subclass of
 - class attributes: `name`, `description`, `norms` (the subset of
   `experiments.norms.NORMS` it supports), `datasets` (first = default),
   `settings` and `quick_settings` (defaults of the common options: epochs,
-  batch_size, lr, train_size, val_size, test_size; `--quick` applies the
-  second on top of the first), `quick_norms` (the quick comparison);
+  batch_size, lr, train_size, val_size, test_size, and of any own option
+  declared with `default=None`; `--quick` applies the second on top of the
+  first), `quick_norms` (the quick comparison);
 - the report's view of it: `table_metrics` (final metrics, the first being the
-  primary one; `higher_is_better` is its direction), `curve_metric` (a per-epoch
-  metric) and `target` (the report counts epochs until `curve_metric` reaches
-  it; None to skip);
+  primary one; `higher_is_better` is its direction), `curve_metric` (a
+  per-epoch metric, logged with `step=epoch`, at every epoch or some),
+  `target` (the report counts epochs until `curve_metric` reaches it; None to
+  skip) and `references` (rows of the table that are not norms, such as a
+  baseline: label -> {table metric: the metric every run logs for it}); a task
+  whose metrics depend on the dataset overrides `report_view(dataset)`;
 - `add_arguments(parser)`: the task's own options, with their defaults and
   validating `type=` functions (see `experiments.arguments`). The command line
   accepts them only with `--task <name>`; their values land in the config under
   their `dest` names and are logged as params;
+- optionally `parse_norm(text)` (a `--norm` value: one of `norms` unless
+  overridden) and `configure(config)`: completes one run's config from the
+  options (raising ValueError for a combination to refuse), before anything is
+  logged. Params that only restate the norm label go in `norm_params`, so the
+  report does not take them for a configuration;
 - `prepare(config)`: make the data available (download, or prepare from local
   files) before any run is logged; raise `experiments.errors.DataError` with a
   message that says how to get it;
@@ -37,6 +46,22 @@ interface. Keep module-level imports light (no TensorFlow): the command line
 imports every task to build `--help`.
 """
 
+import dataclasses
+
+from experiments import arguments
+
+
+@dataclasses.dataclass(frozen=True)
+class ReportView:
+    """What the report shows of a task's runs on one dataset (see `Task`)."""
+
+    table_metrics: tuple
+    higher_is_better: bool
+    curve_metric: str
+    target: float | None = None
+    references: dict = dataclasses.field(default_factory=dict)
+
+
 class Task:
     name = ""
     description = ""
@@ -45,11 +70,13 @@ class Task:
     settings = {}
     quick_settings = {}
     quick_norms = ()
+    norm_params = ()
 
     table_metrics = ()
     higher_is_better = True
     curve_metric = ""
     target = None
+    references = {}
 
     @property
     def experiment_name(self):
@@ -58,6 +85,19 @@ class Task:
 
     def add_arguments(self, parser):
         """Adds the task's own command-line options to `parser` (an argument group)."""
+
+    def parse_norm(self, text):
+        """One `--norm` value, checked (argparse `type=`)."""
+        return arguments.choice(self.norms)(text)
+
+    def configure(self, config):
+        """Returns `config` completed for one run; raises ValueError to refuse it."""
+        return config
+
+    def report_view(self, dataset):
+        """The report's metrics for runs on `dataset`."""
+        return ReportView(self.table_metrics, self.higher_is_better, self.curve_metric,
+                          self.target, self.references)
 
     def prepare(self, config):
         """Makes the data of `config` available, or raises saying how to get it."""

@@ -137,14 +137,14 @@ class _OtherTask(Task):
     datasets = ("noise",)
 
     def add_arguments(self, parser):
-        parser.add_argument("--hidden", type=int, default=8)
+        parser.add_argument("--leaves", type=int, default=8)
 
 
 def test_an_option_of_another_task_is_refused_naming_its_task(monkeypatch, capsys):
     monkeypatch.setitem(TASKS, "other", _OtherTask())
     with pytest.raises(SystemExit):
-        main(["run", "--task", "cnn", "--norm", "none", "--hidden", "3"])
-    assert "--hidden is an option of --task other, not of --task cnn" in capsys.readouterr().err
+        main(["run", "--task", "cnn", "--norm", "none", "--leaves", "3"])
+    assert "--leaves is an option of --task other, not of --task cnn" in capsys.readouterr().err
 
 
 def test_unreachable_tracking_server_is_reported_fast_before_training(
