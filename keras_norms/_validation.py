@@ -102,3 +102,15 @@ def check_min_rank(input_shape, min_rank, layer_name):
             f"Layer {layer_name} expects an input of rank >= {min_rank}. "
             f"Received: input_shape={tuple(input_shape)}"
         )
+
+
+def check_input_shape(input_shape, axis, min_rank, layer_name):
+    """Checks an input shape at build time; returns the resolved `axis`.
+
+    The rank must be at least `min_rank`, `axis` valid for it, and the
+    normalized axes of defined size.
+    """
+    check_min_rank(input_shape, min_rank, layer_name)
+    axes = resolve_axes(axis, len(input_shape))
+    check_channels_defined(input_shape, axes, layer_name)
+    return axes

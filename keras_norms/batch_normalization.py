@@ -2,15 +2,13 @@
 
 import keras
 from keras import backend
-from keras import constraints
-from keras import initializers
 from keras import ops
-from keras import regularizers
 from keras.layers import InputSpec
 from keras.layers import Layer
 
 from keras_norms import _statistics
 from keras_norms import _validation
+from keras_norms import _weights
 
 
 @keras.saving.register_keras_serializable(package="keras_norms")
@@ -133,16 +131,26 @@ class BatchNormalization(Layer):
         self.virtual_batch_size = virtual_batch_size
         self.center = center
         self.scale = scale
-        self.beta_initializer = initializers.get(beta_initializer)
-        self.gamma_initializer = initializers.get(gamma_initializer)
-        self.moving_mean_initializer = initializers.get(moving_mean_initializer)
-        self.moving_variance_initializer = initializers.get(
-            moving_variance_initializer
+        _weights.set_arguments(
+            self,
+            "gamma",
+            initializer=gamma_initializer,
+            regularizer=gamma_regularizer,
+            constraint=gamma_constraint,
         )
-        self.beta_regularizer = regularizers.get(beta_regularizer)
-        self.gamma_regularizer = regularizers.get(gamma_regularizer)
-        self.beta_constraint = constraints.get(beta_constraint)
-        self.gamma_constraint = constraints.get(gamma_constraint)
+        _weights.set_arguments(
+            self,
+            "beta",
+            initializer=beta_initializer,
+            regularizer=beta_regularizer,
+            constraint=beta_constraint,
+        )
+        _weights.set_arguments(
+            self, "moving_mean", initializer=moving_mean_initializer
+        )
+        _weights.set_arguments(
+            self, "moving_variance", initializer=moving_variance_initializer
+        )
         self.supports_masking = True
 
         self.gamma = None
@@ -151,56 +159,26 @@ class BatchNormalization(Layer):
         self.moving_variance = None
 
     def build(self, input_shape):
-        _validation.check_min_rank(input_shape, 2, self.name)
+        self._axes = _validation.check_input_shape(
+            input_shape, self.axis, 2, self.name
+        )
         ndim = len(input_shape)
-        self._axes = _validation.resolve_axes(self.axis, ndim)
-        _validation.check_channels_defined(input_shape, self._axes, self.name)
         self._reduction_axes = tuple(
             a for a in range(ndim) if a not in self._axes
         )
         # Weights have the normalized axes' sizes; in `call` they are
         # reshaped to broadcast against the input.
         shape = tuple(input_shape[a] for a in self._axes)
-        self._broadcast_shape = tuple(
-            input_shape[a] if a in self._axes else 1 for a in range(ndim)
-        )
+        self._broadcast_shape = _weights.broadcast_shape(input_shape, self._axes)
         if self.scale:
-            self.gamma = self.add_weight(
-                shape=shape,
-                name="gamma",
-                initializer=self.gamma_initializer,
-                regularizer=self.gamma_regularizer,
-                constraint=self.gamma_constraint,
-                trainable=True,
-                autocast=False,
-            )
+            self.gamma = _weights.add_affine(self, "gamma", shape)
         if self.center:
-            self.beta = self.add_weight(
-                shape=shape,
-                name="beta",
-                initializer=self.beta_initializer,
-                regularizer=self.beta_regularizer,
-                constraint=self.beta_constraint,
-                trainable=True,
-                autocast=False,
-            )
-        # Under a tf.distribute strategy, replicas average their updates, so
-        # every replica keeps the same moving statistics.
-        self.moving_mean = self.add_weight(
-            shape=shape,
-            name="moving_mean",
-            initializer=self.moving_mean_initializer,
-            trainable=False,
-            autocast=False,
-            aggregation="mean",
+            self.beta = _weights.add_affine(self, "beta", shape)
+        self.moving_mean = _weights.add_moving_statistic(
+            self, "moving_mean", shape
         )
-        self.moving_variance = self.add_weight(
-            shape=shape,
-            name="moving_variance",
-            initializer=self.moving_variance_initializer,
-            trainable=False,
-            autocast=False,
-            aggregation="mean",
+        self.moving_variance = _weights.add_moving_statistic(
+            self, "moving_variance", shape
         )
         self.input_spec = InputSpec(
             ndim=ndim, axes={a: input_shape[a] for a in self._axes}
@@ -362,18 +340,9 @@ class BatchNormalization(Layer):
             "epsilon": self.epsilon,
             "center": self.center,
             "scale": self.scale,
-            "beta_initializer": initializers.serialize(self.beta_initializer),
-            "gamma_initializer": initializers.serialize(self.gamma_initializer),
-            "moving_mean_initializer": initializers.serialize(
-                self.moving_mean_initializer
+            **_weights.config(
+                self, "beta", "gamma", "moving_mean", "moving_variance"
             ),
-            "moving_variance_initializer": initializers.serialize(
-                self.moving_variance_initializer
-            ),
-            "beta_regularizer": regularizers.serialize(self.beta_regularizer),
-            "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
-            "beta_constraint": constraints.serialize(self.beta_constraint),
-            "gamma_constraint": constraints.serialize(self.gamma_constraint),
             "synchronized": self.synchronized,
             "virtual_batch_size": self.virtual_batch_size,
         }

@@ -2,15 +2,13 @@
 
 import keras
 from keras import backend
-from keras import constraints
-from keras import initializers
 from keras import ops
-from keras import regularizers
 from keras.layers import InputSpec
 from keras.layers import Layer
 
 from keras_norms import _statistics
 from keras_norms import _validation
+from keras_norms import _weights
 
 
 @keras.saving.register_keras_serializable(package="keras_norms")
@@ -95,12 +93,20 @@ class InstanceNormalization(Layer):
         self.momentum = _validation.check_momentum(momentum)
         self.center = center
         self.scale = scale
-        self.beta_initializer = initializers.get(beta_initializer)
-        self.gamma_initializer = initializers.get(gamma_initializer)
-        self.beta_regularizer = regularizers.get(beta_regularizer)
-        self.gamma_regularizer = regularizers.get(gamma_regularizer)
-        self.beta_constraint = constraints.get(beta_constraint)
-        self.gamma_constraint = constraints.get(gamma_constraint)
+        _weights.set_arguments(
+            self,
+            "gamma",
+            initializer=gamma_initializer,
+            regularizer=gamma_regularizer,
+            constraint=gamma_constraint,
+        )
+        _weights.set_arguments(
+            self,
+            "beta",
+            initializer=beta_initializer,
+            regularizer=beta_regularizer,
+            constraint=beta_constraint,
+        )
         self.track_running_stats = bool(track_running_stats)
         self.supports_masking = True
 
@@ -110,56 +116,28 @@ class InstanceNormalization(Layer):
         self.moving_variance = None
 
     def build(self, input_shape):
-        _validation.check_min_rank(input_shape, 3, self.name)
-        ndim = len(input_shape)
-        (self._channel_axis,) = _validation.resolve_axes(self.axis, ndim)
-        _validation.check_channels_defined(
-            input_shape, (self._channel_axis,), self.name
+        (self._channel_axis,) = _validation.check_input_shape(
+            input_shape, self.axis, 3, self.name
         )
+        ndim = len(input_shape)
         self._reduction_axes = tuple(
             a for a in range(1, ndim) if a != self._channel_axis
         )
         channels = input_shape[self._channel_axis]
-        self._broadcast_shape = tuple(
-            channels if a == self._channel_axis else 1 for a in range(ndim)
+        self._broadcast_shape = _weights.broadcast_shape(
+            input_shape, (self._channel_axis,)
         )
         shape = (channels,)
         if self.scale:
-            self.gamma = self.add_weight(
-                shape=shape,
-                name="gamma",
-                initializer=self.gamma_initializer,
-                regularizer=self.gamma_regularizer,
-                constraint=self.gamma_constraint,
-                trainable=True,
-                autocast=False,
-            )
+            self.gamma = _weights.add_affine(self, "gamma", shape)
         if self.center:
-            self.beta = self.add_weight(
-                shape=shape,
-                name="beta",
-                initializer=self.beta_initializer,
-                regularizer=self.beta_regularizer,
-                constraint=self.beta_constraint,
-                trainable=True,
-                autocast=False,
-            )
+            self.beta = _weights.add_affine(self, "beta", shape)
         if self.track_running_stats:
-            self.moving_mean = self.add_weight(
-                shape=shape,
-                name="moving_mean",
-                initializer="zeros",
-                trainable=False,
-                autocast=False,
-                aggregation="mean",
+            self.moving_mean = _weights.add_moving_statistic(
+                self, "moving_mean", shape, initializer="zeros"
             )
-            self.moving_variance = self.add_weight(
-                shape=shape,
-                name="moving_variance",
-                initializer="ones",
-                trainable=False,
-                autocast=False,
-                aggregation="mean",
+            self.moving_variance = _weights.add_moving_statistic(
+                self, "moving_variance", shape, initializer="ones"
             )
         self.input_spec = InputSpec(
             ndim=ndim, axes={self._channel_axis: channels}
@@ -212,9 +190,7 @@ class InstanceNormalization(Layer):
         return mask is None and backend.backend() == "tensorflow"
 
     def _weight_as(self, weight, dtype):
-        if weight is None:
-            return None
-        return ops.reshape(ops.cast(weight, dtype), self._broadcast_shape)
+        return _weights.as_broadcast(weight, dtype, self._broadcast_shape)
 
     def _check_mask(self, inputs, mask):
         if len(inputs.shape) != 3 or len(mask.shape) != 2:
@@ -236,12 +212,7 @@ class InstanceNormalization(Layer):
             "epsilon": self.epsilon,
             "center": self.center,
             "scale": self.scale,
-            "beta_initializer": initializers.serialize(self.beta_initializer),
-            "gamma_initializer": initializers.serialize(self.gamma_initializer),
-            "beta_regularizer": regularizers.serialize(self.beta_regularizer),
-            "gamma_regularizer": regularizers.serialize(self.gamma_regularizer),
-            "beta_constraint": constraints.serialize(self.beta_constraint),
-            "gamma_constraint": constraints.serialize(self.gamma_constraint),
+            **_weights.config(self, "beta", "gamma"),
             "track_running_stats": self.track_running_stats,
             "momentum": self.momentum,
         }

@@ -2,14 +2,13 @@
 
 import keras
 from keras import backend
-from keras import constraints
-from keras import initializers
 from keras import ops
-from keras import regularizers
 from keras.layers import InputSpec
 from keras.layers import Layer
 
+from keras_norms import _statistics
 from keras_norms import _validation
+from keras_norms import _weights
 
 
 @keras.saving.register_keras_serializable(package="keras_norms")
@@ -84,44 +83,36 @@ class MeanOnlyBatchNormalization(Layer):
                 f"Argument `center` must be a bool. Received: center={center!r}"
             )
         self.center = center
-        self.beta_initializer = initializers.get(beta_initializer)
-        self.moving_mean_initializer = initializers.get(moving_mean_initializer)
-        self.beta_regularizer = regularizers.get(beta_regularizer)
-        self.beta_constraint = constraints.get(beta_constraint)
+        _weights.set_arguments(
+            self,
+            "beta",
+            initializer=beta_initializer,
+            regularizer=beta_regularizer,
+            constraint=beta_constraint,
+        )
+        _weights.set_arguments(
+            self, "moving_mean", initializer=moving_mean_initializer
+        )
         self.supports_masking = True
         self.beta = None
         self.moving_mean = None
 
     def build(self, input_shape):
-        _validation.check_min_rank(input_shape, 2, self.name)
-        ndim = len(input_shape)
-        (self._channel_axis,) = _validation.resolve_axes(self.axis, ndim)
-        _validation.check_channels_defined(
-            input_shape, (self._channel_axis,), self.name
+        (self._channel_axis,) = _validation.check_input_shape(
+            input_shape, self.axis, 2, self.name
         )
+        ndim = len(input_shape)
         self._reduction_axes = tuple(
             a for a in range(ndim) if a != self._channel_axis
         )
         channels = input_shape[self._channel_axis]
-        self._broadcast_shape = tuple(
-            channels if a == self._channel_axis else 1 for a in range(ndim)
+        self._broadcast_shape = _weights.broadcast_shape(
+            input_shape, (self._channel_axis,)
         )
         if self.center:
-            self.beta = self.add_weight(
-                shape=(channels,),
-                name="beta",
-                initializer=self.beta_initializer,
-                regularizer=self.beta_regularizer,
-                constraint=self.beta_constraint,
-                trainable=True,
-                autocast=False,
-            )
-        self.moving_mean = self.add_weight(
-            shape=(channels,),
-            name="moving_mean",
-            initializer=self.moving_mean_initializer,
-            trainable=False,
-            autocast=False,
+            self.beta = _weights.add_affine(self, "beta", (channels,))
+        self.moving_mean = _weights.add_moving_statistic(
+            self, "moving_mean", (channels,)
         )
         self.input_spec = InputSpec(
             ndim=ndim, axes={self._channel_axis: channels}
@@ -135,9 +126,10 @@ class MeanOnlyBatchNormalization(Layer):
         x = ops.cast(inputs, dtype)
         if training:
             mean = self._batch_mean(x, mask)
-            self.moving_mean.assign(
-                self.moving_mean * self.momentum
-                + ops.cast(mean, self.moving_mean.dtype) * (1.0 - self.momentum)
+            _statistics.moving_average(
+                self.moving_mean,
+                ops.cast(mean, self.moving_mean.dtype),
+                self.momentum,
             )
         else:
             mean = ops.cast(self.moving_mean, dtype)
@@ -172,11 +164,6 @@ class MeanOnlyBatchNormalization(Layer):
             "axis": self.axis,
             "momentum": self.momentum,
             "center": self.center,
-            "beta_initializer": initializers.serialize(self.beta_initializer),
-            "moving_mean_initializer": initializers.serialize(
-                self.moving_mean_initializer
-            ),
-            "beta_regularizer": regularizers.serialize(self.beta_regularizer),
-            "beta_constraint": constraints.serialize(self.beta_constraint),
+            **_weights.config(self, "beta", "moving_mean"),
         }
         return {**base_config, **config}
