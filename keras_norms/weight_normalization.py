@@ -183,12 +183,21 @@ class WeightNormalization(keras.layers.Wrapper):
                 f"by WeightNormalization '{layer.name}'."
             )
         layer_types.check_wrappable(layer)
+        # Two wrappers of one layer would both substitute its kernel.
+        wrapper = getattr(layer, "_weight_normalization_wrapper", None)
+        if wrapper is not None:
+            raise ValueError(
+                "WeightNormalization cannot wrap layer "
+                f"{layer_types.describe(layer)}: it is already wrapped by "
+                f"WeightNormalization '{wrapper}'."
+            )
         if not isinstance(data_init, bool):
             raise ValueError(
                 "Argument `data_init` must be a bool. "
                 f"Received: data_init={data_init!r}"
             )
         super().__init__(layer, **kwargs)
+        layer._weight_normalization_wrapper = self.name
         self.data_init = data_init
         self.epsilon = check_epsilon(epsilon)
         self.supports_masking = layer.supports_masking

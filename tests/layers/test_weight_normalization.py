@@ -580,6 +580,15 @@ def test_unwrappable_layers_raise(layer, message):
         WeightNormalization(layer)
 
 
+def test_layer_wrapped_twice_raises():
+    dense = L.Dense(2, name="inner")
+    WeightNormalization(dense, name="first")
+    with pytest.raises(
+        ValueError, match="'inner' \\(Dense\\).*already wrapped.*'first'"
+    ):
+        WeightNormalization(dense)
+
+
 def test_non_layer_raises():
     with pytest.raises(ValueError, match="layer=3"):
         WeightNormalization(3)
