@@ -203,7 +203,7 @@ class BatchNormalization(Layer):
         )
         if training:
             mean, variance = self._batch_moments(x, mask)
-            self._update_moving_statistics(mean, variance)
+            self._update_moving_statistics(mean, variance, mask)
             if self.virtual_batch_size is not None:
                 outputs = self._ghost_normalize(x, mean, variance, gamma, beta)
                 return ops.cast(outputs, self.compute_dtype)
@@ -215,16 +215,14 @@ class BatchNormalization(Layer):
         return ops.cast(outputs, self.compute_dtype)
 
     def _weights_as(self, dtype, shape):
-        def reshaped(weight):
-            if weight is None:
-                return None
-            return ops.reshape(ops.cast(weight, dtype), shape)
-
-        return (
-            reshaped(self.gamma),
-            reshaped(self.beta),
-            reshaped(self.moving_mean),
-            reshaped(self.moving_variance),
+        return tuple(
+            _weights.as_broadcast(weight, dtype, shape)
+            for weight in (
+                self.gamma,
+                self.beta,
+                self.moving_mean,
+                self.moving_variance,
+            )
         )
 
     def _batch_moments(self, x, mask):
@@ -262,16 +260,26 @@ class BatchNormalization(Layer):
         )
         return ops.reshape(outputs, shape)
 
-    def _update_moving_statistics(self, mean, variance):
+    def _update_moving_statistics(self, mean, variance, mask):
         if self.virtual_batch_size is not None:
             mean = ops.mean(mean, axis=0)
             variance = ops.mean(variance, axis=0)
         shape = self.moving_mean.shape
+        mean = ops.reshape(mean, shape)
+        variance = ops.reshape(variance, shape)
+        if mask is not None:
+            # A batch with every position masked has no statistics: its
+            # zeros must not pull the moving averages towards 0.
+            any_valid = ops.any(mask)
+            mean = ops.where(
+                any_valid, mean, ops.convert_to_tensor(self.moving_mean)
+            )
+            variance = ops.where(
+                any_valid, variance, ops.convert_to_tensor(self.moving_variance)
+            )
+        _statistics.moving_average(self.moving_mean, mean, self.momentum)
         _statistics.moving_average(
-            self.moving_mean, ops.reshape(mean, shape), self.momentum
-        )
-        _statistics.moving_average(
-            self.moving_variance, ops.reshape(variance, shape), self.momentum
+            self.moving_variance, variance, self.momentum
         )
 
     def _fused_kernel(self, inputs, mask):

@@ -172,6 +172,18 @@ def test_masked_statistics_ignore_padding():
     )
 
 
+def test_fully_masked_batch_leaves_moving_statistics_alone():
+    layer = BatchNormalization(momentum=0.5)
+    layer.build((2, 4, 3))
+    layer.moving_mean.assign([1.0, 2.0, 3.0])
+
+    y = layer(random((2, 4, 3)), training=True, mask=np.zeros((2, 4), bool))
+
+    assert np.all(np.isfinite(keras.ops.convert_to_numpy(y)))
+    np.testing.assert_allclose(layer.moving_mean.numpy(), [1.0, 2.0, 3.0])
+    np.testing.assert_allclose(layer.moving_variance.numpy(), np.ones(3))
+
+
 def test_mask_propagated_by_keras_reaches_the_statistics():
     tokens = np.array([[3, 5, 0, 0], [2, 0, 0, 0]])
     embedding = keras.layers.Embedding(8, 4, mask_zero=True)
