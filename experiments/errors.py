@@ -19,3 +19,7 @@ class ReportError(ExperimentError):
 
 class SweepError(ExperimentError):
     """Some runs of a sweep failed (each is marked FAILED with its error)."""
+
+
+class TrainingDiverged(ExperimentError):
+    """Training stopped because its losses became NaN or infinite."""

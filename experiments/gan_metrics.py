@@ -20,7 +20,8 @@ import numpy as np
 
 # Bump on any change to the classifier or its training: old caches are ignored.
 CLASSIFIER_VERSION = "fmnist-cnn-v1"
-DEFAULT_CACHE_DIR = Path("mlruns") / ".cache"
+# Beside the local MLflow store, wherever the suite is started from.
+DEFAULT_CACHE_DIR = Path(__file__).resolve().parent.parent / "mlruns" / ".cache"
 FEATURE_LAYER = "features"
 
 
@@ -159,7 +160,8 @@ class FeatureExtractor:
         return self._features.predict(images, batch_size=batch_size, verbose=0).astype("float64")
 
 
-def load_feature_extractor(cache_dir=DEFAULT_CACHE_DIR, train_data=None, epochs=3, seed=0):
+def load_feature_extractor(cache_dir=DEFAULT_CACHE_DIR, train_data=None, epochs=3, seed=0,
+                           data_dir=None):
     """Loads the cached classifier, or trains and caches it on first use.
 
     Args:
@@ -172,6 +174,8 @@ def load_feature_extractor(cache_dir=DEFAULT_CACHE_DIR, train_data=None, epochs=
         seed: seeds the initialization and the shuffling. Training sets
             Keras's global random seed, so load the extractor before a run
             seeds itself.
+        data_dir: the `--data-dir` of `experiments.data.load_images`, for the
+            default training data.
     """
     path = Path(cache_dir) / f"{CLASSIFIER_VERSION}.keras"
     if path.exists():
@@ -179,7 +183,8 @@ def load_feature_extractor(cache_dir=DEFAULT_CACHE_DIR, train_data=None, epochs=
     if train_data is None:
         from experiments.data import load_images
 
-        train_data = load_images("fashion_mnist", batch_size=128, seed=seed).train
+        train_data = load_images("fashion_mnist", batch_size=128, seed=seed,
+                                 data_dir=data_dir).train
     keras.utils.set_random_seed(seed)
     classifier = build_classifier()
     classifier.compile(

@@ -13,6 +13,10 @@ NORMS = ("none", "batch", "instance", "weight", "weight_meanbn", "layer", "group
 # Keras's own layers, kept as baselines.
 BASELINES = ("layer", "group")
 
+# The norms a recurrent model takes (see experiments.models.rnn): weight norm
+# wraps the recurrent layer, the others act on its input projection.
+RNN_NORMS = ("none", "batch", "instance", "weight", "layer")
+
 # Moving-statistics momentum of the batch norms. Experiments train for a few
 # hundred steps; at Keras's 0.99 the moving statistics still lag the weights
 # then, and a model that trains well evaluates near chance. 0.9 is PyTorch's

@@ -1,6 +1,7 @@
-"""Matplotlib figures of training curves, drawn off-screen."""
+"""Matplotlib figures of training curves, drawn off-screen, and grids of sample images."""
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")  # no display: figures go to MLflow and PNG files
 
@@ -39,6 +40,21 @@ def overlaid_curves(curves, metric, title):
     axis.legend()
     figure.tight_layout()
     return figure
+
+
+def image_grid(images, columns, padding=2):
+    """Tiles images `(n, height, width[, 1])` in [0, 1] into one uint8 grayscale
+    image, row by row, with `padding` white pixels between them."""
+    images = np.asarray(images, "float32").reshape(len(images), *np.shape(images)[1:3])
+    rows = -(-len(images) // columns)
+    height, width = images.shape[1:]
+    grid = np.ones((rows * (height + padding) + padding, columns * (width + padding) + padding),
+                   "float32")
+    for index, image in enumerate(images):
+        top = padding + (index // columns) * (height + padding)
+        left = padding + (index % columns) * (width + padding)
+        grid[top:top + height, left:left + width] = image
+    return np.round(np.clip(grid, 0.0, 1.0) * 255).astype("uint8")
 
 
 def close(figure):

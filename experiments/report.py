@@ -71,7 +71,7 @@ def _mean_std(values):
     values = [v for v in values if v is not None and not math.isnan(v)]
     if not values:
         return "-"
-    if len(values) == 1:
+    if len(set(values)) == 1:  # one run, or a reference every run logged alike
         return f"{values[0]:.4f}"
     return f"{statistics.mean(values):.4f} ± {statistics.stdev(values):.4f}"
 
@@ -83,7 +83,8 @@ def _markdown_table(header, rows):
 
 
 def _norm_order(norm):
-    return NORMS.index(norm) if norm in NORMS else len(NORMS)
+    """NORMS order; a `generator/discriminator` pair after its generator's norm."""
+    return [NORMS.index(part) if part in NORMS else len(NORMS) for part in norm.split("/")]
 
 
 def _slug(text):
@@ -168,8 +169,8 @@ def _dataset_part(task, runs, dataset, out_dir):
             continue
         label = " ".join(f"{name}={value}" for name, value in zip(config_names, config))
         filename = f"{task.name}_{dataset}_{view.curve_metric}_{_slug(label)}.png"
-        figure = plots.overlaid_curves(
-            curves, view.curve_metric, f"{task.name} {dataset}: {view.curve_metric} {label}".strip())
+        title = f"{task.name} {dataset}: {view.curve_metric} {label}".strip()
+        figure = plots.overlaid_curves(curves, view.curve_metric, title)
         figure.savefig(Path(out_dir) / filename, dpi=100)
         plots.close(figure)
         figures.append(f"![{view.curve_metric}, {label or 'every norm'}]({filename})")

@@ -19,9 +19,8 @@ left out of the instance and batch statistics and skipped by the recurrence.
 
 import keras
 
-from experiments.norms import apply, check_norm, uses_bias
+from experiments.norms import RNN_NORMS, apply, check_norm, uses_bias
 
-RNN_NORMS = ("none", "batch", "instance", "weight", "layer")
 CELLS = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
 
 

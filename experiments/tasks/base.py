@@ -35,8 +35,10 @@ To add a task (say `rnn`), write `experiments/tasks/rnn.py` with a subclass of
   `keras_logging.EpochLogger` (or `mlflow.log_metrics(..., step=epoch)`, epochs
   counted from 1), the dataset with `tracking.log_dataset`, the model with
   `keras_logging.log_keras_model`, figures with `mlflow.log_figure`, images with
-  `mlflow.log_image`, and final metrics named as in `table_metrics`. Return the
-  final metrics. Raise on failure: the caller marks the run FAILED;
+  `mlflow.log_image` (at epoch ends through `keras_logging.EveryEpochs`), and
+  final metrics named as in `table_metrics`. Return the final metrics. Raise on
+  failure: the caller marks the run FAILED (`keras_logging.end_if_diverged`
+  does so for non-finite losses, with a `diverged` tag);
 - optionally `report_extras(runs, out_dir)`: Markdown for the task's own
   section of the report (beyond the generic table and curves), given the
   task's finished runs as `mlflow.search_runs` returns them.

@@ -71,3 +71,53 @@ def tiny_cnn(tiny_tfds_dir, offline, monkeypatch):
     monkeypatch.setenv("TFDS_DATA_DIR", str(tiny_tfds_dir))
     monkeypatch.setattr(TASKS["cnn"], "quick_settings", TINY_SETTINGS)
     return TASKS["cnn"]
+
+
+@pytest.fixture
+def tiny_data(tiny_tfds_dir, offline, monkeypatch):
+    """Tasks read the tiny Fashion-MNIST, offline."""
+    monkeypatch.setenv("TFDS_DATA_DIR", str(tiny_tfds_dir))
+
+
+@pytest.fixture
+def runs_of(store):
+    """`runs_of(task, **tags)`: the runs of a task's experiment in the temporary store
+    whose tags match, oldest first."""
+    import mlflow
+
+    def runs(task, **tags):
+        mlflow.set_tracking_uri(store)
+        experiment = mlflow.get_experiment_by_name(f"keras-norms-{task}")
+        if experiment is None:
+            return []
+        found = mlflow.MlflowClient().search_runs([experiment.experiment_id],
+                                                  order_by=["attributes.start_time ASC"])
+        return [r for r in found if all(r.data.tags.get(k) == v for k, v in tags.items())]
+
+    return runs
+
+
+@pytest.fixture
+def metric_steps(store):
+    """`metric_steps(run, metric)`: the steps `metric` was logged at, sorted."""
+    import mlflow
+
+    def steps(run, metric):
+        history = mlflow.MlflowClient().get_metric_history(run.info.run_id, metric)
+        return sorted(m.step for m in history)
+
+    return steps
+
+
+@pytest.fixture
+def image_steps(store):
+    """`image_steps(run, key)`: the steps of the images logged under `key`."""
+    import mlflow
+
+    def steps(run, key):
+        paths = [a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id, "images")]
+        # MLflow names them images/<key>+step+<step>+timestamp+...(.png|+compressed.webp).
+        return sorted({int(p.split("+")[2]) for p in paths
+                       if p.startswith(f"images/{key}+step+") and p.endswith(".png")})
+
+    return steps
