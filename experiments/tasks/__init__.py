@@ -1,8 +1,11 @@
 """The registry of experiment tasks, by name (see `experiments.tasks.base`)."""
 
 from experiments.tasks.cnn import CnnTask
+from experiments.tasks.gan import GanTask
+from experiments.tasks.rnn import RnnTask
+from experiments.tasks.translate import TranslateTask
 
-TASKS = {task.name: task for task in (CnnTask(),)}
+TASKS = {task.name: task for task in (CnnTask(), RnnTask(), GanTask(), TranslateTask())}
 
 
 def get_task(name):
