@@ -1,6 +1,9 @@
 """The command line end to end, into a temporary SQLite store."""
 
 import math
+import os
+import subprocess
+import sys
 import time
 
 import mlflow
@@ -162,3 +165,16 @@ def test_report_without_runs_says_what_to_run(store, tmp_path, capsys):
     assert main(["report", "--out", str(tmp_path)]) == 1
     assert "python -m experiments quick" in capsys.readouterr().err
 
+
+
+def test_another_keras_backend_is_refused_by_name():
+    environment = {**os.environ, "KERAS_BACKEND": "jax"}
+    result = subprocess.run(
+        [sys.executable, "-m", "experiments", "run", "--help"],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert "KERAS_BACKEND='jax'" in result.stderr
