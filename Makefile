@@ -23,10 +23,14 @@ test-jax: setup
 demo: setup
 	KERAS_BACKEND=tensorflow TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m experiments quick
 
+# TensorFlow leaves its oneDNN kernels off on some CPUs: measure both ways.
 bench: setup
-	KERAS_BACKEND=tensorflow $(PY) benchmarks/bench_layers.py
-	KERAS_BACKEND=tensorflow $(PY) benchmarks/bench_weight_norm.py
-	KERAS_BACKEND=tensorflow $(PY) benchmarks/bench_fit_epoch.py
+	for onednn in 0 1; do \
+	  for script in bench_layers bench_weight_norm bench_fit_epoch; do \
+	    TF_ENABLE_ONEDNN_OPTS=$$onednn KERAS_BACKEND=tensorflow \
+	      $(PY) benchmarks/$$script.py || exit 1; \
+	  done; \
+	done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -5,6 +5,10 @@ epochs are interleaved in one process and the median is printed with the
 ratio to the model without normalization. The images are random bytes of
 Fashion-MNIST's shape (the time of an epoch does not depend on the pixels).
 
+Whole epochs are long enough to catch pauses of the machine itself, so the
+script also times single training steps (`train_on_batch`), interleaved over
+many rounds: their medians are the steadier figure.
+
     KERAS_BACKEND=tensorflow python benchmarks/bench_fit_epoch.py [--epochs 5]
 """
 
@@ -20,7 +24,9 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import keras_norms  # noqa: E402
+from timing import interleaved_medians  # noqa: E402
 from timing import markdown_table  # noqa: E402
+from timing import setup_line  # noqa: E402
 
 NORMS = {
     "no normalization": None,
@@ -56,6 +62,7 @@ def main():
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--examples", type=int, default=20000)
     parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--steps", type=int, default=60)
     args = parser.parse_args()
 
     rng = np.random.RandomState(0)
@@ -78,17 +85,34 @@ def main():
             model.fit(dataset, epochs=1, verbose=0)
             times[name].append(time.perf_counter() - start)
 
+    x, y = next(iter(dataset))
+    steps = interleaved_medians(
+        {
+            name: (lambda model=model: model.train_on_batch(x, y))
+            for name, model in models.items()
+        },
+        args.steps,
+    )
+
     baseline = np.median(times["no normalization"])
     rows = [
-        [name, f"{np.median(ts):.2f}", f"{np.median(ts) / baseline:.2f}"]
+        [
+            name,
+            f"{np.median(ts):.2f}",
+            f"{np.median(ts) / baseline:.2f}",
+            f"{steps[name] * 1e3:.1f}",
+            f"{steps[name] / steps['no normalization']:.2f}",
+        ]
         for name, ts in times.items()
     ]
     print(
-        f"TensorFlow {tf.__version__}, Keras {keras.__version__}, "
-        f"{os.cpu_count()} CPU cores; {args.examples} images of 28x28x1, "
-        f"batch {args.batch_size}, median of {args.epochs} epochs"
+        f"{setup_line()}; {args.examples} images of 28x28x1, "
+        f"batch {args.batch_size}, median of {args.epochs} epochs and of "
+        f"{args.steps} steps"
     )
-    print(markdown_table(["model", "epoch s", "vs no norm"], rows))
+    print(markdown_table(
+        ["model", "epoch s", "vs no norm", "step ms", "vs no norm"], rows
+    ))
 
 
 if __name__ == "__main__":

@@ -13,11 +13,11 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
-import tensorflow as tf  # noqa: E402
 
 import keras_norms  # noqa: E402
 from timing import interleaved_medians  # noqa: E402
 from timing import markdown_table  # noqa: E402
+from timing import setup_line  # noqa: E402
 from timing import training_step  # noqa: E402
 
 SHAPES = {"image (128, 28, 28, 32)": (128, 28, 28, 32), "sequence (64, 100, 128)": (64, 100, 128)}
@@ -63,8 +63,7 @@ def main():
                 ])
                 print(" | ".join(rows[-1]), flush=True)
     print()
-    print(f"TensorFlow {tf.__version__}, Keras {keras.__version__}, "
-          f"{os.cpu_count()} CPU cores; median of {args.repeats}, "
+    print(f"{setup_line()}; median of {args.repeats}, "
           "forward+backward in training mode, float32")
     print(markdown_table(
         ["ours", "vs", "input", "XLA", "ours ms", "keras ms", "ratio"], rows

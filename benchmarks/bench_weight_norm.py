@@ -14,11 +14,11 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras  # noqa: E402
-import tensorflow as tf  # noqa: E402
 
 import keras_norms  # noqa: E402
 from timing import interleaved_medians  # noqa: E402
 from timing import markdown_table  # noqa: E402
+from timing import setup_line  # noqa: E402
 from timing import training_step  # noqa: E402
 
 # name: (layer factory, input shape, target overhead).
@@ -58,8 +58,7 @@ def main():
             ])
             print(" | ".join(rows[-1]), flush=True)
     print()
-    print(f"TensorFlow {tf.__version__}, Keras {keras.__version__}, "
-          f"{os.cpu_count()} CPU cores; median of {args.repeats}, "
+    print(f"{setup_line()}; median of {args.repeats}, "
           "forward+backward in training mode, float32")
     print(
         markdown_table(

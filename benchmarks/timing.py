@@ -1,5 +1,6 @@
 """Interleaved timing of contenders in one process, for the benchmarks."""
 
+import os
 import statistics
 import time
 
@@ -23,6 +24,17 @@ def interleaved_medians(contenders, repeats, warmup=3):
             fn()
             times[name].append(time.perf_counter() - start)
     return {name: statistics.median(ts) for name, ts in times.items()}
+
+
+def setup_line():
+    """Versions, cores and whether TensorFlow's oneDNN kernels are on."""
+    import keras
+
+    onednn = os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default")
+    return (
+        f"TensorFlow {tf.__version__}, Keras {keras.__version__}, "
+        f"{os.cpu_count()} CPU cores, TF_ENABLE_ONEDNN_OPTS={onednn}"
+    )
 
 
 def markdown_table(header, rows):
