@@ -33,7 +33,8 @@ To add a task (say `rnn`), write `experiments/tasks/rnn.py` with a subclass of
   epochs, batch_size, lr, seed, quick, train_size, val_size, test_size,
   data_dir; plus the task's own). Log per-epoch metrics with
   `keras_logging.EpochLogger` (or `mlflow.log_metrics(..., step=epoch)`, epochs
-  counted from 1), the dataset with `tracking.log_dataset`, the model with
+  counted from 1), the dataset with `load_logged_images` (or
+  `tracking.log_dataset`), the model with
   `keras_logging.log_keras_model`, figures with `mlflow.log_figure`, images with
   `mlflow.log_image` (at epoch ends through `keras_logging.EveryEpochs`), and
   final metrics named as in `table_metrics`. Return the final metrics. Raise on
@@ -112,3 +113,31 @@ class Task:
         """Markdown added to the task's report section; `runs` is a DataFrame."""
         return ""
 
+
+
+_CONTEXTS = {"train": "training", "val": "validation", "test": "test"}
+
+
+def load_logged_images(config, splits=("train", "val", "test")):
+    """Loads the run's image dataset and records `splits` as its MLflow inputs.
+
+    Returns `experiments.data.load_images`'s result for the run's dataset,
+    batch size, seed, split sizes and data directory.
+    """
+    from experiments import tracking
+    from experiments.data import load_images
+
+    data = load_images(
+        config["dataset"],
+        batch_size=config["batch_size"],
+        seed=config["seed"],
+        train_size=config["train_size"],
+        val_size=config["val_size"],
+        test_size=config["test_size"],
+        data_dir=config["data_dir"],
+    )
+    for split in splits:
+        tracking.log_dataset(
+            data.name, data.source, data.splits[split], _CONTEXTS[split]
+        )
+    return data

@@ -2,7 +2,7 @@
 
 from experiments import arguments
 from experiments.norms import NORMS
-from experiments.tasks.base import Task
+from experiments.tasks.base import Task, load_logged_images
 
 
 class CnnTask(Task):
@@ -44,22 +44,11 @@ class CnnTask(Task):
         import keras
         import mlflow
 
-        from experiments import keras_logging, plots, tracking
-        from experiments.data import load_images
+        from experiments import keras_logging, plots
         from experiments.models.cnn import build_cnn
 
         keras.utils.set_random_seed(config["seed"])
-        data = load_images(
-            config["dataset"],
-            batch_size=config["batch_size"],
-            seed=config["seed"],
-            train_size=config["train_size"],
-            val_size=config["val_size"],
-            test_size=config["test_size"],
-            data_dir=config["data_dir"],
-        )
-        for role, context in (("train", "training"), ("val", "validation"), ("test", "test")):
-            tracking.log_dataset(data.name, data.source, data.splits[role], context)
+        data = load_logged_images(config)
 
         model = build_cnn(data.image_shape, data.num_classes, config["norm"],
                           depth=config["depth"], seed=config["seed"])

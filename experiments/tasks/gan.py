@@ -10,7 +10,7 @@ import argparse
 
 from experiments import arguments
 from experiments.norms import NORMS
-from experiments.tasks.base import Task
+from experiments.tasks.base import Task, load_logged_images
 
 SAMPLE_GRID = 8  # an 8x8 grid of samples from fixed noise at each epoch
 
@@ -97,8 +97,7 @@ class GanTask(Task):
         import mlflow
         import numpy as np
 
-        from experiments import keras_logging, plots, tracking
-        from experiments.data import load_images
+        from experiments import keras_logging, plots
         from experiments.gan_metrics import Scorer
         from experiments.models.gan import (
             GAN,
@@ -110,17 +109,7 @@ class GanTask(Task):
 
         extractor = _feature_extractor(config)  # before seeding: training it seeds Keras
         keras.utils.set_random_seed(config["seed"])
-        data = load_images(
-            config["dataset"],
-            batch_size=config["batch_size"],
-            seed=config["seed"],
-            train_size=config["train_size"],
-            val_size=config["val_size"],
-            test_size=config["test_size"],
-            data_dir=config["data_dir"],
-        )
-        for role, context in (("train", "training"), ("val", "validation")):
-            tracking.log_dataset(data.name, data.source, data.splits[role], context)
+        data = load_logged_images(config, splits=("train", "val"))
 
         def images(dataset):
             return np.concatenate([batch for batch, _ in dataset.as_numpy_iterator()])

@@ -2,7 +2,7 @@
 
 from experiments import arguments
 from experiments.norms import RNN_NORMS
-from experiments.tasks.base import ReportView, Task
+from experiments.tasks.base import ReportView, Task, load_logged_images
 
 ADDING_SEQ_LEN = 100
 # Generated examples of the adding problem when --train-size / the settings leave
@@ -112,21 +112,9 @@ class RnnTask(Task):
 
 def _image_sequences(config):
     """Fashion-MNIST read row by row: batches of (28 steps x 28 pixels, label)."""
-    from experiments import tracking
-    from experiments.data import load_images
     from experiments.sequence_data import image_rows_as_steps
 
-    data = load_images(
-        config["dataset"],
-        batch_size=config["batch_size"],
-        seed=config["seed"],
-        train_size=config["train_size"],
-        val_size=config["val_size"],
-        test_size=config["test_size"],
-        data_dir=config["data_dir"],
-    )
-    for role, context in (("train", "training"), ("val", "validation"), ("test", "test")):
-        tracking.log_dataset(data.name, data.source, data.splits[role], context)
+    data = load_logged_images(config)
 
     def rows(dataset):
         return dataset.map(lambda images, labels: (image_rows_as_steps(images), labels))

@@ -7,7 +7,7 @@ said to beat batch statistics.
 
 from experiments import arguments
 from experiments.norms import NORMS
-from experiments.tasks.base import Task
+from experiments.tasks.base import Task, load_logged_images
 
 TRIPLETS = 8  # (edges | output | target) rows logged at each epoch
 
@@ -51,8 +51,7 @@ class TranslateTask(Task):
         import keras
         import mlflow
 
-        from experiments import keras_logging, plots, tracking
-        from experiments.data import load_images
+        from experiments import keras_logging, plots
         from experiments.edges import edges_and_target
         from experiments.models.gan import DivergenceMonitor
         from experiments.models.translate import (
@@ -62,17 +61,7 @@ class TranslateTask(Task):
         )
 
         keras.utils.set_random_seed(config["seed"])
-        data = load_images(
-            config["dataset"],
-            batch_size=config["batch_size"],
-            seed=config["seed"],
-            train_size=config["train_size"],
-            val_size=config["val_size"],
-            test_size=config["test_size"],
-            data_dir=config["data_dir"],
-        )
-        for role, context in (("train", "training"), ("val", "validation"), ("test", "test")):
-            tracking.log_dataset(data.name, data.source, data.splits[role], context)
+        data = load_logged_images(config)
         # Edge maps are computed in the input pipeline, batch by batch.
         train, val, test = (split.map(edges_and_target) for split in
                             (data.train, data.val, data.test))
