@@ -6,6 +6,13 @@ import numpy as np
 matplotlib.use("Agg")  # no display: figures go to MLflow and PNG files
 
 from matplotlib import pyplot  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
+
+
+def _epoch_axis(axis):
+    """Labels the x axis as epochs, with whole-number ticks only."""
+    axis.set_xlabel("epoch")
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
 
 
 def learning_curves(history, title):
@@ -17,7 +24,7 @@ def learning_curves(history, title):
         axis.plot(epochs, history[name], marker="o", label="train")
         if f"val_{name}" in history:
             axis.plot(epochs, history[f"val_{name}"], marker="o", label="validation")
-        axis.set_xlabel("epoch")
+        _epoch_axis(axis)
         axis.set_title(name)
         axis.legend()
     figure.suptitle(title)
@@ -34,7 +41,7 @@ def overlaid_curves(curves, metric, title):
             lower = [m - s for m, s in zip(means, stds)]
             upper = [m + s for m, s in zip(means, stds)]
             axis.fill_between(epochs, lower, upper, color=line.get_color(), alpha=0.2)
-    axis.set_xlabel("epoch")
+    _epoch_axis(axis)
     axis.set_ylabel(metric)
     axis.set_title(title)
     axis.legend()
