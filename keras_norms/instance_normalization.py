@@ -173,18 +173,49 @@ class InstanceNormalization(Layer):
                 x, mean, variance, gamma, beta, self.epsilon
             )
         if self.track_running_stats:
-            channels = self.moving_mean.shape
-            _statistics.moving_average(
-                self.moving_mean,
-                ops.reshape(ops.mean(mean, axis=0), channels),
-                self.momentum,
-            )
-            _statistics.moving_average(
-                self.moving_variance,
-                ops.reshape(ops.mean(variance, axis=0), channels),
-                self.momentum,
-            )
+            self._update_moving_statistics(mean, variance, mask)
         return ops.cast(outputs, self.compute_dtype)
+
+    def _update_moving_statistics(self, mean, variance, mask):
+        """Moves the running statistics towards the batch's average instance.
+
+        A sample whose steps are all masked has no statistics of its own: it
+        is left out of the average, and a batch of such samples leaves the
+        running statistics as they are.
+        """
+        channels = self.moving_mean.shape
+        if mask is None:
+            mean = ops.mean(mean, axis=0)
+            variance = ops.mean(variance, axis=0)
+        else:
+            valid = ops.cast(
+                ops.any(mask, axis=self._reduction_axes, keepdims=True),
+                mean.dtype,
+            )
+            count = ops.sum(valid, axis=0)
+            safe_count = ops.maximum(count, 1.0)
+            mean = ops.where(
+                count > 0,
+                ops.sum(mean * valid, axis=0) / safe_count,
+                self._moving_as(self.moving_mean),
+            )
+            variance = ops.where(
+                count > 0,
+                ops.sum(variance * valid, axis=0) / safe_count,
+                self._moving_as(self.moving_variance),
+            )
+        _statistics.moving_average(
+            self.moving_mean, ops.reshape(mean, channels), self.momentum
+        )
+        _statistics.moving_average(
+            self.moving_variance, ops.reshape(variance, channels), self.momentum
+        )
+
+    def _moving_as(self, variable):
+        """`variable` shaped like statistics summed over the batch axis."""
+        return ops.reshape(
+            ops.convert_to_tensor(variable), self._broadcast_shape[1:]
+        )
 
     def _tf_kernel_applies(self, mask):
         return mask is None and backend.backend() == "tensorflow"

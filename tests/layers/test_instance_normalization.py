@@ -166,6 +166,36 @@ def test_running_statistics_are_tracked_and_used_in_inference():
     assert not np.allclose(y_infer, y_train, atol=1e-2)
 
 
+def test_running_statistics_leave_fully_masked_samples_out():
+    x = random((3, 6, 2))
+    mask = np.ones((3, 6), bool)
+    mask[1] = False
+    mask[2, 4:] = False
+    layer = InstanceNormalization(track_running_stats=True, momentum=0.0)
+
+    layer(x, training=True, mask=mask)
+
+    means = [x[i][mask[i]].mean(axis=0) for i in (0, 2)]
+    variances = [x[i][mask[i]].var(axis=0) for i in (0, 2)]
+    np.testing.assert_allclose(
+        layer.moving_mean.numpy(), np.mean(means, axis=0), rtol=1e-5
+    )
+    np.testing.assert_allclose(
+        layer.moving_variance.numpy(), np.mean(variances, axis=0), rtol=1e-5
+    )
+
+
+def test_fully_masked_batch_leaves_running_statistics_alone():
+    layer = InstanceNormalization(track_running_stats=True, momentum=0.5)
+    layer.build((2, 5, 3))
+    layer.moving_mean.assign([1.0, 2.0, 3.0])
+
+    layer(random((2, 5, 3)), training=True, mask=np.zeros((2, 5), bool))
+
+    np.testing.assert_allclose(layer.moving_mean.numpy(), [1.0, 2.0, 3.0])
+    np.testing.assert_allclose(layer.moving_variance.numpy(), np.ones(3))
+
+
 def test_without_tracking_there_are_no_moving_statistics():
     layer = InstanceNormalization()
     layer.build((2, 4, 4, 3))
