@@ -106,11 +106,10 @@ def instance_norm(x, gamma, beta, axes, epsilon):
     the centred input) and one elementwise pass:
     `dx = scale * (dy - mean(dy) - x_hat * mean(dy * x_hat))`.
     """
-    ones = tf.ones_like(tf.reduce_mean(x, axis=axes, keepdims=True))
-    gamma = ones if gamma is None else tf.convert_to_tensor(gamma)
-    beta = ones * 0.0 if beta is None else tf.convert_to_tensor(beta)
-    param_axes = [a for a in range(len(x.shape)) if a not in axes]
-    param_axes = [a for a in param_axes if gamma.shape[a] == 1]
+    # A missing gamma or beta is a constant that broadcasts against anything.
+    unit = [1] * len(x.shape)
+    gamma = tf.ones(unit, x.dtype) if gamma is None else tf.convert_to_tensor(gamma)
+    beta = tf.zeros(unit, x.dtype) if beta is None else tf.convert_to_tensor(beta)
 
     @tf.custom_gradient
     def normalize(x, gamma, beta):
@@ -130,14 +129,22 @@ def instance_norm(x, gamma, beta, axes, epsilon):
                 scale * mean_dy
             )
             size = tf.cast(tf.size(x) // tf.size(mean), x.dtype)
-            dgamma = tf.reduce_sum(
-                mean_dy_xhat * size, axis=param_axes, keepdims=True
-            )
-            dbeta = tf.reduce_sum(mean_dy * size, axis=param_axes, keepdims=True)
-            return dx, tf.reshape(dgamma, tf.shape(gamma)), tf.reshape(
-                dbeta, tf.shape(beta)
-            )
+            dgamma = _sum_to_shape_of(mean_dy_xhat * size, gamma)
+            dbeta = _sum_to_shape_of(mean_dy * size, beta)
+            return dx, dgamma, dbeta
 
         return (y, mean, variance), grad
 
     return normalize(x, gamma, beta)
+
+
+def _sum_to_shape_of(values, like):
+    """Sums `values` over the axes where `like` has size 1, to `like`'s shape.
+
+    Per-instance gradients of a broadcast weight add up over the batch (and
+    over every axis, for a scalar stand-in).
+    """
+    axes = [a for a, size in enumerate(like.shape) if size == 1]
+    return tf.reshape(
+        tf.reduce_sum(values, axis=axes, keepdims=True), tf.shape(like)
+    )

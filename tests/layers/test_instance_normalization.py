@@ -83,6 +83,28 @@ def test_gradients_match_numpy(shape, axis, channel_axis):
     np.testing.assert_allclose(dbeta, ref_dbeta.ravel(), rtol=1e-4, atol=1e-3)
 
 
+@pytest.mark.parametrize("center,scale", [(False, True), (True, False)])
+def test_gradients_without_beta_or_gamma_match_numpy(center, scale):
+    shape = (3, 5, 4, 2)
+    x = random(shape)
+    dy = random(shape, seed=1, loc=0.0, scale=1.0)
+    layer = InstanceNormalization(center=center, scale=scale)
+    layer.build(shape)
+    gamma = np.ones((1, 1, 1, 2))
+    if scale:
+        layer.gamma.assign([0.5, 2.0])
+        gamma = layer.gamma.numpy().reshape(1, 1, 1, 2)
+
+    dx, (dweight,) = gradients(layer, x, dy, training=True)
+
+    ref_dx, ref_dgamma, ref_dbeta = references.normalize_gradients(
+        x, dy, (1, 2), gamma
+    )
+    np.testing.assert_allclose(dx, ref_dx, rtol=1e-3, atol=1e-4)
+    expected = ref_dgamma if scale else ref_dbeta
+    np.testing.assert_allclose(dweight, expected.ravel(), rtol=1e-3, atol=1e-3)
+
+
 @settings(max_examples=25, deadline=None)
 @given(
     seed=st.integers(0, 2**16),
