@@ -1,23 +1,43 @@
-"""Moments and the normalization transform, written with `keras.ops` only.
+"""Moments, moving averages and the normalization transform, in `keras.ops`.
 
 This is the generic path that runs on every Keras backend; the TensorFlow
-fast paths in `_tf_kernels.py` are tested equal to it.
+fast paths in `_tf_kernels.py` are tested equal to it. The three layers that
+keep moving statistics (BatchNormalization, MeanOnlyBatchNormalization and
+InstanceNormalization with running statistics) take their masked moments and
+their moving-average updates from here.
 """
 
 from keras import ops
 
 
-def moments(x, axes, mask=None, all_reduce=None):
-    """Mean and biased variance of `x` over `axes`, with `keepdims=True`.
+def mean(x, axes, mask=None, all_reduce=None):
+    """Mean of `x` over `axes` (`keepdims=True`) and the count behind it.
 
     Args:
         x: float tensor.
         axes: tuple of axes to reduce.
-        mask: optional tensor broadcastable to `x`; zero entries are left out
-            of the statistics. Where every entry of a reduction is masked the
-            mean and variance are 0, so the output stays finite.
+        mask: optional tensor of `x`'s rank that broadcasts to `x`; zero
+            entries are left out of the mean. Where every entry of a
+            reduction is masked the mean is 0, so outputs stay finite.
         all_reduce: optional function summing a list of tensors across
-            replicas, for statistics over the global batch.
+            replicas, for the mean over the global batch.
+
+    Returns:
+        `(mean, count)`. `count` is the number of unmasked values behind each
+        entry of the mean (over all replicas); None without a mask, where
+        every reduction counts all its values.
+    """
+    if mask is None and all_reduce is None:
+        return ops.mean(x, axis=axes, keepdims=True), None
+    mean, count, _ = _weighted_mean(x, axes, mask, all_reduce)
+    return mean, (count if mask is not None else None)
+
+
+def moments(x, axes, mask=None, all_reduce=None):
+    """Mean and biased variance of `x` over `axes`, with `keepdims=True`.
+
+    Takes the arguments of `mean`; returns `(mean, variance, count)`, with
+    `count` as there. Fully masked reductions have mean and variance 0.
 
     The variance is computed in two passes (mean first, then the mean squared
     deviation), which keeps float32 accurate for inputs far from zero.
@@ -25,30 +45,33 @@ def moments(x, axes, mask=None, all_reduce=None):
     if mask is None and all_reduce is None:
         mean = ops.mean(x, axis=axes, keepdims=True)
         variance = ops.mean(ops.square(x - mean), axis=axes, keepdims=True)
-        return mean, variance
+        return mean, variance, None
 
-    if mask is None:
-        total = ops.sum(x, axis=axes, keepdims=True)
-        count = ops.cast(_reduced_size(x, axes), x.dtype)
-        count = ops.ones_like(total) * count
-    else:
-        weights = ops.cast(mask, x.dtype)
-        weights = ops.broadcast_to(weights, ops.shape(x))
-        total = ops.sum(x * weights, axis=axes, keepdims=True)
-        count = ops.sum(weights, axis=axes, keepdims=True)
-    if all_reduce is not None:
-        total, count = all_reduce([total, count])
-    # Fully masked reductions have count 0: their statistics become 0.
-    safe_count = ops.maximum(count, 1.0)
-    mean = total / safe_count
-
+    mean, count, weights = _weighted_mean(x, axes, mask, all_reduce)
     squared = ops.square(x - mean)
-    if mask is not None:
+    if weights is not None:
         squared = squared * weights
     squared_sum = ops.sum(squared, axis=axes, keepdims=True)
     if all_reduce is not None:
         (squared_sum,) = all_reduce([squared_sum])
-    return mean, squared_sum / safe_count
+    variance = squared_sum / ops.maximum(count, 1.0)
+    return mean, variance, (count if mask is not None else None)
+
+
+def _weighted_mean(x, axes, mask, all_reduce):
+    """`(mean, count, weights)`; `weights` is the mask as `x`'s dtype."""
+    if mask is None:
+        weights = None
+        total = ops.sum(x, axis=axes, keepdims=True)
+        count = ops.ones_like(total) * ops.cast(_reduced_size(x, axes), x.dtype)
+    else:
+        weights = ops.broadcast_to(ops.cast(mask, x.dtype), ops.shape(x))
+        total = ops.sum(x * weights, axis=axes, keepdims=True)
+        count = ops.sum(weights, axis=axes, keepdims=True)
+    if all_reduce is not None:
+        total, count = all_reduce([total, count])
+    # Fully masked reductions have count 0: their mean becomes 0.
+    return total / ops.maximum(count, 1.0), count, weights
 
 
 def _reduced_size(x, axes):
@@ -73,6 +96,46 @@ def normalize(x, mean, variance, gamma, beta, epsilon):
     if beta is not None:
         offset = offset + beta
     return x * inv + offset
+
+
+def update_moving_statistics(updates, momentum, count=None, grouped=False):
+    """Moves each moving statistic towards the batch's value of it.
+
+    Args:
+        updates: list of `(variable, statistic)` pairs, e.g. the moving mean
+            and the batch mean. A statistic has the variable's values laid
+            out as `moments` returns them (`keepdims` over the input's axes).
+        momentum: the moving averages' momentum.
+        count: optional, the count `moments` returned with the statistics.
+            A statistic with count 0 comes from fully masked positions and
+            has no value: it is left out, so padding never pulls the moving
+            statistics towards 0.
+        grouped: if set, the statistics have a leading axis of groups (ghost
+            batches, or instances) and the variables move towards their
+            average over the groups that have a value. A unit for which no
+            group has one keeps its moving value.
+    """
+    has_value = None
+    if count is not None:
+        has_value = ops.cast(count > 0, updates[0][1].dtype)
+    if grouped and has_value is not None:
+        groups_with_value = ops.sum(has_value, axis=0)
+        updates = [
+            (variable, ops.sum(value * has_value, axis=0)
+             / ops.maximum(groups_with_value, 1.0))
+            for variable, value in updates
+        ]
+        has_value = groups_with_value
+    elif grouped:
+        updates = [
+            (variable, ops.mean(value, axis=0)) for variable, value in updates
+        ]
+    for variable, value in updates:
+        value = ops.reshape(ops.cast(value, variable.dtype), variable.shape)
+        if has_value is not None:
+            keep = ops.reshape(has_value, variable.shape) == 0
+            value = ops.where(keep, ops.convert_to_tensor(variable), value)
+        moving_average(variable, value, momentum)
 
 
 def moving_average(variable, value, momentum):

@@ -6,6 +6,7 @@ from keras import ops
 from keras.layers import InputSpec
 from keras.layers import Layer
 
+from keras_norms import _masks
 from keras_norms import _statistics
 from keras_norms import _validation
 from keras_norms import _weights
@@ -72,10 +73,12 @@ class BatchNormalization(Layer):
         inputs: Input tensor of rank >= 2.
         training: Python boolean, whether to normalize with the batch's
             statistics (and update the moving ones) or with the moving ones.
-        mask: Optional boolean tensor with the input's shape minus the
-            normalized axis, e.g. `(batch, time)` for `(batch, time,
-            features)`. Masked positions are left out of the batch
-            statistics.
+        mask: Optional boolean tensor with the input's shape without its
+            last axis, as `keras.layers.Masking` makes it (e.g. `(batch,
+            time)` for `(batch, time, features)`), or of the input's rank and
+            broadcastable to it. Masked positions are left out of the batch
+            statistics; a batch, or ghost batch, whose positions are all
+            masked leaves the moving statistics as they are.
 
     Example:
 
@@ -187,7 +190,7 @@ class BatchNormalization(Layer):
     def call(self, inputs, training=None, mask=None):
         training = bool(training) and self.trainable
         if mask is not None:
-            mask = self._check_mask(inputs, mask)
+            mask = _masks.as_input_rank(mask, inputs, self.name)
         self._check_virtual_batch(inputs)
 
         fused = self._fused_kernel(inputs, mask)
@@ -202,8 +205,8 @@ class BatchNormalization(Layer):
             self._weights_as(compute_dtype, self._broadcast_shape)
         )
         if training:
-            mean, variance = self._batch_moments(x, mask)
-            self._update_moving_statistics(mean, variance, mask)
+            mean, variance, count = self._batch_moments(x, mask)
+            self._update_moving_statistics(mean, variance, count)
             if self.virtual_batch_size is not None:
                 outputs = self._ghost_normalize(x, mean, variance, gamma, beta)
                 return ops.cast(outputs, self.compute_dtype)
@@ -226,10 +229,10 @@ class BatchNormalization(Layer):
         )
 
     def _batch_moments(self, x, mask):
-        """Batch statistics, shaped like `_broadcast_shape`.
+        """Batch statistics and their count, shaped like `_broadcast_shape`.
 
-        With ghost batches, the statistics have an extra leading axis, one
-        entry per virtual batch.
+        With ghost batches, they have an extra leading axis, one entry per
+        virtual batch.
         """
         all_reduce = None
         if self.synchronized:
@@ -240,9 +243,13 @@ class BatchNormalization(Layer):
             return _statistics.moments(
                 x, self._reduction_axes, mask=mask, all_reduce=all_reduce
             )
-        x = self._split_virtual_batches(x)
         if mask is not None:
-            mask = self._split_virtual_batches(mask)
+            # A mask broadcast over the batch is split like the batch.
+            batch_shape = (ops.shape(x)[0],) + tuple(ops.shape(mask)[1:])
+            mask = self._split_virtual_batches(
+                ops.broadcast_to(mask, batch_shape)
+            )
+        x = self._split_virtual_batches(x)
         axes = (1,) + tuple(a + 1 for a in self._reduction_axes if a != 0)
         return _statistics.moments(x, axes, mask=mask, all_reduce=all_reduce)
 
@@ -260,26 +267,12 @@ class BatchNormalization(Layer):
         )
         return ops.reshape(outputs, shape)
 
-    def _update_moving_statistics(self, mean, variance, mask):
-        if self.virtual_batch_size is not None:
-            mean = ops.mean(mean, axis=0)
-            variance = ops.mean(variance, axis=0)
-        shape = self.moving_mean.shape
-        mean = ops.reshape(mean, shape)
-        variance = ops.reshape(variance, shape)
-        if mask is not None:
-            # A batch with every position masked has no statistics: its
-            # zeros must not pull the moving averages towards 0.
-            any_valid = ops.any(mask)
-            mean = ops.where(
-                any_valid, mean, ops.convert_to_tensor(self.moving_mean)
-            )
-            variance = ops.where(
-                any_valid, variance, ops.convert_to_tensor(self.moving_variance)
-            )
-        _statistics.moving_average(self.moving_mean, mean, self.momentum)
-        _statistics.moving_average(
-            self.moving_variance, variance, self.momentum
+    def _update_moving_statistics(self, mean, variance, count):
+        _statistics.update_moving_statistics(
+            [(self.moving_mean, mean), (self.moving_variance, variance)],
+            self.momentum,
+            count=count,
+            grouped=self.virtual_batch_size is not None,
         )
 
     def _fused_kernel(self, inputs, mask):
@@ -312,15 +305,6 @@ class BatchNormalization(Layer):
                 self.moving_variance, variance, self.momentum
             )
         return ops.cast(outputs, self.compute_dtype)
-
-    def _check_mask(self, inputs, mask):
-        if len(self._axes) != 1 or len(mask.shape) != len(inputs.shape) - 1:
-            raise ValueError(
-                "The mask must have the input's shape without the normalized "
-                f"axis. Received: mask.shape={tuple(mask.shape)}, "
-                f"inputs.shape={tuple(inputs.shape)}, axis={self.axis!r}"
-            )
-        return ops.expand_dims(mask, self._axes[0])
 
     def _check_virtual_batch(self, inputs):
         batch = inputs.shape[0]

@@ -6,6 +6,7 @@ from keras import ops
 from keras.layers import InputSpec
 from keras.layers import Layer
 
+from keras_norms import _masks
 from keras_norms import _statistics
 from keras_norms import _validation
 from keras_norms import _weights
@@ -57,9 +58,12 @@ class InstanceNormalization(Layer):
     Call arguments:
         inputs: Input tensor of rank 3 (`(batch, steps, channels)`), 4 or 5.
         training: Python boolean. Matters only with `track_running_stats`.
-        mask: Optional boolean `(batch, steps)` tensor for rank-3 inputs:
-            padded steps are left out of each sample's statistics. A sample
-            whose steps are all masked gets finite output.
+        mask: Optional boolean tensor with the input's shape without its
+            last axis, as `keras.layers.Masking` makes it (e.g. `(batch,
+            steps)` for `(batch, steps, channels)`), or of the input's rank
+            and broadcastable to it. Masked positions are left out of each
+            sample's statistics. A sample whose positions are all masked
+            gets finite output and is left out of the running statistics.
 
     Example:
 
@@ -145,7 +149,7 @@ class InstanceNormalization(Layer):
 
     def call(self, inputs, training=None, mask=None):
         if mask is not None:
-            mask = self._check_mask(inputs, mask)
+            mask = _masks.as_input_rank(mask, inputs, self.name)
         compute_dtype = backend.result_type(inputs.dtype, "float32")
         x = ops.cast(inputs, compute_dtype)
         gamma = self._weight_as(self.gamma, compute_dtype)
@@ -165,73 +169,29 @@ class InstanceNormalization(Layer):
             outputs, mean, variance = _tf_kernels.instance_norm(
                 x, gamma, beta, self._reduction_axes, self.epsilon
             )
+            count = None
         else:
-            mean, variance = _statistics.moments(
+            mean, variance, count = _statistics.moments(
                 x, self._reduction_axes, mask=mask
             )
             outputs = _statistics.normalize(
                 x, mean, variance, gamma, beta, self.epsilon
             )
         if self.track_running_stats:
-            self._update_moving_statistics(mean, variance, mask)
+            # Each sample is a group: a fully masked one is left out.
+            _statistics.update_moving_statistics(
+                [(self.moving_mean, mean), (self.moving_variance, variance)],
+                self.momentum,
+                count=count,
+                grouped=True,
+            )
         return ops.cast(outputs, self.compute_dtype)
-
-    def _update_moving_statistics(self, mean, variance, mask):
-        """Moves the running statistics towards the batch's average instance.
-
-        A sample whose steps are all masked has no statistics of its own: it
-        is left out of the average, and a batch of such samples leaves the
-        running statistics as they are.
-        """
-        channels = self.moving_mean.shape
-        if mask is None:
-            mean = ops.mean(mean, axis=0)
-            variance = ops.mean(variance, axis=0)
-        else:
-            valid = ops.cast(
-                ops.any(mask, axis=self._reduction_axes, keepdims=True),
-                mean.dtype,
-            )
-            count = ops.sum(valid, axis=0)
-            safe_count = ops.maximum(count, 1.0)
-            mean = ops.where(
-                count > 0,
-                ops.sum(mean * valid, axis=0) / safe_count,
-                self._moving_as(self.moving_mean),
-            )
-            variance = ops.where(
-                count > 0,
-                ops.sum(variance * valid, axis=0) / safe_count,
-                self._moving_as(self.moving_variance),
-            )
-        _statistics.moving_average(
-            self.moving_mean, ops.reshape(mean, channels), self.momentum
-        )
-        _statistics.moving_average(
-            self.moving_variance, ops.reshape(variance, channels), self.momentum
-        )
-
-    def _moving_as(self, variable):
-        """`variable` shaped like statistics summed over the batch axis."""
-        return ops.reshape(
-            ops.convert_to_tensor(variable), self._broadcast_shape[1:]
-        )
 
     def _tf_kernel_applies(self, mask):
         return mask is None and backend.backend() == "tensorflow"
 
     def _weight_as(self, weight, dtype):
         return _weights.as_broadcast(weight, dtype, self._broadcast_shape)
-
-    def _check_mask(self, inputs, mask):
-        if len(inputs.shape) != 3 or len(mask.shape) != 2:
-            raise ValueError(
-                "InstanceNormalization supports a (batch, steps) mask on "
-                "rank-3 inputs only. Received: "
-                f"mask.shape={tuple(mask.shape)}, "
-                f"inputs.shape={tuple(inputs.shape)}"
-            )
-        return ops.expand_dims(mask, self._channel_axis)
 
     def compute_output_shape(self, input_shape):
         return input_shape

@@ -6,6 +6,7 @@ from keras import ops
 from keras.layers import InputSpec
 from keras.layers import Layer
 
+from keras_norms import _masks
 from keras_norms import _statistics
 from keras_norms import _validation
 from keras_norms import _weights
@@ -49,9 +50,12 @@ class MeanOnlyBatchNormalization(Layer):
         inputs: Input tensor of rank >= 2.
         training: Python boolean, whether to subtract the batch's mean (and
             update the moving one) or the moving mean.
-        mask: Optional boolean tensor with the input's shape minus the
-            channel axis, e.g. `(batch, time)` for `(batch, time,
-            features)`. Masked positions are left out of the batch mean.
+        mask: Optional boolean tensor with the input's shape without its
+            last axis, as `keras.layers.Masking` makes it (e.g. `(batch,
+            time)` for `(batch, time, features)`), or of the input's rank and
+            broadcastable to it. Masked positions are left out of the batch
+            mean; a batch whose positions are all masked leaves the moving
+            mean as it is.
 
     Example:
 
@@ -120,17 +124,18 @@ class MeanOnlyBatchNormalization(Layer):
 
     def call(self, inputs, training=None, mask=None):
         training = bool(training) and self.trainable
+        if mask is not None:
+            mask = _masks.as_input_rank(mask, inputs, self.name)
         # The mean in float32 (float64 for float64 inputs): a float16 sum over
         # a large batch loses the mean's low digits.
         dtype = backend.result_type(inputs.dtype, "float32")
         x = ops.cast(inputs, dtype)
         if training:
-            mean = self._batch_mean(x, mask)
-            _statistics.moving_average(
-                self.moving_mean,
-                ops.cast(mean, self.moving_mean.dtype),
-                self.momentum,
+            mean, count = _statistics.mean(x, self._reduction_axes, mask=mask)
+            _statistics.update_moving_statistics(
+                [(self.moving_mean, mean)], self.momentum, count=count
             )
+            mean = ops.reshape(mean, (-1,))
         else:
             mean = ops.cast(self.moving_mean, dtype)
         offset = -mean
@@ -138,22 +143,6 @@ class MeanOnlyBatchNormalization(Layer):
             offset = offset + ops.cast(self.beta, dtype)
         outputs = x + ops.reshape(offset, self._broadcast_shape)
         return ops.cast(outputs, self.compute_dtype)
-
-    def _batch_mean(self, x, mask):
-        """The per-channel mean of `x`, leaving out masked positions."""
-        if mask is None:
-            return ops.mean(x, axis=self._reduction_axes)
-        if len(mask.shape) != len(x.shape) - 1:
-            raise ValueError(
-                "The mask must have the input's shape without the channel "
-                f"axis. Received: mask.shape={tuple(mask.shape)}, "
-                f"inputs.shape={tuple(x.shape)}, axis={self.axis!r}"
-            )
-        weights = ops.expand_dims(ops.cast(mask, x.dtype), self._channel_axis)
-        total = ops.sum(x * weights, axis=self._reduction_axes)
-        count = ops.sum(weights)
-        # A fully masked batch has no mean; 0 keeps the output finite.
-        return total / ops.maximum(count, 1.0)
 
     def compute_output_shape(self, input_shape):
         return input_shape

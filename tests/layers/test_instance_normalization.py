@@ -367,7 +367,3 @@ def test_undefined_channel_dimension():
     with pytest.raises(ValueError, match=r"channel axis 2.*None"):
         InstanceNormalization().build((2, 5, None))
 
-
-def test_mask_on_images_is_refused():
-    with pytest.raises(ValueError, match=r"mask.shape=\(2, 4, 4\)"):
-        InstanceNormalization()(random((2, 4, 4, 3)), mask=np.ones((2, 4, 4), bool))
