@@ -38,6 +38,11 @@ CASES = {
         (2,),
     ),
     "Conv3DTranspose": (lambda: L.Conv3DTranspose(2, 2), (2, 3, 3, 3, 3), (3,)),
+    "DepthwiseConv1D": (
+        lambda: L.DepthwiseConv1D(3, depth_multiplier=2, padding="same"),
+        (2, 9, 3),
+        (1, 2),
+    ),
     "DepthwiseConv2D": (
         lambda: L.DepthwiseConv2D(3, depth_multiplier=2),
         (2, 6, 6, 3),
@@ -168,7 +173,10 @@ def test_transposed_convolution_normalizes_its_output_axis():
     )
 
 
-@pytest.mark.parametrize("name", ["Dense", "Conv2DTranspose", "DepthwiseConv2D", "LSTM"])
+@pytest.mark.parametrize(
+    "name",
+    ["Dense", "Conv2DTranspose", "DepthwiseConv1D", "DepthwiseConv2D", "LSTM"],
+)
 def test_gradients_of_g_and_v_match_numpy(name):
     wn, shape, unit_axes = wrapped_with_random_g(name)
     x = random_inputs(shape)
@@ -237,6 +245,7 @@ INIT_CASES = [
     (lambda: L.Dense(6), (64, 5)),
     (lambda: L.Conv1D(4, 3, padding="causal", dilation_rate=2), (8, 12, 3)),
     (lambda: L.Conv2DTranspose(3, 3, strides=2), (8, 5, 5, 2)),
+    (lambda: L.DepthwiseConv1D(3, depth_multiplier=2), (8, 12, 3)),
     (lambda: L.DepthwiseConv2D(3, depth_multiplier=2), (8, 7, 7, 3)),
 ]
 if BACKEND != "tensorflow":
@@ -335,17 +344,51 @@ def test_initialize_method():
         wn.initialize(x)
 
 
-def test_data_init_in_fit_with_jit_compile():
-    x = random_inputs((32, 5), loc=2.0, scale=4.0)
-    y = random_inputs((32, 3), seed=1)
+def test_data_init_in_fit_with_jit_compile_runs_once_then_trains():
+    """Compiled `fit` initializes on the first batch only, then trains.
+
+    The later batches have other statistics, so an init that ran again would
+    move the offsets; the reference initializes on batch 1 alone and then
+    takes plain SGD steps from NumPy gradients of the MSE loss.
+    """
+    first = random_inputs((16, 5), loc=2.0, scale=4.0)
+    later = random_inputs((48, 5), seed=3, loc=-5.0, scale=0.5)
+    x = np.concatenate([first, later])
+    y = random_inputs((64, 3), seed=1)
+    learning_rate = 0.05
     wn = WeightNormalization(L.Dense(3))
     model = keras.Sequential([keras.Input((5,)), wn])
-    # A zero learning rate leaves the initialized weights for the check.
-    model.compile(keras.optimizers.SGD(0.0), "mse", jit_compile=True)
-    model.fit(x, y, batch_size=32, epochs=2, shuffle=False, verbose=0)
-    mean, std = preactivation_moments(wn, x)
-    np.testing.assert_allclose(mean, 0.0, atol=1e-4)
-    np.testing.assert_allclose(std, 1.0, rtol=1e-4)
+    start = [to_numpy(v) for v in wn.trainable_variables]
+    model.compile(keras.optimizers.SGD(learning_rate), "mse", jit_compile=True)
+    model.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
+
+    reference = WeightNormalization(L.Dense(3))
+    reference.build((None, 5))
+    for variable, value in zip(reference.trainable_variables, start):
+        variable.assign(value)
+    reference.initialize(first)
+    for i in range(0, 64, 16):
+        xb, yb = x[i : i + 16], y[i : i + 16]
+        out = to_numpy(reference(xb))  # inference: no init
+        dy = 2.0 * (out - yb) / out.size  # d mean((out - yb)^2) / d out
+        _, grads = gradients(reference, xb, dy)
+        for variable, grad in zip(reference.trainable_variables, grads):
+            variable.assign(to_numpy(variable) - learning_rate * grad)
+
+    for name in ("g_offset", "bias_offset"):
+        np.testing.assert_allclose(
+            to_numpy(getattr(wn, name)),
+            to_numpy(getattr(reference, name)),
+            rtol=1e-4, atol=1e-5, err_msg=name,
+        )
+    for variable, expected in zip(
+        wn.trainable_variables, reference.trainable_variables
+    ):
+        np.testing.assert_allclose(
+            to_numpy(variable), to_numpy(expected), rtol=1e-4, atol=1e-5,
+            err_msg=variable.path,
+        )
+    assert not np.allclose(to_numpy(wn.g), start[0])
 
 
 @tensorflow_only
