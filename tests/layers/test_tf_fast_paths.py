@@ -42,12 +42,18 @@ def generic_path(monkeypatch, layer_class):
 
 
 def run(layer_class, kwargs, x, dy, training):
-    """Outputs, gradients and weights of a fresh layer after one call."""
-    layer = layer_class(**kwargs)
+    """Outputs, gradients and weights of a layer after one call.
+
+    A layer with moving statistics first trains on another batch, so that
+    inference uses statistics the kernel (or generic path) computed.
+    """
+    layer = layer_class(momentum=0.5, **kwargs)
     layer.build(x.shape)
     rng = np.random.RandomState(5)
     layer.gamma.assign(rng.uniform(0.5, 2.0, layer.gamma.shape))
     layer.beta.assign(rng.normal(size=layer.beta.shape))
+    if layer.non_trainable_weights:
+        layer(random(x.shape, seed=2) * 3.0 - 1.0, training=True)
     y = keras.ops.convert_to_numpy(layer(x, training=training))
     dx, dweights = gradients(layer, x, dy, training=training)
     return [y, dx] + dweights + [w.numpy() for w in layer.non_trainable_weights]
@@ -79,6 +85,34 @@ def test_fast_path_equals_generic_path(
     generic = run(layer_class, kwargs, x, dy, training)
     for a, b in zip(fast, generic):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize(
+    "kwargs,training,uses_kernel",
+    [
+        ({}, True, True),
+        # Without running statistics inference is the same computation.
+        ({}, False, True),
+        ({"track_running_stats": True}, True, True),
+        # With them, inference normalizes with the moving statistics: a
+        # per-channel affine map, which the instance-norm kernel does not
+        # compute; `test_fast_path_equals_generic_path` checks its numbers.
+        ({"track_running_stats": True}, False, False),
+    ],
+)
+def test_instance_norm_kernel_is_used_where_it_applies(
+    monkeypatch, kwargs, training, uses_kernel
+):
+    calls = []
+    original = _tf_kernels.instance_norm
+
+    def spy(*args, **kw):
+        calls.append(1)
+        return original(*args, **kw)
+
+    monkeypatch.setattr(_tf_kernels, "instance_norm", spy)
+    InstanceNormalization(**kwargs)(random((2, 6, 5, 3)), training=training)
+    assert bool(calls) == uses_kernel
 
 
 @pytest.mark.parametrize(
