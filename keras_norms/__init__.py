@@ -6,6 +6,7 @@ from keras_norms.batch_normalization import BatchNormalization
 from keras_norms.instance_normalization import InstanceNormalization
 from keras_norms.mean_only_batch_normalization import MeanOnlyBatchNormalization
 from keras_norms.weight_normalization import WeightNormalization
+from keras_norms import _tensorflow_addons  # noqa: F401  (registers names)
 
 __all__ = [
     "BatchNormalization",
