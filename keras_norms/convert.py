@@ -1,5 +1,7 @@
 """Converts a Keras model to another normalization."""
 
+import inspect
+
 import keras
 
 # Keras exports no name for the class of `keras.Model(inputs, outputs)`.
@@ -222,6 +224,12 @@ class _Converter:
         def call(layer, *args, **kwargs):
             if id(layer) in removed:
                 return args[0]
+            # Keras passes `mask` and `training` on to layers whose call()
+            # takes them; a new layer (a folded wrapper) may take neither.
+            accepted = inspect.signature(layer.call).parameters
+            for name in ("mask", "training"):
+                if name not in accepted:
+                    kwargs.pop(name, None)
             return layer(*args, **kwargs)
 
         return keras.models.clone_model(

@@ -161,8 +161,8 @@ def test_weight_norm_wraps_every_kernel_layer_of_a_model_without_norms():
     )
 
 
-def test_existing_weight_norm_is_folded_by_other_norms():
-    model = keras.Sequential(
+def _sequential_with_weight_norm():
+    return keras.Sequential(
         [
             keras.Input((6,)),
             keras_norms.WeightNormalization(L.Dense(4, name="a")),
@@ -170,17 +170,36 @@ def test_existing_weight_norm_is_folded_by_other_norms():
             L.Dense(2),
         ]
     )
+
+
+def _functional_with_weight_norm():
+    inputs = keras.Input((6,))
+    x = keras_norms.WeightNormalization(L.Dense(4, name="a"))(inputs)
+    outputs = L.Dense(2)(L.BatchNormalization(name="bn")(x))
+    return keras.Model(inputs, outputs)
+
+
+@pytest.mark.parametrize(
+    "build", [_sequential_with_weight_norm, _functional_with_weight_norm]
+)
+def test_existing_weight_norm_is_folded_by_other_norms(build):
+    model = build()
     x = random_normal((16, 6))
     model(x, training=True)  # data init changes g and the bias
-    converted = keras_norms.convert(model, "layer")
-    assert type(converted.layers[0]) is L.Dense
-    np.testing.assert_allclose(
-        to_numpy(converted.layers[0](x)), to_numpy(model.layers[0](x)), rtol=1e-5, atol=1e-5
+    wrapper = next(
+        l for l in model.layers if isinstance(l, keras_norms.WeightNormalization)
     )
+    converted = keras_norms.convert(model, "layer")
+    folded = converted.get_layer("a")
+    assert type(folded) is L.Dense
+    np.testing.assert_allclose(
+        to_numpy(folded(x)), to_numpy(wrapper(x)), rtol=1e-5, atol=1e-5
+    )
+    converted.compile("sgd", "mse")
+    converted.fit(x, np.zeros((16, 2)), verbose=0)
     # ... and kept, with its state, by weight norm.
     kept = keras_norms.convert(model, "weight")
-    assert isinstance(kept.layers[0], keras_norms.WeightNormalization)
-    _assert_same_weights(model.layers[0], kept.layers[0])
+    _assert_same_weights(wrapper, kept.get_layer(wrapper.name))
 
 
 def test_options_reach_the_new_layers():
