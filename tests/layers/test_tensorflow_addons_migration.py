@@ -340,3 +340,23 @@ def test_user_layer_without_kernel_raises_when_built():
     layer.build((2, 3))
     with pytest.raises(ValueError, match="'nokernel' \\(NoKernel\\).*has no kernel"):
         keras_norms.WeightNormalization(layer, output_axes=-1)
+
+
+def test_tfa_trained_weights_transfer_as_the_migration_guide_says():
+    # A tfa wrapper around Dense kept [kernel v, bias, g, initialized].
+    rng = np.random.RandomState(0)
+    v = rng.normal(size=(5, 3)).astype("float32")
+    bias = rng.normal(size=(3,)).astype("float32")
+    g = rng.uniform(0.5, 2.0, size=(3,)).astype("float32")
+
+    wrapper = keras_norms.WeightNormalization(L.Dense(3))
+    wrapper.build((None, 5))
+    wrapper.layer.set_weights([v, bias])
+    wrapper.g.assign(g)
+    wrapper.initialized.assign(True)
+
+    x = random_normal((8, 5))
+    y = to_numpy(wrapper(x, training=True))  # no second initialization
+    w = v * g / np.linalg.norm(v.astype(np.float64), axis=0)
+    np.testing.assert_allclose(y, x @ w + bias, rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(to_numpy(wrapper.g_offset), 0.0)
