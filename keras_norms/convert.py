@@ -202,6 +202,8 @@ class _Converter:
                 if new is None:
                     new = keras.layers.Identity(name=layer.name)
                     removed.add(id(new))
+                else:
+                    self._build_like(new, layer)
                 return new
             if id(layer) in to_wrap:
                 return self._wrapped(layer)
@@ -275,6 +277,16 @@ class _Converter:
                 **{**kwargs, **self.options, "groups": groups}
             )
         return _NEW_LAYER[self.norm](**{**kwargs, **self.options})
+
+    def _build_like(self, new, layer):
+        """Builds `new` for `layer`'s input, naming both if it cannot."""
+        try:
+            new.build_from_config(layer.get_build_config())
+        except ValueError as error:
+            raise ValueError(
+                f"Cannot convert layer {layer_types.describe(layer)} to "
+                f"norm={self.norm!r}: {error}"
+            ) from None
 
     def _wrapped(self, layer):
         self.wrapped += 1

@@ -274,3 +274,16 @@ def test_norm_not_fed_by_a_kernel_layer_raises_for_weight_norm():
     first = keras.Sequential([keras.Input((6,)), L.BatchNormalization(name="bn_first")])
     with pytest.raises(ValueError, match="'bn_first'.*the model's input"):
         keras_norms.convert(first, "weight_meanbn")
+
+
+def test_norm_the_input_cannot_take_raises_naming_the_layer():
+    model = keras.Sequential(
+        [keras.Input((6,)), L.Dense(4), L.BatchNormalization(name="bn_dense"), L.Dense(2)]
+    )
+    with pytest.raises(
+        ValueError,
+        match="'bn_dense' \\(BatchNormalization\\) to norm='instance'.*rank",
+    ):
+        keras_norms.convert(model, "instance")
+    with pytest.raises(ValueError, match="'bn_dense'.*norm='group'.*groups"):
+        keras_norms.convert(model, "group", groups=3)
