@@ -267,6 +267,7 @@ def preactivations(layer, inputs, kernel, units_shape):
 
 def _called_linearly(layer, inputs, kernel, units_shape):
     """`layer.call(inputs)` with `kernel`, no bias and no activation."""
+    # Imported here: weight_normalization imports this module.
     from keras_norms.weight_normalization import _reading
 
     substitutes = [(layer, attribute_holding(layer, layer.kernel), kernel)]
