@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST := $(PY) -m pytest -q -p no:cacheprovider
 
-.PHONY: setup demo test test-tf test-jax bench clean
+.PHONY: setup demo test test-tf test-jax bench docs docs-serve clean
 
 setup: $(VENV)/.installed
 
@@ -18,7 +18,14 @@ test-tf: setup
 	KERAS_BACKEND=tensorflow $(PYTEST) tests
 
 test-jax: setup
-	KERAS_BACKEND=jax $(PYTEST) tests/layers
+	KERAS_BACKEND=jax $(PYTEST) tests/layers tests/test_convert.py
+
+# The documentation site: mkdocs.yml, docs/ and the docstrings.
+docs: setup
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict
+
+docs-serve: setup
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs serve -a 127.0.0.1:8000
 
 demo: setup
 	KERAS_BACKEND=tensorflow TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m experiments quick
@@ -33,4 +40,4 @@ bench: setup
 	done
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .hypothesis site

@@ -3,9 +3,11 @@
 __version__ = "0.1.0"
 
 from keras_norms.batch_normalization import BatchNormalization
+from keras_norms.convert import convert
 from keras_norms.instance_normalization import InstanceNormalization
 from keras_norms.mean_only_batch_normalization import MeanOnlyBatchNormalization
 from keras_norms.weight_normalization import WeightNormalization
+from keras_norms import _tensorflow_addons  # noqa: F401  (registers names)
 
 __all__ = [
     "BatchNormalization",
@@ -13,4 +15,5 @@ __all__ = [
     "MeanOnlyBatchNormalization",
     "WeightNormalization",
     "__version__",
+    "convert",
 ]

@@ -1,11 +1,14 @@
 """What `WeightNormalization` needs to know about each layer type it wraps.
 
-For every supported Keras layer this module answers four questions: which
+For every known Keras layer this module answers four questions: which
 kernels get a magnitude `g` (the input kernel, and for recurrent layers also
 the recurrent kernel), which kernel axes index the output units (the norm is
 taken over all the others), how to compute the pre-activations of a batch
 for the data-dependent initialization, and where the wrapped layer reads a
 variable from, so the wrapper can hand it the effective kernel instead.
+Any other layer with a `kernel` can be wrapped too: its output-unit axes
+come from the wrapper's `output_axes` argument, and its pre-activations
+from calling it with a zero bias and a linear activation.
 """
 
 import inspect
@@ -21,7 +24,9 @@ TRANSPOSED = (
     keras.layers.Conv3DTranspose,
 )
 DEPTHWISE = (keras.layers.DepthwiseConv1D, keras.layers.DepthwiseConv2D)
-SUPPORTED = (keras.layers.Dense,) + CONVOLUTIONS + TRANSPOSED + DEPTHWISE + RECURRENT
+# Layers whose pre-activations `preactivations` computes itself.
+COMPUTED = (keras.layers.Dense,) + CONVOLUTIONS + TRANSPOSED + DEPTHWISE + RECURRENT
+SUPPORTED = COMPUTED + (keras.layers.EinsumDense,)
 
 
 def describe(layer):
@@ -29,24 +34,39 @@ def describe(layer):
     return f"'{layer.name}' ({type(layer).__name__})"
 
 
-def check_wrappable(layer):
-    """Raises a ValueError naming `layer` if it cannot be weight-normalized."""
+def check_wrappable(layer, given_axes=None):
+    """Raises a ValueError naming `layer` if it cannot be weight-normalized.
+
+    A layer of a type not in `SUPPORTED` needs `given_axes`, the wrapper's
+    `output_axes` argument, since nothing else tells its kernel layout.
+    """
     if not isinstance(layer, keras.layers.Layer):
         raise ValueError(
             "Argument `layer` must be a Keras layer. "
             f"Received: layer={layer!r}"
         )
     if not isinstance(layer, SUPPORTED):
-        # Layers with a kernel take a `kernel_initializer` argument.
-        has_kernel = "kernel_initializer" in inspect.signature(
-            type(layer).__init__
-        ).parameters
-        reason = "is not supported" if has_kernel else "has no kernel"
-        supported = ", ".join(cls.__name__ for cls in SUPPORTED)
-        raise ValueError(
-            f"WeightNormalization cannot wrap layer {describe(layer)}: "
-            f"it {reason}. Supported layers: {supported}."
-        )
+        if layer.built:
+            check_kernel(layer)
+        if given_axes is None:
+            # Layers with a kernel take a `kernel_initializer` argument or,
+            # once built, hold one; others may create one when built.
+            has_kernel = hasattr(layer, "kernel") or (
+                "kernel_initializer"
+                in inspect.signature(type(layer).__init__).parameters
+            )
+            reason = (
+                "it is not a known layer type"
+                if has_kernel
+                else "it has no kernel, or creates one only when built"
+            )
+            raise ValueError(
+                f"WeightNormalization cannot wrap layer {describe(layer)}: "
+                f"{reason}. For a layer with a `kernel`, pass `output_axes`, "
+                "the kernel axes that index output units (e.g. "
+                "output_axes=-1 for a kernel shaped (inputs, units)). "
+                f"Known layers: {', '.join(c.__name__ for c in SUPPORTED)}."
+            )
     if layer.dtype_policy.quantization_mode is not None:
         raise ValueError(
             f"WeightNormalization cannot wrap layer {describe(layer)}: it is "
@@ -71,15 +91,62 @@ def kernel_names(layer):
     return ("kernel",)
 
 
-def output_axes(layer, kernel_rank):
+def check_output_axes(output_axes):
+    """Validates the wrapper's `output_axes` argument: None, an int or ints."""
+    if output_axes is None:
+        return None
+    axes = (output_axes,) if isinstance(output_axes, int) else output_axes
+    if (
+        not isinstance(axes, (tuple, list))
+        or not axes
+        or not all(isinstance(a, int) and not isinstance(a, bool) for a in axes)
+    ):
+        raise ValueError(
+            "Argument `output_axes` must be an int or a non-empty tuple of "
+            f"ints. Received: output_axes={output_axes!r}"
+        )
+    return tuple(axes)
+
+
+def check_kernel(layer):
+    """Raises a ValueError naming a built `layer` that holds no kernel."""
+    if not isinstance(getattr(layer, "kernel", None), keras.Variable):
+        raise ValueError(
+            f"WeightNormalization cannot wrap layer {describe(layer)}: it "
+            "has no kernel (no `kernel` variable once built)."
+        )
+
+
+def output_axes(layer, kernel_rank, given_axes=None):
     """The kernel axes that index output units (non-negative, sorted).
 
-    Convolution and dense kernels end in (..., inputs, outputs); transposed
-    convolutions store (..., outputs, inputs); a depthwise kernel has one
-    output unit per (input channel, depth multiplier) pair. Recurrent kernels
-    put every gate's units side by side on the last axis, so one magnitude
-    per column is one per output unit of each gate.
+    `given_axes`, the wrapper's argument, wins. Convolution and dense
+    kernels end in (..., inputs, outputs); transposed convolutions store
+    (..., outputs, inputs); a depthwise kernel has one output unit per
+    (input channel, depth multiplier) pair. Recurrent kernels put every
+    gate's units side by side on the last axis, so one magnitude per column
+    is one per output unit of each gate. An `EinsumDense` kernel's output
+    axes are those whose subscript appears in the equation's output.
     """
+    if given_axes is not None:
+        in_range = all(-kernel_rank <= a < kernel_rank for a in given_axes)
+        axes = sorted({a % kernel_rank for a in given_axes})
+        if (
+            not in_range
+            or len(axes) != len(given_axes)
+            or len(axes) == kernel_rank
+        ):
+            raise ValueError(
+                f"Argument `output_axes` must name distinct axes of the "
+                f"rank-{kernel_rank} kernel of layer {describe(layer)}, "
+                "leaving at least one to take the norm over. "
+                f"Received: output_axes={given_axes!r}"
+            )
+        return tuple(axes)
+    if isinstance(layer, keras.layers.EinsumDense):
+        operands, output = layer.equation.replace(" ", "").split("->")
+        kernel = operands.split(",")[1]
+        return tuple(i for i, s in enumerate(kernel) if s in output)
     if isinstance(layer, TRANSPOSED):
         return (kernel_rank - 2,)
     if isinstance(layer, DEPTHWISE):
@@ -102,6 +169,20 @@ def attribute_holding(obj, variable):
             f"not keep its variable '{variable.path}' in one attribute."
         )
     return names[0]
+
+
+def per_unit_bias(layer, owner, units_shape):
+    """The bias the data-dependent init may shift, or None.
+
+    Known layers add one bias entry per output unit (a GRU with
+    `reset_after` two rows of them); any other layer's bias counts only if
+    it is shaped like the output units, as an `EinsumDense` bias over all
+    output axes is.
+    """
+    bias = getattr(owner, "bias", None)
+    if bias is None or isinstance(layer, COMPUTED):
+        return bias
+    return bias if tuple(bias.shape) == tuple(units_shape) else None
 
 
 def uses_mask(layer):
@@ -130,13 +211,17 @@ def input_bias_rows(layer):
     return None
 
 
-def preactivations(layer, inputs, kernel):
+def preactivations(layer, inputs, kernel, units_shape):
     """The layer's output before bias and activation, units on the last axis.
 
     The unit order on the last axis matches the flattened magnitude `g` and
     the layer's bias. For a recurrent layer this is the input projection
-    `inputs @ kernel` at every time step.
+    `inputs @ kernel` at every time step. Any other layer is called with
+    `kernel`, a zero bias and a linear activation; its output must end in
+    the kernel's output-unit axes, in `units_shape`.
     """
+    if not isinstance(layer, COMPUTED):
+        return _called_linearly(layer, inputs, kernel, units_shape)
     if isinstance(layer, (keras.layers.Dense,) + RECURRENT):
         return ops.matmul(inputs, kernel)
     if isinstance(layer, CONVOLUTIONS):
@@ -177,4 +262,29 @@ def preactivations(layer, inputs, kernel):
         )
     if layer.data_format == "channels_first":
         outputs = ops.moveaxis(outputs, 1, -1)
+    return outputs
+
+
+def _called_linearly(layer, inputs, kernel, units_shape):
+    """`layer.call(inputs)` with `kernel`, no bias and no activation."""
+    # Imported here: weight_normalization imports this module.
+    from keras_norms.weight_normalization import _reading
+
+    substitutes = [(layer, attribute_holding(layer, layer.kernel), kernel)]
+    bias = getattr(layer, "bias", None)
+    if bias is not None:
+        zeros = ops.zeros(bias.shape, kernel.dtype)
+        substitutes.append((layer, attribute_holding(layer, bias), zeros))
+    if "activation" in vars(layer):
+        substitutes.append((layer, "activation", keras.activations.linear))
+    with _reading(substitutes):
+        outputs = layer.call(inputs)
+    trailing = tuple(outputs.shape[len(outputs.shape) - len(units_shape) :])
+    if trailing != tuple(units_shape):
+        raise ValueError(
+            f"WeightNormalization cannot run the data-dependent init of layer "
+            f"{describe(layer)}: its output shape {tuple(outputs.shape)} does "
+            f"not end in its kernel's output units {tuple(units_shape)}. "
+            "Pass data_init=False, or output_axes matching the output."
+        )
     return outputs

@@ -54,6 +54,9 @@ class InstanceNormalization(Layer):
             `moving_variance` and normalize with them in inference.
         momentum: Momentum of the moving averages, in [0, 1).
         **kwargs: Base layer keyword arguments (e.g. `name` and `dtype`).
+            `groups=-1` is accepted too, as in the configs
+            tensorflow-addons saved (its layer was a `GroupNormalization`
+            with one group per channel); any other `groups` is refused.
 
     Call arguments:
         inputs: Input tensor of rank 3 (`(batch, steps, channels)`), 4 or 5.
@@ -91,6 +94,14 @@ class InstanceNormalization(Layer):
         momentum=0.99,
         **kwargs,
     ):
+        groups = kwargs.pop("groups", -1)
+        if groups != -1:
+            raise ValueError(
+                "InstanceNormalization normalizes each channel on its own: "
+                "argument `groups` can only be -1 (one group per channel). "
+                "For groups of channels use "
+                f"keras.layers.GroupNormalization. Received: groups={groups!r}"
+            )
         super().__init__(**kwargs)
         self.axis = _validation.check_axis(axis)
         self.epsilon = _validation.check_epsilon(epsilon)

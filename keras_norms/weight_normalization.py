@@ -144,15 +144,26 @@ class WeightNormalization(keras.layers.Wrapper):
     gradients and updates of `g` and the bias exactly as if it had.) All
     three are saved with the model, so a loaded model never re-initializes.
 
+    Any other layer that keeps its weights in a `kernel` (and optionally a
+    `bias`) variable can be wrapped too, such as a user's own layer, given
+    `output_axes`. Its data-dependent init calls the layer with a zero bias
+    and a linear activation and expects the output to end in the output
+    units; the bias is shifted only if it holds one entry per output unit.
+
     Args:
-        layer: the layer to wrap: `Dense`, `Conv1D/2D/3D`,
-            `Conv1DTranspose/2DTranspose/3DTranspose`,
-            `DepthwiseConv1D/2D`, `SimpleRNN`, `LSTM` or `GRU`.
+        layer: the layer to wrap. Known types: `Dense`, `EinsumDense`,
+            `Conv1D/2D/3D`, `Conv1DTranspose/2DTranspose/3DTranspose`,
+            `DepthwiseConv1D/2D`, `SimpleRNN`, `LSTM` and `GRU`; any other
+            layer with a `kernel` needs `output_axes`.
         data_init: whether to run the data-dependent initialization on the
             first training batch. Defaults to `True`.
         epsilon: small float added to the variance of the pre-activations in
             the data-dependent init, to avoid dividing by zero. Defaults to
             `1e-6`.
+        output_axes: int or tuple of ints, the kernel axes that index output
+            units (one magnitude each; the norm runs over the other axes).
+            Inferred for the known types (for `EinsumDense`, the kernel axes
+            named in the equation's output); required for any other layer.
         **kwargs: base layer keyword arguments (e.g. `name`).
 
     Call arguments:
@@ -175,14 +186,17 @@ class WeightNormalization(keras.layers.Wrapper):
     >>> plain = dense.fold()  # a keras.layers.Dense with w as its kernel
     """
 
-    def __init__(self, layer, data_init=True, epsilon=1e-6, **kwargs):
+    def __init__(
+        self, layer, data_init=True, epsilon=1e-6, output_axes=None, **kwargs
+    ):
         if isinstance(layer, WeightNormalization):
             raise ValueError(
                 "WeightNormalization cannot wrap layer "
                 f"{layer_types.describe(layer.layer)}: it is already wrapped "
                 f"by WeightNormalization '{layer.name}'."
             )
-        layer_types.check_wrappable(layer)
+        output_axes = layer_types.check_output_axes(output_axes)
+        layer_types.check_wrappable(layer, output_axes)
         # Two wrappers of one layer would both substitute its kernel.
         wrapper = getattr(layer, "_weight_normalization_wrapper", None)
         if wrapper is not None:
@@ -200,17 +214,21 @@ class WeightNormalization(keras.layers.Wrapper):
         layer._weight_normalization_wrapper = self.name
         self.data_init = data_init
         self.epsilon = check_epsilon(epsilon)
+        self.output_axes = output_axes
         self.supports_masking = layer.supports_masking
 
     def build(self, input_shape):
         super().build(input_shape)
         self._input_shape = tuple(input_shape)
         owner = layer_types.owner(self.layer)
+        layer_types.check_kernel(owner)
         kernels = []
         for name in layer_types.kernel_names(self.layer):
             variable = getattr(owner, name)
             rank = len(variable.shape)
-            unit_axes = layer_types.output_axes(self.layer, rank)
+            unit_axes = layer_types.output_axes(
+                self.layer, rank, self.output_axes
+            )
             norm_axes = tuple(a for a in range(rank) if a not in unit_axes)
             g = self.add_weight(
                 name="g" if name == "kernel" else "recurrent_g",
@@ -231,7 +249,7 @@ class WeightNormalization(keras.layers.Wrapper):
         if len(kernels) > 1:
             self.recurrent_g = kernels[1].g
 
-        bias = getattr(owner, "bias", None)
+        bias = layer_types.per_unit_bias(self.layer, owner, self.g.shape)
         self._bias = None
         if bias is not None:
             self._bias = _Bias(
@@ -260,6 +278,11 @@ class WeightNormalization(keras.layers.Wrapper):
             initializer="zeros",
             trainable=False,
         )
+
+    @property
+    def is_rnn(self):
+        """Whether the wrapped layer is a recurrent layer."""
+        return isinstance(self.layer, keras.layers.RNN)
 
     @property
     def v(self):
@@ -330,7 +353,7 @@ class WeightNormalization(keras.layers.Wrapper):
         def measure():
             w = kernel.kernel(g_current, inverse_norm)
             z = layer_types.preactivations(
-                self.layer, ops.cast(inputs, "float32"), w
+                self.layer, ops.cast(inputs, "float32"), w, g.shape
             )
             z = ops.reshape(z, (-1, units))
             if use_mask:
@@ -362,6 +385,8 @@ class WeightNormalization(keras.layers.Wrapper):
             shift = -mean * inv_std
             if layer_types.input_bias_rows(self.layer) == 0:
                 shift = ops.stack([shift, ops.zeros_like(shift)])
+            else:
+                shift = ops.reshape(shift, self._bias.variable.shape)
             if layer_types.shifts_bias(self.layer):
                 new_bias_offset = bias_offset + shift
             else:
@@ -438,13 +463,35 @@ class WeightNormalization(keras.layers.Wrapper):
         )
         return folded
 
+    def remove(self):
+        """tensorflow-addons' name for `fold()`: the plain layer, `w` baked in."""
+        return self.fold()
+
     def compute_output_shape(self, input_shape):
         return self.layer.compute_output_shape(input_shape)
 
     def compute_mask(self, inputs, mask=None):
         return self.layer.compute_mask(inputs, mask)
 
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        layer_config = config.pop("layer")
+        name = layer_config.get("class_name")
+        if "module" not in layer_config and hasattr(keras.layers, name):
+            # A Keras 2 config, as tensorflow-addons saved the wrapped
+            # layer, names no module; Keras 3 finds built-ins by module.
+            layer_config = {**layer_config, "module": "keras.layers"}
+        layer = keras.layers.deserialize(
+            layer_config, custom_objects=custom_objects
+        )
+        return cls(layer, **config)
+
     def get_config(self):
-        config = {"data_init": self.data_init, "epsilon": self.epsilon}
+        config = {
+            "data_init": self.data_init,
+            "epsilon": self.epsilon,
+            "output_axes": self.output_axes,
+        }
         base_config = super().get_config()
         return {**base_config, **config}

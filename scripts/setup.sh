@@ -18,4 +18,4 @@ fi
 
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 # constraints.txt pins the versions the suite is tested with.
-.venv/bin/pip install -q --disable-pip-version-check -c constraints.txt -e ".[tf,experiments,dev]"
+.venv/bin/pip install -q --disable-pip-version-check -c constraints.txt -e ".[tf,experiments,dev,docs]"

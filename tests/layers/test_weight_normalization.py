@@ -609,8 +609,8 @@ def test_experiment_vocabulary_builds_weight_norm_with_mean_only_bn():
         (L.ReLU(name="relu_layer"), "'relu_layer' \\(ReLU\\).*has no kernel"),
         (L.Flatten(name="flat"), "'flat' \\(Flatten\\).*has no kernel"),
         (
-            L.EinsumDense("ab,bc->ac", output_shape=3, name="einsum"),
-            "'einsum' \\(EinsumDense\\).*is not supported",
+            L.SeparableConv2D(2, 3, name="separable"),
+            "'separable' \\(SeparableConv2D\\).*has no kernel",
         ),
         (
             WeightNormalization(L.Dense(2, name="inner"), name="outer"),

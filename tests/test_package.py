@@ -1,0 +1,127 @@
+"""The package as a user gets it: built, installed from the wheel, used.
+
+`python -m build` makes the sdist and the wheel; the wheel goes into a fresh
+virtual environment with keras and one backend (JAX) and nothing else of this
+repository, and a script there uses every layer and `convert`. pip runs with
+this machine's configuration (index, mirrors, cache). About a minute with a
+warm pip cache; select with `-m wheel`, skip with `-m "not wheel"`.
+"""
+
+import os
+import pathlib
+import subprocess
+import sys
+import tarfile
+import textwrap
+import zipfile
+
+import pytest
+
+pytestmark = pytest.mark.wheel
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+# Run in the fresh environment, from an empty directory, on JAX.
+USES_EVERY_LAYER = textwrap.dedent(
+    """
+    import importlib.metadata
+    import importlib.util
+    import pathlib
+    import sys
+
+    import keras
+    import numpy as np
+
+    import keras_norms
+
+    assert keras.backend.backend() == "jax"
+    assert pathlib.Path(sys.prefix) in pathlib.Path(keras_norms.__file__).parents
+    assert importlib.util.find_spec("tensorflow") is None
+    assert keras_norms.__version__ == importlib.metadata.version("keras-norms")
+
+    L = keras.layers
+    inputs = keras.Input((8, 8, 3))
+    x = keras_norms.WeightNormalization(L.Conv2D(4, 3, padding="same"))(inputs)
+    x = keras_norms.MeanOnlyBatchNormalization()(x)
+    x = L.Conv2D(4, 3, padding="same")(x)
+    x = keras_norms.BatchNormalization()(x)
+    x = keras_norms.InstanceNormalization()(L.ReLU()(x))
+    x = L.GlobalAveragePooling2D()(x)
+    outputs = keras_norms.WeightNormalization(L.Dense(2))(x)
+    model = keras.Model(inputs, outputs)
+
+    data = np.random.RandomState(0).normal(size=(16, 8, 8, 3)).astype("float32")
+    labels = np.arange(16) % 2
+    models = [model] + [keras_norms.convert(model, n) for n in ("instance", "group")]
+    for each in models:
+        each.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        loss = each.fit(data, labels, epochs=2, verbose=0).history["loss"]
+        assert np.all(np.isfinite(loss)), loss
+        each.save("model.keras")
+        loaded = keras.saving.load_model("model.keras")
+        np.testing.assert_allclose(loaded(data), each(data), rtol=1e-5, atol=1e-5)
+    print("used every layer")
+    """
+)
+
+
+def _pins(*names):
+    """`name==version` for `names`, from constraints.txt."""
+    pins = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        name, _, version = line.partition("==")
+        pins[name.lower().replace("_", "-")] = f"{name}=={version}"
+    return [pins[name] for name in names]
+
+
+def _run(command, **kwargs):
+    result = subprocess.run(command, capture_output=True, text=True, **kwargs)
+    assert result.returncode == 0, (
+        f"{' '.join(map(str, command))} failed:\n{result.stdout}\n{result.stderr}"
+    )
+    return result.stdout
+
+
+def test_wheel_installs_alone_and_every_layer_works(tmp_path):
+    dist = tmp_path / "dist"
+    _run([sys.executable, "-m", "build", "--outdir", dist, ROOT])
+    (wheel,) = dist.glob("keras_norms-*.whl")
+    (sdist,) = dist.glob("keras_norms-*.tar.gz")
+
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        metadata = archive.read(
+            next(n for n in names if n.endswith(".dist-info/METADATA"))
+        ).decode()
+    assert {n.split("/")[0] for n in names} == {
+        "keras_norms",
+        wheel.name.split("-py3")[0] + ".dist-info",
+    }
+    assert "Requires-Dist: keras>=3.6" in metadata
+    assert "Requires-Python: >=3.10" in metadata
+    assert "Classifier: Framework :: Keras" in metadata
+    with tarfile.open(sdist) as archive:
+        members = archive.getnames()
+    assert any(m.endswith("/CHANGELOG.md") for m in members)
+    assert any(m.endswith("/keras_norms/convert.py") for m in members)
+
+    env_dir = tmp_path / "env"
+    _run([sys.executable, "-m", "venv", env_dir])
+    python = env_dir / "bin" / "python"
+    _run(
+        [python, "-m", "pip", "install", "-q", wheel]
+        + _pins("keras", "jax", "jaxlib")
+    )
+    work = tmp_path / "work"
+    work.mkdir()
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("KERAS_", "PYTHON"))
+    }
+    out = _run(
+        [python, "-c", USES_EVERY_LAYER],
+        cwd=work,
+        env={**env, "KERAS_BACKEND": "jax"},
+    )
+    assert "used every layer" in out
