@@ -5,8 +5,8 @@ import struct
 
 import pytest
 
-from experiments import data
-from experiments.idx_builders import IDX_FILES
+from experiments.data import images as data
+from experiments.data.idx import IDX_FILES
 
 DEBIAN_DIR = data.DATASETS["fashion_mnist"].idx_dir
 TINY = {"train": 640, "test": 160}
@@ -45,7 +45,7 @@ def tiny_tfds_dir(tiny_idx_dir, tmp_path_factory):
     directory = tmp_path_factory.mktemp("tfds")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("TFDS_DATA_DIR", str(directory))
-        data.prepared_builder("fashion_mnist", data_dir=tiny_idx_dir)
+        data.prepare_from_idx("fashion_mnist", tiny_idx_dir)
     return directory
 
 

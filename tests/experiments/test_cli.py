@@ -49,7 +49,7 @@ def test_quick_run_logs_params_epoch_metrics_dataset_model_and_figure(store, tin
     # The model loads back (the library's layers registered by its import) and
     # scores on the test split what the run logged.
     import keras_norms  # noqa: F401
-    from experiments.data import load_images
+    from experiments.data.images import load_images
 
     [output] = run.outputs.model_outputs
     model = mlflow.keras.load_model(f"models:/{output.model_id}")

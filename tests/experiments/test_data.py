@@ -6,9 +6,9 @@ import time
 import numpy as np
 import pytest
 
-from experiments import data
+from experiments.data import images as data
 from experiments.errors import DataError
-from experiments.idx_builders import read_split
+from experiments.data.idx import read_split
 from tests.experiments.conftest import TINY
 
 

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from experiments import gan_metrics
+from experiments import paths
+from experiments.tasks import gan_metrics
 from experiments.cli import main
 from experiments.models import gan as gan_models
 from experiments.tasks import TASKS
@@ -31,7 +32,7 @@ def tiny_feature_cache(tmp_path_factory):
 
 @pytest.fixture
 def tiny_gan(tiny_data, tiny_feature_cache, monkeypatch):
-    monkeypatch.setattr(gan_metrics, "DEFAULT_CACHE_DIR", tiny_feature_cache)
+    monkeypatch.setattr(paths, "cache_dir", lambda: tiny_feature_cache)
     monkeypatch.setattr(TASKS["gan"], "quick_settings", TINY)
 
 
