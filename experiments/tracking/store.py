@@ -89,19 +89,24 @@ def _check_writable(database):
                             f"Make it writable (chmod u+w), {_USE_ANOTHER}.")
     if not database.exists():
         return
-    # A write transaction, rolled back: it fails whatever makes the file
-    # read-only (its mode, a read-only mount), where os.access may not tell.
+    read_only = TrackingError(f"The MLflow store {database} is read-only. "
+                              f"Make it writable (chmod u+w), {_USE_ANOTHER}.")
+    if not os.access(database, os.W_OK):
+        raise read_only
+    # A write, rolled back: it fails whatever else keeps the file from being
+    # written, where os.access may not tell.
     try:
         connection = sqlite3.connect(f"file:{database}?mode=rw", uri=True, timeout=30)
         try:
             connection.execute("BEGIN IMMEDIATE")
+            version = connection.execute("PRAGMA user_version").fetchone()[0]
+            connection.execute(f"PRAGMA user_version = {version}")
             connection.rollback()
         finally:
             connection.close()
     except sqlite3.OperationalError as error:
         if "readonly" in str(error) or "read-only" in str(error):
-            raise TrackingError(f"The MLflow store {database} is read-only. "
-                                f"Make it writable (chmod u+w), {_USE_ANOTHER}.") from None
+            raise read_only from None
         raise TrackingError(f"Cannot write the MLflow store {database}: {error}. "
                             f"Check the file, {_USE_ANOTHER}.") from None
 
