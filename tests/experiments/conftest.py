@@ -49,6 +49,24 @@ def tiny_tfds_dir(tiny_idx_dir, tmp_path_factory):
     return directory
 
 
+@pytest.fixture(scope="session")
+def tiny_feature_cache(tmp_path_factory):
+    """A GAN-scoring feature classifier trained for one epoch on random images, cached."""
+    import numpy as np
+    import tensorflow as tf
+
+    from experiments.tasks import gan_metrics
+
+    cache = tmp_path_factory.mktemp("feature_cache")
+    rng = np.random.default_rng(0)
+    images = rng.random((64, 28, 28, 1)).astype("float32")
+    labels = rng.integers(0, 10, 64).astype("int32")
+    gan_metrics.load_feature_extractor(
+        cache, train_data=tf.data.Dataset.from_tensor_slices((images, labels)).batch(32),
+        epochs=1)
+    return cache
+
+
 @pytest.fixture
 def offline(monkeypatch):
     """No server answers: tests never download, whatever the machine's network."""
