@@ -77,3 +77,14 @@ def comma_list(item_type):
         return list(dict.fromkeys(items))
 
     return parse
+
+
+def port(text):
+    """A TCP port number, 1-65535."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number in 1-65535, got {text!r}")
+    return value

@@ -1,4 +1,5 @@
 """The command line: python -m experiments {run,sweep,report,quick,ui} ...
+(or the console script keras-norms-experiments).
 
 `run` and `sweep` take `--task` first; the task's own options exist only with
 it, so an option of another task is refused with the task it belongs to.
@@ -9,15 +10,22 @@ TensorFlow and MLflow are imported only once a command runs, so every
 import argparse
 import os
 import re
+import socket
+import subprocess
 import sys
 import time
+import urllib.request
+from pathlib import Path
 
-from experiments import arguments
+from experiments import arguments, paths
 from experiments.errors import ExperimentError, SweepError
 from experiments.tasks import TASKS
 
-PROG = "python -m experiments"
+SCRIPT = "keras-norms-experiments"
+PROG = SCRIPT if os.path.basename(sys.argv[0]) == SCRIPT else "python -m experiments"
 COMMON_SETTINGS = ("epochs", "batch_size", "lr", "train_size")
+# Seconds the MLflow server may take to answer after it starts.
+UI_START_TIMEOUT_S = 120
 
 
 def study_name(text):
@@ -100,51 +108,63 @@ def _parse_task_args(command, description, argv):
     return task, args, parser
 
 
-def _config(task, args, norm):
-    """Every param of one run but those `task.configure` completes: common
-    settings, the task's own options, versions."""
-    from experiments.tracking import software_versions
+def base_config(task, *, quick=False, data_dir=None, dataset=None, common=None, own=None):
+    """Every param of a run but its norm and seed (and what `task.configure`
+    completes): the common settings, the task's own options, the versions.
 
-    settings = {**task.settings, **(task.quick_settings if args.quick else {})}
-    for name in COMMON_SETTINGS:
-        if getattr(args, name, None) is not None:
-            settings[name] = getattr(args, name)
-    # A task option left unset (None) takes the task's setting, where it has one:
-    # its default may differ under --quick.
-    own = {dest: getattr(args, dest) for dest in sorted(a.dest for a in _task_options(task))}
-    own = {dest: value for dest, value in own.items() if value is not None or dest not in settings}
+    `common` and `own` hold the options given (None where not given): a task
+    option left unset takes the task's setting where it has one, since its
+    default may differ under `quick`.
+    """
+    from experiments.tracking.runs import software_versions
+
+    settings = {**task.settings, **(task.quick_settings if quick else {})}
+    settings.update({name: value for name, value in (common or {}).items() if value is not None})
+    options = {action.dest: action.default for action in _task_options(task)}
+    options.update(own or {})
+    options = {dest: value for dest, value in sorted(options.items())
+               if value is not None or dest not in settings}
     return {
         "task": task.name,
-        "norm": norm,
-        "dataset": args.dataset or task.datasets[0],
-        "seed": getattr(args, "seed", 0),
-        "quick": args.quick,
-        "data_dir": args.data_dir,
+        "norm": None,
+        "dataset": dataset or task.datasets[0],
+        "seed": 0,
+        "quick": quick,
+        "data_dir": str(Path(data_dir).resolve()) if data_dir else None,
         **settings,
-        **own,
+        **options,
         **software_versions(),
     }
 
 
-def _connect_and_prepare(task, config, experiment):
-    """Everything that can fail before training, checked before anything is logged."""
-    from experiments import tracking
+def _base_config(task, args):
+    return base_config(
+        task, quick=args.quick, data_dir=args.data_dir, dataset=args.dataset,
+        common={name: getattr(args, name, None) for name in COMMON_SETTINGS},
+        own={action.dest: getattr(args, action.dest) for action in _task_options(task)})
 
-    tracking.connect()
+
+def _open_and_prepare(task, config, experiment):
+    """Everything that can fail before training, checked before anything is logged."""
+    from experiments.tracking import store
+
+    store.open_store()
     task.prepare(config)
-    return tracking.experiment_id(experiment or task.experiment_name)
+    return store.experiment_id(experiment or task.experiment_name)
 
 
 def cmd_run(argv):
     task, args, parser = _parse_task_args("run", "Train and evaluate one configuration.", argv)
-    from experiments import runner
+    from experiments import execution
 
     try:
-        config = task.configure(_config(task, args, args.norm))
+        config = task.configure({**_base_config(task, args), "norm": args.norm,
+                                 "seed": args.seed})
     except ValueError as error:
         parser.error(str(error))
-    experiment = _connect_and_prepare(task, config, args.experiment)
-    run_id = runner.train_one(task, config, experiment, args.study or _default_study("run"))
+    experiment = _open_and_prepare(task, config, args.experiment)
+    run_id = execution.train_config(task, config, experiment,
+                                    args.study or _default_study("run"))
     print(f"Run {run_id} finished: see it with `{PROG} ui`")
 
 
@@ -152,70 +172,130 @@ def cmd_sweep(argv):
     task, args, parser = _parse_task_args(
         "sweep", "Train every combination of norms, batch sizes, learning rates and seeds, "
         "as child runs of one parent run.", argv)
-    _sweep(task, args, parser, args.study or _default_study("sweep"))
-
-
-def _sweep(task, args, parser, study):
-    from experiments import runner
-
-    base = _config(task, args, norm=None)
+    base = _base_config(task, args)
     grid = {
         "seed": args.seeds,
         "batch_size": args.batch_sizes or [base["batch_size"]],
         "lr": args.lrs or [base["lr"]],
         "norm": args.norms,
     }
+    _sweep(task, base, grid, args.experiment, args.study or _default_study("sweep"),
+           parser.error)
+
+
+def _sweep(task, base, grid, experiment, study, refuse):
+    """Checks every configuration of the grid, then trains them as one sweep."""
+    from experiments import execution
+
     try:
-        runner.sweep_configs(task, base, grid)  # refuses a bad one before anything is logged
-    except ValueError as error:
-        parser.error(str(error))
-    experiment = _connect_and_prepare(task, base, args.experiment)
-    return runner.sweep(task, base, grid, experiment, study)
+        configs = execution.sweep_configs(task, base, grid)
+    except ValueError as error:  # refused before anything is logged
+        refuse(str(error))
+    experiment = _open_and_prepare(task, configs[0], experiment)
+    return execution.sweep(task, configs, grid, experiment, study)
+
+
+def _out_dir(text):
+    """A report directory: refused at once if it names an existing file."""
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a file; give a directory (made if missing)")
+    return path
 
 
 def cmd_report(argv):
     parser = argparse.ArgumentParser(
         prog=f"{PROG} report",
-        description="Read the finished runs back from MLflow and write a Markdown report "
+        description="Read the runs back from MLflow and write a Markdown report "
                     "with PNG figures; print its tables.")
     parser.add_argument("--experiment", help="only this MLflow experiment "
                         "(default: every task's own, keras-norms-TASK)")
     parser.add_argument("--study", type=study_name, help="only runs tagged with this study")
-    parser.add_argument("--out", default="reports", help="output directory (default: reports/)")
+    parser.add_argument("--out", type=_out_dir, default=paths.reports_dir(),
+                        help=f"output directory (default: {paths.reports_dir()})")
     args = parser.parse_args(argv)
     print_report(args.out, experiment=args.experiment, study=args.study)
 
 
 def print_report(out, experiment=None, study=None):
-    from experiments import report, tracking
+    from experiments.report import writer
+    from experiments.tracking import store
 
-    tracking.connect()
-    path, tables = report.write_report(TASKS, out, experiment=experiment, study=study)
+    store.open_store()
+    path, tables = writer.write_report(TASKS, out, experiment=experiment, study=study)
     print(f"\n{tables}\n\nReport written to {path}")
 
 
 def ui_command(port):
-    from experiments import tracking
+    from experiments.tracking import store
 
     # One worker: the UI serves one person, and this machine may have 2 cores.
     return [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
-            "--workers", "1", "--backend-store-uri", tracking.tracking_uri(),
-            "--default-artifact-root", str(tracking.DEFAULT_STORE)]
+            "--workers", "1", "--backend-store-uri", store.tracking_uri(),
+            "--default-artifact-root", paths.store_dir().as_uri()]
+
+
+def _port_free(port):
+    with socket.socket() as probe:
+        # As the server will: a port in TIME_WAIT is free, one listened on is not.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _answers(url):
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
 
 
 def cmd_ui(argv):
+    from experiments.tracking.runs import Terminated
+
     parser = argparse.ArgumentParser(
         prog=f"{PROG} ui",
-        description="Serve the MLflow UI on the project's store, on 127.0.0.1 only.")
-    parser.add_argument("--port", type=arguments.positive_int, default=5000)
+        description="Serve the MLflow UI on the project's store, on 127.0.0.1 only, "
+                    "until Ctrl-C.")
+    parser.add_argument("--port", type=arguments.port, default=5000,
+                        help="1-65535 (default: 5000)")
     args = parser.parse_args(argv)
-    from experiments import tracking
+    from experiments.tracking import store
 
-    tracking.connect()  # creates the local store if needed; refuses an unreachable one
-    print(f"MLflow UI on http://127.0.0.1:{args.port} (Ctrl-C stops it)", flush=True)
-    # The server replaces this process, so signals reach it directly.
-    command = ui_command(args.port)
-    os.execv(command[0], command)
+    store.open_store()  # creates the local store if needed; refuses an unusable one
+    if not _port_free(args.port):
+        raise ExperimentError(f"port {args.port} on 127.0.0.1 is taken (another MLflow UI?): "
+                              f"stop what uses it, or pass --port with a free one")
+    url = f"http://127.0.0.1:{args.port}"
+    server = subprocess.Popen(ui_command(args.port))
+    try:
+        deadline = time.monotonic() + UI_START_TIMEOUT_S
+        while not _answers(f"{url}/health"):
+            if server.poll() is not None:
+                raise ExperimentError(f"the MLflow server exited with status {server.returncode} "
+                                      "before answering; its messages are above")
+            if time.monotonic() > deadline:
+                raise ExperimentError(f"the MLflow server did not answer on {url} within "
+                                      f"{UI_START_TIMEOUT_S} s")
+            time.sleep(0.5)
+        print(f"MLflow UI on {url} (Ctrl-C stops it)", flush=True)
+        status = server.wait()
+        if status != 0:
+            raise ExperimentError(f"the MLflow server stopped with status {status}")
+    except (KeyboardInterrupt, Terminated):
+        print("MLflow UI stopped", flush=True)
+    finally:
+        if server.poll() is None:
+            server.terminate()
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
 
 
 def cmd_quick(argv):
@@ -226,7 +306,8 @@ def cmd_quick(argv):
                     "the MLflow UI.")
     parser.add_argument("--tasks", type=arguments.comma_list(arguments.choice(tuple(TASKS))),
                         default=list(TASKS), help=f"comma-separated (default: {','.join(TASKS)})")
-    parser.add_argument("--out", default="reports/quick", help="default: reports/quick/")
+    parser.add_argument("--out", type=_out_dir, default=paths.reports_dir() / "quick",
+                        help=f"default: {paths.reports_dir() / 'quick'}")
     parser.add_argument("--data-dir", help="read the dataset from this directory of IDX files")
     args = parser.parse_args(argv)
     study = _default_study("quick")
@@ -234,12 +315,11 @@ def cmd_quick(argv):
     failures = []
     for name in args.tasks:
         task = TASKS[name]
-        sweep_argv = ["--task", name, "--norms", ",".join(task.quick_norms), "--quick"]
-        if args.data_dir:
-            sweep_argv += ["--data-dir", args.data_dir]
-        sweep_parser = _task_parser("sweep", "", task)
+        base = base_config(task, quick=True, data_dir=args.data_dir)
+        grid = {"seed": [0], "batch_size": [base["batch_size"]], "lr": [base["lr"]],
+                "norm": list(task.quick_norms)}
         try:
-            _sweep(task, sweep_parser.parse_args(sweep_argv), sweep_parser, study)
+            _sweep(task, base, grid, None, study, parser.error)
         except SweepError as error:  # its failed runs are marked; the other tasks go on
             failures.append(f"{name}: {error}")
     print_report(args.out, study=study)
@@ -258,8 +338,13 @@ COMMANDS = {
     "ui": cmd_ui,
 }
 
+# Exit statuses of a command stopped by a signal, as shells report them.
+EXIT_SIGINT, EXIT_SIGTERM = 130, 143
+
 
 def main(argv=None):
+    from experiments.tracking import runs
+
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -269,8 +354,33 @@ def main(argv=None):
     parser.add_argument("command", choices=COMMANDS, help=", ".join(COMMANDS))
     parser.add_argument("options", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     args = parser.parse_args(argv[:1])
+    runs.end_runs_on_sigterm()
+    runs.killed_runs.clear()
     try:
         return COMMANDS[args.command](argv[1:]) or 0
     except ExperimentError as error:
         print(f"{PROG} {args.command}: error: {error}", file=sys.stderr)
         return 1
+    except (KeyboardInterrupt, runs.Terminated) as interruption:
+        terminated = isinstance(interruption, runs.Terminated)
+        signal_name, status = ("SIGTERM", EXIT_SIGTERM) if terminated else ("SIGINT", EXIT_SIGINT)
+        ended = (f"runs ended KILLED: {', '.join(runs.killed_runs)}" if runs.killed_runs
+                 else "no run was open")
+        print(f"{PROG} {args.command}: interrupted by {signal_name}; {ended}", file=sys.stderr)
+        return status
+
+
+def entry():
+    """`python -m experiments` and the console script `keras-norms-experiments`."""
+    # Both are read when TensorFlow loads, so they are set before anything imports it.
+    # The suite trains with TensorFlow (tf.data pipelines, custom train steps).
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    # TensorFlow leaves its oneDNN kernels off on some CPUs (AMD among them); with
+    # them batch norm's fused kernel is several times faster (BENCHMARKS.md).
+    # Set TF_ENABLE_ONEDNN_OPTS=0 to run without them.
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+    if os.environ["KERAS_BACKEND"] != "tensorflow":
+        print("The experiment suite runs on the TensorFlow backend. "
+              f"Received: KERAS_BACKEND={os.environ['KERAS_BACKEND']!r}", file=sys.stderr)
+        return 1
+    return main()

@@ -2,7 +2,7 @@
 
 import keras
 
-from experiments.norms import apply, check_norm, uses_bias
+from experiments.models.norms import apply, check_norm, uses_bias
 
 STAGE_WIDTHS = (16, 32, 64)
 

@@ -5,21 +5,14 @@ discriminator's input layer are never normalized; every other convolution is
 followed by its normalization (weight norm wraps the convolution instead).
 The generator ends in tanh: real images are fed to the discriminator scaled
 to [-1, 1], and `GAN.generate` returns samples in [0, 1].
-
-A GAN whose losses become NaN or infinite has diverged: `DivergenceMonitor`
-stops `fit` at that step and records it, so the task can end the run with a
-`diverged` tag and a sweep can go on.
 """
-
-import math
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from experiments.norms import NORMS, apply, check_norm, uses_bias
+from experiments.models.norms import apply, check_norm, uses_bias
 
-GAN_NORMS = NORMS
 LATENT_DIM = 64
 
 
@@ -36,7 +29,7 @@ def build_generator(norm, latent_dim=LATENT_DIM, width=32, seed=0):
     unnormalized output layer upsamples to 28x28x1. `width` must be a
     multiple of 8 for `group` norm.
     """
-    check_norm(norm, GAN_NORMS)
+    check_norm(norm)
     noise = keras.Input((latent_dim,), name="noise")
     x = keras.layers.Reshape((1, 1, latent_dim))(noise)
     for index, (filters, size, strides, padding) in enumerate(
@@ -61,7 +54,7 @@ def build_discriminator(norm, width=32, seed=0):
     Two strided 4x4 convolutions (width, then 2 * width channels) with leaky
     ReLUs, the first unnormalized, then a dense logit.
     """
-    check_norm(norm, GAN_NORMS)
+    check_norm(norm)
     image = keras.Input((28, 28, 1), name="image")
     x = keras.layers.Conv2D(
         width, 4, strides=2, padding="same",
@@ -156,35 +149,3 @@ class GAN(keras.Model):
         """Samples for `noise` as a NumPy array `(n, 28, 28, 1)` in [0, 1]."""
         images = self.generator.predict(noise, batch_size=batch_size, verbose=0)
         return (images + 1.0) / 2.0
-
-
-class DivergenceMonitor(keras.callbacks.Callback):
-    """Stops training at the first step whose logged losses are not finite.
-
-    After `fit`, `diverged` tells whether that happened, and `diverged_at`
-    holds `(epoch, step, {name: value})` of the first non-finite values.
-
-    Args:
-        keys: the log entries to watch; every entry when None.
-    """
-
-    def __init__(self, keys=None):
-        super().__init__()
-        self.keys = keys
-        self.diverged = False
-        self.diverged_at = None
-        self._epoch = 0
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._epoch = epoch
-
-    def on_train_batch_end(self, batch, logs=None):
-        bad = {
-            name: float(value)
-            for name, value in (logs or {}).items()
-            if (self.keys is None or name in self.keys) and not math.isfinite(float(value))
-        }
-        if bad:
-            self.diverged = True
-            self.diverged_at = (self._epoch, batch, bad)
-            self.model.stop_training = True

@@ -19,7 +19,7 @@ left out of the instance and batch statistics and skipped by the recurrence.
 
 import keras
 
-from experiments.norms import RNN_NORMS, apply, check_norm, uses_bias
+from experiments.models.norms import RNN_NORMS, apply, check_norm, uses_bias
 
 CELLS = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
 

@@ -13,9 +13,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from experiments.norms import NORMS, apply, check_norm, uses_bias
+from experiments.models.norms import apply, check_norm, uses_bias
 
-TRANSLATE_NORMS = NORMS
 
 
 def _conv_norm(x, kind, filters, size, strides, norm, seed, name, activation=None):
@@ -37,7 +36,7 @@ def build_translation_generator(norm="instance", width=16, seed=0):
     to the encoder map of its size, then a 3x3 sigmoid output convolution.
     `width` must be a multiple of 8 for `group` norm.
     """
-    check_norm(norm, TRANSLATE_NORMS)
+    check_norm(norm)
     conv, transposed = keras.layers.Conv2D, keras.layers.Conv2DTranspose
     seeds = iter(range(seed * 10, seed * 10 + 10))
     edges = keras.Input((28, 28, 1), name="edges")
@@ -61,7 +60,7 @@ def build_patch_discriminator(norm="instance", width=16, seed=0):
     the real one for these edges. Two strided 4x4 convolutions (the first
     unnormalized) and a 3x3 logit convolution.
     """
-    check_norm(norm, TRANSLATE_NORMS)
+    check_norm(norm)
     conv = keras.layers.Conv2D
     seeds = iter(range(seed * 10 + 6, seed * 10 + 9))  # apart from the generator's
     edges = keras.Input((28, 28, 1), name="edges")

@@ -7,8 +7,3 @@ from experiments.tasks.translate import TranslateTask
 
 TASKS = {task.name: task for task in (CnnTask(), RnnTask(), GanTask(), TranslateTask())}
 
-
-def get_task(name):
-    if name not in TASKS:
-        raise ValueError(f"Unknown task: task={name!r}. Choose one of: {', '.join(TASKS)}")
-    return TASKS[name]

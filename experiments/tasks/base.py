@@ -4,7 +4,7 @@ To add a task (say `rnn`), write `experiments/tasks/rnn.py` with a subclass of
 `Task` and list it in `experiments/tasks/__init__.py`. Implement:
 
 - class attributes: `name`, `description`, `norms` (the subset of
-  `experiments.norms.NORMS` it supports), `datasets` (first = default),
+  `experiments.models.norms.NORMS` it supports), `datasets` (first = default),
   `settings` and `quick_settings` (defaults of the common options: epochs,
   batch_size, lr, train_size, val_size, test_size, and of any own option
   declared with `default=None`; `--quick` applies the second on top of the
@@ -25,21 +25,21 @@ To add a task (say `rnn`), write `experiments/tasks/rnn.py` with a subclass of
   options (raising ValueError for a combination to refuse), before anything is
   logged. Params that only restate the norm label go in `norm_params`, so the
   report does not take them for a configuration;
-- `prepare(config)`: make the data available (download, or prepare from local
-  files) before any run is logged; raise `experiments.errors.DataError` with a
-  message that says how to get it;
+- optionally `prepare(config)`: make the data available before any run is
+  logged, raising `experiments.errors.DataError` with a message that says how
+  to get it. The default prepares the run's image dataset (`--dataset`,
+  `--data-dir`) and checks it holds the split sizes asked for;
 - `run(config)`: train and evaluate one configuration inside the active MLflow
   run. `config` is a dict of every param (common ones: task, norm, dataset,
   epochs, batch_size, lr, seed, quick, train_size, val_size, test_size,
-  data_dir; plus the task's own). Log per-epoch metrics with
-  `keras_logging.EpochLogger` (or `mlflow.log_metrics(..., step=epoch)`, epochs
-  counted from 1), the dataset with `load_logged_images` (or
-  `tracking.log_dataset`), the model with
-  `keras_logging.log_keras_model`, figures with `mlflow.log_figure`, images with
-  `mlflow.log_image` (at epoch ends through `keras_logging.EveryEpochs`), and
-  final metrics named as in `table_metrics`. Return the final metrics. Raise on
-  failure: the caller marks the run FAILED (`keras_logging.end_if_diverged`
-  does so for non-finite losses, with a `diverged` tag);
+  data_dir; plus the task's own). Load the data with `load_logged_images`
+  (or log generated data with `mlflow.log_input`), train with `self.fit`
+  (per-epoch metrics with `step=epoch`, and the divergence policy: a
+  non-finite loss ends the run FAILED, tagged `diverged`), log anything else
+  per epoch through `keras_logging.EveryEpochs`, and end with `self.finish`
+  (test metrics named `test_<metric>`, learning curves, the model). Return the
+  final metrics, named as in `table_metrics`. Raise on failure: the caller
+  marks the run FAILED;
 - optionally `report_extras(runs, out_dir)`: Markdown for the task's own
   section of the report (beyond the generic table and curves), given the
   task's finished runs as `mlflow.search_runs` returns them.
@@ -104,10 +104,57 @@ class Task:
 
     def prepare(self, config):
         """Makes the data of `config` available, or raises saying how to get it."""
+        from experiments.data.images import check_split_sizes, prepared_builder
+
+        check_split_sizes(prepared_builder(config["dataset"], config["data_dir"]), config)
 
     def run(self, config):
         """Trains and evaluates `config` in the active MLflow run; returns final metrics."""
         raise NotImplementedError
+
+    def title(self, config):
+        """The title of a run's figures."""
+        return f"{self.name}, norm={config['norm']}"
+
+    def fit(self, model, train, config, train_count, validation=None, callbacks=(),
+            optimizers=None):
+        """`model.fit` for `config["epochs"]` epochs, logging every epoch's metrics
+        (`keras_logging.EpochLogger`, with `optimizers` as there), under the
+        divergence policy; returns the history."""
+        from experiments.tracking import keras_logging
+
+        monitor = keras_logging.DivergenceMonitor()
+        history = model.fit(
+            train,
+            validation_data=validation,
+            epochs=config["epochs"],
+            shuffle=False,  # the pipelines shuffle, with the run's seed
+            callbacks=[monitor, keras_logging.EpochLogger(train_count, optimizers=optimizers),
+                       *callbacks],
+        ).history
+        monitor.end_run_if_diverged()
+        return history
+
+    def finish(self, config, history, model, example, test=None, metrics=None,
+               logged_model=None, model_name="model"):
+        """The ending every run shares: scores `model` on `test` (metrics
+        `test_<name>`, logged) unless `metrics` are given, logs the learning
+        curves and the model (`logged_model`, else `model`) with a signature on
+        `example`; returns the final metrics."""
+        import mlflow
+
+        from experiments.report import plots
+        from experiments.tracking import keras_logging
+
+        if test is not None:
+            scores = model.evaluate(test, return_dict=True, verbose=0)
+            metrics = {f"test_{name}": value for name, value in scores.items()}
+            mlflow.log_metrics(metrics)
+        figure = plots.learning_curves(history, self.title(config))
+        mlflow.log_figure(figure, "learning_curves.png")
+        plots.close(figure)
+        keras_logging.log_keras_model(logged_model or model, example=example, name=model_name)
+        return metrics
 
     def report_extras(self, runs, out_dir):
         """Markdown added to the task's report section; `runs` is a DataFrame."""
@@ -121,11 +168,14 @@ _CONTEXTS = {"train": "training", "val": "validation", "test": "test"}
 def load_logged_images(config, splits=("train", "val", "test")):
     """Loads the run's image dataset and records `splits` as its MLflow inputs.
 
-    Returns `experiments.data.load_images`'s result for the run's dataset,
+    Tags the run with the directory the examples are read from (`data_source`).
+    Returns `experiments.data.images.load_images`'s result for the run's dataset,
     batch size, seed, split sizes and data directory.
     """
-    from experiments import tracking
-    from experiments.data import load_images
+    import mlflow
+
+    from experiments.data.images import load_images
+    from experiments.tracking import runs
 
     data = load_images(
         config["dataset"],
@@ -136,8 +186,9 @@ def load_logged_images(config, splits=("train", "val", "test")):
         test_size=config["test_size"],
         data_dir=config["data_dir"],
     )
+    mlflow.set_tag("data_source", data.source)
     for split in splits:
-        tracking.log_dataset(
+        runs.log_dataset(
             data.name, data.source, data.splits[split], _CONTEXTS[split]
         )
     return data

@@ -1,7 +1,7 @@
 """The CNN task: a small ResNet-style classifier on Fashion-MNIST, MNIST or CIFAR-10."""
 
 from experiments import arguments
-from experiments.norms import NORMS
+from experiments.models.norms import NORMS
 from experiments.tasks.base import Task, load_logged_images
 
 
@@ -34,17 +34,10 @@ class CnnTask(Task):
                             default="adam",
                             help="adam, or sgd with momentum 0.9 (default: adam)")
 
-    def prepare(self, config):
-        from experiments.data import prepared_builder
-
-        prepared_builder(config["dataset"], config["data_dir"])
-
     def run(self, config):
         # TensorFlow is imported here, not at module level: --help stays fast.
         import keras
-        import mlflow
 
-        from experiments import keras_logging, plots
         from experiments.models.cnn import build_cnn
 
         keras.utils.set_random_seed(config["seed"])
@@ -58,22 +51,6 @@ class CnnTask(Task):
             optimizer = keras.optimizers.Adam(config["lr"])
         model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy",
                       metrics=["accuracy"])
-        history = model.fit(
-            data.train,
-            validation_data=data.val,
-            epochs=config["epochs"],
-            shuffle=False,  # the pipeline shuffles, with the run's seed
-            callbacks=[keras_logging.EpochLogger(data.sizes["train"]),
-                       keras.callbacks.TerminateOnNaN()],
-        ).history
-        if len(history["loss"]) < config["epochs"]:
-            mlflow.set_tag("diverged", "true")
-
-        test = model.evaluate(data.test, return_dict=True, verbose=0)
-        metrics = {f"test_{name}": value for name, value in test.items()}
-        mlflow.log_metrics(metrics)
-        figure = plots.learning_curves(history, f"cnn, norm={config['norm']}")
-        mlflow.log_figure(figure, "learning_curves.png")
-        plots.close(figure)
-        keras_logging.log_keras_model(model, example=next(iter(data.test))[0][:4].numpy())
-        return metrics
+        history = self.fit(model, data.train, config, data.sizes["train"], validation=data.val)
+        return self.finish(config, history, model, example=next(iter(data.test))[0][:4].numpy(),
+                           test=data.test)

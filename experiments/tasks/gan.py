@@ -9,7 +9,7 @@ report and the MLflow UI group runs by the pair.
 import argparse
 
 from experiments import arguments
-from experiments.norms import NORMS
+from experiments.models.norms import NORMS
 from experiments.tasks.base import Task, load_logged_images
 
 SAMPLE_GRID = 8  # an 8x8 grid of samples from fixed noise at each epoch
@@ -85,11 +85,12 @@ class GanTask(Task):
         return {**config, "g_norm": g_norm, "d_norm": d_norm, "norm": norm_label(g_norm, d_norm)}
 
     def prepare(self, config):
-        from experiments.data import prepared_builder
-
-        prepared_builder(config["dataset"], config["data_dir"])
+        super().prepare(config)
         # Trained once and cached: every run is scored in the same feature space.
         _feature_extractor(config)
+
+    def title(self, config):
+        return f"gan, norm={config['norm']} (generator/discriminator)"
 
     def run(self, config):
         # TensorFlow is imported here, not at module level: --help stays fast.
@@ -97,15 +98,10 @@ class GanTask(Task):
         import mlflow
         import numpy as np
 
-        from experiments import keras_logging, plots
-        from experiments.gan_metrics import Scorer
-        from experiments.models.gan import (
-            GAN,
-            DivergenceMonitor,
-            build_discriminator,
-            build_generator,
-            fixed_noise,
-        )
+        from experiments.models.gan import GAN, build_discriminator, build_generator, fixed_noise
+        from experiments.report import plots
+        from experiments.tasks.gan_metrics import Scorer
+        from experiments.tracking import keras_logging
 
         extractor = _feature_extractor(config)  # before seeding: training it seeds Keras
         keras.utils.set_random_seed(config["seed"])
@@ -138,31 +134,24 @@ class GanTask(Task):
             scores.update(scorer(gan.generate(score_noise)))
             mlflow.log_metrics(scores, step=epoch)
 
-        monitor = DivergenceMonitor(keys=("d_loss", "g_loss"))
-        history = gan.fit(
+        history = self.fit(
+            gan,
             data.train.map(lambda image, label: image * 2.0 - 1.0),  # the generator's tanh range
-            epochs=config["epochs"],
-            shuffle=False,  # the pipeline shuffles, with the run's seed
-            callbacks=[
-                monitor,
-                keras_logging.EpochLogger(data.sizes["train"], optimizers=optimizers),
-                keras_logging.EveryEpochs(log_samples),
-                keras_logging.EveryEpochs(log_scores, every=config["score_every"],
-                                          last=config["epochs"]),
-            ],
-        ).history
-        keras_logging.end_if_diverged(monitor)
-        figure = plots.learning_curves(history, f"gan, norm={config['norm']} (generator/"
-                                                "discriminator)")
-        mlflow.log_figure(figure, "learning_curves.png")
-        plots.close(figure)
-        keras_logging.log_keras_model(gan.generator, example=grid_noise[:4], name="generator")
-        return scores
+            config,
+            data.sizes["train"],
+            callbacks=[keras_logging.EveryEpochs(log_samples),
+                       keras_logging.EveryEpochs(log_scores, every=config["score_every"],
+                                                 last=config["epochs"])],
+            optimizers=optimizers,
+        )
+        return self.finish(config, history, gan, example=grid_noise[:4], metrics=scores,
+                           logged_model=gan.generator, model_name="generator")
 
 
 def _feature_extractor(config):
     """The cached Fashion-MNIST feature classifier, trained on first use."""
-    from experiments import gan_metrics
+    from experiments import paths
+    from experiments.tasks import gan_metrics
 
-    return gan_metrics.load_feature_extractor(gan_metrics.DEFAULT_CACHE_DIR,
+    return gan_metrics.load_feature_extractor(paths.cache_dir(),
                                               data_dir=config["data_dir"])

@@ -1,7 +1,7 @@
 """The RNN task: an LSTM or GRU on sequential Fashion-MNIST or on the adding problem."""
 
 from experiments import arguments
-from experiments.norms import RNN_NORMS
+from experiments.models.norms import RNN_NORMS
 from experiments.tasks.base import ReportView, Task, load_logged_images
 
 ADDING_SEQ_LEN = 100
@@ -58,17 +58,16 @@ class RnnTask(Task):
                           curve_metric="val_accuracy", target=0.75)
 
     def prepare(self, config):
-        if config["dataset"] != "adding":
-            from experiments.data import prepared_builder
+        if config["dataset"] != "adding":  # generated, nothing to prepare
+            super().prepare(config)
 
-            prepared_builder(config["dataset"], config["data_dir"])
+    def title(self, config):
+        return f"rnn {config['dataset']}, {config['cell']}, norm={config['norm']}"
 
     def run(self, config):
         # TensorFlow is imported here, not at module level: --help stays fast.
         import keras
-        import mlflow
 
-        from experiments import keras_logging, plots
         from experiments.models.rnn import build_rnn
 
         keras.utils.set_random_seed(config["seed"])
@@ -89,30 +88,13 @@ class RnnTask(Task):
         # Clipping keeps a long recurrence's rare large gradients from derailing a run.
         model.compile(optimizer=keras.optimizers.Adam(config["lr"], clipnorm=1.0), loss=loss,
                       metrics=metrics)
-        history = model.fit(
-            train,
-            validation_data=val,
-            epochs=config["epochs"],
-            shuffle=False,  # the pipeline shuffles, with the run's seed
-            callbacks=[keras_logging.EpochLogger(train_count), keras.callbacks.TerminateOnNaN()],
-        ).history
-        if len(history["loss"]) < config["epochs"]:
-            mlflow.set_tag("diverged", "true")
-
-        test_scores = model.evaluate(test, return_dict=True, verbose=0)
-        metrics = {f"test_{name}": value for name, value in test_scores.items()}
-        mlflow.log_metrics(metrics)
-        figure = plots.learning_curves(
-            history, f"rnn {config['dataset']}, {config['cell']}, norm={config['norm']}")
-        mlflow.log_figure(figure, "learning_curves.png")
-        plots.close(figure)
-        keras_logging.log_keras_model(model, example=example)
-        return metrics
+        history = self.fit(model, train, config, train_count, validation=val)
+        return self.finish(config, history, model, example=example, test=test)
 
 
 def _image_sequences(config):
     """Fashion-MNIST read row by row: batches of (28 steps x 28 pixels, label)."""
-    from experiments.sequence_data import image_rows_as_steps
+    from experiments.data.sequences import image_rows_as_steps
 
     data = load_logged_images(config)
 
@@ -132,7 +114,7 @@ def _adding_data(config):
     import numpy as np
     import tensorflow as tf
 
-    from experiments.sequence_data import adding_problem
+    from experiments.data.sequences import adding_problem
 
     sizes = {"train": config["train_size"], "val": config["val_size"],
              "test": config["test_size"]}

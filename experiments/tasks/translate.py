@@ -6,7 +6,7 @@ said to beat batch statistics.
 """
 
 from experiments import arguments
-from experiments.norms import NORMS
+from experiments.models.norms import NORMS
 from experiments.tasks.base import Task, load_logged_images
 
 TRIPLETS = 8  # (edges | output | target) rows logged at each epoch
@@ -41,24 +41,19 @@ class TranslateTask(Task):
                             help="weight of the L1 loss against the adversarial one "
                                  "(default: 100, as pix2pix)")
 
-    def prepare(self, config):
-        from experiments.data import prepared_builder
-
-        prepared_builder(config["dataset"], config["data_dir"])
-
     def run(self, config):
         # TensorFlow is imported here, not at module level: --help stays fast.
         import keras
         import mlflow
 
-        from experiments import keras_logging, plots
-        from experiments.edges import edges_and_target
-        from experiments.models.gan import DivergenceMonitor
+        from experiments.data.edges import edges_and_target
         from experiments.models.translate import (
             Translator,
             build_patch_discriminator,
             build_translation_generator,
         )
+        from experiments.report import plots
+        from experiments.tracking import keras_logging
 
         keras.utils.set_random_seed(config["seed"])
         data = load_logged_images(config)
@@ -73,32 +68,14 @@ class TranslateTask(Task):
         optimizers = {name: keras.optimizers.Adam(config["lr"], beta_1=0.5, name=f"{name}_adam")
                       for name in ("generator", "discriminator")}
         model.compile(g_optimizer=optimizers["generator"],
-                    d_optimizer=optimizers["discriminator"])
+                      d_optimizer=optimizers["discriminator"])
 
         def log_triplets(epoch):
             rows = model.triplets(shown_edges, shown_targets)
             mlflow.log_image(plots.image_grid(rows, columns=1), key="triplets", step=epoch)
 
-        monitor = DivergenceMonitor(keys=("l1", "g_adv", "d_loss"))
-        history = model.fit(
-            train,
-            validation_data=val,
-            epochs=config["epochs"],
-            shuffle=False,  # the pipeline shuffles, with the run's seed
-            callbacks=[
-                monitor,
-                keras_logging.EpochLogger(data.sizes["train"], optimizers=optimizers),
-                keras_logging.EveryEpochs(log_triplets),
-            ],
-        ).history
-        keras_logging.end_if_diverged(monitor)
-
-        test_scores = model.evaluate(test, return_dict=True, verbose=0)
-        metrics = {f"test_{name}": value for name, value in test_scores.items()}
-        mlflow.log_metrics(metrics)
-        figure = plots.learning_curves(history, f"translate, norm={config['norm']}")
-        mlflow.log_figure(figure, "learning_curves.png")
-        plots.close(figure)
-        keras_logging.log_keras_model(model.generator, example=shown_edges[:4].numpy(),
-                                      name="generator")
-        return metrics
+        history = self.fit(model, train, config, data.sizes["train"], validation=val,
+                           callbacks=[keras_logging.EveryEpochs(log_triplets)],
+                           optimizers=optimizers)
+        return self.finish(config, history, model, example=shown_edges[:4].numpy(), test=test,
+                           logged_model=model.generator, model_name="generator")

@@ -5,8 +5,8 @@ import struct
 
 import pytest
 
-from experiments import data
-from experiments.idx_builders import IDX_FILES
+from experiments.data import images as data
+from experiments.data.idx import IDX_FILES
 
 DEBIAN_DIR = data.DATASETS["fashion_mnist"].idx_dir
 TINY = {"train": 640, "test": 160}
@@ -45,8 +45,26 @@ def tiny_tfds_dir(tiny_idx_dir, tmp_path_factory):
     directory = tmp_path_factory.mktemp("tfds")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("TFDS_DATA_DIR", str(directory))
-        data.prepared_builder("fashion_mnist", data_dir=tiny_idx_dir)
+        data.prepare_from_idx("fashion_mnist", tiny_idx_dir)
     return directory
+
+
+@pytest.fixture(scope="session")
+def tiny_feature_cache(tmp_path_factory):
+    """A GAN-scoring feature classifier trained for one epoch on random images, cached."""
+    import numpy as np
+    import tensorflow as tf
+
+    from experiments.tasks import gan_metrics
+
+    cache = tmp_path_factory.mktemp("feature_cache")
+    rng = np.random.default_rng(0)
+    images = rng.random((64, 28, 28, 1)).astype("float32")
+    labels = rng.integers(0, 10, 64).astype("int32")
+    gan_metrics.load_feature_extractor(
+        cache, train_data=tf.data.Dataset.from_tensor_slices((images, labels)).batch(32),
+        epochs=1)
+    return cache
 
 
 @pytest.fixture

@@ -1,10 +1,15 @@
 """The command line end to end, into a temporary SQLite store."""
 
+import json
 import math
 import os
+import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
+from pathlib import Path
 
 import mlflow
 import pytest
@@ -12,6 +17,8 @@ import pytest
 from experiments.cli import main
 from experiments.tasks import TASKS
 from experiments.tasks.base import Task
+
+REPO = Path(__file__).resolve().parents[2]
 
 COMMON_PARAMS = {"task", "norm", "dataset", "epochs", "batch_size", "lr", "seed", "quick",
                  "train_size", "val_size", "test_size", "data_dir", "depth", "optimizer",
@@ -49,7 +56,7 @@ def test_quick_run_logs_params_epoch_metrics_dataset_model_and_figure(store, tin
     # The model loads back (the library's layers registered by its import) and
     # scores on the test split what the run logged.
     import keras_norms  # noqa: F401
-    from experiments.data import load_images
+    from experiments.data.images import load_images
 
     [output] = run.outputs.model_outputs
     model = mlflow.keras.load_model(f"models:/{output.model_id}")
@@ -178,3 +185,134 @@ def test_another_keras_backend_is_refused_by_name():
     )
     assert result.returncode == 1
     assert "KERAS_BACKEND='jax'" in result.stderr
+
+
+def test_a_run_diverging_in_its_only_epoch_ends_failed_and_the_report_counts_it(
+    store, tiny_cnn, tmp_path, capsys
+):
+    argv = ["sweep", "--task", "cnn", "--norms", "none", "--lrs", "1e-3,1e30", "--seeds", "0,1",
+            "--epochs", "1", "--quick", "--study", "diverge"]
+    assert main(argv) == 0  # a divergence is a finding, not a failed sweep
+    assert "diverged: training diverged at epoch 1, step" in capsys.readouterr().out
+
+    children = _runs(store, run_kind="train")
+    by_lr = {}
+    for run in children:
+        by_lr.setdefault(float(run.data.params["lr"]), []).append(run)
+    for run in by_lr[1e30]:
+        assert run.info.status == "FAILED"
+        assert (run.data.tags["diverged"], run.data.tags["diverged_epoch"]) == ("true", "1")
+        assert run.data.tags["error"].startswith("TrainingDiverged: training diverged at epoch 1")
+    assert all(r.info.status == "FINISHED" and "diverged" not in r.data.tags
+               for r in by_lr[1e-3])
+    [parent] = _runs(store, run_kind="sweep")
+    assert parent.info.status == "FINISHED"
+
+    assert main(["report", "--out", str(tmp_path), "--study", "diverge"]) == 0
+    report = (tmp_path / "report.md").read_text()
+    accuracies = [r.data.metrics["test_accuracy"] for r in by_lr[1e-3]]
+    mean = sum(accuracies) / 2
+    assert "| lr | norm | runs | test_accuracy |" in report
+    assert "| 1e+30 | none | 2 (2/2 diverged) | - | - | - |" in report
+    assert f"| 0.001 | none | 2 | {mean:.4f} ± " in report
+
+
+def test_a_data_dir_is_read_and_logged_as_the_source(store, tiny_cnn, tiny_idx_dir, capsys):
+    argv = ["run", "--task", "cnn", "--norm", "none", "--quick", "--epochs", "1",
+            "--data-dir", str(tiny_idx_dir)]
+    assert main(argv) == 0
+    [run] = _runs(store)
+    assert run.data.tags["data_source"] == str(tiny_idx_dir)
+    assert run.data.params["data_dir"] == str(tiny_idx_dir)
+    sources = {i.dataset.source for i in run.inputs.dataset_inputs}
+    assert len(sources) == 1 and str(tiny_idx_dir) in sources.pop()
+
+
+def _last_line(err):
+    """The error line: the last one, after only MLflow's notes on creating a fresh store."""
+    *before, last = err.strip().splitlines()
+    assert all("mlflow.store.db.utils" in line for line in before), before
+    return last
+
+
+ONE_LINE_ERRORS = [
+    (["run", "--task", "cnn", "--norm", "none", "--quick", "--train-size", "600"],
+     "run: error: --train-size 600 is more than the 512 training examples of fashion_mnist "
+     "left beside its 128 validation ones. Use --train-size 512 or fewer"),
+    (["run", "--task", "cnn", "--norm", "none", "--quick", "--data-dir", "{empty}"],
+     "run: error: --data-dir {empty} has no train-images-idx3-ubyte.gz: it must hold the four "
+     "IDX files of fashion_mnist (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, "
+     "t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz)"),
+]
+
+
+@pytest.mark.parametrize("argv, message", ONE_LINE_ERRORS, ids=["train-size", "empty-data-dir"])
+def test_data_errors_are_one_line_before_anything_is_logged(argv, message, store, tiny_cnn,
+                                                            tmp_path, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    argv = [arg.format(empty=empty) for arg in argv]
+    assert main(argv) == 1
+    assert _last_line(capsys.readouterr().err) == "python -m experiments " + message.format(
+        empty=empty)
+    assert _runs(store) == []
+
+
+def test_report_out_naming_a_file_is_refused(store, tmp_path, capsys):
+    (tmp_path / "taken").write_text("")
+    with pytest.raises(SystemExit) as exit_:
+        main(["report", "--out", str(tmp_path / "taken")])
+    assert exit_.value.code == 2
+    assert (f"argument --out: {tmp_path / 'taken'} is a file; give a directory"
+            in capsys.readouterr().err)
+
+
+@pytest.mark.parametrize("port", ["0", "70000", "http"])
+def test_ui_refuses_a_port_outside_1_to_65535(port, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["ui", "--port", port])
+    assert exit_.value.code == 2
+    assert f"argument --port: must be a port number in 1-65535, got '{port}'" in \
+        capsys.readouterr().err
+
+
+def _free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_ui_on_a_taken_port_exits_non_zero_in_one_line(store, capsys):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["ui", "--port", str(port)]) == 1
+    assert _last_line(capsys.readouterr().err) == (f"python -m experiments ui: error: port {port} on 127.0.0.1 is taken "
+                    "(another MLflow UI?): stop what uses it, or pass --port with a free one")
+
+
+def test_ui_serves_the_store_on_loopback_then_stops(store):
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, "-m", "experiments", "ui", "--port", str(port)],
+                              cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True)
+    try:
+        for line in server.stdout:  # after the server's own notes
+            if line.startswith("MLflow UI on"):
+                break
+        assert line.strip() == f"MLflow UI on http://127.0.0.1:{port} (Ctrl-C stops it)"
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=10) as answer:
+            assert answer.status == 200
+        # The experiments it lists are the store's (the REST API behind the UI).
+        with urllib.request.urlopen(
+                f"http://127.0.0.1:{port}/api/2.0/mlflow/experiments/search?max_results=10",
+                timeout=10) as answer:
+            assert [e["name"] for e in json.load(answer)["experiments"]] == ["Default"]
+    finally:
+        server.send_signal(signal.SIGINT)
+        out, err = server.communicate(timeout=60)
+    assert server.returncode == 0
+    assert "MLflow UI stopped" in out and "Traceback" not in err
+    with pytest.raises(OSError):
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2)

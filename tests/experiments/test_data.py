@@ -6,10 +6,10 @@ import time
 import numpy as np
 import pytest
 
-from experiments import data
+from experiments.data import images as data
 from experiments.errors import DataError
-from experiments.idx_builders import read_split
-from tests.experiments.conftest import TINY
+from experiments.data.idx import IDX_FILES, read_split
+from tests.experiments.conftest import TINY, write_idx_subset
 
 
 def test_offline_fashion_mnist_is_prepared_from_the_debian_idx_files(
@@ -95,3 +95,56 @@ def test_network_check_gives_up_within_its_timeout():
     assert not data.network_reachable("http://192.0.2.1/", timeout=1)
     assert not data.network_reachable("https://nonexistent.invalid/", timeout=1)
     assert time.perf_counter() - start < 3
+
+
+def test_a_truncated_file_in_data_dir_fails_even_when_the_dataset_is_cached(
+    tiny_idx_dir, tiny_tfds_dir, tmp_path, monkeypatch
+):
+    # The tiny Fashion-MNIST is prepared in the tfds directory, as after any earlier run.
+    monkeypatch.setenv("TFDS_DATA_DIR", str(tiny_tfds_dir))
+    assert data.prepared_builder("fashion_mnist").is_prepared()
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    _copy_with(tiny_idx_dir, broken, "t10k-labels-idx1-ubyte.gz", lambda raw: raw[:-20])
+    with pytest.raises(DataError, match="t10k-labels-idx1-ubyte.gz"):
+        data.prepared_builder("fashion_mnist", data_dir=broken)
+
+
+def test_each_data_dir_is_prepared_into_its_own_cache(tiny_idx_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path / "tfds"))
+    smaller = tmp_path / "smaller"
+    smaller.mkdir()
+    for split, names in IDX_FILES.items():
+        for name in names:
+            write_idx_subset(tiny_idx_dir / name, smaller / name, TINY[split] // 2)
+    full = data.prepared_builder("fashion_mnist", data_dir=tiny_idx_dir)
+    half = data.prepared_builder("fashion_mnist", data_dir=smaller)
+    assert full.info.splits["train"].num_examples == TINY["train"]
+    assert half.info.splits["train"].num_examples == TINY["train"] // 2
+    assert full.data_dir != half.data_dir
+    # A file changed in place is a new cache, read again.
+    write_idx_subset(tiny_idx_dir / "t10k-images-idx3-ubyte.gz",
+                     smaller / "t10k-images-idx3-ubyte.gz", 10)
+    with pytest.raises(DataError, match="80 images but .* 10 labels|10 images but .* 80 labels"):
+        data.prepared_builder("fashion_mnist", data_dir=smaller)
+
+
+def test_an_empty_data_dir_names_the_missing_file(tmp_path, monkeypatch):
+    monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path / "tfds"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="has no train-images-idx3-ubyte.gz: it must hold"):
+        data.prepared_builder("fashion_mnist", data_dir=tmp_path / "empty")
+
+
+@pytest.mark.parametrize("sizes, message", [
+    ({"train_size": 600, "val_size": 128, "test_size": None},
+     "--train-size 600 is more than the 512 training examples"),
+    ({"train_size": None, "val_size": 640, "test_size": None},
+     "640 validation examples leave none to train on"),
+    ({"train_size": 100, "val_size": 100, "test_size": 161},
+     "161 test examples asked for, fashion_mnist has 160"),
+])
+def test_split_sizes_beyond_the_dataset_are_refused(tiny_tfds_dir, monkeypatch, sizes, message):
+    monkeypatch.setenv("TFDS_DATA_DIR", str(tiny_tfds_dir))
+    with pytest.raises(DataError, match=message):
+        data.check_split_sizes(data.prepared_builder("fashion_mnist"), sizes)

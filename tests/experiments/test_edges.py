@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from experiments.edges import edges_and_target, sobel_edges
+from experiments.data.edges import edges_and_target, sobel_edges
 
 
 def step_image(column=14, size=28):

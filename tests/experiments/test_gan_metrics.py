@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from experiments import gan_metrics
-from experiments.gan_metrics import (
+from experiments.tasks import gan_metrics
+from experiments.tasks.gan_metrics import (
     Scorer,
     fid,
     frechet_distance,

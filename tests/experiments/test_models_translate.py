@@ -5,13 +5,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from experiments.edges import edges_and_target
+from experiments.data.edges import edges_and_target
 from experiments.models.translate import (
-    TRANSLATE_NORMS,
     Translator,
     build_patch_discriminator,
     build_translation_generator,
 )
+from experiments.models.norms import NORMS
 
 
 def image_pairs(count=4, batch_size=2, seed=0):
@@ -32,7 +32,7 @@ def compiled_translator(norm, width=8):
     return model
 
 
-@pytest.mark.parametrize("norm", TRANSLATE_NORMS)
+@pytest.mark.parametrize("norm", NORMS)
 def test_shapes_and_output_range(norm):
     generator = build_translation_generator(norm, width=8)
     edges = np.random.default_rng(1).random((2, 28, 28, 1)).astype("float32")
@@ -42,7 +42,7 @@ def test_shapes_and_output_range(norm):
     assert build_patch_discriminator(norm, width=8)([edges, output.numpy()]).shape == (2, 7, 7, 1)
 
 
-@pytest.mark.parametrize("norm", TRANSLATE_NORMS)
+@pytest.mark.parametrize("norm", NORMS)
 def test_fit_reports_finite_losses_and_validation_scores(norm):
     model = compiled_translator(norm)
     history = model.fit(

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from experiments.plots import image_grid
+from experiments.report.plots import image_grid
 
 
 def test_image_grid_tiles_row_by_row_with_white_padding():

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from experiments.sequence_data import (
+from experiments.data.sequences import (
     MEAN_PREDICTOR_MSE,
     adding_problem,
     image_rows_as_steps,

@@ -1,9 +1,14 @@
 """The rnn task end to end into a temporary store: sequential images, the adding problem."""
 
+import keras_norms  # noqa: F401  (registers the layers the logged models hold)
+import mlflow
+import numpy as np
 import pytest
 
 from experiments.cli import main
+from experiments.data.sequences import adding_problem
 from experiments.tasks import TASKS
+from experiments.tasks.rnn import SPLIT_STREAM
 
 TINY = {"epochs": 1, "batch_size": 32, "train_size": 128, "val_size": 64, "test_size": 128}
 
@@ -49,6 +54,15 @@ def test_adding_problem_logs_mse_and_the_baseline_the_report_shows(store, tiny_r
         assert run.data.metrics["baseline_mse"] == pytest.approx(1 / 6, abs=0.03)
     # Every run is scored on the same test sequences: the baselines agree.
     assert len({r.data.metrics["baseline_mse"] for r in runs}) == 1
+
+    # The logged weight-norm model loads back through MLflow and scores what the run logged.
+    [weight_run] = [r for r in runs if r.data.params["norm"] == "weight"]
+    [output] = weight_run.outputs.model_outputs
+    model = mlflow.keras.load_model(f"models:/{output.model_id}")
+    assert any(type(layer).__name__ == "WeightNormalization" for layer in model.layers)
+    inputs, targets = adding_problem(1024, 10, seed=[0, SPLIT_STREAM["test"]])
+    mse = float(np.mean((model.predict(inputs, verbose=0) - targets) ** 2))
+    assert mse == pytest.approx(weight_run.data.metrics["test_mse"], rel=1e-5)
 
     capsys.readouterr()
     assert main(["report", "--out", str(tmp_path), "--study", "adding"]) == 0

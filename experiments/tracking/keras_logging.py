@@ -1,9 +1,11 @@
-"""Logging a Keras model and its training to the active MLflow run.
+"""Logging a Keras model and its training to the active MLflow run, and the
+suite's one divergence policy.
 
-Kept apart from `experiments.tracking` because it imports Keras (and so
-TensorFlow), which the report and the command line do without.
+Kept apart from the rest of `experiments.tracking` because it imports Keras
+(and so TensorFlow), which the report and the command line do without.
 """
 
+import math
 import time
 
 import keras
@@ -11,7 +13,7 @@ import mlflow
 import mlflow.keras
 
 from experiments.errors import TrainingDiverged
-from experiments.tracking import VERSION_PARAMS, software_versions
+from experiments.tracking.runs import VERSION_PARAMS, software_versions
 
 
 class EpochLogger(mlflow.keras.MlflowCallback):
@@ -91,14 +93,35 @@ class EveryEpochs(keras.callbacks.Callback):
             self.log(epoch)
 
 
-def end_if_diverged(monitor):
-    """Tags the active run `diverged` and raises `TrainingDiverged` if `monitor`
-    (an `experiments.models.gan.DivergenceMonitor`) saw a non-finite loss;
-    the run then ends FAILED, and a sweep goes on with the next one."""
-    if not monitor.diverged:
-        return
-    epoch, step, values = monitor.diverged_at
-    mlflow.set_tag("diverged", "true")
-    losses = ", ".join(f"{name}={value}" for name, value in values.items())
-    raise TrainingDiverged(f"losses became non-finite at epoch {epoch + 1}, step {step + 1}: "
-                           f"{losses}")
+class DivergenceMonitor(keras.callbacks.Callback):
+    """The divergence policy of every task: training stops at the first step
+    whose logged values (losses, metrics) are not all finite.
+
+    After `fit`, `end_run_if_diverged()` ends the run: it tags the active run
+    `diverged` with `diverged_epoch` (counted from 1) and raises
+    `TrainingDiverged`, so the run ends FAILED and a sweep goes on with the
+    next one. The report counts such runs apart ("1/3 diverged").
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.diverged_at = None  # (epoch from 1, step from 1, {name: value})
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch + 1
+
+    def on_train_batch_end(self, batch, logs=None):
+        bad = {name: float(value) for name, value in (logs or {}).items()
+               if not math.isfinite(float(value))}
+        if bad and self.diverged_at is None:
+            self.diverged_at = (self._epoch, batch + 1, bad)
+            self.model.stop_training = True
+
+    def end_run_if_diverged(self):
+        if self.diverged_at is None:
+            return
+        epoch, step, values = self.diverged_at
+        mlflow.set_tags({"diverged": "true", "diverged_epoch": str(epoch)})
+        losses = ", ".join(f"{name}={value}" for name, value in values.items())
+        raise TrainingDiverged(f"training diverged at epoch {epoch}, step {step}: {losses}")

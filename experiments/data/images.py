@@ -1,7 +1,9 @@
 """Image datasets from tensorflow-datasets, as batched `tf.data` pipelines.
 
 `load_images(name, ...)` finds the data in this order: an explicit directory of
-IDX files (`--data-dir`); the tfds data directory (`TFDS_DATA_DIR`, default
+IDX files (`--data-dir`), always read: it is prepared into a cache of its own,
+keyed by the directory and the files' checksums, so a changed file is read
+again and never mistaken for another copy; the tfds data directory (`TFDS_DATA_DIR`, default
 `~/tensorflow_datasets`) when the dataset is already prepared there; a download
 by tfds when its server answers within seconds; for Fashion-MNIST, the Debian
 package `dataset-fashion-mnist`. Otherwise it raises `DataError` at once with
@@ -9,6 +11,7 @@ the ways to get the data: nothing waits on network retries.
 """
 
 import dataclasses
+import hashlib
 import os
 import socket
 import threading
@@ -16,7 +19,7 @@ import urllib.parse
 from pathlib import Path
 
 from experiments.errors import DataError
-from experiments.idx_builders import IDX_BUILDERS
+from experiments.data.idx import IDX_BUILDERS, IDX_FILES
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,7 +54,7 @@ class ImageData:
     sizes: dict  # role -> number of examples
     image_shape: tuple
     num_classes: int
-    source: str  # the directory the examples were read from
+    source: str  # where the examples come from: the --data-dir, else the tfds directory
 
 
 def network_reachable(url, timeout=NETWORK_TIMEOUT_S):
@@ -81,6 +84,21 @@ def _tfds_dir():
     return os.environ.get("TFDS_DATA_DIR")
 
 
+def _idx_cache_dir(name, idx_dir):
+    """The tfds data directory that holds `idx_dir`'s files prepared: its name
+    carries a digest of the directory's path and of each file's bytes."""
+    digest = hashlib.sha256(str(idx_dir).encode())
+    for split_files in IDX_FILES.values():
+        for filename in split_files:
+            path = idx_dir / filename
+            if not path.is_file():
+                raise DataError(f"--data-dir {idx_dir} has no {filename}: it must hold the four "
+                                f"IDX files of {name} ({', '.join(sum(IDX_FILES.values(), ()))})")
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+    root = Path(_tfds_dir() or Path.home() / "tensorflow_datasets")
+    return root / "keras_norms_idx" / f"{name}-{digest.hexdigest()[:16]}"
+
+
 def _how_to_get(name):
     spec = DATASETS[name]
     ways = [f"run once with network access, so tensorflow-datasets downloads {name!r}"]
@@ -91,7 +109,9 @@ def _how_to_get(name):
     return "; or ".join(ways)
 
 
-def _prepare_from_idx(name, idx_dir):
+def prepare_from_idx(name, idx_dir, data_dir=None):
+    """A builder of `name` prepared from the IDX files in `idx_dir`, in the tfds
+    directory `data_dir` (default: the usual one)."""
     import tensorflow_datasets as tfds
 
     if name not in IDX_BUILDERS:
@@ -100,8 +120,9 @@ def _prepare_from_idx(name, idx_dir):
             f"come in. Datasets readable from IDX files: {', '.join(IDX_BUILDERS)}"
         )
     if not Path(idx_dir).is_dir():
-        raise DataError(f"Data directory not found: {idx_dir}")
-    builder = IDX_BUILDERS[name](data_dir=_tfds_dir())
+        raise DataError(f"Data directory not found: {idx_dir}. Give a directory holding the "
+                        "four IDX files, or leave --data-dir out")
+    builder = IDX_BUILDERS[name](data_dir=data_dir or _tfds_dir())
     if not builder.is_prepared():
         print(f"Preparing {name} from the IDX files in {idx_dir} (once) ...", flush=True)
         tfds.disable_progress_bar()
@@ -118,7 +139,10 @@ def prepared_builder(name, data_dir=None):
     if name not in DATASETS:
         raise DataError(f"Unknown dataset {name!r}. Choose one of: {', '.join(DATASETS)}")
     if data_dir is not None:
-        return _prepare_from_idx(name, data_dir)
+        idx_dir = Path(data_dir).resolve()
+        if name in IDX_BUILDERS and idx_dir.is_dir():
+            return prepare_from_idx(name, idx_dir, _idx_cache_dir(name, idx_dir))
+        return prepare_from_idx(name, idx_dir)
     builder = tfds.builder(name, data_dir=_tfds_dir())
     if builder.is_prepared():
         return builder
@@ -128,12 +152,31 @@ def prepared_builder(name, data_dir=None):
         return builder
     if spec.idx_dir and Path(spec.idx_dir).is_dir():
         print(f"Offline: reading {name} from {spec.idx_dir}", flush=True)
-        return _prepare_from_idx(name, spec.idx_dir)
+        return prepare_from_idx(name, spec.idx_dir)
     raise DataError(
         f"Dataset {name!r} is not in the tensorflow-datasets directory "
         f"{builder.data_dir_root} and {spec.download_url} cannot be reached. "
         f"To get it: {_how_to_get(name)}."
     )
+
+
+def check_split_sizes(builder, config):
+    """Refuses split sizes of `config` that the prepared `builder` cannot serve."""
+    name = builder.info.name
+    train_total = builder.info.splits["train"].num_examples
+    test_total = builder.info.splits["test"].num_examples
+    val_size, train_size, test_size = (config["val_size"], config["train_size"],
+                                       config["test_size"])
+    if val_size >= train_total:
+        raise DataError(f"{val_size} validation examples leave none to train on: {name} has "
+                        f"{train_total} training examples. Use fewer")
+    if train_size is not None and train_size + val_size > train_total:
+        raise DataError(f"--train-size {train_size} is more than the {train_total - val_size} "
+                        f"training examples of {name} left beside its {val_size} validation "
+                        f"ones. Use --train-size {train_total - val_size} or fewer")
+    if test_size is not None and test_size > test_total:
+        raise DataError(f"{test_size} test examples asked for, {name} has {test_total}. "
+                        "Use fewer")
 
 
 def _split_specs(train_size, val_size, test_size):
@@ -184,5 +227,5 @@ def load_images(
         sizes={role: info.splits[spec].num_examples for role, spec in splits.items()},
         image_shape=tuple(info.features["image"].shape),
         num_classes=info.features["label"].num_classes,
-        source=str(builder.data_dir),
+        source=str(Path(data_dir).resolve()) if data_dir is not None else str(builder.data_dir),
     )

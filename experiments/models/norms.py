@@ -10,9 +10,6 @@ import importlib
 
 NORMS = ("none", "batch", "instance", "weight", "weight_meanbn", "layer", "group")
 
-# Keras's own layers, kept as baselines.
-BASELINES = ("layer", "group")
-
 # The norms a recurrent model takes (see experiments.models.rnn): weight norm
 # wraps the recurrent layer, the others act on its input projection.
 RNN_NORMS = ("none", "batch", "instance", "weight", "layer")

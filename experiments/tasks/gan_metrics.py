@@ -21,7 +21,6 @@ import numpy as np
 # Bump on any change to the classifier or its training: old caches are ignored.
 CLASSIFIER_VERSION = "fmnist-cnn-v1"
 # Beside the local MLflow store, wherever the suite is started from.
-DEFAULT_CACHE_DIR = Path(__file__).resolve().parent.parent / "mlruns" / ".cache"
 FEATURE_LAYER = "features"
 
 
@@ -160,7 +159,7 @@ class FeatureExtractor:
         return self._features.predict(images, batch_size=batch_size, verbose=0).astype("float64")
 
 
-def load_feature_extractor(cache_dir=DEFAULT_CACHE_DIR, train_data=None, epochs=3, seed=0,
+def load_feature_extractor(cache_dir, train_data=None, epochs=3, seed=0,
                            data_dir=None):
     """Loads the cached classifier, or trains and caches it on first use.
 
@@ -181,7 +180,7 @@ def load_feature_extractor(cache_dir=DEFAULT_CACHE_DIR, train_data=None, epochs=
     if path.exists():
         return FeatureExtractor(keras.models.load_model(path, compile=False))
     if train_data is None:
-        from experiments.data import load_images
+        from experiments.data.images import load_images
 
         train_data = load_images("fashion_mnist", batch_size=128, seed=seed,
                                  data_dir=data_dir).train

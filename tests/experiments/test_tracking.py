@@ -1,0 +1,204 @@
+"""The store and the run life cycle: no run left RUNNING, a store many processes
+create at once, model-training experiments, one-line errors."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import mlflow
+import pytest
+
+from experiments.cli import main
+from experiments.tracking import runs, store
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _python(code, env=None, **kwargs):
+    """Starts `code` in a fresh interpreter at the repository root."""
+    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], cwd=REPO,
+                            env={**os.environ, **(env or {})}, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)
+
+
+def _all_runs(uri):
+    mlflow.set_tracking_uri(uri)
+    client = mlflow.MlflowClient()
+    ids = [e.experiment_id for e in client.search_experiments()]
+    return client.search_runs(ids) if ids else []
+
+
+def test_a_run_killed_outright_is_ended_by_the_next_command(store, tmp_path, capsys):
+    holder = _python("""
+        import time
+        from experiments.tracking import runs, store
+        store.open_store()
+        experiment = store.experiment_id("keras-norms-cnn")
+        with runs.tracked_run(experiment, "held", {}, {"run_kind": "train"}) as run:
+            print(run.info.run_id, flush=True)
+            time.sleep(600)
+    """)
+    run_id = holder.stdout.readline().strip()
+    [held] = _all_runs(store)
+    assert held.info.status == "RUNNING"
+    assert held.data.tags["pid"] == str(holder.pid)
+    holder.kill()  # SIGKILL: nothing of the process runs again
+    holder.wait()
+
+    assert main(["report", "--out", str(tmp_path / "report")]) == 1  # no finished runs
+    err = capsys.readouterr().err
+    assert f"Ended 1 stale run(s) as KILLED, their process gone: {run_id}" in err
+    [ended] = _all_runs(store)
+    assert ended.info.status == "KILLED" and ended.info.end_time is not None
+    assert ended.data.tags["stale"] == f"process {holder.pid} gone"
+
+
+def test_only_runs_whose_process_is_gone_are_stale(store):
+    from experiments.tracking import store as tracking_store
+
+    tracking_store.open_store()  # the fixture's fresh store
+    experiment = tracking_store.experiment_id("keras-norms-cnn")
+    client = mlflow.MlflowClient()
+    mine = runs.process_tags()
+    # This process, alive: not stale. Its pid with another start time: a
+    # reused pid, so the run's own process is gone. A run of another host: left alone.
+    alive = client.create_run(experiment, tags=mine).info.run_id
+    reused = client.create_run(experiment, tags={
+        **mine, "process_started": str(float(mine["process_started"]) - 3600)}).info.run_id
+    elsewhere = client.create_run(experiment, tags={
+        **mine, "host": "another-host", "pid": "1"}).info.run_id
+
+    assert runs.end_stale_runs() == [reused]
+    status = {run_id: client.get_run(run_id).info.status
+              for run_id in (alive, reused, elsewhere)}
+    assert status == {alive: "RUNNING", reused: "KILLED", elsewhere: "RUNNING"}
+
+
+_SLOW_CLI = """
+    import sys, time
+    sys.argv = ["keras-norms-experiments", *{argv!r}]  # as the console script starts
+    from experiments.cli import entry
+    from experiments.tasks import TASKS
+
+    task = TASKS["cnn"]
+    task.prepare = lambda config: None
+    def train(config):
+        print("training", config["norm"], flush=True)
+        time.sleep(600)
+    task.run = train
+    sys.exit(entry())
+"""
+
+
+@pytest.mark.parametrize("signum, status, name", [(signal.SIGTERM, 143, "SIGTERM"),
+                                                  (signal.SIGINT, 130, "SIGINT")])
+def test_a_signal_ends_the_sweep_and_its_child_killed_in_one_line(store, signum, status, name):
+    argv = ["sweep", "--task", "cnn", "--norms", "none,batch", "--quick"]
+    process = _python(_SLOW_CLI.format(argv=argv))
+    for line in process.stdout:  # the sweep's progress, then the first child trains
+        if line.startswith("training"):
+            break
+    assert line.strip() == "training none"
+    process.send_signal(signum)
+    _, err = process.communicate(timeout=60)
+
+    assert process.returncode == status
+    assert "Traceback" not in err
+    [line] = [line for line in err.splitlines() if "interrupted" in line]
+    assert line.startswith(f"keras-norms-experiments sweep: interrupted by {name}; "
+                           "runs ended KILLED: ")
+    ended = _all_runs(store)
+    assert {run.data.tags["run_kind"]: run.info.status for run in ended} == {
+        "train": "KILLED", "sweep": "KILLED"}
+    assert sorted(line.rsplit(": ", 1)[1].split(", ")) == sorted(r.info.run_id for r in ended)
+
+
+def test_four_processes_create_one_fresh_store_at_once(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'fresh' / 'mlflow.db'}"
+    start_at = time.time() + 10  # after every interpreter has imported MLflow
+    code = f"""
+        import time
+        from experiments.tracking import store
+        time.sleep(max(0.0, {start_at} - time.time()))
+        store.open_store({uri!r})
+        print(store.experiment_id("keras-norms-cnn"))
+    """
+    processes = [_python(code) for _ in range(4)]
+    results = [process.communicate(timeout=120) for process in processes]
+    for process, (out, err) in zip(processes, results):
+        assert process.returncode == 0, err
+    assert len({out.strip() for out, _ in results}) == 1
+    mlflow.set_tracking_uri(uri)
+    assert sorted(e.name for e in mlflow.search_experiments()) == ["Default", "keras-norms-cnn"]
+
+
+def test_experiments_are_model_training_experiments(store):
+    from experiments.tracking import store as tracking_store
+
+    tracking_store.open_store()
+    experiment = mlflow.get_experiment(tracking_store.experiment_id("keras-norms-rnn"))
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    # One made without the tag (by an older version) gets it when next used.
+    client = mlflow.MlflowClient()
+    older = client.create_experiment("keras-norms-gan")
+    tracking_store.experiment_id("keras-norms-gan")
+    assert client.get_experiment(older).tags["mlflow.experimentKind"] == \
+        "custom_model_development"
+
+
+def test_store_lock_serializes_processes(tmp_path):
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    holder = _python(f"""
+        import time
+        from experiments.tracking import store
+        with store.store_lock({uri!r}):
+            print("locked", flush=True)
+            time.sleep(3)
+            print("released", time.time(), flush=True)
+    """)
+    assert holder.stdout.readline().strip() == "locked"
+    with store.store_lock(uri):
+        acquired = time.time()
+    released = float(holder.stdout.readline().split()[1])
+    holder.wait(timeout=30)
+    assert acquired >= released
+
+
+def _read_only_command(database, argv):
+    """`argv` run where `database` cannot be written: a read-only bind mount of
+    it for root (whom file modes do not stop), its mode for anyone else."""
+    if os.getuid() != 0:
+        os.chmod(database, 0o444)
+        return argv
+    script = (f'mount --bind "{database}" "{database}" && '
+              f'mount -o remount,bind,ro "{database}" && exec "$@"')
+    return ["unshare", "--mount", "sh", "-c", script, "sh", *argv]
+
+
+def test_a_read_only_store_is_refused_in_one_line(tmp_path):
+    database = tmp_path / "store" / "mlflow.db"
+    uri = f"sqlite:///{database}"
+    store.open_store(uri)  # created
+    check = subprocess.run(
+        _read_only_command(database, [sys.executable, "-m", "experiments", "report"]),
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "MLFLOW_TRACKING_URI": uri})
+    assert check.returncode == 1, check.stderr
+    [line] = check.stderr.strip().splitlines()
+    assert line == (f"python -m experiments report: error: The MLflow store {database} is "
+                    "read-only. Make it writable (chmod u+w), or set MLFLOW_TRACKING_URI to "
+                    "another store (e.g. sqlite:////tmp/mlruns/mlflow.db).")
+
+
+def test_an_unwritable_store_directory_is_refused_in_one_line(tmp_path, monkeypatch, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{blocker / 'store' / 'mlflow.db'}")
+    assert main(["report"]) == 1
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert f"Cannot create the MLflow store directory {blocker / 'store'}" in line
+    assert "set MLFLOW_TRACKING_URI to another store" in line
