@@ -95,8 +95,19 @@ def test_wheel_installs_alone_and_every_layer_works(tmp_path):
         ).decode()
     assert {n.split("/")[0] for n in names} == {
         "keras_norms",
+        "experiments",
         wheel.name.split("-py3")[0] + ".dist-info",
     }
+    # The experiment suite travels with the library, with its console script.
+    for module in ("experiments/__main__.py", "experiments/cli.py",
+                   "experiments/tasks/cnn.py", "experiments/tracking/store.py",
+                   "experiments/report/tables.py", "experiments/data/idx.py"):
+        assert module in names, module
+    with zipfile.ZipFile(wheel) as archive:
+        entry_points = archive.read(
+            next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
+        ).decode()
+    assert "keras-norms-experiments = experiments.cli:entry" in entry_points
     assert "Requires-Dist: keras>=3.6" in metadata
     assert "Requires-Python: >=3.10" in metadata
     assert "Classifier: Framework :: Keras" in metadata
