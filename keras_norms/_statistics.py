@@ -1,7 +1,7 @@
 """Moments and the normalization transform, written with `keras.ops` only.
 
-This is the generic path that runs on every Keras backend; the TensorFlow
-fast paths in `_tf_kernels.py` are tested equal to it.
+This is the generic path that runs on every Keras backend; the backend
+kernels in `keras_norms/kernels/` are tested equal to it.
 """
 
 from keras import ops

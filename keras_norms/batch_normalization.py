@@ -9,6 +9,7 @@ from keras.layers import Layer
 from keras_norms import _statistics
 from keras_norms import _validation
 from keras_norms import _weights
+from keras_norms import kernels
 
 
 @keras.saving.register_keras_serializable(package="keras_norms")
@@ -35,11 +36,12 @@ class BatchNormalization(Layer):
 
     A drop-in for `keras.layers.BatchNormalization`, with the same arguments,
     plus a list `axis` and ghost batches (`virtual_batch_size`). On the
-    TensorFlow backend it runs TensorFlow's fused batch-norm kernel whenever
+    TensorFlow and torch backends it runs the framework's fused batch-norm
+    kernel (`fused_batch_norm`, `torch.nn.functional.batch_norm`) whenever
     that kernel computes the same thing (no mask, no ghost batches, one
     normalized axis that is first or last after the batch axis, no
-    cross-replica statistics); everywhere else it runs a generic `keras.ops`
-    path. Statistics and weights stay float32 under mixed precision.
+    cross-replica statistics); everywhere else, and on JAX, it runs a generic
+    `keras.ops` path. Statistics and weights stay float32 under mixed precision.
 
     Args:
         axis: Integer or list of integers, the axes that keep their own
@@ -112,11 +114,11 @@ class BatchNormalization(Layer):
         self.axis = _validation.check_axis(axis, allow_list=True)
         self.momentum = _validation.check_momentum(momentum)
         self.epsilon = _validation.check_epsilon(epsilon)
-        if synchronized and backend.backend() != "tensorflow":
+        if synchronized and not kernels.supports_cross_replica():
             raise ValueError(
                 "Argument `synchronized=True` is only supported with the "
                 f"TensorFlow backend. Received: synchronized={synchronized!r} "
-                f"on the {backend.backend()} backend"
+                f"on the {kernels.backend_name()} backend"
             )
         self.synchronized = bool(synchronized)
         if virtual_batch_size is not None and (
@@ -231,11 +233,7 @@ class BatchNormalization(Layer):
         With ghost batches, the statistics have an extra leading axis, one
         entry per virtual batch.
         """
-        all_reduce = None
-        if self.synchronized:
-            from keras_norms import _tf_kernels
-
-            all_reduce = _tf_kernels.all_reduce_sum
+        all_reduce = kernels.cross_replica_sum if self.synchronized else None
         if self.virtual_batch_size is None:
             return _statistics.moments(
                 x, self._reduction_axes, mask=mask, all_reduce=all_reduce
@@ -283,19 +281,14 @@ class BatchNormalization(Layer):
         )
 
     def _fused_kernel(self, inputs, mask):
-        """The TensorFlow fused kernel for these inputs, or None."""
+        """The backend's fused kernel for these inputs, or None."""
         if (
-            backend.backend() != "tensorflow"
-            or mask is not None
+            mask is not None
             or self.virtual_batch_size is not None
             or self.synchronized
         ):
             return None
-        from keras_norms import _tf_kernels
-
-        return _tf_kernels.FusedBatchNorm.for_inputs(
-            inputs, self._axes, self.epsilon
-        )
+        return kernels.batch_norm(inputs, self._axes, self.epsilon)
 
     def _call_fused(self, fused, inputs, training):
         outputs, mean, variance = fused(

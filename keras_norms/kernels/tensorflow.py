@@ -1,8 +1,7 @@
-"""TensorFlow fast paths for the normalization layers.
+"""TensorFlow kernels: the fused batch-norm op, an instance norm with a
+hand-written gradient, and sums across `tf.distribute` replicas.
 
-Imported only on the TensorFlow backend. Each kernel computes exactly what
-the generic `keras.ops` path in `_statistics.py` computes; the tests check
-that outputs, gradients and statistics agree.
+Imported only on the TensorFlow backend, through `keras_norms.kernels`.
 """
 
 import tensorflow as tf
@@ -10,6 +9,10 @@ import tensorflow as tf
 # TensorFlow's fused kernel raises a smaller epsilon to this value.
 _FUSED_MIN_EPSILON = 1.001e-5
 _FUSED_DTYPES = ("float16", "bfloat16", "float32")
+
+
+def batch_norm(inputs, axes, epsilon):
+    return FusedBatchNorm.for_inputs(inputs, axes, epsilon)
 
 
 class FusedBatchNorm:
@@ -83,7 +86,11 @@ class FusedBatchNorm:
         return tf.reshape(y, shape), mean, variance
 
 
-def all_reduce_sum(tensors):
+def supports_cross_replica():
+    return True
+
+
+def cross_replica_sum(tensors):
     """Sums `tensors` across the replicas of the current tf.distribute strategy.
 
     Outside a replica context (no strategy, or the default one) this is the
@@ -95,11 +102,11 @@ def all_reduce_sum(tensors):
     return context.all_reduce(tf.distribute.ReduceOp.SUM, tensors)
 
 
-def instance_norm(x, gamma, beta, axes, epsilon):
+def instance_norm(x, gamma, beta, axes, epsilon, with_statistics):
     """Normalizes `x` over `axes` with a hand-written gradient.
 
-    `gamma` and `beta` (or None) broadcast against `x`. Returns the outputs
-    and the per-instance mean and biased variance (keepdims shapes).
+    The statistics come with the outputs at no extra cost, so they are
+    returned whether or not `with_statistics` asks for them.
 
     Autodiff through the moments would re-read the tensor many times; the
     closed form below needs two reductions (means of `dy` and of `dy` times
