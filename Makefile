@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST := $(PY) -m pytest -q -p no:cacheprovider
 
-.PHONY: setup demo test test-tf test-jax bench clean
+.PHONY: setup demo test test-tf test-jax test-torch bench clean
 
 setup: $(VENV)/.installed
 
@@ -11,14 +11,18 @@ $(VENV)/.installed: setup.cfg pyproject.toml constraints.txt scripts/setup.sh
 	bash scripts/setup.sh
 	touch $@
 
-# Layer tests run on the TensorFlow and JAX backends; experiment tests need TensorFlow.
-test: setup test-tf test-jax
+# Layer tests run on the TensorFlow, JAX and torch backends; experiment tests
+# need TensorFlow.
+test: setup test-tf test-jax test-torch
 
 test-tf: setup
 	KERAS_BACKEND=tensorflow $(PYTEST) tests
 
 test-jax: setup
 	KERAS_BACKEND=jax $(PYTEST) tests/layers
+
+test-torch: setup
+	KERAS_BACKEND=torch $(PYTEST) tests/layers
 
 demo: setup
 	KERAS_BACKEND=tensorflow TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m experiments quick
