@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 import keras_norms
 from keras_norms import WeightNormalization
+from keras_norms import kernels
 from tests.layers.backend_utils import BACKEND
 from tests.layers.backend_utils import gradients
 from tests.layers.backend_utils import random_normal
@@ -168,7 +169,9 @@ def test_transposed_convolution_normalizes_its_output_axis():
     )
 
 
-@pytest.mark.parametrize("name", ["Dense", "Conv2DTranspose", "DepthwiseConv2D", "LSTM"])
+@pytest.mark.parametrize(
+    "name", ["Dense", "Conv2D", "Conv2DTranspose", "DepthwiseConv2D", "LSTM"]
+)
 def test_gradients_of_g_and_v_match_numpy(name):
     wn, shape, unit_axes = wrapped_with_random_g(name)
     x = random_inputs(shape)
@@ -201,6 +204,31 @@ def test_gradients_of_g_and_v_match_numpy(name):
             wn_grads[id(g)], dg.reshape(g.shape), rtol=1e-4, atol=1e-5
         )
         np.testing.assert_allclose(wn_grads[id(v)], dv, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.skipif(
+    BACKEND == "torch",
+    reason="torch's fused weight norm, like torch.nn.utils.weight_norm, gives "
+    "NaN for an all-zero column (documented in keras_norms.kernels)",
+)
+def test_all_zero_column_gives_zero_kernel_and_finite_gradients():
+    wn, shape, _ = wrapped_with_random_g("Dense")
+    v = to_numpy(wn.v)
+    v[:, 2] = 0.0
+    wn.v.assign(v)
+    x = random_inputs(shape)
+    dy = random_inputs((shape[0], 5), seed=1, loc=0.0, scale=1.0)
+    w = to_numpy(kernels.weight_norm(wn.v, wn.g[None, :], (0,)))
+    np.testing.assert_array_equal(w[:, 2], 0.0)
+    grads = weight_gradients(wn, x, dy)
+    assert all(np.all(np.isfinite(g)) for g in grads.values())
+    # Below the floor the norm is a constant: dv = g / sqrt(floor) * dw.
+    plain = plain_layer_with(wn, shape, {id(wn.v): w})
+    dw = weight_gradients(plain, x, dy)[id(plain.kernel)]
+    scale = to_numpy(wn.g)[2] * 1e6
+    np.testing.assert_allclose(
+        grads[id(wn.v)][:, 2], scale * dw[:, 2], rtol=1e-4
+    )
 
 
 @settings(max_examples=10, deadline=None)
