@@ -49,13 +49,16 @@ def check_renorm_clipping(renorm_clipping):
     """
     if renorm_clipping is None:
         return {}
-    if not isinstance(renorm_clipping, dict) or set(renorm_clipping) - set(
-        _RENORM_CLIPPING_KEYS
-    ):
+    # The messages begin as Keras's do, so code matching them still works.
+    if not isinstance(renorm_clipping, dict):
         raise ValueError(
-            "Argument `renorm_clipping` must be a dict with keys among "
-            f"{list(_RENORM_CLIPPING_KEYS)}. "
+            "Argument `renorm_clipping` must be a dict or None. "
             f"Received: renorm_clipping={renorm_clipping!r}"
+        )
+    if set(renorm_clipping) - set(_RENORM_CLIPPING_KEYS):
+        raise ValueError(
+            "Received invalid keys for `renorm_clipping` argument: "
+            f"{renorm_clipping!r}. Supported keys: {list(_RENORM_CLIPPING_KEYS)}"
         )
     clipping = {}
     for key, value in renorm_clipping.items():
@@ -69,12 +72,13 @@ def check_renorm_clipping(renorm_clipping):
         clipping[key] = float(value)
     if clipping.get("rmin", 0.0) > clipping.get("rmax", float("inf")):
         raise ValueError(
-            "Argument `renorm_clipping` must have rmax >= rmin. "
-            f"Received: renorm_clipping={renorm_clipping!r}"
+            "rmax should be greater than or equal to rmin in the "
+            f"`renorm_clipping` argument. Received: "
+            f"renorm_clipping={renorm_clipping!r}"
         )
     if clipping.get("dmax", 0.0) < 0:
         raise ValueError(
-            "Argument `renorm_clipping` must have a non-negative dmax. "
+            "dmax should be non-negative in the `renorm_clipping` argument. "
             f"Received: renorm_clipping={renorm_clipping!r}"
         )
     return clipping

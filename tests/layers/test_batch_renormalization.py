@@ -220,13 +220,18 @@ def test_get_config_and_keras_file_round_trip(tmp_path):
     [
         ({"renorm": 1}, "Argument `renorm` must be a bool. Received: renorm=1"),
         ({"renorm": True, "renorm_clipping": {"random_key": 1.0}},
-         "`renorm_clipping` must be a dict with keys among"),
+         "Received invalid keys for `renorm_clipping` argument: "
+         "{'random_key': 1.0}"),
         ({"renorm": True, "renorm_clipping": [("rmax", 1.0)]},
-         "`renorm_clipping` must be a dict"),
+         "Argument `renorm_clipping` must be a dict or None. "
+         "Received: renorm_clipping=[('rmax', 1.0)]"),
         ({"renorm": True, "renorm_clipping": {"rmax": 0.0, "rmin": 1.0}},
-         "rmax >= rmin. Received: renorm_clipping={'rmax': 0.0, 'rmin': 1.0}"),
+         "rmax should be greater than or equal to rmin in the "
+         "`renorm_clipping` argument. Received: "
+         "renorm_clipping={'rmax': 0.0, 'rmin': 1.0}"),
         ({"renorm": True, "renorm_clipping": {"rmax": 1.0, "dmax": -1.0}},
-         "non-negative dmax. Received: renorm_clipping="),
+         "dmax should be non-negative in the `renorm_clipping` argument. "
+         "Received: renorm_clipping={'rmax': 1.0, 'dmax': -1.0}"),
         ({"renorm": True, "renorm_clipping": {"rmax": "3"}},
          "must map 'rmax' to a number"),
         ({"renorm": True, "renorm_momentum": 1.0},
