@@ -22,8 +22,9 @@ def _tensor(x):
 def batch_norm(inputs, axes, epsilon):
     """`F.batch_norm` where it computes what the layer does.
 
-    It normalizes axis 1 of an `(N, C, ...)` tensor; channels-last inputs
-    reshape to `(-1, C)` for free. torch refuses a training batch with a
+    It normalizes axis 1 of an `(N, C, ...)` tensor; a channels-last input
+    is viewed as a `(1, C, M, 1)` tensor in torch's channels_last layout
+    (same memory), which its channels-last kernel reads in place. torch refuses a training batch with a
     single value per channel (the layers give it variance 0), so such
     inputs take the generic path.
     """
@@ -37,7 +38,7 @@ def batch_norm(inputs, axes, epsilon):
         return None
     return functools.partial(
         _batch_norm,
-        channels_last=ndim > 2 and axes[0] == ndim - 1,
+        channels_last=axes[0] == ndim - 1,
         epsilon=epsilon,
     )
 
@@ -48,7 +49,7 @@ def _batch_norm(
     shape = x.shape
     x = ops.cast(x, "float32")
     if channels_last:
-        x = x.reshape(-1, shape[-1])
+        x = x.reshape(1, -1, 1, shape[-1]).permute(0, 3, 1, 2)
     gamma, beta = _tensor(gamma), _tensor(beta)
     moving_mean, moving_variance = _tensor(moving_mean), _tensor(moving_variance)
     if training:
@@ -64,6 +65,8 @@ def _batch_norm(
     else:
         mean, variance = moving_mean, moving_variance
         y = F.batch_norm(x, mean, variance, gamma, beta, False, 0.0, epsilon)
+    if channels_last:
+        y = y.permute(0, 2, 3, 1)
     return y.reshape(shape), mean, variance
 
 
