@@ -1,10 +1,12 @@
-"""TensorFlow kernels: the fused batch-norm op, an instance norm with a
-hand-written gradient, and sums across `tf.distribute` replicas.
+"""TensorFlow kernels: the fused batch-norm op, instance norm and weight norm
+with hand-written gradients, and sums across `tf.distribute` replicas.
 
 Imported only on the TensorFlow backend, through `keras_norms.kernels`.
 """
 
 import tensorflow as tf
+
+from keras_norms.kernels import generic
 
 # TensorFlow's fused kernel raises a smaller epsilon to this value.
 _FUSED_MIN_EPSILON = 1.001e-5
@@ -155,3 +157,34 @@ def _sum_to_shape_of(values, like):
     return tf.reshape(
         tf.reduce_sum(values, axis=axes, keepdims=True), tf.shape(like)
     )
+
+
+def weight_norm(v, g, norm_axes):
+    """`v * (g / ||v||)` with a hand-written gradient.
+
+    With `s = g / ||v||` and `d = sum(dw * v)` per unit (one reduction,
+    shared by both gradients): `dv = s * (dw - v * d / ||v||^2)` and
+    `dg = d / ||v||`. TensorFlow runs autodiff's gradient as more separate
+    passes over the kernel (`benchmarks/bench_weight_norm_forms.py`). Below
+    the norm's floor the norm is a constant and `dv = s * dw`.
+    """
+
+    @tf.custom_gradient
+    def normalize(v, g):
+        squared = tf.reduce_sum(tf.square(v), axis=norm_axes, keepdims=True)
+        inverse = tf.math.rsqrt(tf.maximum(squared, generic.MIN_SQUARED_NORM))
+        scale = g * inverse
+        # 1 / ||v||^2 where the norm depends on v, 0 below the floor.
+        inverse_squared = tf.where(
+            squared >= generic.MIN_SQUARED_NORM, tf.square(inverse), 0.0
+        )
+
+        def grad(dw):
+            dot = tf.reduce_sum(dw * v, axis=norm_axes, keepdims=True)
+            return scale * (dw - v * (dot * inverse_squared)), dot * inverse
+
+        return v * scale, grad
+
+    # A variable argument of a custom gradient would get no gradient.
+    v = tf.cast(tf.convert_to_tensor(v), tf.float32)
+    return normalize(v, tf.convert_to_tensor(g))
