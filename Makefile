@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST := $(PY) -m pytest -q -p no:cacheprovider
 
-.PHONY: setup demo test test-tf test-jax bench docs docs-serve clean
+.PHONY: setup demo test test-tf test-jax test-torch bench docs docs-serve clean
 
 setup: $(VENV)/.installed
 
@@ -11,8 +11,9 @@ $(VENV)/.installed: setup.cfg pyproject.toml constraints.txt scripts/setup.sh
 	bash scripts/setup.sh
 	touch $@
 
-# Layer tests run on the TensorFlow and JAX backends; experiment tests need TensorFlow.
-test: setup test-tf test-jax
+# Layer tests run on the TensorFlow, JAX and torch backends; experiment tests
+# need TensorFlow.
+test: setup test-tf test-jax test-torch
 
 test-tf: setup
 	KERAS_BACKEND=tensorflow $(PYTEST) tests
@@ -27,17 +28,32 @@ docs: setup
 docs-serve: setup
 	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs serve -a 127.0.0.1:8000
 
+test-torch: setup
+	KERAS_BACKEND=torch $(PYTEST) tests/layers
+
 demo: setup
 	KERAS_BACKEND=tensorflow TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m experiments quick
 
-# TensorFlow leaves its oneDNN kernels off on some CPUs: measure both ways.
+# Every benchmark on every backend (TensorFlow both with and without its
+# oneDNN kernels, which it leaves off on some CPUs), then BENCHMARKS.md from
+# their results. BENCH_REPEATS=3 checks the scripts quickly.
+BENCH_SCRIPTS := bench_layers bench_weight_norm bench_weight_norm_forms bench_train_step
+BENCH_REPEATS ?= 30
+
 bench: setup
-	for onednn in 0 1; do \
-	  for script in bench_layers bench_weight_norm bench_fit_epoch; do \
+	$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[bench]"
+	rm -f benchmarks/results/*.json
+	for script in $(BENCH_SCRIPTS); do \
+	  for onednn in 0 1; do \
 	    TF_ENABLE_ONEDNN_OPTS=$$onednn KERAS_BACKEND=tensorflow \
-	      $(PY) benchmarks/$$script.py || exit 1; \
+	      $(PY) benchmarks/$$script.py --repeats $(BENCH_REPEATS) || exit 1; \
+	  done; \
+	  for backend in jax torch; do \
+	    KERAS_BACKEND=$$backend \
+	      $(PY) benchmarks/$$script.py --repeats $(BENCH_REPEATS) || exit 1; \
 	  done; \
 	done
+	cd benchmarks && ../$(PY) render.py > ../BENCHMARKS.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis site

@@ -1,10 +1,11 @@
 """Forward+backward time of WeightNormalization against the unwrapped layer.
 
 Each wrapped layer and the same unwrapped layer run in one process,
-interleaved, in training mode (so the data-init check is included), and the
-script prints medians and the overhead ratio (wrapped / unwrapped). Usage:
+interleaved, in training mode (so the data-init check is included), on the
+running backend; the script prints medians and the overhead ratio (wrapped /
+unwrapped) and writes them to `benchmarks/results/`. Usage:
 
-    KERAS_BACKEND=tensorflow python benchmarks/bench_weight_norm.py [--repeats 30]
+    KERAS_BACKEND=jax python benchmarks/bench_weight_norm.py [--repeats 30]
 """
 
 import argparse
@@ -16,10 +17,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 
 import keras_norms  # noqa: E402
+from timing import compile_modes  # noqa: E402
 from timing import interleaved_medians  # noqa: E402
-from timing import markdown_table  # noqa: E402
-from timing import setup_line  # noqa: E402
-from timing import training_step  # noqa: E402
+from timing import layer_step  # noqa: E402
+from timing import save  # noqa: E402
 
 # name: (layer factory, input shape, target overhead).
 CASES = {
@@ -36,12 +37,14 @@ def main():
 
     rows = []
     for name, (factory, shape, target) in CASES.items():
-        for jit in (False, True):
+        for mode, compiled in compile_modes():
             medians = interleaved_medians(
                 {
-                    "plain": training_step(factory(), shape, jit),
-                    "weight_norm": training_step(
-                        keras_norms.WeightNormalization(factory()), shape, jit
+                    "plain": layer_step(factory(), shape, compiled),
+                    "weight_norm": layer_step(
+                        keras_norms.WeightNormalization(factory()),
+                        shape,
+                        compiled,
                     ),
                 },
                 args.repeats,
@@ -50,23 +53,16 @@ def main():
             rows.append([
                 name,
                 str(shape),
-                "yes" if jit else "no",
+                mode,
                 f"{medians['plain'] * 1e3:.2f}",
                 f"{medians['weight_norm'] * 1e3:.2f}",
                 f"{ratio:.2f}",
                 f"<= {target:.2f}",
             ])
             print(" | ".join(rows[-1]), flush=True)
-    print()
-    print(f"{setup_line()}; median of {args.repeats}, "
-          "forward+backward in training mode, float32")
-    print(
-        markdown_table(
-            ["layer", "input", "XLA", "plain ms", "weight norm ms", "ratio",
-             "target"],
-            rows,
-        )
-    )
+    header = ["layer", "input", "mode", "plain ms", "weight norm ms", "ratio",
+              "target"]
+    save("weight_norm", args.repeats, {"weight norm": (header, rows)})
 
 
 if __name__ == "__main__":

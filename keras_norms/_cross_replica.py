@@ -2,24 +2,14 @@
 
 Under a TensorFlow `tf.distribute` strategy each replica sees its own part of
 the global batch, so per-replica statistics differ; they are combined here
-with all-reduce sums. On JAX, Keras's distribution API shards one global
-array, and ordinary reductions already see the whole batch.
+with sums across replicas (`kernels.cross_replica_sum`). On JAX, Keras's
+distribution API shards one global array, and ordinary reductions already
+see the whole batch.
 """
 
-import keras
 from keras import ops
 
-
-def _identity(tensors):
-    return tensors
-
-
-def _all_reduce_sum():
-    if keras.backend.backend() != "tensorflow":
-        return _identity
-    from keras_norms._tf_kernels import all_reduce_sum
-
-    return all_reduce_sum
+from keras_norms import kernels
 
 
 def combine_moments(count, mean, sum_squares):
@@ -36,11 +26,10 @@ def combine_moments(count, mean, sum_squares):
         are summed (Chan et al.), which keeps the variance accurate when the
         mean is large.
     """
-    all_reduce_sum = _all_reduce_sum()
-    total_count, weighted_mean = all_reduce_sum([count, count * mean])
+    total_count, weighted_mean = kernels.cross_replica_sum([count, count * mean])
     total_count = ops.maximum(total_count, 1.0)
     global_mean = weighted_mean / total_count
-    (total_squares,) = all_reduce_sum(
+    (total_squares,) = kernels.cross_replica_sum(
         [sum_squares + count * ops.square(mean - global_mean)]
     )
     return global_mean, total_squares / total_count

@@ -1,7 +1,7 @@
 """Moments, moving averages and the normalization transform, in `keras.ops`.
 
-This is the generic path that runs on every Keras backend; the TensorFlow
-fast paths in `_tf_kernels.py` are tested equal to it. The three layers that
+This is the generic path that runs on every Keras backend; the backend
+kernels in `keras_norms/kernels/` are tested equal to it. The three layers that
 keep moving statistics (BatchNormalization, MeanOnlyBatchNormalization and
 InstanceNormalization with running statistics) take their masked moments and
 their moving-average updates from here.

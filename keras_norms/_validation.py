@@ -21,18 +21,67 @@ def check_epsilon(epsilon):
     return float(epsilon)
 
 
-def check_momentum(momentum):
-    """Returns `momentum` as a float, or raises if it is outside [0, 1)."""
+def check_momentum(momentum, name="momentum"):
+    """Returns `momentum` as a float, or raises if it is outside [0, 1).
+
+    `name` is the argument's name, for the error message.
+    """
     if (
         isinstance(momentum, bool)
         or not isinstance(momentum, numbers.Real)
         or not 0.0 <= momentum < 1.0
     ):
         raise ValueError(
-            "Argument `momentum` must be a number in [0, 1). "
-            f"Received: momentum={momentum!r}"
+            f"Argument `{name}` must be a number in [0, 1). "
+            f"Received: {name}={momentum!r}"
         )
     return float(momentum)
+
+
+_RENORM_CLIPPING_KEYS = ("rmax", "rmin", "dmax")
+
+
+def check_renorm_clipping(renorm_clipping):
+    """Returns `renorm_clipping` as a dict of floats (`{}` for None).
+
+    Its keys are among `rmax`, `rmin` and `dmax`, with `rmin <= rmax` and
+    `dmax >= 0`; a value of None is the same as a missing key.
+    """
+    if renorm_clipping is None:
+        return {}
+    # The messages begin as Keras's do, so code matching them still works.
+    if not isinstance(renorm_clipping, dict):
+        raise ValueError(
+            "Argument `renorm_clipping` must be a dict or None. "
+            f"Received: renorm_clipping={renorm_clipping!r}"
+        )
+    if set(renorm_clipping) - set(_RENORM_CLIPPING_KEYS):
+        raise ValueError(
+            "Received invalid keys for `renorm_clipping` argument: "
+            f"{renorm_clipping!r}. Supported keys: {list(_RENORM_CLIPPING_KEYS)}"
+        )
+    clipping = {}
+    for key, value in renorm_clipping.items():
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise ValueError(
+                f"Argument `renorm_clipping` must map {key!r} to a number. "
+                f"Received: renorm_clipping={renorm_clipping!r}"
+            )
+        clipping[key] = float(value)
+    if clipping.get("rmin", 0.0) > clipping.get("rmax", float("inf")):
+        raise ValueError(
+            "rmax should be greater than or equal to rmin in the "
+            f"`renorm_clipping` argument. Received: "
+            f"renorm_clipping={renorm_clipping!r}"
+        )
+    if clipping.get("dmax", 0.0) < 0:
+        raise ValueError(
+            "dmax should be non-negative in the `renorm_clipping` argument. "
+            f"Received: renorm_clipping={renorm_clipping!r}"
+        )
+    return clipping
 
 
 def check_axis(axis, allow_list=False):

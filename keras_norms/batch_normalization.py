@@ -10,6 +10,7 @@ from keras_norms import _masks
 from keras_norms import _statistics
 from keras_norms import _validation
 from keras_norms import _weights
+from keras_norms import kernels
 
 
 @keras.saving.register_keras_serializable(package="keras_norms")
@@ -34,12 +35,14 @@ class BatchNormalization(Layer):
     (`trainable=False`) always runs in inference mode and never updates its
     moving statistics, as in Keras.
 
-    A drop-in for `keras.layers.BatchNormalization`, with the same arguments,
-    plus a list `axis` and ghost batches (`virtual_batch_size`). On the
-    TensorFlow backend it runs TensorFlow's fused batch-norm kernel whenever
-    that kernel computes the same thing (no mask, no ghost batches, one
-    normalized axis that is first or last after the batch axis, no
-    cross-replica statistics); everywhere else it runs a generic `keras.ops`
+    A drop-in for `keras.layers.BatchNormalization`, with the same arguments
+    (batch renormalization included), plus a list `axis` and ghost batches
+    (`virtual_batch_size`). On the TensorFlow and torch backends it runs the
+    framework's fused batch-norm kernel (`fused_batch_norm`,
+    `torch.nn.functional.batch_norm`) whenever that kernel computes the same
+    thing (no mask, no ghost batches, no renorm in training, one normalized
+    axis that is first or last after the batch axis, no cross-replica
+    statistics); everywhere else, and on JAX, it runs a generic `keras.ops`
     path. Statistics and weights stay float32 under mixed precision.
 
     Args:
@@ -67,6 +70,19 @@ class BatchNormalization(Layer):
             samples, each normalized with its own statistics; the batch size
             must be a multiple of it. The moving statistics average those of
             the groups.
+        renorm: If `True`, batch renormalization: in training, the
+            normalized batch is corrected to `x_hat * r + d` with
+            `r = sqrt(var + epsilon) / renorm_stddev` and
+            `d = (mean - renorm_mean) / renorm_stddev` (constants for the
+            gradient), moving averages of the batch mean and standard
+            deviation kept with `renorm_momentum`. Inference is unchanged.
+            Adds the non-trainable weights `moving_stddev`, `renorm_mean`
+            and `renorm_stddev`; the moving variance is derived from
+            `moving_stddev`, as in Keras. Not with `virtual_batch_size`.
+        renorm_clipping: Optional dict with keys among `"rmax"`, `"rmin"`,
+            `"dmax"`: `r` is clipped to `[rmin, rmax]` and `d` to
+            `[-dmax, dmax]`; a missing key leaves that side unclipped.
+        renorm_momentum: Momentum of the renorm averages, in [0, 1).
         **kwargs: Base layer keyword arguments (e.g. `name` and `dtype`).
 
     Call arguments:
@@ -90,6 +106,8 @@ class BatchNormalization(Layer):
         - [Ioffe and Szegedy, 2015](https://arxiv.org/abs/1502.03167).
         - [Hoffer et al., 2017](https://arxiv.org/abs/1705.08741) (ghost
           batch normalization).
+        - [Ioffe, 2017](https://arxiv.org/abs/1702.03275) (batch
+          renormalization).
     """
 
     def __init__(
@@ -109,17 +127,20 @@ class BatchNormalization(Layer):
         gamma_constraint=None,
         synchronized=False,
         virtual_batch_size=None,
+        renorm=False,
+        renorm_clipping=None,
+        renorm_momentum=0.99,
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.axis = _validation.check_axis(axis, allow_list=True)
         self.momentum = _validation.check_momentum(momentum)
         self.epsilon = _validation.check_epsilon(epsilon)
-        if synchronized and backend.backend() != "tensorflow":
+        if synchronized and not kernels.supports_cross_replica():
             raise ValueError(
                 "Argument `synchronized=True` is only supported with the "
                 f"TensorFlow backend. Received: synchronized={synchronized!r} "
-                f"on the {backend.backend()} backend"
+                f"on the {kernels.backend_name()} backend"
             )
         self.synchronized = bool(synchronized)
         if virtual_batch_size is not None and (
@@ -132,6 +153,23 @@ class BatchNormalization(Layer):
                 f"None. Received: virtual_batch_size={virtual_batch_size!r}"
             )
         self.virtual_batch_size = virtual_batch_size
+        if not isinstance(renorm, bool):
+            raise ValueError(
+                f"Argument `renorm` must be a bool. Received: renorm={renorm!r}"
+            )
+        if renorm and virtual_batch_size is not None:
+            raise ValueError(
+                "Argument `renorm=True` cannot be combined with ghost batches. "
+                f"Received: renorm={renorm!r}, "
+                f"virtual_batch_size={virtual_batch_size!r}"
+            )
+        self.renorm = renorm
+        self.renorm_clipping = _validation.check_renorm_clipping(
+            renorm_clipping
+        )
+        self.renorm_momentum = _validation.check_momentum(
+            renorm_momentum, "renorm_momentum"
+        )
         self.center = center
         self.scale = scale
         _weights.set_arguments(
@@ -183,6 +221,8 @@ class BatchNormalization(Layer):
         self.moving_variance = _weights.add_moving_statistic(
             self, "moving_variance", shape
         )
+        if self.renorm:
+            self._add_renorm_statistics(shape)
         self.input_spec = InputSpec(
             ndim=ndim, axes={a: input_shape[a] for a in self._axes}
         )
@@ -193,7 +233,10 @@ class BatchNormalization(Layer):
             mask = _masks.as_input_rank(mask, inputs, self.name)
         self._check_virtual_batch(inputs)
 
-        fused = self._fused_kernel(inputs, mask)
+        # Batch renormalization corrects the batch statistics: no fused kernel.
+        fused = None if self.renorm and training else self._fused_kernel(
+            inputs, mask
+        )
         if fused is not None:
             return self._call_fused(fused, inputs, training)
 
@@ -206,7 +249,11 @@ class BatchNormalization(Layer):
         )
         if training:
             mean, variance, count = self._batch_moments(x, mask)
-            self._update_moving_statistics(mean, variance, count)
+            if self.renorm:
+                gamma, beta = self._renorm_corrected(mean, variance, gamma, beta)
+                self._update_renorm_statistics(mean, variance, mask)
+            else:
+                self._update_moving_statistics(mean, variance, count)
             if self.virtual_batch_size is not None:
                 outputs = self._ghost_normalize(x, mean, variance, gamma, beta)
                 return ops.cast(outputs, self.compute_dtype)
@@ -234,11 +281,7 @@ class BatchNormalization(Layer):
         With ghost batches, they have an extra leading axis, one entry per
         virtual batch.
         """
-        all_reduce = None
-        if self.synchronized:
-            from keras_norms import _tf_kernels
-
-            all_reduce = _tf_kernels.all_reduce_sum
+        all_reduce = kernels.cross_replica_sum if self.synchronized else None
         if self.virtual_batch_size is None:
             return _statistics.moments(
                 x, self._reduction_axes, mask=mask, all_reduce=all_reduce
@@ -275,20 +318,105 @@ class BatchNormalization(Layer):
             grouped=self.virtual_batch_size is not None,
         )
 
+    def _add_renorm_statistics(self, shape):
+        """`moving_stddev`, `renorm_mean` and `renorm_stddev`, as in Keras.
+
+        The standard deviations start at the square root of the moving
+        variance's initial value.
+        """
+        moving_variance_initializer = self.moving_variance_initializer
+
+        def stddev_initializer(shape, dtype=None):
+            return ops.sqrt(moving_variance_initializer(shape, dtype=dtype))
+
+        self.moving_stddev = _weights.add_moving_statistic(
+            self, "moving_stddev", shape, initializer=stddev_initializer
+        )
+        self.renorm_mean = _weights.add_moving_statistic(
+            self, "renorm_mean", shape, initializer=self.moving_mean_initializer
+        )
+        self.renorm_stddev = _weights.add_moving_statistic(
+            self, "renorm_stddev", shape, initializer=stddev_initializer
+        )
+
+    def _renorm_corrected(self, mean, variance, gamma, beta):
+        """`gamma` and `beta` with the renorm correction folded in.
+
+        With `r = stddev / renorm_stddev` and
+        `d = (mean - renorm_mean) / renorm_stddev`, clipped and held
+        constant for the gradient, the output `(x_hat * r + d) * gamma +
+        beta` is `x_hat * (r * gamma) + (d * gamma + beta)`.
+        """
+        dtype = mean.dtype
+        shape = self._broadcast_shape
+        stddev = ops.sqrt(variance + self.epsilon)
+        renorm_mean = _weights.as_broadcast(self.renorm_mean, dtype, shape)
+        # The floor keeps r and d finite early in training.
+        renorm_stddev = ops.maximum(
+            _weights.as_broadcast(self.renorm_stddev, dtype, shape),
+            self.epsilon**0.5,
+        )
+        r = stddev / renorm_stddev
+        d = (mean - renorm_mean) / renorm_stddev
+        clipping = self.renorm_clipping
+        if "rmin" in clipping:
+            r = ops.maximum(r, clipping["rmin"])
+        if "rmax" in clipping:
+            r = ops.minimum(r, clipping["rmax"])
+        if "dmax" in clipping:
+            d = ops.clip(d, -clipping["dmax"], clipping["dmax"])
+        r, d = ops.stop_gradient(r), ops.stop_gradient(d)
+        if gamma is not None:
+            r, d = r * gamma, d * gamma
+        if beta is not None:
+            d = d + beta
+        return r, d
+
+    def _update_renorm_statistics(self, mean, variance, mask):
+        """Moves the renorm statistics (by `renorm_momentum`) and the moving
+        ones (by `momentum`) towards the batch's, as Keras does: the moving
+        standard deviation is averaged and the moving variance derived from
+        it."""
+        shape = self.moving_mean.shape
+        mean = ops.reshape(mean, shape)
+        stddev = ops.reshape(ops.sqrt(variance + self.epsilon), shape)
+        updates = [
+            (self.renorm_mean, mean, self.renorm_momentum),
+            (self.renorm_stddev, stddev, self.renorm_momentum),
+            (self.moving_mean, mean, self.momentum),
+            (self.moving_stddev, stddev, self.momentum),
+        ]
+        # Rounding could make the difference negative.
+        variance = ops.relu(
+            ops.square(
+                ops.convert_to_tensor(self.moving_stddev) * self.momentum
+                + stddev * (1.0 - self.momentum)
+            )
+            - self.epsilon
+        )
+        if mask is not None:
+            # A fully masked batch has no statistics: keep the averages.
+            any_valid = ops.any(mask)
+            updates = [
+                (v, ops.where(any_valid, value, ops.convert_to_tensor(v)), m)
+                for v, value, m in updates
+            ]
+            variance = ops.where(
+                any_valid, variance, ops.convert_to_tensor(self.moving_variance)
+            )
+        for variable, value, momentum in updates:
+            _statistics.moving_average(variable, value, momentum)
+        self.moving_variance.assign(variance)
+
     def _fused_kernel(self, inputs, mask):
-        """The TensorFlow fused kernel for these inputs, or None."""
+        """The backend's fused kernel for these inputs, or None."""
         if (
-            backend.backend() != "tensorflow"
-            or mask is not None
+            mask is not None
             or self.virtual_batch_size is not None
             or self.synchronized
         ):
             return None
-        from keras_norms import _tf_kernels
-
-        return _tf_kernels.FusedBatchNorm.for_inputs(
-            inputs, self._axes, self.epsilon
-        )
+        return kernels.batch_norm(inputs, self._axes, self.epsilon)
 
     def _call_fused(self, fused, inputs, training):
         outputs, mean, variance = fused(
@@ -337,5 +465,8 @@ class BatchNormalization(Layer):
             ),
             "synchronized": self.synchronized,
             "virtual_batch_size": self.virtual_batch_size,
+            "renorm": self.renorm,
+            "renorm_clipping": dict(self.renorm_clipping),
+            "renorm_momentum": self.renorm_momentum,
         }
         return {**base_config, **config}

@@ -10,6 +10,7 @@ from keras_norms import _masks
 from keras_norms import _statistics
 from keras_norms import _validation
 from keras_norms import _weights
+from keras_norms import kernels
 
 
 @keras.saving.register_keras_serializable(package="keras_norms")
@@ -174,11 +175,14 @@ class InstanceNormalization(Layer):
             )
             return ops.cast(outputs, self.compute_dtype)
 
-        if self._tf_kernel_applies(mask):
-            from keras_norms import _tf_kernels
-
-            outputs, mean, variance = _tf_kernels.instance_norm(
-                x, gamma, beta, self._reduction_axes, self.epsilon
+        if self._kernel_applies(mask):
+            outputs, mean, variance = kernels.instance_norm(
+                x,
+                gamma,
+                beta,
+                self._reduction_axes,
+                self.epsilon,
+                with_statistics=self.track_running_stats,
             )
             count = None
         else:
@@ -198,8 +202,8 @@ class InstanceNormalization(Layer):
             )
         return ops.cast(outputs, self.compute_dtype)
 
-    def _tf_kernel_applies(self, mask):
-        return mask is None and backend.backend() == "tensorflow"
+    def _kernel_applies(self, mask):
+        return mask is None
 
     def _weight_as(self, weight, dtype):
         return _weights.as_broadcast(weight, dtype, self._broadcast_shape)

@@ -8,12 +8,9 @@ import keras
 from keras import ops
 
 from keras_norms import _weight_norm_layers as layer_types
+from keras_norms import kernels
 from keras_norms._cross_replica import combine_moments
 from keras_norms._validation import check_epsilon
-
-# Floor of the squared kernel norm, so an all-zero kernel column gives a zero
-# effective kernel instead of NaN.
-_MIN_SQUARED_NORM = 1e-12
 
 
 class _NormalizedKernel:
@@ -36,20 +33,11 @@ class _NormalizedKernel:
             for axis, size in enumerate(variable.shape)
         )
 
-    def inverse_norm(self):
-        """`1 / ||v||` per output unit, in float32, shaped to broadcast."""
-        v = ops.cast(self.variable, "float32")
-        squared = ops.sum(ops.square(v), axis=self.norm_axes, keepdims=True)
-        return ops.rsqrt(ops.maximum(squared, _MIN_SQUARED_NORM))
-
-    def kernel(self, g, inverse_norm):
-        """The effective kernel `g * v / ||v||`, in float32.
-
-        The per-unit factor `g / ||v||` is formed first, so the full-size
-        kernel is read once, by one multiply.
-        """
-        scale = ops.reshape(g, self.g_shape) * inverse_norm
-        return ops.cast(self.variable, "float32") * scale
+    def kernel(self, g):
+        """The effective kernel `g * v / ||v||`, in float32."""
+        return kernels.weight_norm(
+            self.variable, ops.reshape(g, self.g_shape), self.norm_axes
+        )
 
 
 class _Bias:
@@ -300,25 +288,20 @@ class WeightNormalization(keras.layers.Wrapper):
         return self._kernels[1].variable
 
     def call(self, inputs, training=None, mask=None, initial_state=None):
-        inverse_norms = [kernel.inverse_norm() for kernel in self._kernels]
         g_offset = ops.cast(self.g_offset, "float32")
         bias_offset = None
         if self._bias is not None:
             bias_offset = ops.cast(self.bias_offset, "float32")
         if training and self.data_init:
-            g_offset, bias_offset = self._data_init_offsets(
-                inputs, mask, inverse_norms[0]
-            )
+            g_offset, bias_offset = self._data_init_offsets(inputs, mask)
 
         dtype = self._kernels[0].owner.compute_dtype
         substitutes = []
-        for i, (kernel, inverse_norm) in enumerate(
-            zip(self._kernels, inverse_norms)
-        ):
+        for i, kernel in enumerate(self._kernels):
             g = ops.cast(kernel.g, "float32")
             if i == 0:
                 g = g + g_offset
-            w = ops.cast(kernel.kernel(g, inverse_norm), dtype)
+            w = ops.cast(kernel.kernel(g), dtype)
             substitutes.append((kernel.owner, kernel.attribute, w))
         if self._bias is not None:
             bias = ops.cast(self._bias.variable, "float32") + bias_offset
@@ -336,7 +319,7 @@ class WeightNormalization(keras.layers.Wrapper):
         with _reading(substitutes):
             return self.layer(inputs, **kwargs)
 
-    def _data_init_offsets(self, inputs, mask, inverse_norm):
+    def _data_init_offsets(self, inputs, mask):
         """Offsets of `g` and the bias after the data-dependent init.
 
         Measures the pre-activations only while `initialized` is False (a
@@ -351,7 +334,7 @@ class WeightNormalization(keras.layers.Wrapper):
         use_mask = mask is not None and layer_types.uses_mask(self.layer)
 
         def measure():
-            w = kernel.kernel(g_current, inverse_norm)
+            w = kernel.kernel(g_current)
             z = layer_types.preactivations(
                 self.layer, ops.cast(inputs, "float32"), w, g.shape
             )
@@ -424,8 +407,7 @@ class WeightNormalization(keras.layers.Wrapper):
                 "the data-dependent init runs once and is part of the saved "
                 "state. Build a new wrapper to initialize again."
             )
-        inverse_norm = self._kernels[0].inverse_norm()
-        self._data_init_offsets(batch, mask, inverse_norm)
+        self._data_init_offsets(batch, mask)
 
     def fold(self):
         """Returns the wrapped layer as a plain layer with `w` as its kernel.
@@ -445,9 +427,7 @@ class WeightNormalization(keras.layers.Wrapper):
             g = ops.cast(kernel.g, "float32")
             if i == 0:
                 g = g + g_offset
-            effective[id(kernel.variable)] = kernel.kernel(
-                g, kernel.inverse_norm()
-            )
+            effective[id(kernel.variable)] = kernel.kernel(g)
         if self._bias is not None:
             effective[id(self._bias.variable)] = ops.cast(
                 self._bias.variable, "float32"

@@ -25,6 +25,49 @@ def random_normal(shape, seed=0, loc=0.0, scale=1.0):
     )
 
 
+# Unit roundoff of the formats float32 matmuls may run in.
+_ROUNDOFF = {"float32": 2.0**-24, "bfloat16_3x": 2.0**-17, "tf32": 2.0**-11,
+             "bfloat16": 2.0**-8}
+
+
+def float32_matmul_roundoff():
+    """Unit roundoff of float32 matmuls and convolutions as this backend
+    runs them on its device.
+
+    On a CPU they are float32. On a GPU, TensorFlow runs them as TF32
+    unless `tf.config.experimental.enable_tensor_float_32_execution(False)`;
+    JAX by its `jax_default_matmul_precision` (TF32 at the default);
+    torch as TF32 where `allow_tf32` is set for cuDNN (the default) or for
+    cuBLAS.
+    """
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        gpu = bool(tf.config.list_logical_devices("GPU"))
+        tf32 = gpu and tf.config.experimental.tensor_float_32_execution_enabled()
+        return _ROUNDOFF["tf32" if tf32 else "float32"]
+    if BACKEND == "jax":
+        import jax
+
+        if jax.devices()[0].platform != "gpu":
+            return _ROUNDOFF["float32"]
+        precision = str(jax.config.jax_default_matmul_precision or "default")
+        precision = precision.lower().split(".")[-1]
+        # "default", "high" and "tensorfloat32" run as TF32 on a GPU.
+        formats = {"highest": "float32", "float32": "float32",
+                   "bfloat16_3x": "bfloat16_3x", "bfloat16": "bfloat16"}
+        return _ROUNDOFF[formats.get(precision, "tf32")]
+    import torch
+
+    if not torch.cuda.is_available():
+        return _ROUNDOFF["float32"]
+    tf32 = (
+        torch.backends.cudnn.allow_tf32
+        or torch.backends.cuda.matmul.allow_tf32
+    )
+    return _ROUNDOFF["tf32" if tf32 else "float32"]
+
+
 def gradients(layer, x, dy, **call_kwargs):
     """Gradients of `sum(layer(x, **call_kwargs) * dy)`.
 
@@ -54,8 +97,15 @@ def gradients(layer, x, dy, **call_kwargs):
         trainable = [v.value for v in layer.trainable_variables]
         d_variables, dx = jax.grad(loss, argnums=(0, 1))(trainable, x)
         grads = [dx] + list(d_variables)
+    elif BACKEND == "torch":
+        import torch
+
+        x = x.detach().clone().requires_grad_(True)
+        loss = (layer(x, **call_kwargs) * dy).sum()
+        variables = [v.value for v in layer.trainable_variables]
+        grads = torch.autograd.grad(loss, [x] + variables)
     else:
-        pytest.skip(f"no gradient helper for the {BACKEND} backend")
+        raise NotImplementedError(f"no gradient helper for {BACKEND}")
     grads = [to_numpy(g) for g in grads]
     return grads[0], grads[1:]
 

@@ -1,15 +1,20 @@
-"""TensorFlow fast paths for the normalization layers.
+"""TensorFlow kernels: the fused batch-norm op, instance norm and weight norm
+with hand-written gradients, and sums across `tf.distribute` replicas.
 
-Imported only on the TensorFlow backend. Each kernel computes exactly what
-the generic `keras.ops` path in `_statistics.py` computes; the tests check
-that outputs, gradients and statistics agree.
+Imported only on the TensorFlow backend, through `keras_norms.kernels`.
 """
 
 import tensorflow as tf
 
+from keras_norms.kernels import generic
+
 # TensorFlow's fused kernel raises a smaller epsilon to this value.
 _FUSED_MIN_EPSILON = 1.001e-5
 _FUSED_DTYPES = ("float16", "bfloat16", "float32")
+
+
+def batch_norm(inputs, axes, epsilon):
+    return FusedBatchNorm.for_inputs(inputs, axes, epsilon)
 
 
 class FusedBatchNorm:
@@ -83,7 +88,11 @@ class FusedBatchNorm:
         return tf.reshape(y, shape), mean, variance
 
 
-def all_reduce_sum(tensors):
+def supports_cross_replica():
+    return True
+
+
+def cross_replica_sum(tensors):
     """Sums `tensors` across the replicas of the current tf.distribute strategy.
 
     Outside a replica context (no strategy, or the default one) this is the
@@ -95,11 +104,11 @@ def all_reduce_sum(tensors):
     return context.all_reduce(tf.distribute.ReduceOp.SUM, tensors)
 
 
-def instance_norm(x, gamma, beta, axes, epsilon):
+def instance_norm(x, gamma, beta, axes, epsilon, with_statistics):
     """Normalizes `x` over `axes` with a hand-written gradient.
 
-    `gamma` and `beta` (or None) broadcast against `x`. Returns the outputs
-    and the per-instance mean and biased variance (keepdims shapes).
+    The statistics come with the outputs at no extra cost, so they are
+    returned whether or not `with_statistics` asks for them.
 
     Autodiff through the moments would re-read the tensor many times; the
     closed form below needs two reductions (means of `dy` and of `dy` times
@@ -148,3 +157,34 @@ def _sum_to_shape_of(values, like):
     return tf.reshape(
         tf.reduce_sum(values, axis=axes, keepdims=True), tf.shape(like)
     )
+
+
+def weight_norm(v, g, norm_axes):
+    """`v * (g / ||v||)` with a hand-written gradient.
+
+    With `s = g / ||v||` and `d = sum(dw * v)` per unit (one reduction,
+    shared by both gradients): `dv = s * (dw - v * d / ||v||^2)` and
+    `dg = d / ||v||`. TensorFlow runs autodiff's gradient as more separate
+    passes over the kernel (`benchmarks/bench_weight_norm_forms.py`). Below
+    the norm's floor the norm is a constant and `dv = s * dw`.
+    """
+
+    @tf.custom_gradient
+    def normalize(v, g):
+        squared = tf.reduce_sum(tf.square(v), axis=norm_axes, keepdims=True)
+        inverse = tf.math.rsqrt(tf.maximum(squared, generic.MIN_SQUARED_NORM))
+        scale = g * inverse
+        # 1 / ||v||^2 where the norm depends on v, 0 below the floor.
+        inverse_squared = tf.where(
+            squared >= generic.MIN_SQUARED_NORM, tf.square(inverse), 0.0
+        )
+
+        def grad(dw):
+            dot = tf.reduce_sum(dw * v, axis=norm_axes, keepdims=True)
+            return scale * (dw - v * (dot * inverse_squared)), dot * inverse
+
+        return v * scale, grad
+
+    # A variable argument of a custom gradient would get no gradient.
+    v = tf.cast(tf.convert_to_tensor(v), tf.float32)
+    return normalize(v, tf.convert_to_tensor(g))
