@@ -368,7 +368,8 @@ def cmd_study(argv):
             except SweepError as error:  # its failed runs are marked; the others go on
                 failures.append(f"{study.name}: {error}")
     store.open_store()
-    path = report.write_page(chosen, args.scale, args.out, f"{PROG} study")
+    # Every study, those not run yet at this scale included: the page accumulates.
+    path = report.write_page(STUDIES, args.scale, args.out, f"{PROG} study")
     print(f"\nWhich normalization when: {path}")
     if failures:
         raise SweepError("some runs failed (FAILED in MLflow, with the error as a tag): "

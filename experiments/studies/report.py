@@ -11,9 +11,10 @@ import math
 from pathlib import Path
 
 import mlflow
+import pandas
 
 from experiments.report import plots, tables
-from experiments.report.writer import reported_runs
+from experiments.report.writer import markdown_table, reported_runs, slug
 from experiments.studies import runner, verdict
 from experiments.tasks import TASKS
 
@@ -28,7 +29,10 @@ def study_runs(study, scale, experiment=None):
     """The study's finished and diverged runs at `scale` (any seeds), each
     labelled with its variant and level (columns `variant`, `level`)."""
     task = TASKS[study.task]
-    runs = reported_runs(experiment or task.experiment_name, study.name)
+    name = experiment or task.experiment_name
+    if mlflow.get_experiment_by_name(name) is None:
+        return pandas.DataFrame()
+    runs = reported_runs(name, study.name)
     if runs.empty:
         return runs
     configs = runner.study_configs(study, scale, seeds=1)
@@ -98,11 +102,6 @@ def _ours(claim, a, b, difference):
                                           f" [{difference.low:+.4g}, {difference.high:+.4g}]"))
 
 
-def _markdown_table(header, rows):
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return "\n".join(lines + ["| " + " | ".join(str(c) for c in row) + " |" for row in rows])
-
-
 def _claim_name(claim):
     return f"{claim.a[0]} @ {claim.a[1]} vs {claim.b[0]} @ {claim.b[1]}"
 
@@ -168,7 +167,7 @@ def _results(study, scale, runs, out_dir):
                 rows.append([level.label, label, "-", value, *["-"] * (len(study.metrics) - 1)]
                             + (["-"] if with_target else []))
         if curves:
-            name = f"study_{study.name}_{tables_slug(level.label)}_{view.curve_metric}.png"
+            name = f"study_{study.name}_{slug(level.label)}_{view.curve_metric}.png"
             figure = plots.overlaid_curves(
                 curves, view.curve_metric,
                 f"{study.name} {level.label}: {view.curve_metric} (mean, 95% CI)")
@@ -184,11 +183,7 @@ def _results(study, scale, runs, out_dir):
         grid = _sample_grid(study, runs, out_dir)
         if grid:
             figures.insert(0, grid)
-    return _markdown_table(header, rows), figures
-
-
-def tables_slug(text):
-    return "".join(c if c.isalnum() else "_" for c in text).strip("_")
+    return markdown_table(header, rows), figures
 
 
 def _ci_curve(histories):
@@ -219,7 +214,7 @@ def _factor_figure(study, points, out_dir):
     axis.set_title(f"{study.name}: mean and 95% CI over seeds")
     axis.legend()
     figure.tight_layout()
-    name = f"study_{study.name}_{'error' if as_error else metric}_vs_{tables_slug(study.factor)}.png"
+    name = f"study_{study.name}_{'error' if as_error else metric}_vs_{slug(study.factor)}.png"
     figure.savefig(Path(out_dir) / name, dpi=100)
     plots.close(figure)
     return f"![{study.name}: {metric} against {study.factor}]({name})"
@@ -227,6 +222,8 @@ def _factor_figure(study, points, out_dir):
 
 def _sample_grid(study, runs, out_dir):
     """The last sample grid of each variant's lowest-seed run, side by side."""
+    import tempfile
+
     import numpy as np
     from PIL import Image
 
@@ -242,9 +239,10 @@ def _sample_grid(study, runs, out_dir):
         if not images:
             continue
         last = max(images, key=lambda path: int(path.split("+")[2]))
-        local = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=last,
-                                                    dst_path=str(Path(out_dir) / ".artifacts"))
-        grids[variant.label] = np.asarray(Image.open(local))
+        with tempfile.TemporaryDirectory() as directory:
+            local = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=last,
+                                                        dst_path=directory)
+            grids[variant.label] = np.asarray(Image.open(local))
     if not grids:
         return None
     figure, axes = plots.pyplot.subplots(1, len(grids), figsize=(3 * len(grids), 3.3),
@@ -271,7 +269,7 @@ def section(study, scale, runs, judged, out_dir, command):
         return "\n\n".join(parts)
     seeds = sorted(runs["params.seed"].unique(), key=int)
     parts.append(f"{len(runs)} runs, seeds {', '.join(seeds)}.")
-    parts.append(_markdown_table(
+    parts.append(markdown_table(
         ["claim", "paper's figure", "source", "ours (mean [95% CI])", "verdict"],
         [[f"{claim.text} ({_claim_name(claim)})", claim.paper, claim.source,
           _ours(claim, a, b, difference), f"**{outcome}**"]
@@ -285,7 +283,8 @@ def section(study, scale, runs, judged, out_dir, command):
 
 def write_page(studies, scale, out_dir, command, experiment=None):
     """Writes `out_dir/studies.md` ("Which normalization when") for `studies`
-    (name -> Study) at `scale`, with their figures; returns its path."""
+    (name -> Study) at `scale`, with their figures; a study without runs at
+    that scale is listed as not yet run. Returns the page's path."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     summary, sections = [], []
@@ -307,7 +306,7 @@ def write_page(studies, scale, out_dir, command, experiment=None):
         "the paper's figure, ours, and the verdict. Ours is a mean with its 95% confidence "
         "interval (Student's t over the seeds); diverged runs are counted, not averaged.",
         f"**The verdict rule.** {verdict.RULE}",
-        _markdown_table(["claim", "paper's figure", "ours", "verdict", "study"], summary),
+        markdown_table(["claim", "paper's figure", "ours", "verdict", "study"], summary),
         *sections,
     ])
     path = out_dir / PAGE
