@@ -61,7 +61,7 @@ class Study:
     """A grid of `variants` x the levels of `factor` x seeds on `task`.
 
     `metrics` are the final metrics its tables show (the first is the one the
-    factor figure plots, with `higher_is_better`). The learning curves, and
+    factor figure plots). The learning curves, and
     the target whose first crossing is counted in steps, are the task's
     report view of each level's dataset. Every level gets its learning
     curves; `plot` adds "factor" (the first metric against the factor, per
@@ -78,7 +78,6 @@ class Study:
     scales: dict
     claims: tuple
     metrics: tuple
-    higher_is_better: bool
     plot: str = "curves"
     references: dict = dataclasses.field(default_factory=dict)
     notes: str = ""
@@ -90,9 +89,6 @@ class Study:
         """The variants `scale` runs."""
         chosen = self.scales[scale].variants
         return tuple(v for v in self.variants if chosen is None or v.label in chosen)
-
-    def variant(self, label):
-        return next(v for v in self.variants if v.label == label)
 
     def level(self, scale, label):
         return next((level for level in self.scales[scale].levels if level.label == label), None)

@@ -43,7 +43,6 @@ STUDY = Study(
               "Salimans & Kingma 2016"),
     ),
     metrics=("test_accuracy",),
-    higher_is_better=True,
     plot="factor",
     notes="Every batch size trains for the same number of epochs (so small batches take "
           "more steps), with Adam at the task's learning rate.",

@@ -43,7 +43,6 @@ STUDY = Study(
               "Salimans & Kingma 2016, CIFAR-10 table"),
     ),
     metrics=("test_accuracy",),
-    higher_is_better=True,
     notes="The paper's plain network at 5x and 30x is not reported: it does not train. "
           "Steps count to the first epoch end at which the validation accuracy reaches "
           "the target.",

@@ -39,7 +39,6 @@ STUDY = Study(
               ("batch", "DCGAN"), "kid", False, "not reported (FID and IS only)", SOURCE),
     ),
     metrics=("fid", "kid"),
-    higher_is_better=False,
     plot="samples",
     references={"real data, held out (floor)": "real_fid"},
     notes="FID and KID in a Fashion-MNIST classifier's feature space, every run scored on "

@@ -25,11 +25,11 @@ def anchor(study):
     return f"study-{study.name}"
 
 
-def study_runs(study, scale, experiment=None):
+def study_runs(study, scale):
     """The study's finished and diverged runs at `scale` (any seeds), each
     labelled with its variant and level (columns `variant`, `level`)."""
     task = TASKS[study.task]
-    name = experiment or task.experiment_name
+    name = task.experiment_name
     if mlflow.get_experiment_by_name(name) is None:
         return pandas.DataFrame()
     runs = reported_runs(name, study.name)
@@ -281,7 +281,7 @@ def section(study, scale, runs, judged, out_dir, command):
     return "\n\n".join(parts)
 
 
-def write_page(studies, scale, out_dir, command, experiment=None):
+def write_page(studies, scale, out_dir, command):
     """Writes `out_dir/studies.md` ("Which normalization when") for `studies`
     (name -> Study) at `scale`, with their figures; a study without runs at
     that scale is listed as not yet run. Returns the page's path."""
@@ -289,7 +289,7 @@ def write_page(studies, scale, out_dir, command, experiment=None):
     out_dir.mkdir(parents=True, exist_ok=True)
     summary, sections = [], []
     for study in studies.values():
-        runs = study_runs(study, scale, experiment)
+        runs = study_runs(study, scale)
         judged = judge(study, scale, runs) if not runs.empty else []
         link = f"[{study.name}](#{anchor(study)})"
         if runs.empty:

@@ -42,7 +42,6 @@ STUDY = Study(
               "test_accuracy", True, "no figure: faster convergence in RNNs, qualitative", WN),
     ),
     metrics=("test_mse", "test_accuracy"),
-    higher_is_better=False,
     references={"mean predictor (baseline)": "baseline_mse"},
     notes="Batch and layer norm act on the LSTM's input projection; weight norm wraps its "
           "kernels. The adding problem's always-the-mean baseline is the floor to beat.",

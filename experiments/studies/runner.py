@@ -79,7 +79,7 @@ def train(task, configs, grid, experiment, study_name, workers):
     return execution.sweep(task, configs, grid, experiment, study_name)
 
 
-def run_study(study, scale, seeds, workers=1, data_dir=None, experiment=None):
+def run_study(study, scale, seeds, workers=1, data_dir=None):
     """Trains what is missing of `study` at `scale`; returns (done before, trained)."""
     from experiments.report.writer import reported_runs
     from experiments.tracking import store
@@ -89,7 +89,7 @@ def run_study(study, scale, seeds, workers=1, data_dir=None, experiment=None):
     store.open_store()
     for dataset_config in {config["dataset"]: config for config in configs}.values():
         task.prepare(dataset_config)
-    experiment_name = experiment or task.experiment_name
+    experiment_name = task.experiment_name
     experiment_id = store.experiment_id(experiment_name)
     done = completed(configs, reported_runs(experiment_name, study.name))
     done_keys = {config_key(config) for config in done}

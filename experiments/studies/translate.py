@@ -38,7 +38,6 @@ STUDY = Study(
               ("instance", "batch 1"), (MOVING, "batch 1"), "test_ssim", True, NO_FIGURE, IN),
     ),
     metrics=("test_l1", "test_ssim"),
-    higher_is_better=False,
     notes="Batch norm with test-batch statistics normalizes each test batch (of the run's "
           "batch size) by its own mean and variance, as pix2pix does; its moving statistics "
           "are left as training left them.",

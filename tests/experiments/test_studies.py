@@ -67,7 +67,7 @@ TOY = Study(
                   "test_accuracy", True, "23.6 vs 24.1", "GN"),
             Claim("batch at 32 beats batch at 2", ("batch", "32"), ("batch", "2"),
                   "test_accuracy", True, "23.6 vs 34.7", "GN")),
-    metrics=("test_accuracy",), higher_is_better=True)
+    metrics=("test_accuracy",))
 
 
 def run_table(cells):
