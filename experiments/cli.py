@@ -1,4 +1,4 @@
-"""The command line: python -m experiments {run,sweep,report,quick,ui} ...
+"""The command line: python -m experiments {run,sweep,report,quick,study,ui} ...
 (or the console script keras-norms-experiments).
 
 `run` and `sweep` take `--task` first; the task's own options exist only with
@@ -330,11 +330,58 @@ def cmd_quick(argv):
                          + "; ".join(failures))
 
 
+def cmd_study(argv):
+    from experiments.studies import SCALES, STUDIES
+
+    parser = argparse.ArgumentParser(
+        prog=f"{PROG} study",
+        description="Run a study (a grid of norms x one factor x seeds, as one sweep tagged "
+                    "study=NAME), then write the \"Which normalization when\" page with a "
+                    "verdict per claim. Run again, it trains only what is missing.")
+    parser.add_argument("name", type=arguments.choice((*STUDIES, "all")),
+                        help=f"one of: {', '.join(STUDIES)}, or all")
+    parser.add_argument("--scale", type=arguments.choice(SCALES), default="small",
+                        help="smoke (seconds), small (at most 20 minutes per study on 2 "
+                             "cores; the default) or full (bigger machines)")
+    parser.add_argument("--seeds", type=arguments.int_at_least(1),
+                        help="seeds 0..N-1 (default: the scale's; 3 at small)")
+    parser.add_argument("--workers", type=arguments.positive_int, default=1,
+                        help="trials at once (default: 1)")
+    parser.add_argument("--data-dir", help="read Fashion-MNIST from this directory of IDX files")
+    parser.add_argument("--report-only", action="store_true",
+                        help="write the page from the runs in the store, training nothing")
+    parser.add_argument("--out", type=_out_dir, default=paths.reports_dir() / "studies",
+                        help=f"default: {paths.reports_dir() / 'studies'}")
+    args = parser.parse_args(argv)
+    from experiments.studies import report, runner
+    from experiments.tracking import store
+
+    runner.check_workers(args.workers)
+    chosen = STUDIES if args.name == "all" else {args.name: STUDIES[args.name]}
+    failures = []
+    if not args.report_only:
+        for study in chosen.values():
+            seeds = args.seeds or study.scale(args.scale).seeds
+            try:
+                runner.run_study(study, args.scale, seeds, workers=args.workers,
+                                 data_dir=args.data_dir)
+            except SweepError as error:  # its failed runs are marked; the others go on
+                failures.append(f"{study.name}: {error}")
+    store.open_store()
+    # Every study, those not run yet at this scale included: the page accumulates.
+    path = report.write_page(STUDIES, args.scale, args.out, f"{PROG} study")
+    print(f"\nWhich normalization when: {path}")
+    if failures:
+        raise SweepError("some runs failed (FAILED in MLflow, with the error as a tag): "
+                         + "; ".join(failures))
+
+
 COMMANDS = {
     "run": cmd_run,
     "sweep": cmd_sweep,
     "report": cmd_report,
     "quick": cmd_quick,
+    "study": cmd_study,
     "ui": cmd_ui,
 }
 

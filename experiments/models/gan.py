@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from experiments.models.norms import apply, check_norm, uses_bias
+from experiments.models.norms import DISCRIMINATOR_NORMS, apply, check_norm, uses_bias
 
 LATENT_DIM = 64
 
@@ -52,9 +52,10 @@ def build_discriminator(norm, width=32, seed=0):
     """Image `(28, 28, 1)` in [-1, 1] to one logit: real (high) or generated.
 
     Two strided 4x4 convolutions (width, then 2 * width channels) with leaky
-    ReLUs, the first unnormalized, then a dense logit.
+    ReLUs, the first unnormalized, then a dense logit. `norm` may also be
+    `spectral` (Keras's SpectralNormalization wrapping the convolution).
     """
-    check_norm(norm)
+    check_norm(norm, DISCRIMINATOR_NORMS)
     image = keras.Input((28, 28, 1), name="image")
     x = keras.layers.Conv2D(
         width, 4, strides=2, padding="same",

@@ -14,6 +14,11 @@ NORMS = ("none", "batch", "instance", "weight", "weight_meanbn", "layer", "group
 # wraps the recurrent layer, the others act on its input projection.
 RNN_NORMS = ("none", "batch", "instance", "weight", "layer")
 
+# Keras's SpectralNormalization (Miyato et al. 2018) is offered where the
+# literature puts it, in a GAN's discriminator (see experiments.models.gan).
+SPECTRAL = "spectral"
+DISCRIMINATOR_NORMS = (*NORMS, SPECTRAL)
+
 # Moving-statistics momentum of the batch norms. Experiments train for a few
 # hundred steps; at Keras's 0.99 the moving statistics still lag the weights
 # then, and a model that trains well evaluates near chance. 0.9 is PyTorch's
@@ -47,7 +52,7 @@ def uses_bias(norm):
     Batch, instance, layer and group norm subtract a mean and add a learned
     offset, which makes a bias in the preceding layer redundant.
     """
-    return norm in ("none", "weight")
+    return norm in ("none", "weight", SPECTRAL)
 
 
 def normalized(layer, norm, groups=8, name=None):
@@ -55,16 +60,18 @@ def normalized(layer, norm, groups=8, name=None):
 
     Args:
         layer: an unbuilt Keras layer with a kernel (Dense, Conv*).
-        norm: one of `NORMS`.
+        norm: one of `NORMS`, or `SPECTRAL`.
         groups: group count for `group`; it must divide the channel count.
         name: optional name prefix for the normalization layer.
     """
-    check_norm(norm)
+    check_norm(norm, DISCRIMINATOR_NORMS)
     norm_name = f"{name}_{norm}" if name else None
     if norm == "none":
         return [layer]
     if norm == "weight":
         return [_keras_norms().WeightNormalization(layer)]
+    if norm == SPECTRAL:
+        return [_keras_layers().SpectralNormalization(layer)]
     if norm == "weight_meanbn":
         return [
             _keras_norms().WeightNormalization(layer),

@@ -81,8 +81,11 @@ class Translator(keras.Model):
     discriminator (binary cross-entropy on real and generated pairs) and the
     generator (`l1_weight * l1 + g_adv`, where `g_adv` is the non-saturating
     adversarial loss); `fit` logs `l1`, `g_adv` and `d_loss`.
-    `evaluate` (and `fit`'s validation) scores the generator in inference
-    mode and logs the mean per-image `l1` and `ssim`.
+    `evaluate` (and `fit`'s validation) scores the generator and logs the mean
+    per-image `l1` and `ssim`: in inference mode, or with
+    `eval_batch_stats=True` normalizing each test batch by its own statistics
+    (as pix2pix evaluates batch norm), leaving the moving statistics as
+    training left them.
 
     Example:
 
@@ -93,11 +96,13 @@ class Translator(keras.Model):
     >>> model.evaluate(test_pairs, return_dict=True)  # {"l1": ..., "ssim": ...}
     """
 
-    def __init__(self, generator, discriminator, l1_weight=100.0, **kwargs):
+    def __init__(self, generator, discriminator, l1_weight=100.0, eval_batch_stats=False,
+                 **kwargs):
         super().__init__(**kwargs)
         self.generator = generator
         self.discriminator = discriminator
         self.l1_weight = l1_weight
+        self.eval_batch_stats = eval_batch_stats
         self.cross_entropy = keras.losses.BinaryCrossentropy(from_logits=True)
         self.trackers = {
             name: keras.metrics.Mean(name=name) for name in ("l1", "g_adv", "d_loss", "ssim")
@@ -139,7 +144,15 @@ class Translator(keras.Model):
 
     def test_step(self, data):
         edges, target = data
-        output = self.generator(edges, training=False)
+        if self.eval_batch_stats:
+            # Training-mode statistics without their side effects: the updated
+            # moving statistics stateless_call returns are dropped.
+            output, _ = self.generator.stateless_call(
+                [v.value for v in self.generator.trainable_variables],
+                [v.value for v in self.generator.non_trainable_variables],
+                edges, training=True)
+        else:
+            output = self.generator(edges, training=False)
         return self._update({
             "l1": tf.reduce_mean(tf.abs(target - output), axis=[1, 2, 3]),
             "ssim": tf.image.ssim(target, output, max_val=1.0),

@@ -33,13 +33,13 @@ def reported_runs(experiment_name, study=None):
     return pandas.concat(found, ignore_index=True) if found else pandas.DataFrame()
 
 
-def _markdown_table(header, rows):
+def markdown_table(header, rows):
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
     return "\n".join(lines)
 
 
-def _slug(text):
+def slug(text):
     return re.sub(r"[^A-Za-z0-9.]+", "_", text).strip("_") or "all"
 
 
@@ -95,7 +95,7 @@ def _dataset_part(task, runs, dataset, out_dir):
     header = [*config_names, "norm", "runs", *view.table_metrics]
     header += [target_header] if target_header else []
     header.append("s/epoch")
-    table = _markdown_table(header, cells)
+    table = markdown_table(header, cells)
 
     figures = []
     for config in sorted({row.config for row in rows}):
@@ -103,7 +103,7 @@ def _dataset_part(task, runs, dataset, out_dir):
         if not curves:
             continue
         label = " ".join(f"{name}={value}" for name, value in zip(config_names, config))
-        filename = f"{task.name}_{dataset}_{view.curve_metric}_{_slug(label)}.png"
+        filename = f"{task.name}_{dataset}_{view.curve_metric}_{slug(label)}.png"
         title = f"{task.name} {dataset}: {view.curve_metric} {label}".strip()
         figure = plots.overlaid_curves(curves, view.curve_metric, title)
         figure.savefig(Path(out_dir) / filename, dpi=100)

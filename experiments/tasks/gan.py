@@ -9,7 +9,7 @@ report and the MLflow UI group runs by the pair.
 import argparse
 
 from experiments import arguments
-from experiments.models.norms import NORMS
+from experiments.models.norms import DISCRIMINATOR_NORMS, NORMS
 from experiments.tasks.base import Task, load_logged_images
 
 SAMPLE_GRID = 8  # an 8x8 grid of samples from fixed noise at each epoch
@@ -51,8 +51,9 @@ class GanTask(Task):
         if len(parts) > 2:
             raise argparse.ArgumentTypeError(
                 f"must be a norm or GENERATOR/DISCRIMINATOR norms, got {text!r}")
-        for part in parts:
-            arguments.choice(self.norms)(part)
+        arguments.choice(self.norms)(parts[0])
+        # Spectral norm is for the discriminator only: `batch/spectral`.
+        arguments.choice(DISCRIMINATOR_NORMS)(parts[-1])
         return text
 
     def add_arguments(self, parser):
@@ -60,8 +61,9 @@ class GanTask(Task):
                             help="the generator's norm (default: from --norm, which takes one "
                                  "norm for both networks or GENERATOR/DISCRIMINATOR ones, "
                                  "e.g. batch/weight)")
-        parser.add_argument("--d-norm", type=arguments.choice(self.norms),
-                            help="the discriminator's norm (default: from --norm)")
+        parser.add_argument("--d-norm", type=arguments.choice(DISCRIMINATOR_NORMS),
+                            help="the discriminator's norm, or spectral (Keras's "
+                                 "SpectralNormalization) (default: from --norm)")
         parser.add_argument("--score-every", type=arguments.positive_int,
                             help="score FID and KID every N epochs, and after the last "
                                  f"(default: {self.settings['score_every']}, "

@@ -10,6 +10,9 @@ from experiments.models.norms import NORMS
 from experiments.tasks.base import Task, load_logged_images
 
 TRIPLETS = 8  # (edges | output | target) rows logged at each epoch
+EVAL_STATS = ("moving", "batch")
+# The norms whose inference differs from training by using moving statistics.
+BATCH_STATISTICS = ("batch", "weight_meanbn")
 
 
 class TranslateTask(Task):
@@ -40,6 +43,15 @@ class TranslateTask(Task):
         parser.add_argument("--l1-weight", type=arguments.positive_float, default=100.0,
                             help="weight of the L1 loss against the adversarial one "
                                  "(default: 100, as pix2pix)")
+        parser.add_argument("--eval-stats", type=arguments.choice(EVAL_STATS), default="moving",
+                            help="batch norm's statistics when scoring: its moving ones, or "
+                                 "each test batch's own, as pix2pix (default: moving)")
+
+    def configure(self, config):
+        if config["eval_stats"] == "batch" and config["norm"] not in BATCH_STATISTICS:
+            raise ValueError(f"--eval-stats batch needs a norm with batch statistics "
+                             f"({', '.join(BATCH_STATISTICS)}), got --norm {config['norm']}")
+        return config
 
     def run(self, config):
         # TensorFlow is imported here, not at module level: --help stays fast.
@@ -64,7 +76,8 @@ class TranslateTask(Task):
 
         model = Translator(build_translation_generator(config["norm"], seed=config["seed"]),
                            build_patch_discriminator(config["norm"], seed=config["seed"]),
-                           l1_weight=config["l1_weight"])
+                           l1_weight=config["l1_weight"],
+                           eval_batch_stats=config["eval_stats"] == "batch")
         optimizers = {name: keras.optimizers.Adam(config["lr"], beta_1=0.5, name=f"{name}_adam")
                       for name in ("generator", "discriminator")}
         model.compile(g_optimizer=optimizers["generator"],

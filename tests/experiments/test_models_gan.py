@@ -97,5 +97,18 @@ def test_fixed_noise_is_fixed_by_seed():
 
 @pytest.mark.parametrize("build", [build_generator, build_discriminator])
 def test_unsupported_norm_is_refused(build):
+    with pytest.raises(ValueError, match="norm='bogus'"):
+        build("bogus")
+
+
+def test_spectral_norm_is_for_the_discriminator_only():
     with pytest.raises(ValueError, match="norm='spectral'"):
-        build("spectral")
+        build_generator("spectral")
+    discriminator = build_discriminator("spectral", width=8)
+    [wrapped] = [layer for layer in discriminator.layers
+                 if isinstance(layer, keras.layers.SpectralNormalization)]
+    assert wrapped.layer.name == "d_conv2" and wrapped.layer.use_bias
+    # The input layer stays plain (Radford et al.); one logit per image.
+    assert type(discriminator.get_layer("d_input")) is keras.layers.Conv2D
+    images = np.random.default_rng(0).uniform(-1, 1, (4, 28, 28, 1)).astype("float32")
+    assert discriminator(images, training=True).shape == (4, 1)

@@ -120,3 +120,25 @@ def test_same_seed_same_shared_weights_across_norms():
         np.testing.assert_array_equal(
             plain.get_layer(name).kernel.numpy(), normed.get_layer(name).kernel.numpy()
         )
+
+
+def test_evaluating_with_test_batch_statistics_leaves_the_moving_ones_alone():
+    generator = build_translation_generator("batch", width=8)
+    model = Translator(generator, build_patch_discriminator("batch", width=8),
+                       eval_batch_stats=True)
+    model.compile(g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
+                  d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5))
+    model.fit(image_pairs(), epochs=1, verbose=0, shuffle=False)
+    moving = [v.numpy().copy() for v in generator.non_trainable_variables]
+    pairs = image_pairs(count=4, batch_size=4, seed=2)
+    scores = model.evaluate(pairs, return_dict=True, verbose=0)
+    for before, after in zip(moving, generator.non_trainable_variables):
+        np.testing.assert_array_equal(before, after.numpy())
+    # The reference: each batch normalized by its own mean and variance.
+    edges, target = next(iter(pairs))
+    batch_l1 = np.mean(np.abs(target - generator(edges, training=True).numpy()))
+    np.testing.assert_allclose(scores["l1"], batch_l1, rtol=1e-5)
+    for before, variable in zip(moving, generator.non_trainable_variables):
+        variable.assign(before)  # the reference's call moved them
+    moving_l1 = np.mean(np.abs(target - generator(edges, training=False).numpy()))
+    assert abs(scores["l1"] - moving_l1) > 1e-6  # the two evaluations differ

@@ -121,10 +121,12 @@ def test_norm_label_resolves_generator_and_discriminator(label, g_norm, d_norm, 
 
 
 BAD_INPUTS = [
-    (["run", "--norm", "batch/spectral"], "argument --norm: invalid choice 'spectral'"),
+    (["run", "--norm", "spectral/batch"], "argument --norm: invalid choice 'spectral'"),
+    (["run", "--norm", "spectral"], "argument --norm: invalid choice 'spectral'"),
+    (["run", "--norm", "batch", "--g-norm", "spectral"], "argument --g-norm: invalid choice"),
     (["run", "--norm", "batch/weight/none"],
      "argument --norm: must be a norm or GENERATOR/DISCRIMINATOR norms, got 'batch/weight/none'"),
-    (["run", "--norm", "batch", "--d-norm", "spectral"], "argument --d-norm: invalid choice"),
+    (["run", "--norm", "batch", "--d-norm", "bogus"], "argument --d-norm: invalid choice"),
     (["sweep", "--norms", "batch,none/bogus"], "argument --norms: invalid choice 'bogus'"),
     (["run", "--norm", "batch", "--train-size", "100", "--fid-samples", "200"],
      "--fid-samples 200 is more than the 100 training images (train_size)"),

@@ -68,6 +68,10 @@ BAD_INPUTS = [
     (["--norm", "instance", "--batch-size", "0"], "argument --batch-size: must be a positive"),
     (["--norm", "instance", "--fid-samples", "10"], "--fid-samples is an option of --task gan"),
     (["--norm", "instance/batch"], "argument --norm: invalid choice 'instance/batch'"),
+    (["--norm", "instance", "--eval-stats", "batch"],
+     "--eval-stats batch needs a norm with batch statistics (batch, weight_meanbn), "
+     "got --norm instance"),
+    (["--norm", "batch", "--eval-stats", "own"], "argument --eval-stats: invalid choice 'own'"),
 ]
 
 

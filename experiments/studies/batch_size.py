@@ -1,0 +1,49 @@
+"""batch-size: batch norm degrades at small batches, group, layer, instance and
+weight norm do not (Wu & He 2018, the GN table and its error-vs-batch figure)."""
+
+from experiments.studies.base import Claim, Level, Scale, Study, Variant
+
+SOURCE = "Wu & He 2018, ImageNet ResNet-50 val error by images per GPU"
+NORMS = ("batch", "group", "layer", "instance", "weight", "weight_meanbn")
+
+
+def _levels(*sizes):
+    return tuple(Level(str(size), {"batch_size": size}) for size in sizes)
+
+
+STUDY = Study(
+    name="batch-size",
+    title="normalization against batch size",
+    task="cnn",
+    factor="batch size",
+    variants=tuple(Variant(norm, {"norm": norm}) for norm in NORMS),
+    scales={
+        "smoke": Scale({"depth": 1, "epochs": 1, "train_size": 128, "val_size": 128,
+                        "test_size": 128}, _levels(2, 32), seeds=2,
+                       variants=("batch", "group")),
+        "small": Scale({"depth": 1, "epochs": 2, "train_size": 1024, "val_size": 512,
+                        "test_size": 2048}, _levels(2, 8, 32), seeds=3),
+        "full": Scale({"depth": 3, "epochs": 10}, _levels(2, 4, 8, 16, 32, 64, 128), seeds=5),
+    },
+    claims=(
+        Claim("batch norm at a large batch beats batch norm at a small one",
+              ("batch", "32"), ("batch", "2"), "test_accuracy", True,
+              "BN error 23.6% at 32 vs 34.7% at 2", SOURCE),
+        Claim("group norm beats batch norm at the smallest batch", ("group", "2"), ("batch", "2"),
+              "test_accuracy", True, "error 24.1% (GN) vs 34.7% (BN) at 2", SOURCE),
+        Claim("batch norm beats group norm at batch 32", ("batch", "32"), ("group", "32"),
+              "test_accuracy", True, "error 23.6% (BN) vs 24.1% (GN) at 32", SOURCE),
+        Claim("batch norm beats layer norm at batch 32", ("batch", "32"), ("layer", "32"),
+              "test_accuracy", True, "error 23.6% (BN) vs 25.3% (LN) at 32", SOURCE),
+        Claim("batch norm beats instance norm at batch 32", ("batch", "32"), ("instance", "32"),
+              "test_accuracy", True, "error 23.6% (BN) vs 28.4% (IN) at 32", SOURCE),
+        Claim("weight norm + mean-only BN beats batch norm at the smallest batch",
+              ("weight_meanbn", "2"), ("batch", "2"), "test_accuracy", True,
+              "no figure: WN is said to work at any batch size",
+              "Salimans & Kingma 2016"),
+    ),
+    metrics=("test_accuracy",),
+    plot="factor",
+    notes="Every batch size trains for the same number of epochs (so small batches take "
+          "more steps), with Adam at the task's learning rate.",
+)

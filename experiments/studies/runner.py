@@ -1,0 +1,101 @@
+"""Runs a study: its grid as one sweep tagged `study=NAME`, completing only
+what is missing.
+
+A configuration is done when a run tagged with the study holds exactly its
+params (the software versions aside) and ended FINISHED, or FAILED tagged
+`diverged` (a finding, not a failure). Re-running an interrupted study trains
+the rest, under a new parent run.
+"""
+
+from experiments.errors import ExperimentError
+from experiments.tasks import TASKS
+from experiments.tracking.runs import VERSION_PARAMS
+
+
+def study_configs(study, scale, seeds, data_dir=None):
+    """Every configuration of `study`'s grid at `scale` for seeds 0..seeds-1,
+    completed by the task's `configure`; seeds vary slowest, variants fastest,
+    so an interrupted study leaves whole seeds done."""
+    from experiments.cli import base_config
+
+    task = TASKS[study.task]
+    spec = study.scale(scale)
+    base = {**base_config(task, data_dir=data_dir), **spec.settings}
+    return [task.configure({**base, **level.params, **variant.params, "seed": seed})
+            for seed in range(seeds) for level in spec.levels
+            for variant in study.variants_at(scale)]
+
+
+def config_key(config, without=()):
+    """What identifies a configuration among logged runs: its params as MLflow
+    stores them (strings), the software versions and `without` left out."""
+    return tuple(sorted((name, str(value)) for name, value in config.items()
+                        if name not in VERSION_PARAMS and name not in without))
+
+
+def run_key(run, names, without=()):
+    """`config_key` of a run (a row of `mlflow.search_runs`), over the params `names`."""
+    return tuple(sorted((name, str(run.get(f"params.{name}"))) for name in names
+                        if name not in VERSION_PARAMS and name not in without))
+
+
+def completed(configs, runs):
+    """The configurations among `configs` that one of `runs` (finished or
+    diverged runs of the study) already holds."""
+    if runs.empty:
+        return []
+    names = sorted(configs[0])
+    done = {run_key(run, names) for _, run in runs.iterrows()}
+    return [config for config in configs if config_key(config) in done]
+
+
+def sweep_grid(study, scale, seeds):
+    """The grid as the sweep's parent run records it."""
+    grid = {"seed": list(range(seeds))}
+    for params in ([level.params for level in study.scale(scale).levels],
+                   [variant.params for variant in study.variants_at(scale)]):
+        for name in dict.fromkeys(name for each in params for name in each):
+            grid[name] = list(dict.fromkeys(each.get(name) for each in params))
+    return grid
+
+
+# Trials at once the sweep engine can run: configurations train one after the other.
+MAX_WORKERS = 1
+
+
+def check_workers(workers):
+    """Refuses more trials at once than the sweep engine runs, before anything starts."""
+    if workers > MAX_WORKERS:
+        raise ExperimentError(f"--workers {workers}: the sweep engine runs one trial at a time "
+                              f"here; use --workers {MAX_WORKERS}")
+
+
+def train(task, configs, grid, experiment, study_name, workers):
+    """Trains `configs` as one sweep (children of one parent run), `workers`
+    trials at once: the one place a study meets the sweep engine."""
+    from experiments import execution
+
+    check_workers(workers)
+    return execution.sweep(task, configs, grid, experiment, study_name)
+
+
+def run_study(study, scale, seeds, workers=1, data_dir=None):
+    """Trains what is missing of `study` at `scale`; returns (done before, trained)."""
+    from experiments.report.writer import reported_runs
+    from experiments.tracking import store
+
+    task = TASKS[study.task]
+    configs = study_configs(study, scale, seeds, data_dir)
+    store.open_store()
+    for dataset_config in {config["dataset"]: config for config in configs}.values():
+        task.prepare(dataset_config)
+    experiment_name = task.experiment_name
+    experiment_id = store.experiment_id(experiment_name)
+    done = completed(configs, reported_runs(experiment_name, study.name))
+    done_keys = {config_key(config) for config in done}
+    missing = [config for config in configs if config_key(config) not in done_keys]
+    print(f"study {study.name} ({scale}): {len(configs)} configurations, {len(done)} already "
+          f"done, {len(missing)} to train", flush=True)
+    if missing:
+        train(task, missing, sweep_grid(study, scale, seeds), experiment_id, study.name, workers)
+    return len(done), len(missing)
