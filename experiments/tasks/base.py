@@ -112,6 +112,16 @@ class Task:
         """Trains and evaluates `config` in the active MLflow run; returns final metrics."""
         raise NotImplementedError
 
+    def describe(self, config):
+        """A run's description in the MLflow UI (Markdown): what it trains, on what."""
+        examples = (f"{config['train_size']} training examples" if config.get("train_size")
+                    else "its whole training split")
+        return (f"**{self.name}**: {self.description}.\n\n"
+                f"Normalization `{config['norm']}`, on {config['dataset']} ({examples}), "
+                f"{config['epochs']} epochs, batch size {config['batch_size']}, "
+                f"learning rate {config['lr']:g}, seed {config['seed']}"
+                + (", a quick run" if config.get("quick") else "") + ".")
+
     def title(self, config):
         """The title of a run's figures."""
         return f"{self.name}, norm={config['norm']}"
@@ -138,9 +148,11 @@ class Task:
     def finish(self, config, history, model, example, test=None, metrics=None,
                logged_model=None, model_name="model"):
         """The ending every run shares: scores `model` on `test` (metrics
-        `test_<name>`, logged) unless `metrics` are given, logs the learning
-        curves and the model (`logged_model`, else `model`) with a signature on
-        `example`; returns the final metrics."""
+        `test_<name>`, logged) unless `metrics` (logged already) are given,
+        logs the learning curves and the model (`logged_model`, else `model`,
+        named `<model_name>-<norm>`, with the run's config as its params and
+        a signature on `example`), and records the final metrics and the last
+        epoch's as the logged model's too; returns the final metrics."""
         import mlflow
 
         from experiments.report import plots
@@ -153,7 +165,11 @@ class Task:
         figure = plots.learning_curves(history, self.title(config))
         mlflow.log_figure(figure, "learning_curves.png")
         plots.close(figure)
-        keras_logging.log_keras_model(logged_model or model, example=example, name=model_name)
+        # A logged model's name may not hold "/" (as in the gan task's "batch/weight").
+        name = f"{model_name}-{config['norm'].replace('/', '_')}"
+        info = keras_logging.log_keras_model(logged_model or model, example=example,
+                                             name=name, params=config, step=config["epochs"])
+        keras_logging.link_metrics_to_model(info.model_id, metrics or {})
         return metrics
 
     def report_extras(self, runs, out_dir):
