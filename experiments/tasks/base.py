@@ -20,8 +20,9 @@ To add a task (say `rnn`), write `experiments/tasks/rnn.py` with a subclass of
   validating `type=` functions (see `experiments.arguments`). The command line
   accepts them only with `--task <name>`; their values land in the config under
   their `dest` names and are logged as params;
-- optionally `parse_norm(text)` (a `--norm` value: one of `norms` unless
-  overridden) and `configure(config)`: completes one run's config from the
+- optionally `parse_norm(text)` and `parse_dataset(text)` (a `--norm` or
+  `--dataset` value: one of `norms` or `datasets` unless overridden) and
+  `configure(config)`: completes one run's config from the
   options (raising ValueError for a combination to refuse), before anything is
   logged. Params that only restate the norm label go in `norm_params`, so the
   report does not take them for a configuration;
@@ -92,6 +93,10 @@ class Task:
     def parse_norm(self, text):
         """One `--norm` value, checked (argparse `type=`)."""
         return arguments.choice(self.norms)(text)
+
+    def parse_dataset(self, text):
+        """A `--dataset` value, checked (argparse `type=`)."""
+        return arguments.choice(self.datasets)(text)
 
     def configure(self, config):
         """Returns `config` completed for one run; raises ValueError to refuse it."""
@@ -182,16 +187,13 @@ _CONTEXTS = {"train": "training", "val": "validation", "test": "test"}
 
 
 def load_logged_images(config, splits=("train", "val", "test")):
-    """Loads the run's image dataset and records `splits` as its MLflow inputs.
+    """Loads the run's image dataset and records `splits` as its MLflow inputs
+    (`log_data`).
 
-    Tags the run with the directory the examples are read from (`data_source`).
     Returns `experiments.data.images.load_images`'s result for the run's dataset,
     batch size, seed, split sizes and data directory.
     """
-    import mlflow
-
     from experiments.data.images import load_images
-    from experiments.tracking import runs
 
     data = load_images(
         config["dataset"],
@@ -202,9 +204,19 @@ def load_logged_images(config, splits=("train", "val", "test")):
         test_size=config["test_size"],
         data_dir=config["data_dir"],
     )
+    log_data(data, splits)
+    return data
+
+
+def log_data(data, splits=("train", "val", "test")):
+    """Records `splits` of `data` (an `ImageData`) as the active run's MLflow
+    inputs, and where the examples are read from as its `data_source` tag."""
+    import mlflow
+
+    from experiments.tracking import runs
+
     mlflow.set_tag("data_source", data.source)
     for split in splits:
         runs.log_dataset(
             data.name, data.source, data.splits[split], _CONTEXTS[split]
         )
-    return data
