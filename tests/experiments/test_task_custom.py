@@ -46,7 +46,8 @@ def test_a_build_function_on_a_npz_logs_what_the_built_in_tasks_log(store, tiny_
     assert {"keras_version", "tensorflow_version", "keras_norms_version"} <= set(params)
     # Compiled by the build function: its own optimizer trains, and is logged.
     assert tags["compiled_by"] == "build function"
-    assert params["name"] == "SGD" and float(params["learning_rate"]) == pytest.approx(0.05)
+    assert params["optimizer_name"].startswith("sgd")
+    assert float(params["optimizer_learning_rate"]) == pytest.approx(0.05)
     assert tags["study"] == "mine" and len(tags["mlflow.source.git.commit"]) == 40
     assert tags["data_source"] == str(tiny_npz)
     assert run.info.run_name == "custom · layer · bs32 · lr1e-3 · seed 0"
@@ -86,7 +87,7 @@ def test_a_sweep_of_a_build_function_on_a_tfds_dataset_then_the_report(
         assert child.info.status == "FINISHED"
         assert child.data.params["dataset"] == "fashion_mnist"
         assert child.data.tags["compiled_by"] == "task"
-        assert float(child.data.params["learning_rate"]) == pytest.approx(1e-3)
+        assert float(child.data.params["optimizer_learning_rate"]) == pytest.approx(1e-3)
 
     assert main(["report", "--out", str(tmp_path), "--study", "own"]) == 0
     report = (tmp_path / "report.md").read_text()
