@@ -34,13 +34,17 @@ To add a task (say `rnn`), write `experiments/tasks/rnn.py` with a subclass of
   run. `config` is a dict of every param (common ones: task, norm, dataset,
   epochs, batch_size, lr, seed, quick, train_size, val_size, test_size,
   data_dir; plus the task's own). Load the data with `load_logged_images`
-  (or log generated data with `mlflow.log_input`), train with `self.fit`
+  (`log_data` logs an `ImageData` loaded otherwise; generated data is logged
+  with `mlflow.log_input`), train with `self.fit`
   (per-epoch metrics with `step=epoch`, and the divergence policy: a
   non-finite loss ends the run FAILED, tagged `diverged`), log anything else
   per epoch through `keras_logging.EveryEpochs`, and end with `self.finish`
-  (test metrics named `test_<metric>`, learning curves, the model). Return the
+  (test metrics named `test_<metric>`, learning curves, the model, with the
+  final metrics on it). Return the
   final metrics, named as in `table_metrics`. Raise on failure: the caller
   marks the run FAILED;
+- optionally `describe(config)`: the run's description in the MLflow UI
+  (the default says what trains with which norm, data and settings);
 - optionally `report_extras(runs, out_dir)`: Markdown for the task's own
   section of the report (beyond the generic table and curves), given the
   task's finished runs as `mlflow.search_runs` returns them.

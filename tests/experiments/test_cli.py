@@ -116,7 +116,7 @@ def test_sweep_makes_a_parent_and_a_child_per_configuration_then_a_report(
     assert parent.info.status == "FINISHED"
     assert parent.info.run_name == "cnn sweep · two"
     assert parent.data.tags["mlflow.note.content"].startswith(
-        "**cnn sweep** of 2 runs, one per combination of seed: 0; batch_size: 64; "
+        "**cnn sweep** of 2 runs, one per combination of seed: 0; batch_size: 32; "
         "lr: 0.001; norm: none, layer.")
     assert sorted(c.info.run_name for c in children) == [
         "cnn · layer · bs32 · lr1e-3 · seed 0", "cnn · none · bs32 · lr1e-3 · seed 0"]
