@@ -56,7 +56,8 @@ def _task_parser(command, description, task):
     dataset_type = task.parse_dataset if task else arguments.choice(datasets)
     parser.add_argument("--dataset", type=dataset_type,
                         help=f"one of: {', '.join(datasets)} (default: the task's first)"
-                        if datasets else "a tensorflow-datasets name, prepared locally")
+                        if datasets else "a tensorflow-datasets name, prepared locally "
+                        "(default: the task's)")
     parser.add_argument("--epochs", type=arguments.positive_int)
     if command == "run":
         parser.add_argument("--batch-size", type=arguments.positive_int)

@@ -29,8 +29,9 @@ def read_npz(path):
     with np.load(path, allow_pickle=False) as archive:
         missing = [name for name in ARRAYS if name not in archive.files]
         if missing:
+            held = ", ".join(archive.files) or "nothing"
             raise DataError(f"--data {path} has no {', '.join(missing)}: it must hold "
-                            f"{', '.join(ARRAYS)} (it holds: {', '.join(archive.files) or 'nothing'})")
+                            f"{', '.join(ARRAYS)} (it holds: {held})")
         arrays = {name: archive[name] for name in ARRAYS}
     for split in ("train", "test"):
         x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]

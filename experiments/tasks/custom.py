@@ -45,7 +45,7 @@ def build_function(spec):
         module = importlib.import_module(module_name)
     except Exception as error:  # a module that fails at import: say how, in one line
         raise ValueError(f"--model {spec}: cannot import {module_name}: "
-                         f"{type(error).__name__}: {error}") from None
+                         f"{type(error).__name__}: {_first_line(error)}") from None
     function = getattr(module, function_name, None)
     if not callable(function):
         raise ValueError(f"--model {spec}: {module_name} has no function {function_name}")
@@ -115,9 +115,9 @@ class CustomTask(Task):
         return config
 
     def describe(self, config):
-        data = f"`{config['data']}`" if config["data"] else f"tensorflow-datasets {config['dataset']}"
-        return (super().describe(config)
-                + f"\n\nModel: `{config['model']}`. Data: {data}.")
+        data = (f"`{config['data']}`" if config["data"]
+                else f"tensorflow-datasets {config['dataset']}")
+        return super().describe(config) + f"\n\nModel: `{config['model']}`. Data: {data}."
 
     def title(self, config):
         return f"custom {Path(config['model']).name}, norm={config['norm']}"
@@ -145,6 +145,7 @@ class CustomTask(Task):
         """The run's model with its norm, checked against the data's shapes;
         raises ModelError saying what is wrong."""
         import keras
+        import numpy as np
 
         source = config["model"]
         if source.endswith(".keras"):
@@ -155,26 +156,29 @@ class CustomTask(Task):
             except Exception as error:  # load or convert: the message says why
                 raise ModelError(f"--model {source} cannot be loaded and converted to "
                                  f"norm {config['norm']!r}: {type(error).__name__}: "
-                                 f"{error}") from None
+                                 f"{_first_line(error)}") from None
         else:
             try:
                 model = build_function(source)(input_shape, num_classes, config["norm"])
             except Exception as error:
                 raise ModelError(f"--model {source} failed for input_shape={input_shape}, "
                                  f"num_classes={num_classes}, norm={config['norm']!r}: "
-                                 f"{type(error).__name__}: {error}") from None
+                                 f"{type(error).__name__}: {_first_line(error)}") from None
             if not isinstance(model, keras.Model):
                 raise ModelError(f"--model {source} returned a {type(model).__name__}, "
                                  "not a keras.Model")
-        expected_input = (None, *input_shape)
-        if len(model.inputs) != 1 or not _compatible(model.inputs[0].shape, expected_input):
-            raise ModelError(f"--model {source} takes inputs of shape "
-                             f"{[tuple(x.shape) for x in model.inputs]}; the data's are "
-                             f"{expected_input}")
-        if len(model.outputs) != 1 or model.outputs[0].shape[-1] != num_classes:
-            raise ModelError(f"--model {source} gives outputs of shape "
-                             f"{[tuple(y.shape) for y in model.outputs]}; the data has "
-                             f"{num_classes} classes: end with one output per class")
+        # One forward pass checks what the model takes and gives, whatever its kind.
+        try:
+            outputs = model(np.zeros((1, *input_shape), "float32"))
+        except Exception as error:
+            raise ModelError(f"--model {source} does not take the data's inputs, of shape "
+                             f"{(None, *input_shape)}: {type(error).__name__}: "
+                             f"{_first_line(error)}") from None
+        shape = tuple(getattr(outputs, "shape", ()))
+        if len(shape) != 2 or shape[-1] != num_classes:
+            raise ModelError(f"--model {source} gives outputs of shape {(None, *shape[1:])}; "
+                             f"the data has {num_classes} classes: end with one output per "
+                             "class")
         return model
 
     def run(self, config):
@@ -204,7 +208,5 @@ class CustomTask(Task):
                            test=data.test)
 
 
-def _compatible(shape, expected):
-    """Whether a model input of `shape` takes data of shape `expected` (None: any size)."""
-    return len(shape) == len(expected) and all(
-        a is None or b is None or a == b for a, b in zip(shape, expected))
+def _first_line(error):
+    return (str(error).strip().splitlines() or [""])[0]

@@ -165,10 +165,11 @@ def _refusals(tmp_path):
             "norm='batch': ValueError: "),
         "wrong-inputs": (
             run + model("ignores_input_shape") + fits, 1,
-            "takes inputs of shape [(None, 5)]; the data's are (None, 12)"),
+            f"--model {MODELS}:ignores_input_shape does not take the data's inputs, of shape "
+            "(None, 12): ValueError: "),
         "wrong-outputs": (
             run + model("too_few_outputs") + fits, 1,
-            "gives outputs of shape [(None, 1)]; the data has 3 classes"),
+            "gives outputs of shape (None, 1); the data has 3 classes"),
         "missing-arrays": (
             run + dense + ["--data", no_test], 1,
             f"--data {no_test} has no x_test, y_test: it must hold x_train, y_train, x_test, "
