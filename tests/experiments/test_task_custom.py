@@ -6,6 +6,7 @@ import keras
 import mlflow
 import numpy as np
 import pytest
+import tensorflow_datasets as tfds
 
 from experiments.cli import main
 from experiments.tasks import TASKS
@@ -92,6 +93,49 @@ def test_a_sweep_of_a_build_function_on_a_tfds_dataset_then_the_report(
     assert main(["report", "--out", str(tmp_path), "--study", "own"]) == 0
     report = (tmp_path / "report.md").read_text()
     assert "custom" in report and "| none |" in report and "| group |" in report
+
+
+class KerasNormsTestBlobs(tfds.core.GeneratorBasedBuilder):
+    """A tfds classification dataset the suite does not know: 8x8 images, 3 classes."""
+
+    VERSION = tfds.core.Version("1.0.0")
+
+    def _info(self):
+        return tfds.core.DatasetInfo(
+            builder=self,
+            features=tfds.features.FeaturesDict({
+                "image": tfds.features.Image(shape=(8, 8, 1)),
+                "label": tfds.features.ClassLabel(num_classes=3)}),
+            supervised_keys=("image", "label"))
+
+    def _split_generators(self, dl_manager):
+        return {"train": self._generate_examples(96, seed=0),
+                "test": self._generate_examples(32, seed=1)}
+
+    def _generate_examples(self, count, seed):
+        rng = np.random.default_rng(seed)
+        for index in range(count):
+            yield index, {"image": rng.integers(0, 256, (8, 8, 1), dtype=np.uint8),
+                          "label": int(rng.integers(0, 3))}
+
+
+def test_any_tfds_dataset_prepared_locally_is_read(store, tmp_path, monkeypatch, runs_of):
+    monkeypatch.setenv("TFDS_DATA_DIR", str(tmp_path / "tfds"))
+    builder = KerasNormsTestBlobs(data_dir=str(tmp_path / "tfds"))
+    builder.download_and_prepare()
+
+    argv = ["run", "--task", "custom", "--model", f"{MODELS}:build", "--dataset",
+            "keras_norms_test_blobs", "--norm", "instance", "--epochs", "1", "--val-size", "16"]
+    assert main(argv) == 0
+
+    [run] = runs_of("custom")
+    assert run.info.status == "FINISHED"
+    assert run.data.params["dataset"] == "keras_norms_test_blobs"
+    assert run.data.tags["data_source"] == str(builder.data_dir)
+    names = {i.dataset.name for i in run.inputs.dataset_inputs}
+    assert names == {"keras_norms_test_blobs:train[:-16]", "keras_norms_test_blobs:train[-16:]",
+                     "keras_norms_test_blobs:test"}
+    assert 0 <= run.data.metrics["test_accuracy"] <= 1
 
 
 def test_a_keras_file_is_converted_to_each_norm(store, tmp_path, runs_of):
