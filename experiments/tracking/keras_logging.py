@@ -82,8 +82,8 @@ def log_keras_model(model, example, name="model", params=None, step=0):
 def link_metrics_to_model(model_id, names):
     """Records the active run's latest value of each metric in `names` as a
     metric of the logged model `model_id` too (unless it is already), so
-    MLflow's model views (the experiment's Models tab, the comparison of
-    models, `mlflow.search_logged_models`) list the model with its scores.
+    MLflow's views of models (the experiment's Models tab,
+    `mlflow.search_logged_models`) list the model with its scores.
 
     The same values are logged again with the same steps and times, which
     the store takes as the run's existing points: the run's history is
