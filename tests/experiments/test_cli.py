@@ -67,8 +67,10 @@ def test_quick_run_logs_params_epoch_metrics_dataset_model_and_figure(store, tin
 
 
 def test_a_run_has_a_readable_name_system_metrics_and_its_scores_on_its_logged_model(
-    store, tiny_cnn
+    store, tiny_cnn, monkeypatch
 ):
+    # Sampled often enough that a run of a few seconds on a fast machine has several.
+    monkeypatch.setenv("MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL", "0.5")
     assert main(["run", "--task", "cnn", "--norm", "batch", "--quick", "--lr", "0.002"]) == 0
 
     [run] = _runs(store)
