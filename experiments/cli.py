@@ -53,8 +53,11 @@ def _task_parser(command, description, task):
     else:
         parser.add_argument("--norms", required=True, type=arguments.comma_list(norm_type),
                             help=f"comma-separated normalizations from: {', '.join(norms)}")
-    parser.add_argument("--dataset", type=arguments.choice(datasets),
-                        help=f"one of: {', '.join(datasets)} (default: the task's first)")
+    dataset_type = task.parse_dataset if task else arguments.choice(datasets)
+    parser.add_argument("--dataset", type=dataset_type,
+                        help=f"one of: {', '.join(datasets)} (default: the task's first)"
+                        if datasets else "a tensorflow-datasets name, prepared locally "
+                        "(default: the task's)")
     parser.add_argument("--epochs", type=arguments.positive_int)
     if command == "run":
         parser.add_argument("--batch-size", type=arguments.positive_int)
@@ -127,7 +130,7 @@ def base_config(task, *, quick=False, data_dir=None, dataset=None, common=None, 
     return {
         "task": task.name,
         "norm": None,
-        "dataset": dataset or task.datasets[0],
+        "dataset": dataset or next(iter(task.datasets), None),
         "seed": 0,
         "quick": quick,
         "data_dir": str(Path(data_dir).resolve()) if data_dir else None,
@@ -304,8 +307,10 @@ def cmd_quick(argv):
         description="The quick comparison: each task's quick sweep over its main norms "
                     "(a few epochs on a subset), then the report and the command to open "
                     "the MLflow UI.")
-    parser.add_argument("--tasks", type=arguments.comma_list(arguments.choice(tuple(TASKS))),
-                        default=list(TASKS), help=f"comma-separated (default: {','.join(TASKS)})")
+    quick_tasks = [name for name, task in TASKS.items() if task.quick_norms]
+    parser.add_argument("--tasks", type=arguments.comma_list(arguments.choice(quick_tasks)),
+                        default=quick_tasks,
+                        help=f"comma-separated (default: {','.join(quick_tasks)})")
     parser.add_argument("--out", type=_out_dir, default=paths.reports_dir() / "quick",
                         help=f"default: {paths.reports_dir() / 'quick'}")
     parser.add_argument("--data-dir", help="read the dataset from this directory of IDX files")

@@ -9,6 +9,10 @@ class DataError(ExperimentError):
     """The dataset cannot be read; the message says how to get it."""
 
 
+class ModelError(ExperimentError):
+    """The user's model cannot be built or loaded; the message says why."""
+
+
 class TrackingError(ExperimentError):
     """The tracking store cannot be used; the message says which and why."""
 

@@ -13,9 +13,23 @@ from experiments.errors import SweepError, TrainingDiverged
 from experiments.tracking.runs import tracked_run
 
 
+def _short_number(value):
+    """1e-3 for 0.001, 2.5e-4 for 0.00025: learning rates as people write them."""
+    mantissa, exponent = f"{value:.3e}".split("e")
+    return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
+
+
 def run_label(config):
-    return (f"{config['task']}-{config['norm']}-bs{config['batch_size']}"
-            f"-lr{config['lr']:g}-s{config['seed']}")
+    """A run's name in the MLflow UI: "cnn · batch · bs64 · lr1e-3 · seed 0"."""
+    return (f"{config['task']} · {config['norm']} · bs{config['batch_size']} "
+            f"· lr{_short_number(config['lr'])} · seed {config['seed']}")
+
+
+def sweep_description(task, configs, grid, study):
+    """The sweep's parent run description in the MLflow UI (Markdown)."""
+    axes = "; ".join(f"{name}: {', '.join(map(str, values))}" for name, values in grid.items())
+    return (f"**{task.name} sweep** of {len(configs)} runs, one per combination of {axes}. "
+            f"Study `{study}`; each run is a child of this one.")
 
 
 def train_config(task, config, experiment, study, parent_run_id=None):
@@ -24,7 +38,7 @@ def train_config(task, config, experiment, study, parent_run_id=None):
     training fails or diverges."""
     tags = {"study": study, "run_kind": "train", "task": task.name}
     with tracked_run(experiment, run_label(config), config, tags,
-                     parent_run_id=parent_run_id) as run:
+                     parent_run_id=parent_run_id, description=task.describe(config)) as run:
         task.run(config)
     return run.info.run_id
 
@@ -67,7 +81,8 @@ def sweep(task, configs, grid, experiment, study):
     """
     tags = {"study": study, "run_kind": "sweep", "task": task.name}
     failed, diverged = [], []
-    with tracked_run(experiment, f"sweep-{study}", sweep_params(configs, grid), tags) as parent:
+    with tracked_run(experiment, f"{task.name} sweep · {study}", sweep_params(configs, grid),
+                     tags, description=sweep_description(task, configs, grid, study)) as parent:
         start = time.perf_counter()
         for index, config in enumerate(configs):
             elapsed = time.perf_counter() - start

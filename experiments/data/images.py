@@ -1,5 +1,10 @@
 """Image datasets from tensorflow-datasets, as batched `tf.data` pipelines.
 
+The suite's own datasets (`DATASETS`) can be fetched; any other
+tensorflow-datasets classification dataset (with supervised keys, a class
+label, train and test splits) is read if it is already prepared in the tfds
+directory, and refused at once otherwise: it is never downloaded.
+
 `load_images(name, ...)` finds the data in this order: an explicit directory of
 IDX files (`--data-dir`), always read: it is prepared into a cache of its own,
 keyed by the directory and the files' checksums, so a changed file is read
@@ -132,17 +137,37 @@ def prepare_from_idx(name, idx_dir, data_dir=None):
     return builder
 
 
+def _locally_prepared(name):
+    """A builder of the tensorflow-datasets dataset `name`, prepared in the
+    tfds directory already; never downloads."""
+    import tensorflow_datasets as tfds
+
+    try:
+        builder = tfds.builder(name, data_dir=_tfds_dir())
+    except (tfds.core.registered.DatasetNotFoundError, ValueError) as error:
+        first_line = str(error).strip().splitlines()[0]
+        raise DataError(f"No tensorflow-datasets dataset {name!r}: {first_line}") from None
+    if not builder.is_prepared():
+        raise DataError(
+            f"Dataset {name!r} is not prepared in the tensorflow-datasets directory "
+            f"{builder.data_dir_root}, and only the suite's own datasets "
+            f"({', '.join(DATASETS)}) are fetched. Prepare it once where the network is "
+            f"reachable (`tfds build {name}`, with TFDS_DATA_DIR naming this directory), "
+            "or give the data as a .npz file")
+    return builder
+
+
 def prepared_builder(name, data_dir=None):
     """Returns a tfds builder of `name` whose data is prepared on disk."""
     import tensorflow_datasets as tfds
 
-    if name not in DATASETS:
-        raise DataError(f"Unknown dataset {name!r}. Choose one of: {', '.join(DATASETS)}")
     if data_dir is not None:
         idx_dir = Path(data_dir).resolve()
         if name in IDX_BUILDERS and idx_dir.is_dir():
             return prepare_from_idx(name, idx_dir, _idx_cache_dir(name, idx_dir))
         return prepare_from_idx(name, idx_dir)
+    if name not in DATASETS:
+        return _locally_prepared(name)
     builder = tfds.builder(name, data_dir=_tfds_dir())
     if builder.is_prepared():
         return builder
@@ -160,11 +185,34 @@ def prepared_builder(name, data_dir=None):
     )
 
 
+def classification_shapes(builder):
+    """(input shape, number of classes) of a prepared tfds classification
+    dataset; raises DataError naming what it lacks."""
+    info = builder.info
+    name = info.name
+    if not info.supervised_keys or len(info.supervised_keys) != 2:
+        raise DataError(f"Dataset {name!r} has no (input, label) supervised keys: "
+                        "it is not a classification dataset")
+    missing = [split for split in ("train", "test") if split not in info.splits]
+    if missing:
+        raise DataError(f"Dataset {name!r} has no {' and no '.join(missing)} split "
+                        f"(its splits: {', '.join(info.splits)})")
+    input_key, label_key = info.supervised_keys
+    num_classes = getattr(info.features[label_key], "num_classes", None)
+    if num_classes is None:
+        raise DataError(f"Dataset {name!r}: its label {label_key!r} is not a class label")
+    return tuple(info.features[input_key].shape), num_classes
+
+
 def check_split_sizes(builder, config):
     """Refuses split sizes of `config` that the prepared `builder` cannot serve."""
-    name = builder.info.name
-    train_total = builder.info.splits["train"].num_examples
-    test_total = builder.info.splits["test"].num_examples
+    check_sizes(builder.info.name, builder.info.splits["train"].num_examples,
+                builder.info.splits["test"].num_examples, config)
+
+
+def check_sizes(name, train_total, test_total, config):
+    """Refuses split sizes of `config` that `train_total` training and
+    `test_total` test examples of dataset `name` cannot serve."""
     val_size, train_size, test_size = (config["val_size"], config["train_size"],
                                        config["test_size"])
     if val_size >= train_total:
@@ -179,7 +227,7 @@ def check_split_sizes(builder, config):
                         "Use fewer")
 
 
-def _split_specs(train_size, val_size, test_size):
+def split_specs(train_size, val_size, test_size):
     """tfds split strings: validation is held out from the end of the train split."""
     train = f"train[:{train_size}]" if train_size else f"train[:-{val_size}]"
     test = f"test[:{test_size}]" if test_size else "test"
@@ -192,40 +240,48 @@ def load_images(
     """Returns `ImageData` with pixels scaled to [0, 1] and shuffled training batches.
 
     Args:
-        name: a key of `DATASETS`.
+        name: a key of `DATASETS`, or a tfds classification dataset prepared
+            locally.
         batch_size, seed: of the training pipeline (evaluation is unshuffled).
         train_size, test_size: number of examples, None for the whole split.
         val_size: examples held out from the end of the train split.
         data_dir: optional directory of IDX files to read instead.
     """
-    import tensorflow as tf
-
     builder = prepared_builder(name, data_dir)
-    splits = _split_specs(train_size, val_size, test_size)
+    image_shape, num_classes = classification_shapes(builder)
+    splits = split_specs(train_size, val_size, test_size)
     try:
         datasets = builder.as_dataset(split=list(splits.values()), as_supervised=True)
     except (ValueError, AssertionError) as error:  # e.g. a subset larger than the split
         raise DataError(f"Cannot read {splits} of {name!r}: {error}") from None
 
-    def scale(image, label):
-        return tf.cast(image, tf.float32) / 255.0, label
-
-    def pipeline(dataset, shuffle):
-        dataset = dataset.map(scale, num_parallel_calls=tf.data.AUTOTUNE).cache()
-        if shuffle:
-            dataset = dataset.shuffle(10_000, seed=seed, reshuffle_each_iteration=True)
-        return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
-
     train, val, test = datasets
     info = builder.info
     return ImageData(
         name=name,
-        train=pipeline(train, shuffle=True),
-        val=pipeline(val, shuffle=False),
-        test=pipeline(test, shuffle=False),
+        train=batched(train, batch_size, seed=seed),
+        val=batched(val, batch_size),
+        test=batched(test, batch_size),
         splits=splits,
         sizes={role: info.splits[spec].num_examples for role, spec in splits.items()},
-        image_shape=tuple(info.features["image"].shape),
-        num_classes=info.features["label"].num_classes,
+        image_shape=image_shape,
+        num_classes=num_classes,
         source=str(Path(data_dir).resolve()) if data_dir is not None else str(builder.data_dir),
     )
+
+
+def batched(dataset, batch_size, seed=None):
+    """`dataset` of (input, label) pairs as float32 inputs, 8-bit pixels
+    scaled to [0, 1], in batches; shuffled with `seed` when given."""
+    import tensorflow as tf
+
+    pixels = dataset.element_spec[0].dtype == tf.uint8
+
+    def scale(image, label):
+        image = tf.cast(image, tf.float32)
+        return (image / 255.0 if pixels else image), label
+
+    dataset = dataset.map(scale, num_parallel_calls=tf.data.AUTOTUNE).cache()
+    if seed is not None:
+        dataset = dataset.shuffle(10_000, seed=seed, reshuffle_each_iteration=True)
+    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)

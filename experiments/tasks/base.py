@@ -20,8 +20,9 @@ To add a task (say `rnn`), write `experiments/tasks/rnn.py` with a subclass of
   validating `type=` functions (see `experiments.arguments`). The command line
   accepts them only with `--task <name>`; their values land in the config under
   their `dest` names and are logged as params;
-- optionally `parse_norm(text)` (a `--norm` value: one of `norms` unless
-  overridden) and `configure(config)`: completes one run's config from the
+- optionally `parse_norm(text)` and `parse_dataset(text)` (a `--norm` or
+  `--dataset` value: one of `norms` or `datasets` unless overridden) and
+  `configure(config)`: completes one run's config from the
   options (raising ValueError for a combination to refuse), before anything is
   logged. Params that only restate the norm label go in `norm_params`, so the
   report does not take them for a configuration;
@@ -33,13 +34,17 @@ To add a task (say `rnn`), write `experiments/tasks/rnn.py` with a subclass of
   run. `config` is a dict of every param (common ones: task, norm, dataset,
   epochs, batch_size, lr, seed, quick, train_size, val_size, test_size,
   data_dir; plus the task's own). Load the data with `load_logged_images`
-  (or log generated data with `mlflow.log_input`), train with `self.fit`
+  (`log_data` logs an `ImageData` loaded otherwise; generated data is logged
+  with `mlflow.log_input`), train with `self.fit`
   (per-epoch metrics with `step=epoch`, and the divergence policy: a
   non-finite loss ends the run FAILED, tagged `diverged`), log anything else
   per epoch through `keras_logging.EveryEpochs`, and end with `self.finish`
-  (test metrics named `test_<metric>`, learning curves, the model). Return the
+  (test metrics named `test_<metric>`, learning curves, the model, with the
+  final metrics on it). Return the
   final metrics, named as in `table_metrics`. Raise on failure: the caller
   marks the run FAILED;
+- optionally `describe(config)`: the run's description in the MLflow UI
+  (the default says what trains with which norm, data and settings);
 - optionally `report_extras(runs, out_dir)`: Markdown for the task's own
   section of the report (beyond the generic table and curves), given the
   task's finished runs as `mlflow.search_runs` returns them.
@@ -93,6 +98,10 @@ class Task:
         """One `--norm` value, checked (argparse `type=`)."""
         return arguments.choice(self.norms)(text)
 
+    def parse_dataset(self, text):
+        """A `--dataset` value, checked (argparse `type=`)."""
+        return arguments.choice(self.datasets)(text)
+
     def configure(self, config):
         """Returns `config` completed for one run; raises ValueError to refuse it."""
         return config
@@ -111,6 +120,16 @@ class Task:
     def run(self, config):
         """Trains and evaluates `config` in the active MLflow run; returns final metrics."""
         raise NotImplementedError
+
+    def describe(self, config):
+        """A run's description in the MLflow UI (Markdown): what it trains, on what."""
+        examples = (f"{config['train_size']} training examples" if config.get("train_size")
+                    else "its whole training split")
+        return (f"**{self.name}**: {self.description}.\n\n"
+                f"Normalization `{config['norm']}`, on {config['dataset']} ({examples}), "
+                f"{config['epochs']} epochs, batch size {config['batch_size']}, "
+                f"learning rate {config['lr']:g}, seed {config['seed']}"
+                + (", a quick run" if config.get("quick") else "") + ".")
 
     def title(self, config):
         """The title of a run's figures."""
@@ -138,9 +157,11 @@ class Task:
     def finish(self, config, history, model, example, test=None, metrics=None,
                logged_model=None, model_name="model"):
         """The ending every run shares: scores `model` on `test` (metrics
-        `test_<name>`, logged) unless `metrics` are given, logs the learning
-        curves and the model (`logged_model`, else `model`) with a signature on
-        `example`; returns the final metrics."""
+        `test_<name>`, logged) unless `metrics` (logged already) are given,
+        logs the learning curves and the model (`logged_model`, else `model`,
+        named `<model_name>-<norm>`, with the run's config as its params and
+        a signature on `example`), and records the final metrics and the last
+        epoch's as the logged model's too; returns the final metrics."""
         import mlflow
 
         from experiments.report import plots
@@ -153,7 +174,11 @@ class Task:
         figure = plots.learning_curves(history, self.title(config))
         mlflow.log_figure(figure, "learning_curves.png")
         plots.close(figure)
-        keras_logging.log_keras_model(logged_model or model, example=example, name=model_name)
+        # A logged model's name may not hold "/" (as in the gan task's "batch/weight").
+        name = f"{model_name}-{config['norm'].replace('/', '_')}"
+        info = keras_logging.log_keras_model(logged_model or model, example=example,
+                                             name=name, params=config, step=config["epochs"])
+        keras_logging.link_metrics_to_model(info.model_id, metrics or {})
         return metrics
 
     def report_extras(self, runs, out_dir):
@@ -166,16 +191,13 @@ _CONTEXTS = {"train": "training", "val": "validation", "test": "test"}
 
 
 def load_logged_images(config, splits=("train", "val", "test")):
-    """Loads the run's image dataset and records `splits` as its MLflow inputs.
+    """Loads the run's image dataset and records `splits` as its MLflow inputs
+    (`log_data`).
 
-    Tags the run with the directory the examples are read from (`data_source`).
     Returns `experiments.data.images.load_images`'s result for the run's dataset,
     batch size, seed, split sizes and data directory.
     """
-    import mlflow
-
     from experiments.data.images import load_images
-    from experiments.tracking import runs
 
     data = load_images(
         config["dataset"],
@@ -186,9 +208,19 @@ def load_logged_images(config, splits=("train", "val", "test")):
         test_size=config["test_size"],
         data_dir=config["data_dir"],
     )
+    log_data(data, splits)
+    return data
+
+
+def log_data(data, splits=("train", "val", "test")):
+    """Records `splits` of `data` (an `ImageData`) as the active run's MLflow
+    inputs, and where the examples are read from as its `data_source` tag."""
+    import mlflow
+
+    from experiments.tracking import runs
+
     mlflow.set_tag("data_source", data.source)
     for split in splits:
         runs.log_dataset(
             data.name, data.source, data.splits[split], _CONTEXTS[split]
         )
-    return data

@@ -11,6 +11,7 @@ import time
 import keras
 import mlflow
 import mlflow.keras
+from mlflow.entities import Metric
 
 from experiments.errors import TrainingDiverged
 from experiments.tracking.runs import VERSION_PARAMS, software_versions
@@ -57,9 +58,14 @@ class EpochLogger(mlflow.keras.MlflowCallback):
         pass
 
 
-def log_keras_model(model, example, name="model"):
+def log_keras_model(model, example, name="model", params=None, step=0):
     """Logs `model` as a `.keras` file, loadable with `mlflow.keras.load_model`,
-    with the signature of its outputs on `example` (a few inputs, NumPy).
+    with the signature of its outputs on `example` (a few inputs, NumPy) and
+    `params` (the run's configuration) as the logged model's own params.
+    Returns MLflow's `ModelInfo` (its `model_id` names the logged model).
+
+    MLflow records the run's metrics logged at `step` (the epoch the weights
+    are from) as the model's too.
 
     The requirements are given, not inferred: inference reloads the model in a
     subprocess, which costs seconds per run.
@@ -69,8 +75,29 @@ def log_keras_model(model, example, name="model"):
         for dist, version in zip(VERSION_PARAMS.values(), software_versions().values())
     ]
     signature = mlflow.models.infer_signature(example, model.predict(example, verbose=0))
-    return mlflow.keras.log_model(model, name=name, signature=signature,
-                                  pip_requirements=requirements)
+    return mlflow.keras.log_model(model, name=name, signature=signature, params=params,
+                                  step=step, pip_requirements=requirements)
+
+
+def link_metrics_to_model(model_id, names):
+    """Records the active run's latest value of each metric in `names` as a
+    metric of the logged model `model_id` too (unless it is already), so
+    MLflow's views of models (the experiment's Models tab,
+    `mlflow.search_logged_models`) list the model with its scores.
+
+    The same values are logged again with the same steps and times, which
+    the store takes as the run's existing points: the run's history is
+    unchanged.
+    """
+    client = mlflow.MlflowClient()
+    run_id = mlflow.active_run().info.run_id
+    linked = {metric.key for metric in client.get_logged_model(model_id).metrics or ()}
+    latest = [max(client.get_metric_history(run_id, name), key=lambda m: (m.step, m.timestamp))
+              for name in names if name not in linked]
+    if not latest:
+        return
+    client.log_batch(run_id, metrics=[
+        Metric(m.key, m.value, m.timestamp, m.step, model_id=model_id) for m in latest])
 
 
 class EveryEpochs(keras.callbacks.Callback):

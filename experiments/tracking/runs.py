@@ -1,7 +1,9 @@
 """The life cycle of an MLflow run: it always ends FINISHED, FAILED or KILLED.
 
-A run records what it ran (params), from which code (the git commit, the
-software versions) and in which process (host, pid, process start time). An
+A run records what it ran (params, a readable name and description), from
+which code (the git commit, the software versions), in which process (host,
+pid, process start time) and what it took of the machine (MLflow's system
+metrics: CPU, memory, disk, network, and GPU where one is present). An
 exception ends it FAILED with the error as a tag; Ctrl-C or SIGTERM ends it
 KILLED. A process killed outright (kill -9, a lost machine) cannot end its
 runs: the next command on the same host finds them RUNNING with their process
@@ -10,6 +12,7 @@ gone and ends them KILLED, tagged `stale` (`end_stale_runs`).
 
 import contextlib
 import importlib.metadata
+import os
 import signal
 import socket
 import subprocess
@@ -32,6 +35,12 @@ VERSION_PARAMS = {
 # Two processes with one pid are told apart by their start times (seconds);
 # psutil reports them rounded to a few milliseconds.
 _START_TIME_TOLERANCE_S = 0.5
+
+# Seconds between two samples of the system metrics, unless
+# MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL says otherwise. MLflow's 10 s would
+# leave a quick run (seconds to a minute) with one sample or none: MLflow logs
+# only whole intervals.
+SYSTEM_METRICS_INTERVAL_S = 2
 
 # Ids of the runs this process ended KILLED, for the command line's message.
 killed_runs = []
@@ -95,6 +104,18 @@ def _process_alive(pid, started):
         return False
 
 
+def _system_metrics_wanted():
+    """True unless MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING turns them off; sets
+    the sampling interval for the run about to start, unless given."""
+    from mlflow.environment_variables import MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING
+
+    # MLflow reads it when the run starts its monitor.
+    os.environ.setdefault("MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL",
+                          str(SYSTEM_METRICS_INTERVAL_S))
+    return (not MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING.defined
+            or MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING.get())
+
+
 def end_stale_runs():
     """Ends as KILLED, tagged `stale`, the RUNNING runs started on this host
     whose process is gone; prints one line naming them. Returns their ids."""
@@ -124,16 +145,22 @@ def end_stale_runs():
 
 
 @contextlib.contextmanager
-def tracked_run(experiment, run_name, params, tags, parent_run_id=None):
+def tracked_run(experiment, run_name, params, tags, parent_run_id=None, description=None):
     """Starts an MLflow run (a child of `parent_run_id` when given) that always
     ends FINISHED, FAILED or KILLED.
+
+    `description` (Markdown) is the run's note in the UI. The run logs system
+    metrics (`system/...`, every `SYSTEM_METRICS_INTERVAL_S` seconds) unless
+    MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING is false.
 
     On an exception the run ends FAILED (KILLED on Ctrl-C or SIGTERM) with the
     error as the tag `error`, and the exception propagates.
     """
     run = mlflow.start_run(experiment_id=experiment, run_name=run_name,
                            nested=parent_run_id is not None, parent_run_id=parent_run_id,
-                           tags={**git_tags(), **process_tags(), **tags})
+                           tags={**git_tags(), **process_tags(), **tags},
+                           description=description,
+                           log_system_metrics=_system_metrics_wanted())
     status = "FINISHED"
     try:
         mlflow.log_params(params)

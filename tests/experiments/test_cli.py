@@ -66,6 +66,44 @@ def test_quick_run_logs_params_epoch_metrics_dataset_model_and_figure(store, tin
     assert math.isclose(accuracy, run.data.metrics["test_accuracy"], abs_tol=1e-6)
 
 
+def test_a_run_has_a_readable_name_system_metrics_and_its_scores_on_its_logged_model(
+    store, tiny_cnn, monkeypatch
+):
+    # Sampled often enough that a run of a few seconds on a fast machine has several.
+    monkeypatch.setenv("MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL", "0.5")
+    assert main(["run", "--task", "cnn", "--norm", "batch", "--quick", "--lr", "0.002"]) == 0
+
+    [run] = _runs(store)
+    assert run.info.run_name == "cnn · batch · bs32 · lr2e-3 · seed 0"
+    description = run.data.tags["mlflow.note.content"]
+    assert description.startswith("**cnn**: ResNet-style image classifier")
+    assert ("Normalization `batch`, on fashion_mnist (256 training examples), 2 epochs, "
+            "batch size 32, learning rate 0.002, seed 0, a quick run.") in description
+
+    # MLflow's system metrics, sampled while the run trained.
+    for metric in ("system/cpu_utilization_percentage", "system/system_memory_usage_megabytes"):
+        assert metric in run.data.metrics, metric
+        assert mlflow.MlflowClient().get_metric_history(run.info.run_id, metric)
+
+    # The logged model carries the run's test scores, its last epoch's metrics
+    # and its config, and is found by them.
+    [output] = run.outputs.model_outputs
+    assert output.step == 2  # the epoch of its weights
+    model = mlflow.get_logged_model(output.model_id)
+    assert model.name == "model-batch" and model.source_run_id == run.info.run_id
+    scores = {m.key: m.value for m in model.metrics}
+    for key in ("test_loss", "test_accuracy", "loss", "accuracy", "val_loss", "val_accuracy"):
+        assert scores[key] == run.data.metrics[key], key
+    assert model.params["norm"] == "batch" and model.params["lr"] == "0.002"
+    found = mlflow.search_logged_models(
+        experiment_ids=[run.info.experiment_id], output_format="list",
+        filter_string=f"metrics.test_accuracy >= {run.data.metrics['test_accuracy']}")
+    assert [m.model_id for m in found] == [output.model_id]
+    # Linking left the run's own history alone: one test score, one point.
+    history = mlflow.MlflowClient().get_metric_history(run.info.run_id, "test_accuracy")
+    assert len(history) == 1
+
+
 def test_sweep_makes_a_parent_and_a_child_per_configuration_then_a_report(
     store, tiny_cnn, tmp_path, capsys
 ):
@@ -78,6 +116,12 @@ def test_sweep_makes_a_parent_and_a_child_per_configuration_then_a_report(
     [parent] = _runs(store, run_kind="sweep")
     children = _runs(store, run_kind="train")
     assert parent.info.status == "FINISHED"
+    assert parent.info.run_name == "cnn sweep · two"
+    assert parent.data.tags["mlflow.note.content"].startswith(
+        "**cnn sweep** of 2 runs, one per combination of seed: 0; batch_size: 32; "
+        "lr: 0.001; norm: none, layer.")
+    assert sorted(c.info.run_name for c in children) == [
+        "cnn · layer · bs32 · lr1e-3 · seed 0", "cnn · none · bs32 · lr1e-3 · seed 0"]
     assert sorted(c.data.params["norm"] for c in children) == ["layer", "none"]
     assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parent.info.run_id}
     assert all(c.info.status == "FINISHED" for c in children)

@@ -62,6 +62,12 @@ def test_run_logs_losses_samples_scores_floor_and_generator(
     noise = gan_models.fixed_noise(4, seed=9)
     np.testing.assert_allclose(generator.predict(noise, verbose=0),
                                trained[0].predict(noise, verbose=0), atol=1e-6)
+    # MLflow's models view lists it with its final scores.
+    logged = mlflow.get_logged_model(output.model_id)
+    assert logged.name == "generator-batch_weight"
+    scores = {m.key: m.value for m in logged.metrics}
+    for metric in ("fid", "kid", "g_loss"):
+        assert scores[metric] == metrics[metric], metric
 
     capsys.readouterr()
     assert main(["report", "--out", str(tmp_path), "--study", "pair"]) == 0

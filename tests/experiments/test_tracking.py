@@ -150,6 +150,39 @@ def test_experiments_are_model_training_experiments(store):
         "custom_model_development"
 
 
+@pytest.mark.parametrize("enabled", [None, "false"])
+def test_runs_log_system_metrics_unless_turned_off(enabled, store, monkeypatch):
+    from experiments.tracking import store as tracking_store
+
+    monkeypatch.setenv("MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL", "0.2")
+    if enabled is not None:
+        monkeypatch.setenv("MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING", enabled)
+    tracking_store.open_store()
+    experiment = tracking_store.experiment_id("keras-norms-cnn")
+    with runs.tracked_run(experiment, "held", {}, {}, description="A **note**.") as run:
+        time.sleep(1.0)
+    ended = mlflow.MlflowClient().get_run(run.info.run_id)
+    assert ended.data.tags["mlflow.note.content"] == "A **note**."
+    system = {key for key in ended.data.metrics if key.startswith("system/")}
+    if enabled == "false":
+        assert system == set()
+    else:
+        assert {"system/cpu_utilization_percentage", "system/system_memory_usage_percentage",
+                "system/disk_usage_percentage"} <= system
+        history = mlflow.MlflowClient().get_metric_history(
+            run.info.run_id, "system/cpu_utilization_percentage")
+        assert len(history) >= 2  # sampled through the run, not once
+
+
+def test_the_default_sampling_interval_suits_short_runs(monkeypatch):
+    # Restored after the test, whatever it was.
+    monkeypatch.setenv("MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL", "unset below")
+    monkeypatch.delenv("MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL")
+    monkeypatch.delenv("MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING", raising=False)
+    assert runs._system_metrics_wanted()
+    assert os.environ["MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL"] == "2"
+
+
 def test_store_lock_serializes_processes(tmp_path):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     holder = _python(f"""

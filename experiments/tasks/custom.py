@@ -1,0 +1,212 @@
+"""The custom task: your own Keras model, with each normalization, on your own data.
+
+`--model` is either a build function, `module.path:build_fn`, called as
+`build_fn(input_shape, num_classes, norm)` for each run and returning a Keras
+model (compiled or not), or a saved `.keras` model, which
+`keras_norms.convert` turns into each norm. The data is a tensorflow-datasets
+classification dataset (`--dataset`; the suite's own ones are fetched, any
+other must be prepared locally already) or a NumPy `.npz` file (`--data`)
+holding `x_train`, `y_train`, `x_test` and `y_test`.
+"""
+
+import argparse
+import importlib
+import os
+import re
+import sys
+from pathlib import Path
+
+from experiments import arguments
+from experiments.errors import ModelError
+from experiments.models.norms import NORMS
+from experiments.tasks.base import Task, load_logged_images, log_data
+
+_TFDS_NAME = re.compile(r"[a-z0-9_]+(/[A-Za-z0-9_.+-]+)?(:[0-9.*]+)?")
+_BUILD_SPEC = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
+DEFAULT_DATASET = "fashion_mnist"
+
+
+def model_source(text):
+    """A `--model` value: `module.path:build_fn` or a path ending in `.keras`."""
+    if text.endswith(".keras") or _BUILD_SPEC.fullmatch(text):
+        return text
+    raise argparse.ArgumentTypeError(
+        f"must be module.path:build_fn or a .keras file, got {text!r}")
+
+
+def build_function(spec):
+    """The function named by `module.path:build_fn`; ValueError if it cannot be had."""
+    module_name, function_name = spec.split(":")
+    # As `python -m` does, find the user's modules from the current directory,
+    # also when run through the console script.
+    if os.getcwd() not in sys.path:
+        sys.path.append(os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as error:  # a module that fails at import: say how, in one line
+        raise ValueError(f"--model {spec}: cannot import {module_name}: "
+                         f"{type(error).__name__}: {_first_line(error)}") from None
+    function = getattr(module, function_name, None)
+    if not callable(function):
+        raise ValueError(f"--model {spec}: {module_name} has no function {function_name}")
+    return function
+
+
+class CustomTask(Task):
+    name = "custom"
+    description = ("your own Keras classifier (--model), with each normalization, on a "
+                   "tensorflow-datasets dataset or a .npz file")
+    norms = NORMS
+    datasets = ()  # any tensorflow-datasets name (parse_dataset), else fashion_mnist
+    settings = {
+        "epochs": 10,
+        "batch_size": 128,
+        "lr": 1e-3,
+        "train_size": None,  # the whole train split but the validation examples
+        "val_size": 5000,
+        "test_size": None,
+    }
+    quick_settings = {"epochs": 3, "batch_size": 64, "train_size": 2048, "val_size": 1024,
+                      "test_size": 2048}
+    quick_norms = ()  # not part of the quick comparison: it needs a model
+
+    table_metrics = ("test_accuracy",)
+    higher_is_better = True
+    curve_metric = "val_accuracy"
+
+    def add_arguments(self, parser):
+        parser.add_argument("--model", required=True, type=model_source,
+                            help="module.path:build_fn, called as build_fn(input_shape, "
+                                 "num_classes, norm), or a saved .keras model to convert")
+        parser.add_argument("--data", help="a .npz file with x_train, y_train, x_test, y_test "
+                                           "(instead of --dataset)")
+        parser.add_argument("--val-size", type=arguments.positive_int, default=None,
+                            help="validation examples, held out from the end of the "
+                                 "training ones (default: 5000; 1024 with --quick)")
+
+    def parse_dataset(self, text):
+        if not _TFDS_NAME.fullmatch(text):
+            raise argparse.ArgumentTypeError(
+                f"must be a tensorflow-datasets name such as mnist or "
+                f"cifar10/1.0.0, got {text!r}")
+        return text
+
+    def configure(self, config):
+        config = dict(config)
+        if config["model"].endswith(".keras"):
+            path = Path(config["model"]).resolve()
+            if not path.is_file():
+                raise ValueError(f"--model {config['model']}: no such .keras file")
+            config["model"] = str(path)
+        else:
+            build_function(config["model"])
+        if config["data"]:
+            if config["dataset"]:
+                raise ValueError("--dataset and --data both given: the data is one or the other")
+            if config["data_dir"]:
+                raise ValueError("--data-dir and --data both given: the data is one or the other")
+            path = Path(config["data"]).resolve()
+            if not path.is_file():
+                raise ValueError(f"--data {config['data']}: no such file")
+            config["data"] = str(path)
+            config["dataset"] = path.stem
+        else:
+            config["dataset"] = config["dataset"] or DEFAULT_DATASET
+        return config
+
+    def describe(self, config):
+        data = (f"`{config['data']}`" if config["data"]
+                else f"tensorflow-datasets {config['dataset']}")
+        return super().describe(config) + f"\n\nModel: `{config['model']}`. Data: {data}."
+
+    def title(self, config):
+        return f"custom {Path(config['model']).name}, norm={config['norm']}"
+
+    def prepare(self, config):
+        """Checks the data and builds the model once, before anything is logged."""
+        shape, num_classes = self._shapes(config)
+        self.build(config, shape, num_classes)
+
+    def _shapes(self, config):
+        """(input shape, number of classes) of the run's data, its sizes checked."""
+        if config["data"]:
+            from experiments.data.arrays import check_npz_sizes, input_shape_and_classes
+
+            return input_shape_and_classes(check_npz_sizes(config["data"], config))
+        from experiments.data.images import (check_split_sizes, classification_shapes,
+                                             prepared_builder)
+
+        builder = prepared_builder(config["dataset"], config["data_dir"])
+        shapes = classification_shapes(builder)
+        check_split_sizes(builder, config)
+        return shapes
+
+    def build(self, config, input_shape, num_classes):
+        """The run's model with its norm, checked against the data's shapes;
+        raises ModelError saying what is wrong."""
+        import keras
+        import numpy as np
+
+        source = config["model"]
+        if source.endswith(".keras"):
+            import keras_norms
+
+            try:
+                model = keras_norms.convert(keras.saving.load_model(source), config["norm"])
+            except Exception as error:  # load or convert: the message says why
+                raise ModelError(f"--model {source} cannot be loaded and converted to "
+                                 f"norm {config['norm']!r}: {type(error).__name__}: "
+                                 f"{_first_line(error)}") from None
+        else:
+            try:
+                model = build_function(source)(input_shape, num_classes, config["norm"])
+            except Exception as error:
+                raise ModelError(f"--model {source} failed for input_shape={input_shape}, "
+                                 f"num_classes={num_classes}, norm={config['norm']!r}: "
+                                 f"{type(error).__name__}: {_first_line(error)}") from None
+            if not isinstance(model, keras.Model):
+                raise ModelError(f"--model {source} returned a {type(model).__name__}, "
+                                 "not a keras.Model")
+        # One forward pass checks what the model takes and gives, whatever its kind.
+        try:
+            outputs = model(np.zeros((1, *input_shape), "float32"))
+        except Exception as error:
+            raise ModelError(f"--model {source} does not take the data's inputs, of shape "
+                             f"{(None, *input_shape)}: {type(error).__name__}: "
+                             f"{_first_line(error)}") from None
+        shape = tuple(getattr(outputs, "shape", ()))
+        if len(shape) != 2 or shape[-1] != num_classes:
+            raise ModelError(f"--model {source} gives outputs of shape {(None, *shape[1:])}; "
+                             f"the data has {num_classes} classes: end with one output per "
+                             "class")
+        return model
+
+    def run(self, config):
+        # TensorFlow is imported here, not at module level: --help stays fast.
+        import keras
+        import mlflow
+
+        keras.utils.set_random_seed(config["seed"])
+        if config["data"]:
+            from experiments.data.arrays import load_npz
+
+            data = load_npz(config["data"], batch_size=config["batch_size"],
+                            seed=config["seed"], train_size=config["train_size"],
+                            val_size=config["val_size"], test_size=config["test_size"])
+            log_data(data)
+        else:
+            data = load_logged_images(config)
+        model = self.build(config, data.image_shape, data.num_classes)
+        # A model compiled by its build function trains with its own optimizer
+        # (its learning rate is logged as the optimizer's params), loss and metrics.
+        mlflow.set_tag("compiled_by", "build function" if model.compiled else "task")
+        if not model.compiled:
+            model.compile(optimizer=keras.optimizers.Adam(config["lr"]),
+                          loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        history = self.fit(model, data.train, config, data.sizes["train"], validation=data.val)
+        return self.finish(config, history, model, example=next(iter(data.test))[0][:4].numpy(),
+                           test=data.test)
+
+
+def _first_line(error):
+    return (str(error).strip().splitlines() or [""])[0]
