@@ -90,9 +90,10 @@ def _task_parser(command, description, task):
 
 def add_engine_arguments(parser):
     """`--workers` and `--ray-address`: how a sweep's runs are spread."""
-    parser.add_argument("--workers", type=arguments.positive_int, default=1,
+    parser.add_argument("--workers", type=arguments.positive_int,
                         help="runs trained at once, each a Ray task with its share of the CPUs "
-                             "(default: 1, one after the other in this process)")
+                             "(default: one per CPU of the --ray-address cluster; without it, "
+                             "1: one after the other in this process)")
     parser.add_argument("--ray-address",
                         help="train on this Ray cluster (default: RAY_ADDRESS when set; with "
                              "--workers N > 1 and neither, a local Ray instance started for the "
@@ -109,7 +110,7 @@ def _engine(args):
         resources = []
 
         def connect():
-            if args.workers == 1 and not address:
+            if args.workers in (None, 1) and not address:
                 return None
             if not resources:
                 from experiments import engine
