@@ -23,9 +23,10 @@ import os
 MAX_RETRIES = 2
 
 # The driver's settings a trial needs wherever it runs: the Keras backend and
-# TensorFlow's switches, where tensorflow-datasets keeps data.
+# TensorFlow's switches, where tensorflow-datasets keeps data, the project's
+# home (its caches, the GAN's FID classifier among them).
 FORWARDED_ENV = ("KERAS_BACKEND", "TF_ENABLE_ONEDNN_OPTS", "TF_CPP_MIN_LOG_LEVEL",
-                 "TFDS_DATA_DIR")
+                 "TFDS_DATA_DIR", "KERAS_NORMS_HOME")
 
 
 class TrialLost(RuntimeError):
