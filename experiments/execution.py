@@ -239,11 +239,11 @@ def sweep(task, configs, grid, experiment, study, resources=None, resume=False):
                 print(f"=== {label} done: {run_label(config)} "
                       f"({_duration(elapsed)} elapsed{eta})", flush=True)
             elif isinstance(error, TrainingDiverged):
-                print(f"=== {label} diverged: {run_label(config)}: {error}", flush=True)
+                print(f"=== {label} diverged: {error} ({run_label(config)})", flush=True)
                 diverged.append(run_label(config))
             else:
-                print(f"=== {label} failed: {run_label(config)}: "
-                      f"{type(error).__name__}: {error}", flush=True)
+                print(f"=== {label} failed: {type(error).__name__}: {error} "
+                      f"({run_label(config)})", flush=True)
                 failed.append(run_label(config))
         print(f"\n=== sweep done: {len(configs)} runs in "
               f"{_duration(time.perf_counter() - start)}"
