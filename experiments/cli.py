@@ -1,4 +1,4 @@
-"""The command line: python -m experiments {run,sweep,report,quick,study,ui} ...
+"""The command line: python -m experiments {run,sweep,report,quick,study,ui,server} ...
 (or the console script keras-norms-experiments).
 
 `run` and `sweep` take `--task` first; the task's own options exist only with
@@ -8,6 +8,7 @@ TensorFlow and MLflow are imported only once a command runs, so every
 """
 
 import argparse
+import contextlib
 import os
 import re
 import socket
@@ -18,7 +19,7 @@ import urllib.request
 from pathlib import Path
 
 from experiments import arguments, paths
-from experiments.errors import ExperimentError, SweepError
+from experiments.errors import ExperimentError, SweepError, TrackingError
 from experiments.tasks import TASKS
 
 SCRIPT = "keras-norms-experiments"
@@ -78,11 +79,62 @@ def _task_parser(command, description, task):
     parser.add_argument("--experiment", help="MLflow experiment (default: keras-norms-TASK)")
     parser.add_argument("--study", type=study_name,
                         help="tag grouping runs in the report (default: dated)")
+    if command == "sweep":
+        parser.add_argument("--resume", action="store_true",
+                            help="continue the sweep of --study under its parent run: train only "
+                                 "the configurations without a FINISHED run")
+        add_engine_arguments(parser)
     if task:
         task.add_arguments(parser.add_argument_group(f"options of --task {task.name}"))
     else:
         parser.epilog = f"Task options: {PROG} {command} --task TASK --help"
     return parser
+
+
+def add_engine_arguments(parser):
+    """`--workers` and `--ray-address`: how a sweep's runs are spread."""
+    parser.add_argument("--workers", type=arguments.positive_int,
+                        help="runs trained at once, each a Ray task with its share of the CPUs "
+                             "(default: one per CPU of the --ray-address cluster; without it, "
+                             "1: one after the other in this process)")
+    parser.add_argument("--ray-address",
+                        help="train on this Ray cluster (default: RAY_ADDRESS when set; with "
+                             "--workers N > 1 and neither, a local Ray instance started for the "
+                             "command)")
+
+
+@contextlib.contextmanager
+def _engine(args):
+    """Yields `connect()`, which returns a trial's `engine.Resources`, joining
+    or starting Ray on its first call (once the checks that need no Ray have
+    passed), or None where the runs train here one after the other."""
+    address = args.ray_address or os.environ.get("RAY_ADDRESS")
+    with contextlib.ExitStack() as stack:
+        resources = []
+
+        def connect():
+            if args.workers in (None, 1) and not address:
+                return None
+            if not resources:
+                from experiments import engine
+
+                resources.append(stack.enter_context(engine.ray_cluster(args.workers, address)))
+                _check_store_reaches_every_machine()
+            return resources[0]
+
+        yield connect
+
+
+def _check_store_reaches_every_machine():
+    from experiments import engine
+    from experiments.tracking import store
+
+    machines = engine.machines()
+    if store.sqlite_path(store.tracking_uri()) is not None and machines > 1:
+        raise TrackingError(
+            f"the Ray cluster spans {machines} machines, and the SQLite store "
+            f"{store.tracking_uri()} is on this one only: start `{PROG} server` and set "
+            "MLFLOW_TRACKING_URI=http://HOST:PORT (see the README's cluster recipe)")
 
 
 def _task_options(task):
@@ -174,7 +226,9 @@ def cmd_run(argv):
 def cmd_sweep(argv):
     task, args, parser = _parse_task_args(
         "sweep", "Train every combination of norms, batch sizes, learning rates and seeds, "
-        "as child runs of one parent run.", argv)
+        "as child runs of one parent run, several at once on Ray with --workers.", argv)
+    if args.resume and not args.study:
+        parser.error("--resume needs --study NAME: the study of the sweep to continue")
     base = _base_config(task, args)
     grid = {
         "seed": args.seeds,
@@ -182,12 +236,14 @@ def cmd_sweep(argv):
         "lr": args.lrs or [base["lr"]],
         "norm": args.norms,
     }
-    _sweep(task, base, grid, args.experiment, args.study or _default_study("sweep"),
-           parser.error)
+    with _engine(args) as connect:
+        _sweep(task, base, grid, args.experiment, args.study or _default_study("sweep"),
+               parser.error, connect, resume=args.resume)
 
 
-def _sweep(task, base, grid, experiment, study, refuse):
-    """Checks every configuration of the grid, then trains them as one sweep."""
+def _sweep(task, base, grid, experiment, study, refuse, connect, resume=False):
+    """Checks every configuration of the grid, then trains them as one sweep on
+    the engine `connect()` returns (see `_engine`)."""
     from experiments import execution
 
     try:
@@ -195,7 +251,7 @@ def _sweep(task, base, grid, experiment, study, refuse):
     except ValueError as error:  # refused before anything is logged
         refuse(str(error))
     experiment = _open_and_prepare(task, configs[0], experiment)
-    return execution.sweep(task, configs, grid, experiment, study)
+    return execution.sweep(task, configs, grid, experiment, study, connect(), resume=resume)
 
 
 def _out_dir(text):
@@ -314,19 +370,21 @@ def cmd_quick(argv):
     parser.add_argument("--out", type=_out_dir, default=paths.reports_dir() / "quick",
                         help=f"default: {paths.reports_dir() / 'quick'}")
     parser.add_argument("--data-dir", help="read the dataset from this directory of IDX files")
+    add_engine_arguments(parser)
     args = parser.parse_args(argv)
     study = _default_study("quick")
     start = time.perf_counter()
     failures = []
-    for name in args.tasks:
-        task = TASKS[name]
-        base = base_config(task, quick=True, data_dir=args.data_dir)
-        grid = {"seed": [0], "batch_size": [base["batch_size"]], "lr": [base["lr"]],
-                "norm": list(task.quick_norms)}
-        try:
-            _sweep(task, base, grid, None, study, parser.error)
-        except SweepError as error:  # its failed runs are marked; the other tasks go on
-            failures.append(f"{name}: {error}")
+    with _engine(args) as connect:
+        for name in args.tasks:
+            task = TASKS[name]
+            base = base_config(task, quick=True, data_dir=args.data_dir)
+            grid = {"seed": [0], "batch_size": [base["batch_size"]], "lr": [base["lr"]],
+                    "norm": list(task.quick_norms)}
+            try:
+                _sweep(task, base, grid, None, study, parser.error, connect)
+            except SweepError as error:  # its failed runs are marked; the other tasks go on
+                failures.append(f"{name}: {error}")
     print_report(args.out, study=study)
     print(f"\nQuick comparison done in {time.perf_counter() - start:.0f} s.")
     print(f"Open the MLflow UI on these runs:  {PROG} ui   (then http://127.0.0.1:5000)")
@@ -350,8 +408,7 @@ def cmd_study(argv):
                              "cores; the default) or full (bigger machines)")
     parser.add_argument("--seeds", type=arguments.int_at_least(1),
                         help="seeds 0..N-1 (default: the scale's; 3 at small)")
-    parser.add_argument("--workers", type=arguments.positive_int, default=1,
-                        help="trials at once (default: 1)")
+    add_engine_arguments(parser)
     parser.add_argument("--data-dir", help="read Fashion-MNIST from this directory of IDX files")
     parser.add_argument("--report-only", action="store_true",
                         help="write the page from the runs in the store, training nothing")
@@ -361,17 +418,16 @@ def cmd_study(argv):
     from experiments.studies import report, runner
     from experiments.tracking import store
 
-    runner.check_workers(args.workers)
     chosen = STUDIES if args.name == "all" else {args.name: STUDIES[args.name]}
     failures = []
     if not args.report_only:
-        for study in chosen.values():
-            seeds = args.seeds or study.scale(args.scale).seeds
-            try:
-                runner.run_study(study, args.scale, seeds, workers=args.workers,
-                                 data_dir=args.data_dir)
-            except SweepError as error:  # its failed runs are marked; the others go on
-                failures.append(f"{study.name}: {error}")
+        with _engine(args) as connect:
+            for study in chosen.values():
+                seeds = args.seeds or study.scale(args.scale).seeds
+                try:
+                    runner.run_study(study, args.scale, seeds, connect, data_dir=args.data_dir)
+                except SweepError as error:  # its failed runs are marked; the others go on
+                    failures.append(f"{study.name}: {error}")
     store.open_store()
     # Every study, those not run yet at this scale included: the page accumulates.
     path = report.write_page(STUDIES, args.scale, args.out, f"{PROG} study")
@@ -381,6 +437,55 @@ def cmd_study(argv):
                          + "; ".join(failures))
 
 
+def cmd_server(argv):
+    from experiments.tracking import server
+
+    parser = argparse.ArgumentParser(
+        prog=f"{PROG} server",
+        description="Serve the project's MLflow store to many writers over HTTP: trials on "
+                    "other machines log runs and artifacts through it "
+                    "(MLFLOW_TRACKING_URI=http://HOST:PORT).")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to bind (default: 127.0.0.1; any other needs --auth)")
+    parser.add_argument("--port", type=arguments.port, default=5000,
+                        help="1-65535 (default: 5000)")
+    parser.add_argument("--backend-store-uri",
+                        help="SQLAlchemy URI of the store, e.g. postgresql://USER@HOST/DB "
+                             "(default: the project's SQLite store)")
+    parser.add_argument("--artifacts-destination",
+                        help="where served artifacts are kept (default: artifacts/ beside "
+                             "the SQLite store)")
+    parser.add_argument("--auth", action="store_true",
+                        help="require a login (MLflow's basic-auth app); the admin password "
+                             f"comes from {server.PASSWORD_ENV} on the first start")
+    parser.add_argument("--workers", type=arguments.positive_int, default=2,
+                        help="server processes (default: 2)")
+    args = parser.parse_args(argv)
+    server.check_exposure(args.host, args.auth)
+    from experiments.tracking import store
+
+    uri = args.backend_store_uri or store.tracking_uri()
+    if uri.startswith(("http:", "https:")):  # that points at a server: serve the local store
+        uri = store.default_uri()
+    server.check_backend_driver(uri)
+    database = store.sqlite_path(uri)
+    if database is not None:
+        store.open_store(uri)  # creates the store once, before the server's workers start
+    home = database.parent if database is not None else paths.store_dir()
+    artifacts = args.artifacts_destination or (home / "artifacts").resolve().as_uri()
+    # MLflow's job runner serves GenAI features the suite does not use: several
+    # processes saved.
+    environment = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **os.environ}
+    if args.auth:
+        environment.update(server.auth_environment(home))
+    command = server.server_command(args.host, args.port, uri, artifacts, args.workers, args.auth)
+    print(f"MLflow tracking server on http://{args.host}:{args.port} "
+          f"({'login required' if args.auth else 'no login'}; store {uri}, artifacts "
+          f"{artifacts}). Ctrl-C stops it.", flush=True)
+    # The server replaces this process, so signals reach it directly.
+    os.execve(command[0], command, environment)
+
+
 COMMANDS = {
     "run": cmd_run,
     "sweep": cmd_sweep,
@@ -388,6 +493,7 @@ COMMANDS = {
     "quick": cmd_quick,
     "study": cmd_study,
     "ui": cmd_ui,
+    "server": cmd_server,
 }
 
 # Exit statuses of a command stopped by a signal, as shells report them.

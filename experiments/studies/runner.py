@@ -7,7 +7,6 @@ params (the software versions aside) and ended FINISHED, or FAILED tagged
 the rest, under a new parent run.
 """
 
-from experiments.errors import ExperimentError
 from experiments.tasks import TASKS
 from experiments.tracking.runs import VERSION_PARAMS
 
@@ -59,28 +58,19 @@ def sweep_grid(study, scale, seeds):
     return grid
 
 
-# Trials at once the sweep engine can run: configurations train one after the other.
-MAX_WORKERS = 1
-
-
-def check_workers(workers):
-    """Refuses more trials at once than the sweep engine runs, before anything starts."""
-    if workers > MAX_WORKERS:
-        raise ExperimentError(f"--workers {workers}: the sweep engine runs one trial at a time "
-                              f"here; use --workers {MAX_WORKERS}")
-
-
-def train(task, configs, grid, experiment, study_name, workers):
-    """Trains `configs` as one sweep (children of one parent run), `workers`
-    trials at once: the one place a study meets the sweep engine."""
+def train(task, configs, grid, experiment, study_name, resources=None):
+    """Trains `configs` as one sweep (children of one parent run), on Ray with
+    `resources` (`engine.Resources`), else here one after the other: the one
+    place a study meets the sweep engine."""
     from experiments import execution
 
-    check_workers(workers)
-    return execution.sweep(task, configs, grid, experiment, study_name)
+    return execution.sweep(task, configs, grid, experiment, study_name, resources)
 
 
-def run_study(study, scale, seeds, workers=1, data_dir=None):
-    """Trains what is missing of `study` at `scale`; returns (done before, trained)."""
+def run_study(study, scale, seeds, connect=lambda: None, data_dir=None):
+    """Trains what is missing of `study` at `scale` on the engine `connect()`
+    returns (Ray's `engine.Resources`, or None: here, one after the other);
+    returns (done before, trained)."""
     from experiments.report.writer import reported_runs
     from experiments.tracking import store
 
@@ -97,5 +87,6 @@ def run_study(study, scale, seeds, workers=1, data_dir=None):
     print(f"study {study.name} ({scale}): {len(configs)} configurations, {len(done)} already "
           f"done, {len(missing)} to train", flush=True)
     if missing:
-        train(task, missing, sweep_grid(study, scale, seeds), experiment_id, study.name, workers)
+        train(task, missing, sweep_grid(study, scale, seeds), experiment_id, study.name,
+              connect())
     return len(done), len(missing)

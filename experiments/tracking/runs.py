@@ -22,6 +22,7 @@ import warnings
 import mlflow
 import psutil
 from mlflow.entities import ViewType
+from mlflow.exceptions import MlflowException
 
 from experiments import paths
 
@@ -41,6 +42,10 @@ _START_TIME_TOLERANCE_S = 0.5
 # leave a quick run (seconds to a minute) with one sample or none: MLflow logs
 # only whole intervals.
 SYSTEM_METRICS_INTERVAL_S = 2
+
+# How MLflow's SQL stores (SQLite, PostgreSQL) report a row added twice at once.
+_DUPLICATE_ROW_ERRORS = ("UNIQUE constraint failed", "duplicate key value")
+_DATASET_ATTEMPTS = 3
 
 # Ids of the runs this process ended KILLED, for the command line's message.
 killed_runs = []
@@ -145,25 +150,33 @@ def end_stale_runs():
 
 
 @contextlib.contextmanager
-def tracked_run(experiment, run_name, params, tags, parent_run_id=None, description=None):
+def tracked_run(experiment, run_name, params, tags, parent_run_id=None, description=None,
+                resume_run_id=None):
     """Starts an MLflow run (a child of `parent_run_id` when given) that always
     ends FINISHED, FAILED or KILLED.
 
     `description` (Markdown) is the run's note in the UI. The run logs system
     metrics (`system/...`, every `SYSTEM_METRICS_INTERVAL_S` seconds) unless
-    MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING is false.
+    MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING is false. `resume_run_id` continues
+    that run instead (a resumed sweep's parent): its params and description are
+    already logged; its process tags become this process's.
 
     On an exception the run ends FAILED (KILLED on Ctrl-C or SIGTERM) with the
     error as the tag `error`, and the exception propagates.
     """
-    run = mlflow.start_run(experiment_id=experiment, run_name=run_name,
-                           nested=parent_run_id is not None, parent_run_id=parent_run_id,
-                           tags={**git_tags(), **process_tags(), **tags},
-                           description=description,
-                           log_system_metrics=_system_metrics_wanted())
+    if resume_run_id:
+        run = mlflow.start_run(run_id=resume_run_id, log_system_metrics=_system_metrics_wanted())
+        mlflow.set_tags({**git_tags(), **process_tags(), **tags})
+    else:
+        run = mlflow.start_run(experiment_id=experiment, run_name=run_name,
+                               nested=parent_run_id is not None, parent_run_id=parent_run_id,
+                               tags={**git_tags(), **process_tags(), **tags},
+                               description=description,
+                               log_system_metrics=_system_metrics_wanted())
     status = "FINISHED"
     try:
-        mlflow.log_params(params)
+        if not resume_run_id:
+            mlflow.log_params(params)
         yield run
     except BaseException as error:
         status = "KILLED" if isinstance(error, (KeyboardInterrupt, Terminated)) else "FAILED"
@@ -207,5 +220,14 @@ def log_dataset(name, source, split, context, schema=None):
         # that a path matches both; either is right.
         warnings.simplefilter("ignore", UserWarning)
         source = resolve_dataset_source(source)
-    mlflow.log_input(MetaDataset(source, name=f"{name}:{split}", schema=schema),
-                     context=context)
+    dataset = MetaDataset(source, name=f"{name}:{split}", schema=schema)
+    # MLflow looks the dataset up, then adds it: two runs logging the same new
+    # dataset at once (parallel trials) can both add it, and one is refused.
+    # Its transaction is rolled back whole; again, it finds the dataset there.
+    for attempt in range(_DATASET_ATTEMPTS):
+        try:
+            return mlflow.log_input(dataset, context=context)
+        except MlflowException as error:
+            duplicate = any(text in str(error) for text in _DUPLICATE_ROW_ERRORS)
+            if not duplicate or attempt == _DATASET_ATTEMPTS - 1:
+                raise

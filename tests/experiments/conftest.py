@@ -1,7 +1,14 @@
-"""Fixtures: a tiny Fashion-MNIST in IDX files, its tfds copy, a temporary MLflow store."""
+"""Fixtures: a tiny Fashion-MNIST in IDX files, its tfds copy, a temporary MLflow
+store, sweeps in processes of their own, and the namespace Ray tests run in."""
 
 import gzip
+import json
+import os
 import struct
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +20,8 @@ TINY = {"train": 640, "test": 160}
 # Sizes the tiny dataset can serve; quick runs in tests use them.
 TINY_SETTINGS = {"epochs": 2, "batch_size": 32, "train_size": 256, "val_size": 128,
                  "test_size": 128}
+IN_NAMESPACE_ENV = "KERAS_NORMS_TEST_IN_NAMESPACE"  # the inner run's results file
+TINY_TFDS_ENV = "KERAS_NORMS_TEST_TINY_TFDS"  # the outer run's tiny dataset, for the inner
 
 
 def write_idx_subset(source, target, count):
@@ -41,7 +50,10 @@ def tiny_idx_dir(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def tiny_tfds_dir(tiny_idx_dir, tmp_path_factory):
-    """A tfds data directory holding the tiny Fashion-MNIST, prepared once."""
+    """A tfds data directory holding the tiny Fashion-MNIST, prepared once (the
+    run inside the loopback namespace gets the one the outer run prepared)."""
+    if os.environ.get(TINY_TFDS_ENV):
+        return Path(os.environ[TINY_TFDS_ENV])
     directory = tmp_path_factory.mktemp("tfds")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("TFDS_DATA_DIR", str(directory))
@@ -139,3 +151,141 @@ def image_steps(store):
                        if p.startswith(f"images/{key}+step+") and p.endswith(".png")})
 
     return steps
+
+
+# Tests that start Ray or a server run in a network namespace holding only
+# loopback, in a PID namespace of their own: Ray then finds 127.0.0.1 for every
+# node and sends nothing beyond the machine, and whatever a test leaves running
+# dies with the namespace. All of them run in one inner pytest, started once
+# per session, so they share its imports and one local Ray instance
+# (`local_ray`); each outer test reports its inner outcome.
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "loopback_namespace(timeout): run the test in the session's loopback-only "
+                   "network and PID namespace; `timeout` seconds count towards its limit")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem):
+    if pyfuncitem.get_closest_marker("loopback_namespace") is None or \
+            os.environ.get(IN_NAMESPACE_ENV):
+        return None
+    results = _namespace_results(pyfuncitem)
+    outcome = results.get(pyfuncitem.nodeid)
+    if outcome is None:
+        pytest.fail(f"{pyfuncitem.nodeid} did not report from the namespace:\n"
+                    f"{results['<output>']}", pytrace=False)
+    if outcome["outcome"] != "passed":
+        pytest.fail(f"{pyfuncitem.nodeid} {outcome['outcome']} in the namespace:\n"
+                    f"{outcome['report']}", pytrace=False)
+    return True
+
+
+def _namespace_results(first):
+    """Runs every marked test of the session in one pytest inside the namespace,
+    once (when `first` of them is called); returns {nodeid: {"outcome", "report"}}
+    and the run's output. Every marked test asks for `tiny_tfds_dir`."""
+    session = first.session
+    if hasattr(session, "loopback_results"):
+        return session.loopback_results
+    items = [item for item in session.items if item.get_closest_marker("loopback_namespace")]
+    timeout = sum(item.get_closest_marker("loopback_namespace").kwargs.get("timeout", 120)
+                  for item in items)
+    tiny_tfds = first.funcargs["tiny_tfds_dir"]
+    unshare = ["unshare", "--net", "--pid", "--fork", "--kill-child", "--mount-proc"]
+    if os.geteuid() != 0:
+        unshare.append("--map-root-user")
+    # Ray's sockets live in its temporary directory: a short path keeps them
+    # within the 107 bytes a socket path may have.
+    with tempfile.TemporaryDirectory(prefix="ray", dir="/tmp") as ray_tmp:
+        results_file = Path(ray_tmp) / "results.jsonl"
+        command = [*unshare, "sh", "-c", 'ip link set lo up && exec "$0" "$@"',
+                   sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                   "-W", "ignore::DeprecationWarning", *(item.nodeid for item in items)]
+        env = {**os.environ, IN_NAMESPACE_ENV: str(results_file), "RAY_TMPDIR": ray_tmp,
+               "RAY_USAGE_STATS_ENABLED": "0", TINY_TFDS_ENV: str(tiny_tfds)}
+        try:
+            run = subprocess.run(command, cwd=session.config.rootpath, env=env,
+                                 timeout=timeout, capture_output=True, text=True)
+            output = run.stdout[-8000:] + run.stderr[-4000:]
+        except subprocess.TimeoutExpired as error:
+            output = error.stdout or b""
+            output = (output.decode(errors="replace") if isinstance(output, bytes)
+                      else output)[-8000:]
+            output = f"the namespace's tests ran past {timeout} s:\n{output}"
+        results = {"<output>": output}
+        if results_file.exists():
+            for line in results_file.read_text().splitlines():
+                report = json.loads(line)
+                previous = results.get(report["nodeid"], {"outcome": "passed"})
+                if previous["outcome"] == "passed":  # a failed setup or teardown sticks
+                    results[report["nodeid"]] = report
+    session.loopback_results = results
+    return results
+
+
+def pytest_runtest_logreport(report):
+    """Inside the namespace, records each phase's outcome for the outer run."""
+    path = os.environ.get(IN_NAMESPACE_ENV)
+    if not path or (report.when != "call" and report.outcome == "passed"):
+        return
+    with open(path, "a") as results:
+        results.write(json.dumps({"nodeid": report.nodeid, "outcome": report.outcome,
+                                  "report": str(report.longrepr or "")[-6000:]}) + "\n")
+
+
+@pytest.fixture(scope="session")
+def local_ray():
+    """One local Ray instance with 2 CPUs for the namespace's tests; returns its
+    address. A sweep in the test's process uses it (Ray is initialized); one in
+    a process of its own joins it with --ray-address."""
+    import ray
+
+    if not os.environ.get(IN_NAMESPACE_ENV):  # the outer run only reports the inner one's
+        yield None
+        return
+    context = ray.init(num_cpus=2, include_dashboard=False)
+    yield context.address_info["gcs_address"]
+    ray.shutdown()
+
+
+# A sweep in a process of its own on the tiny dataset: the tiny sizes replace
+# the `--quick` settings there as `tiny_cnn` does here.
+SWEEP_PROCESS = """
+import sys
+from experiments.tasks import TASKS
+TASKS["cnn"].quick_settings = {settings!r}
+from experiments.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.fixture
+def sweep_process(tiny_tfds_dir, store):
+    """`sweep_process(*argv, **env)`: starts `python -m experiments sweep --task cnn
+    --quick ARGV` on the tiny dataset, logging to the temporary store (or
+    `MLFLOW_TRACKING_URI` in `env`); returns the `subprocess.Popen`, output piped.
+    Each still running at the end is killed. The store is opened first (under
+    its lock), as the test polls it while the sweeps log to it."""
+    from experiments.tracking import store as tracking_store
+
+    tracking_store.open_store(store)
+    started = []
+
+    def start(*argv, **env):
+        code = SWEEP_PROCESS.format(settings=TINY_SETTINGS)
+        process = subprocess.Popen(
+            [sys.executable, "-c", code, "sweep", "--task", "cnn", "--quick", *argv],
+            env={**os.environ, "TFDS_DATA_DIR": str(tiny_tfds_dir),
+                 "MLFLOW_TRACKING_URI": store, "TF_CPP_MIN_LOG_LEVEL": "2", **env},
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=30)

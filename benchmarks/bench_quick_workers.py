@@ -1,0 +1,93 @@
+"""The quick comparison with one worker (the runs one after the other in one
+process) against one Ray worker per core.
+
+Runs `python -m experiments quick` once per mode and round, the modes
+interleaved, each into a temporary MLflow store; prints the median wall time
+of each mode, the speed-up, and the largest difference of a final metric
+between the modes for the same configuration and seed (parallel trials must
+not change the results beyond floating-point noise).
+
+Ray binds the machine's network address; to keep it on loopback (a shared
+machine), run it in a network namespace of its own:
+
+    unshare --net sh -c 'ip link set lo up && exec .venv/bin/python \\
+        benchmarks/bench_quick_workers.py [--tasks cnn] [--repeats 3]'
+"""
+
+import argparse
+import math
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+CORES = len(os.sched_getaffinity(0))
+MODES = {"1 worker": ["--workers", "1"], f"{CORES} workers": ["--workers", str(CORES)]}
+
+
+def quick(tasks, options, directory):
+    """Runs the quick comparison into a store in `directory`; returns the wall time."""
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{directory}/mlflow.db",
+           "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "experiments", "quick", "--tasks", tasks,
+                    "--out", str(Path(directory) / "report"), *options],
+                   cwd=REPO, env=env, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - start
+
+
+def final_metrics(directory):
+    """(task, norm, batch_size, lr, seed, metric) -> value of every finished child run."""
+    import mlflow
+
+    client = mlflow.MlflowClient(f"sqlite:///{directory}/mlflow.db")
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    values = {}
+    for run in client.search_runs(experiments, "tags.run_kind = 'train'"):
+        key = tuple(run.data.params[p] for p in ("task", "norm", "batch_size", "lr", "seed"))
+        for metric, value in run.data.metrics.items():
+            # Timings differ by nature; the results are what must agree.
+            if metric.startswith("test_") or metric in ("fid", "kid"):
+                values[key + (metric,)] = value
+    return values
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tasks", default="cnn,rnn,gan,translate")
+    parser.add_argument("--repeats", type=int, default=1)
+    args = parser.parse_args()
+
+    times = {mode: [] for mode in MODES}
+    with tempfile.TemporaryDirectory() as scratch:
+        for round_ in range(args.repeats):
+            for index, (mode, options) in enumerate(MODES.items()):
+                directory = Path(scratch) / f"{round_}-{index}"
+                directory.mkdir()
+                times[mode].append(quick(args.tasks, options, directory))
+                print(f"round {round_ + 1}, {mode}: {times[mode][-1]:.0f} s", flush=True)
+        first = final_metrics(Path(scratch) / "0-0")
+        second = final_metrics(Path(scratch) / "0-1")
+
+    medians = {mode: statistics.median(ts) for mode, ts in times.items()}
+    print(f"\nquick --tasks {args.tasks}, {len(os.sched_getaffinity(0))} cores, "
+          f"median of {args.repeats}:")
+    for mode, seconds in medians.items():
+        print(f"  {mode:16s} {seconds:7.1f} s")
+    print(f"  speed-up         {medians['1 worker'] / medians[f'{CORES} workers']:7.2f}x")
+    shared = sorted(set(first) & set(second))
+    if len(shared) != len(first) or len(shared) != len(second):
+        print(f"  results: the modes finished different runs ({len(first)} vs "
+              f"{len(second)} metrics)")
+    differences = [abs(first[k] - second[k]) for k in shared
+                   if math.isfinite(first[k]) and math.isfinite(second[k])]
+    print(f"  results: {len(shared)} final metrics compared, largest difference "
+          f"{max(differences, default=0.0):.2e}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,210 @@
+"""Sweeps on Ray: on two local workers, losing a worker or their driver, and
+sweeps sharing one store.
+
+The Ray tests run inside the loopback-only namespace on one shared local Ray
+instance (`local_ray`), on the tiny dataset; sweeps in processes of their own
+(`sweep_process`) join it with --ray-address.
+"""
+
+import os
+import signal
+import time
+
+import mlflow
+import psutil
+import pytest
+
+from experiments import engine
+from experiments.cli import main
+from experiments.execution import DIGEST_TAG
+
+DEADLINE_S = 150
+
+
+def _finished(process, timeout=DEADLINE_S):
+    """Waits for a sweep process; returns its exit status and output."""
+    output, _ = process.communicate(timeout=timeout)
+    return process.returncode, output
+
+
+def _wait_for(condition, what, process=None, timeout=DEADLINE_S):
+    """Polls `condition()` (while `process`, if given, runs) until it returns
+    something true; returns that."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and (process is None or process.poll() is None):
+        found = condition()
+        if found:
+            return found
+        time.sleep(0.2)
+    said = ""
+    if process is not None:
+        process.kill()
+        said = f"; the sweep said:\n{process.communicate()[0][-5000:]}"
+    raise AssertionError(f"no {what} within {timeout} s{said}")
+
+
+def test_resources_split_the_cores_between_the_workers():
+    assert engine._share(2, 2, 0) == engine.Resources(cpus=1, gpus=0.0, workers=2)
+    assert engine._share(None, 8, 0) == engine.Resources(cpus=1, gpus=0.0, workers=8)
+    assert engine._share(3, 16, 0) == engine.Resources(cpus=5, gpus=0.0, workers=3)
+    # More workers than cores: each still gets one.
+    assert engine._share(4, 2, 0).cpus == 1
+    # GPUs are shared the same way, a whole one at most.
+    assert engine._share(4, 8, 2).gpus == 0.5
+    assert engine._share(2, 8, 4).gpus == 1.0
+
+
+@pytest.mark.loopback_namespace(timeout=120)
+def test_a_sweep_on_two_local_workers_makes_a_finished_child_per_configuration(
+    local_ray, store, tiny_cnn, runs_of, capsys
+):
+    argv = ["sweep", "--task", "cnn", "--norms", "none,layer", "--lrs", "1e-3,1e-2",
+            "--epochs", "1", "--quick", "--study", "two", "--workers", "2"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "4 runs, 2 at once, 1 CPU(s) each" in out
+    assert "run 1/4 done" in out and "run 4/4 done" in out and "left" in out
+
+    [parent] = runs_of("cnn", run_kind="sweep")
+    children = runs_of("cnn", run_kind="train")
+    assert parent.info.status == "FINISHED"
+    assert sorted((c.data.params["norm"], c.data.params["lr"]) for c in children) == [
+        ("layer", "0.001"), ("layer", "0.01"), ("none", "0.001"), ("none", "0.01")]
+    assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parent.info.run_id}
+    assert all(c.info.status == "FINISHED" for c in children)
+    assert all({"loss", "val_accuracy", "test_accuracy"} <= set(c.data.metrics)
+               for c in children)
+    # Trained in Ray's workers, not in this process.
+    assert str(os.getpid()) not in {c.data.tags["pid"] for c in children}
+
+
+@pytest.mark.loopback_namespace(timeout=150)
+def test_a_trial_whose_worker_is_killed_is_retried_and_its_dead_run_ends_killed(
+    local_ray, sweep_process, runs_of
+):
+    sweep = sweep_process("--norms", "none,batch", "--epochs", "1", "--workers", "2",
+                          "--ray-address", local_ray, "--study", "retry")
+
+    def a_started_run():
+        # A child with no metric yet: its worker is still well before the end.
+        return [r for r in runs_of("cnn", run_kind="train")
+                if r.info.status == "RUNNING" and not r.data.metrics]
+
+    [victim, *_] = _wait_for(a_started_run, "RUNNING child", sweep)
+    os.kill(int(victim.data.tags["pid"]), signal.SIGKILL)
+    status, output = _finished(sweep)
+    assert status == 0, output
+
+    children = {r.info.run_id: r for r in runs_of("cnn", run_kind="train")}
+    dead = children.pop(victim.info.run_id)
+    assert dead.info.status == "KILLED" and dead.info.end_time
+    assert dead.data.tags["worker_died"] == "true"
+    assert "process died before the run ended" in dead.data.tags["error"]
+    # The retry is a new run of the same configuration, and every configuration finished.
+    assert sorted(r.data.params["norm"] for r in children.values()) == ["batch", "none"]
+    assert all(r.info.status == "FINISHED" for r in children.values())
+    assert dead.data.tags[DIGEST_TAG] in {r.data.tags[DIGEST_TAG] for r in children.values()}
+    [parent] = runs_of("cnn", run_kind="sweep")
+    assert parent.info.status == "FINISHED"
+
+
+@pytest.mark.loopback_namespace(timeout=200)
+def test_a_sweep_whose_driver_is_killed_resumes_without_redoing_finished_runs(
+    local_ray, sweep_process, runs_of
+):
+    argv = ("--norms", "none,batch,layer", "--epochs", "1", "--workers", "2",
+            "--ray-address", local_ray, "--study", "resumable")
+    first = sweep_process(*argv)
+
+    def one_finished_and_one_running():
+        children = runs_of("cnn", run_kind="train")
+        statuses = [r.info.status for r in children]
+        return "FINISHED" in statuses and "RUNNING" in statuses and children
+
+    running = _wait_for(one_finished_and_one_running, "finished and running child", first)
+    first.kill()
+    first.wait(timeout=30)
+    # Its workers end once Ray sees the driver gone, the run in hand perhaps
+    # finished first; until then --resume refuses.
+    workers = [int(r.data.tags["pid"]) for r in running if r.info.status == "RUNNING"]
+    _wait_for(lambda: not any(psutil.pid_exists(pid) for pid in workers),
+              "end of the killed sweep's workers")
+    before = {r.info.run_id: r for r in runs_of("cnn", run_kind="train")}
+    finished = {i for i, r in before.items() if r.info.status == "FINISHED"}
+    unfinished = set(before) - finished
+    [parent] = runs_of("cnn", run_kind="sweep")
+    assert parent.info.status == "RUNNING"  # nothing ended it: its process died
+
+    status, output = _finished(sweep_process(*argv, "--resume"))
+    assert status == 0, output
+    assert f"{len(finished)} of 3 configurations already FINISHED" in output
+
+    after = {r.info.run_id: r for r in runs_of("cnn", run_kind="train")}
+    assert all(after[i].info.status == "FINISHED" for i in finished)
+    assert all(after[i].info.status == "KILLED" for i in unfinished), (
+        [(after[i].info.status, after[i].data.tags) for i in unfinished], output)
+    new = [r for i, r in after.items() if i not in before]
+    # Only what had not finished ran again, once, under the same parent.
+    assert len(new) == 3 - len(finished)
+    assert all(r.info.status == "FINISHED" for r in new)
+    done = [r.data.tags[DIGEST_TAG] for r in after.values() if r.info.status == "FINISHED"]
+    assert sorted(done) == sorted(set(done)) and len(done) == 3
+    assert {r.data.tags["mlflow.parentRunId"] for r in after.values()} == {parent.info.run_id}
+    [resumed] = runs_of("cnn", run_kind="sweep")
+    assert resumed.info.status == "FINISHED"
+
+
+def test_two_sweeps_log_into_one_sqlite_store_at_once_without_a_lost_run(
+    sweep_process, runs_of
+):
+    sweeps = [sweep_process("--norms", "none,batch", "--epochs", "1", "--workers", "1",
+                            "--study", f"parallel-{index}") for index in range(2)]
+    for sweep in sweeps:
+        status, output = _finished(sweep)
+        assert status == 0, output
+        assert "database is locked" not in output
+
+    for index in range(2):
+        children = runs_of("cnn", run_kind="train", study=f"parallel-{index}")
+        assert sorted(r.data.params["norm"] for r in children) == ["batch", "none"]
+        assert all(r.info.status == "FINISHED" for r in children)
+        assert all(mlflow.MlflowClient().get_metric_history(r.info.run_id, "loss")
+                   for r in children)
+        [parent] = runs_of("cnn", run_kind="sweep", study=f"parallel-{index}")
+        assert parent.info.status == "FINISHED"
+
+
+def test_a_sqlite_store_is_refused_for_a_cluster_of_several_machines(store, monkeypatch):
+    from experiments import cli
+    from experiments.errors import TrackingError
+
+    monkeypatch.setattr(engine, "machines", lambda: 2)
+    with pytest.raises(TrackingError, match="spans 2 machines, and the SQLite store"):
+        cli._check_store_reaches_every_machine()
+    monkeypatch.setattr(engine, "machines", lambda: 1)
+    cli._check_store_reaches_every_machine()
+
+
+def test_a_dataset_another_run_added_at_the_same_moment_is_logged_again(store, monkeypatch):
+    from mlflow.exceptions import MlflowException
+
+    from experiments.tracking import runs
+
+    calls = []
+
+    def log_input(dataset, context):
+        calls.append(context)
+        if len(calls) == 1:
+            raise MlflowException("(sqlite3.IntegrityError) UNIQUE constraint failed: "
+                                  "datasets.experiment_id, datasets.name, datasets.digest")
+
+    monkeypatch.setattr(mlflow, "log_input", log_input)
+    runs.log_dataset("fashion_mnist", "/data", "train[:10]", "training")
+    assert calls == ["training", "training"]
+
+    def unreachable(dataset, context):
+        raise MlflowException("connection refused")
+
+    monkeypatch.setattr(mlflow, "log_input", unreachable)
+    with pytest.raises(MlflowException, match="connection refused"):
+        runs.log_dataset("fashion_mnist", "/data", "train[:10]", "training")
