@@ -74,20 +74,6 @@ def sweep_configs(task, base, grid):
             for values in itertools.product(*(grid[name] for name in names))]
 
 
-def _duration(seconds):
-    minutes, seconds = divmod(round(seconds), 60)
-    return f"{minutes}m{seconds:02d}s"
-
-
-def sweep_params(configs, grid):
-    """The parent run's params: what every configuration shares, and the grid."""
-    shared = {key: value for key, value in configs[0].items()
-              if key not in grid and all(config.get(key) == value for config in configs)}
-    return {**shared,
-            **{f"sweep_{name}": ",".join(map(str, values)) for name, values in grid.items()},
-            "sweep_runs": len(configs)}
-
-
 def _children(experiment, parent_run_id, extra=""):
     query = f"tags.`mlflow.parentRunId` = '{parent_run_id}'{extra}"
     return mlflow.MlflowClient().search_runs([experiment], query, max_results=50_000)
