@@ -20,6 +20,7 @@ from experiments import arguments
 from experiments.errors import ModelError
 from experiments.models.norms import NORMS
 from experiments.tasks.base import Task, load_logged_images, log_data
+from experiments.tasks.cnn import CnnTask
 
 _TFDS_NAME = re.compile(r"[a-z0-9_]+(/[A-Za-z0-9_.+-]+)?(:[0-9.*]+)?")
 _BUILD_SPEC = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
@@ -58,16 +59,9 @@ class CustomTask(Task):
                    "tensorflow-datasets dataset or a .npz file")
     norms = NORMS
     datasets = ()  # any tensorflow-datasets name (parse_dataset), else fashion_mnist
-    settings = {
-        "epochs": 10,
-        "batch_size": 128,
-        "lr": 1e-3,
-        "train_size": None,  # the whole train split but the validation examples
-        "val_size": 5000,
-        "test_size": None,
-    }
-    quick_settings = {"epochs": 3, "batch_size": 64, "train_size": 2048, "val_size": 1024,
-                      "test_size": 2048}
+    # A classifier trained as the cnn task trains its own.
+    settings = CnnTask.settings
+    quick_settings = CnnTask.quick_settings
     quick_norms = ()  # not part of the quick comparison: it needs a model
 
     table_metrics = ("test_accuracy",)
