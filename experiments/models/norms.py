@@ -8,7 +8,8 @@ identical apart from its normalization.
 
 import importlib
 
-NORMS = ("none", "batch", "instance", "weight", "weight_meanbn", "layer", "group")
+NORMS = ("none", "batch", "batch_renorm", "instance", "weight", "weight_meanbn", "layer",
+         "group")
 
 # The norms a recurrent model takes (see experiments.models.rnn): weight norm
 # wraps the recurrent layer, the others act on its input projection.
@@ -24,6 +25,12 @@ DISCRIMINATOR_NORMS = (*NORMS, SPECTRAL)
 # then, and a model that trains well evaluates near chance. 0.9 is PyTorch's
 # default (its momentum=0.1).
 BATCH_MOMENTUM = 0.9
+
+# Batch renormalization (Ioffe 2017) as `batch_renorm`: the paper's final
+# clipping (r in [1/3, 3], |d| <= 5) from the first step, since Keras's layer
+# takes no schedule for it, and its averages kept at the batch norms' momentum.
+RENORM = {"renorm": True, "renorm_clipping": {"rmax": 3.0, "dmax": 5.0},
+          "renorm_momentum": BATCH_MOMENTUM}
 
 
 # Keras and the library are imported on first use, so the command line starts
@@ -55,6 +62,14 @@ def uses_bias(norm):
     return norm in ("none", "weight", SPECTRAL)
 
 
+def convert_arguments(norm):
+    """The `keras_norms.convert(model, norm, **options)` arguments for `norm`."""
+    check_norm(norm)
+    if norm == "batch_renorm":
+        return "batch", {"momentum": BATCH_MOMENTUM, **RENORM}
+    return norm, {}
+
+
 def normalized(layer, norm, groups=8, name=None):
     """Returns the layers to apply in order in place of `layer`.
 
@@ -77,8 +92,10 @@ def normalized(layer, norm, groups=8, name=None):
             _keras_norms().WeightNormalization(layer),
             _keras_norms().MeanOnlyBatchNormalization(momentum=BATCH_MOMENTUM, name=norm_name),
         ]
-    if norm == "batch":
-        return [layer, _keras_norms().BatchNormalization(momentum=BATCH_MOMENTUM, name=norm_name)]
+    if norm in ("batch", "batch_renorm"):
+        renorm = RENORM if norm == "batch_renorm" else {}
+        return [layer, _keras_norms().BatchNormalization(momentum=BATCH_MOMENTUM, name=norm_name,
+                                                         **renorm)]
     if norm == "instance":
         return [layer, _keras_norms().InstanceNormalization(name=norm_name)]
     if norm == "layer":

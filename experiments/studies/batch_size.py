@@ -1,10 +1,11 @@
 """batch-size: batch norm degrades at small batches, group, layer, instance and
-weight norm do not (Wu & He 2018, the GN table and its error-vs-batch figure)."""
+weight norm and batch renorm do not (Wu & He 2018, the GN table and its
+error-vs-batch figure; Ioffe 2017)."""
 
 from experiments.studies.base import Claim, Level, Scale, Study, Variant
 
 SOURCE = "Wu & He 2018, ImageNet ResNet-50 val error by images per GPU"
-NORMS = ("batch", "group", "layer", "instance", "weight", "weight_meanbn")
+NORMS = ("batch", "batch_renorm", "group", "layer", "instance", "weight", "weight_meanbn")
 
 
 def _levels(*sizes):
@@ -37,6 +38,10 @@ STUDY = Study(
               "test_accuracy", True, "error 23.6% (BN) vs 25.3% (LN) at 32", SOURCE),
         Claim("batch norm beats instance norm at batch 32", ("batch", "32"), ("instance", "32"),
               "test_accuracy", True, "error 23.6% (BN) vs 28.4% (IN) at 32", SOURCE),
+        Claim("batch renorm beats batch norm at the smallest batch", ("batch_renorm", "2"),
+              ("batch", "2"), "test_accuracy", True,
+              "no figure in REFERENCES.md: renorm is proposed for small minibatches",
+              "Ioffe 2017, batch renormalization"),
         Claim("weight norm + mean-only BN beats batch norm at the smallest batch",
               ("weight_meanbn", "2"), ("batch", "2"), "test_accuracy", True,
               "no figure: WN is said to work at any batch size",
@@ -45,5 +50,7 @@ STUDY = Study(
     metrics=("test_accuracy",),
     plot="factor",
     notes="Every batch size trains for the same number of epochs (so small batches take "
-          "more steps), with Adam at the task's learning rate.",
+          "more steps), with Adam at the task's learning rate. Batch renorm clips r to "
+          "[1/3, 3] and d to [-5, 5] from the first step (the paper relaxes them from 1 and "
+          "0 during training).",
 )

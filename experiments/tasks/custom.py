@@ -18,7 +18,7 @@ from pathlib import Path
 
 from experiments import arguments
 from experiments.errors import ModelError
-from experiments.models.norms import NORMS
+from experiments.models.norms import NORMS, convert_arguments
 from experiments.tasks.base import Task, load_logged_images, log_data
 from experiments.tasks.cnn import CnnTask
 
@@ -145,8 +145,9 @@ class CustomTask(Task):
         if source.endswith(".keras"):
             import keras_norms
 
+            norm, options = convert_arguments(config["norm"])
             try:
-                model = keras_norms.convert(keras.saving.load_model(source), config["norm"])
+                model = keras_norms.convert(keras.saving.load_model(source), norm, **options)
             except Exception as error:  # load or convert: the message says why
                 raise ModelError(f"--model {source} cannot be loaded and converted to "
                                  f"norm {config['norm']!r}: {type(error).__name__}: "

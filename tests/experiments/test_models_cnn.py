@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from experiments.models.cnn import build_cnn
+from experiments.models.norms import convert_arguments
 
-NORMS = ["none", "batch", "instance", "layer", "group"]
+NORMS = ["none", "batch", "batch_renorm", "instance", "layer", "group"]
 
 
 def _kernels(model):
@@ -38,6 +39,23 @@ def test_every_convolution_is_followed_by_the_chosen_norm(norm):
     norms = [layer for layer in model.layers if layer.name.endswith(f"_{norm}")]
     assert len(norms) == (0 if norm == "none" else len(convs))
     assert all(conv.use_bias == (norm == "none") for conv in convs)
+
+
+def test_batch_renorm_is_batch_norm_with_the_papers_clipping():
+    model = build_cnn((28, 28, 1), 10, "batch_renorm", depth=1, seed=0)
+    layers = [layer for layer in model.layers if layer.name.endswith("_batch_renorm")]
+    assert layers and all(layer.renorm for layer in layers)
+    assert layers[0].renorm_clipping == {"rmax": 3.0, "dmax": 5.0}  # rmin: 1 / rmax
+    assert {layer.momentum for layer in layers} == {layer.renorm_momentum for layer in layers} \
+        == {0.9}
+
+
+def test_convert_arguments_give_each_norm_through_keras_norms_convert():
+    assert convert_arguments("group") == ("group", {})
+    norm, options = convert_arguments("batch_renorm")
+    assert norm == "batch" and options["renorm"] and options["momentum"] == 0.9
+    with pytest.raises(ValueError, match="norm='bogus'"):
+        convert_arguments("bogus")
 
 
 def test_depth_must_be_positive():
