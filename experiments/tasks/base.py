@@ -187,6 +187,13 @@ class Task:
 
 
 
+def example_inputs(validation):
+    """A few inputs for the logged model's signature, from the `validation`
+    pipeline once fit has read it to its end: taking one batch of a cached
+    pipeline not yet read through discards its cache (and TensorFlow warns)."""
+    return next(iter(validation))[0][:4].numpy()
+
+
 _CONTEXTS = {"train": "training", "val": "validation", "test": "test"}
 
 

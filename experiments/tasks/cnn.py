@@ -2,7 +2,7 @@
 
 from experiments import arguments
 from experiments.models.norms import NORMS
-from experiments.tasks.base import Task, load_logged_images
+from experiments.tasks.base import Task, example_inputs, load_logged_images
 
 
 class CnnTask(Task):
@@ -52,5 +52,5 @@ class CnnTask(Task):
         model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy",
                       metrics=["accuracy"])
         history = self.fit(model, data.train, config, data.sizes["train"], validation=data.val)
-        return self.finish(config, history, model, example=next(iter(data.test))[0][:4].numpy(),
+        return self.finish(config, history, model, example=example_inputs(data.val),
                            test=data.test)

@@ -19,7 +19,7 @@ from pathlib import Path
 from experiments import arguments
 from experiments.errors import ModelError
 from experiments.models.norms import NORMS, convert_arguments
-from experiments.tasks.base import Task, load_logged_images, log_data
+from experiments.tasks.base import Task, example_inputs, load_logged_images, log_data
 from experiments.tasks.cnn import CnnTask
 
 _TFDS_NAME = re.compile(r"[a-z0-9_]+(/[A-Za-z0-9_.+-]+)?(:[0-9.*]+)?")
@@ -199,7 +199,7 @@ class CustomTask(Task):
             model.compile(optimizer=keras.optimizers.Adam(config["lr"]),
                           loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         history = self.fit(model, data.train, config, data.sizes["train"], validation=data.val)
-        return self.finish(config, history, model, example=next(iter(data.test))[0][:4].numpy(),
+        return self.finish(config, history, model, example=example_inputs(data.val),
                            test=data.test)
 
 

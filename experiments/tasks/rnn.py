@@ -2,7 +2,7 @@
 
 from experiments import arguments
 from experiments.models.norms import RNN_NORMS
-from experiments.tasks.base import ReportView, Task, load_logged_images
+from experiments.tasks.base import ReportView, Task, example_inputs, load_logged_images
 
 ADDING_SEQ_LEN = 100
 # Generated examples of the adding problem when --train-size / the settings leave
@@ -80,16 +80,14 @@ class RnnTask(Task):
             output_units = 10
             loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
             metrics = ["accuracy"]
-        example = next(iter(test))[0][:4].numpy()
-
         model = build_rnn(config["norm"], cell=config["cell"], units=config["hidden"],
-                          input_shape=example.shape[1:], output_units=output_units,
-                          seed=config["seed"])
+                          input_shape=tuple(test.element_spec[0].shape[1:]),
+                          output_units=output_units, seed=config["seed"])
         # Clipping keeps a long recurrence's rare large gradients from derailing a run.
         model.compile(optimizer=keras.optimizers.Adam(config["lr"], clipnorm=1.0), loss=loss,
                       metrics=metrics)
         history = self.fit(model, train, config, train_count, validation=val)
-        return self.finish(config, history, model, example=example, test=test)
+        return self.finish(config, history, model, example=example_inputs(val), test=test)
 
 
 def _image_sequences(config):
