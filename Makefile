@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST := $(PY) -m pytest -q -p no:cacheprovider
 
-.PHONY: setup demo test test-tf test-jax test-torch bench docs docs-serve clean
+.PHONY: setup demo test test-tf test-jax test-torch bench bench-workers docs docs-serve clean
 
 setup: $(VENV)/.installed
 
@@ -42,7 +42,7 @@ BENCH_REPEATS ?= 30
 
 bench: setup
 	$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[bench]"
-	rm -f benchmarks/results/*.json
+	rm -f $(BENCH_SCRIPTS:bench_%=benchmarks/results/%-*.json)
 	for script in $(BENCH_SCRIPTS); do \
 	  for onednn in 0 1; do \
 	    TF_ENABLE_ONEDNN_OPTS=$$onednn KERAS_BACKEND=tensorflow \
@@ -53,6 +53,13 @@ bench: setup
 	      $(PY) benchmarks/$$script.py --repeats $(BENCH_REPEATS) || exit 1; \
 	  done; \
 	done
+	cd benchmarks && ../$(PY) render.py > ../BENCHMARKS.md
+
+# The quick comparison with one worker against one Ray worker per core. Ray
+# binds the machine's network address: on a shared machine keep it on
+# loopback with `unshare --net sh -c 'ip link set lo up && make bench-workers'`.
+bench-workers: setup
+	$(PY) benchmarks/bench_quick_workers.py --repeats 2
 	cd benchmarks && ../$(PY) render.py > ../BENCHMARKS.md
 
 clean:

@@ -2,16 +2,18 @@
 process) against one Ray worker per core.
 
 Runs `python -m experiments quick` once per mode and round, the modes
-interleaved, each into a temporary MLflow store; prints the median wall time
-of each mode, the speed-up, and the largest difference of a final metric
-between the modes for the same configuration and seed (parallel trials must
-not change the results beyond floating-point noise).
+interleaved, each into a temporary MLflow store; records the median wall
+time of each mode, the speed-up, and the largest difference of a final
+metric for the same configuration and seed: between two rounds of one mode
+(is a mode deterministic?) and between the modes (parallel trials must not
+change the results beyond floating-point noise; a trial on one core runs
+TensorFlow's reductions in another order than one on two).
 
 Ray binds the machine's network address; to keep it on loopback (a shared
 machine), run it in a network namespace of its own:
 
     unshare --net sh -c 'ip link set lo up && exec .venv/bin/python \\
-        benchmarks/bench_quick_workers.py [--tasks cnn] [--repeats 3]'
+        benchmarks/bench_quick_workers.py [--tasks cnn] [--repeats 2]'
 """
 
 import argparse
@@ -56,37 +58,49 @@ def final_metrics(directory):
     return values
 
 
+def largest_difference(first, second):
+    """The largest difference of a final metric between two stores' runs,
+    or None when they did not finish the same runs."""
+    if set(first) != set(second):
+        return None
+    return max((abs(first[k] - second[k]) for k in first
+                if math.isfinite(first[k]) and math.isfinite(second[k])), default=0.0)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--tasks", default="cnn,rnn,gan,translate")
-    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
 
     times = {mode: [] for mode in MODES}
+    results = {mode: [] for mode in MODES}
     with tempfile.TemporaryDirectory() as scratch:
         for round_ in range(args.repeats):
             for index, (mode, options) in enumerate(MODES.items()):
                 directory = Path(scratch) / f"{round_}-{index}"
                 directory.mkdir()
                 times[mode].append(quick(args.tasks, options, directory))
+                results[mode].append(final_metrics(directory))
                 print(f"round {round_ + 1}, {mode}: {times[mode][-1]:.0f} s", flush=True)
-        first = final_metrics(Path(scratch) / "0-0")
-        second = final_metrics(Path(scratch) / "0-1")
 
+    from timing import save  # loads Keras: after the runs, which need no Keras here
+
+    single, parallel = MODES
     medians = {mode: statistics.median(ts) for mode, ts in times.items()}
-    print(f"\nquick --tasks {args.tasks}, {len(os.sched_getaffinity(0))} cores, "
-          f"median of {args.repeats}:")
-    for mode, seconds in medians.items():
-        print(f"  {mode:16s} {seconds:7.1f} s")
-    print(f"  speed-up         {medians['1 worker'] / medians[f'{CORES} workers']:7.2f}x")
-    shared = sorted(set(first) & set(second))
-    if len(shared) != len(first) or len(shared) != len(second):
-        print(f"  results: the modes finished different runs ({len(first)} vs "
-              f"{len(second)} metrics)")
-    differences = [abs(first[k] - second[k]) for k in shared
-                   if math.isfinite(first[k]) and math.isfinite(second[k])]
-    print(f"  results: {len(shared)} final metrics compared, largest difference "
-          f"{max(differences, default=0.0):.2e}")
+
+    def agreement(first, second):
+        difference = largest_difference(first, second)
+        return "different runs finished" if difference is None else f"{difference:.1e}"
+
+    rows = [[mode, args.tasks, f"{medians[mode]:.0f}",
+             f"{medians[single] / medians[mode]:.2f}",
+             agreement(*results[mode][:2]) if args.repeats > 1 else "-",
+             agreement(results[single][0], results[mode][0])]
+            for mode in MODES]
+    header = ["workers", "tasks", "wall s", "speed-up", "vs own other round",
+              "vs 1 worker"]
+    save("quick_workers", args.repeats, {"quick comparison": (header, rows)})
 
 
 if __name__ == "__main__":

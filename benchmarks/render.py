@@ -20,6 +20,8 @@ BACKENDS = ("tensorflow", "jax", "torch")
 # norm's overhead per layer; a training step with ours against none.
 LAYER_TARGETS = {"vs keras": 1.0, "vs native": 1.15}
 TRAIN_STEP_TARGET = 1.2
+# The quick comparison on one Ray worker per core against one worker.
+WORKERS_SPEED_UP_TARGET = 1.6
 
 INTRODUCTION = """\
 # Benchmarks
@@ -86,6 +88,20 @@ the normalization, ReLU and max-pooling) on a batch of 128 images of
 epochs are not timed: their few long samples catch the machine's own pauses,
 which decided the ratio of an earlier epoch table against the step table
 measured beside it.
+"""
+
+QUICK_WORKERS = """\
+## The quick comparison on Ray workers (`benchmarks/bench_quick_workers.py`)
+
+`python -m experiments quick` (its 15 runs over the four tasks, the FID
+classifier already trained) with one worker, the runs one after the other
+in one process with TensorFlow on every core, and with one Ray worker per
+core, each trial's TensorFlow sized to its core: the command's wall time,
+median over rounds, the modes interleaved. The last two columns are the
+largest difference of a final metric (test accuracy, MSE, L1, SSIM, FID,
+KID) for one configuration and seed: between two rounds of one mode, and
+against the one-worker run. Run in a network namespace holding only
+loopback (`make bench-workers` shows how).
 """
 
 MISSED = """\
@@ -226,6 +242,15 @@ def fastest_forms(header, rows):
     ) + "."
 
 
+def speed_up_verdict(header, rows):
+    """The parallel mode's speed-up against its target (higher is better)."""
+    parallel = dict(zip(header, rows[-1]))
+    speed_up = float(parallel["speed-up"])
+    met = "meets" if speed_up >= WORKERS_SPEED_UP_TARGET else "misses"
+    return (f"{parallel['workers']}: {speed_up:.2f}x faster, which {met} the target "
+            f"(>= {WORKERS_SPEED_UP_TARGET:.2f}x).")
+
+
 def main():
     runs = load()
     parts = [INTRODUCTION, MACHINE, machine_table(runs) + "\n"]
@@ -250,6 +275,7 @@ def main():
         ),
         describe=lambda c: f"{c['model']}:",
     ))
+    parts.append(section(runs, "quick_workers", QUICK_WORKERS, extra=speed_up_verdict))
     parts.append(MISSED)
     print("\n".join(parts).rstrip())
 
