@@ -407,7 +407,7 @@ def cmd_study(argv):
                         help="smoke (seconds), small (at most 20 minutes per study on 2 "
                              "cores; the default) or full (bigger machines)")
     parser.add_argument("--seeds", type=arguments.int_at_least(1),
-                        help="seeds 0..N-1 (default: the scale's; 3 at small)")
+                        help="seeds 0..N-1 (default: the scale's; 5 at small)")
     add_engine_arguments(parser)
     parser.add_argument("--data-dir", help="read Fashion-MNIST from this directory of IDX files")
     parser.add_argument("--report-only", action="store_true",

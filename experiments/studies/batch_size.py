@@ -23,7 +23,7 @@ STUDY = Study(
                         "test_size": 128}, _levels(2, 32), seeds=2,
                        variants=("batch", "group")),
         "small": Scale({"depth": 1, "epochs": 2, "train_size": 1024, "val_size": 512,
-                        "test_size": 2048}, _levels(2, 8, 32), seeds=3),
+                        "test_size": 2048}, _levels(2, 8, 32), seeds=5),
         "full": Scale({"depth": 3, "epochs": 10}, _levels(2, 4, 8, 16, 32, 64, 128), seeds=5),
     },
     claims=(

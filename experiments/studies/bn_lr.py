@@ -24,7 +24,7 @@ STUDY = Study(
                        _levels(1, 5), seeds=2, variants=("none", "batch")),
         "small": Scale({"optimizer": "sgd", "depth": 1, "epochs": 4, "batch_size": 64,
                         "train_size": 12288, "val_size": 2048, "test_size": 4096},
-                       _levels(1, 5, 30), seeds=3),
+                       _levels(1, 5, 30), seeds=5),
         "full": Scale({"optimizer": "sgd", "depth": 3, "epochs": 10, "batch_size": 128},
                       _levels(1, 5, 30), seeds=5),
     },

@@ -20,7 +20,7 @@ STUDY = Study(
                         "val_size": 64, "test_size": 128}, LEVELS[:1] + LEVELS[2:], seeds=2,
                        variants=("none", "weight")),
         "small": Scale({"epochs": 3, "batch_size": 64, "hidden": 32, "train_size": 2048,
-                        "val_size": 512, "test_size": 1024}, LEVELS, seeds=3),
+                        "val_size": 512, "test_size": 1024}, LEVELS, seeds=5),
         "full": Scale({"epochs": 10, "batch_size": 128, "hidden": 128}, LEVELS, seeds=5),
     },
     claims=(
