@@ -162,7 +162,7 @@ def test_a_failing_child_fails_the_sweep_but_not_its_siblings(store, tiny_cnn, m
 
 BAD_INPUTS = [
     (["run", "--task", "tsp", "--norm", "batch"], "--task: invalid choice 'tsp' (choose from cnn"),
-    (["run", "--task", "cnn", "--norm", "spectral"], "--norm: invalid choice 'spectral' (choose from none, batch, instance, weight"),
+    (["run", "--task", "cnn", "--norm", "spectral"], "--norm: invalid choice 'spectral' (choose from none, batch, batch_renorm, instance, weight"),
     (["run", "--task", "cnn", "--norm", "batch", "--dataset", "imagenet"], "--dataset: invalid choice 'imagenet' (choose from fashion_mnist, mnist, cifar10"),
     (["run", "--task", "cnn", "--norm", "batch", "--epochs", "0"], "--epochs: must be a positive integer, got '0'"),
     (["run", "--task", "cnn", "--norm", "batch", "--batch-size", "-8"], "--batch-size: must be a positive integer, got '-8'"),
