@@ -95,30 +95,32 @@ def add_engine_arguments(parser):
     """`--workers` and `--ray-address`: how a sweep's runs are spread."""
     parser.add_argument("--workers", type=arguments.positive_int,
                         help="runs trained at once, each a Ray task with its share of the CPUs "
-                             "(default: one per CPU of the --ray-address cluster; without it, "
-                             "1: one after the other in this process)")
+                             "(default: what this machine fits, one per core as memory allows "
+                             "1.5 GiB each; one per CPU of the --ray-address cluster). 1 trains "
+                             "them one after the other in this process, without Ray")
     parser.add_argument("--ray-address",
-                        help="train on this Ray cluster (default: RAY_ADDRESS when set; with "
-                             "--workers N > 1 and neither, a local Ray instance started for the "
-                             "command)")
+                        help="train on this Ray cluster (default: RAY_ADDRESS when set, else a "
+                             "local Ray instance started for the command, unless --workers is 1)")
 
 
 @contextlib.contextmanager
 def _engine(args):
     """Yields `connect()`, which returns a trial's `engine.Resources`, joining
     or starting Ray on its first call (once the checks that need no Ray have
-    passed), or None where the runs train here one after the other."""
+    passed), or None where the runs train here one after the other: with
+    `--workers 1`, or by default on a machine that fits one trial at a time."""
+    from experiments import engine
+
     address = args.ray_address or os.environ.get("RAY_ADDRESS")
+    workers = args.workers or (None if address else engine.local_workers())
     with contextlib.ExitStack() as stack:
         resources = []
 
         def connect():
-            if args.workers in (None, 1) and not address:
+            if workers == 1 and not address:
                 return None
             if not resources:
-                from experiments import engine
-
-                resources.append(stack.enter_context(engine.ray_cluster(args.workers, address)))
+                resources.append(stack.enter_context(engine.ray_cluster(workers, address)))
                 _check_store_reaches_every_machine()
             return resources[0]
 

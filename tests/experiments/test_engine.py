@@ -54,6 +54,58 @@ def test_resources_split_the_cores_between_the_workers():
     assert engine._share(2, 8, 4).gpus == 1.0
 
 
+GIB = 2**30
+
+
+@pytest.mark.parametrize("cpus, memory, workers", [
+    (8, 64 * GIB, 8),   # one per core
+    (8, 4 * GIB, 2),    # as many as the memory holds
+    (2, 1 * GIB, 1),    # at least one
+    (1, 64 * GIB, 1),
+])
+def test_the_default_workers_are_what_the_machine_fits(cpus, memory, workers, monkeypatch):
+    monkeypatch.setattr(engine, "local_cpus", lambda: cpus)
+    monkeypatch.setattr(engine, "available_memory", lambda: memory)
+    assert engine.TRIAL_MEMORY_BYTES == 1.5 * GIB
+    assert engine.local_workers() == workers
+
+
+@pytest.mark.parametrize("argv, fits, address, started", [
+    ([], 3, None, (3, None)),            # the default: a local Ray instance of what fits
+    ([], 1, None, None),                 # a machine that fits one: here, without Ray
+    (["--workers", "1"], 4, None, None),
+    (["--workers", "2"], 1, None, (2, None)),
+    ([], 1, "10.0.0.2:6379", (None, "10.0.0.2:6379")),  # a cluster: one per CPU of it
+    (["--workers", "1"], 4, "10.0.0.2:6379", (1, "10.0.0.2:6379")),
+])
+def test_the_engine_a_command_gets(argv, fits, address, started, monkeypatch):
+    import argparse
+    import contextlib
+
+    from experiments import cli
+
+    calls = []
+
+    @contextlib.contextmanager
+    def ray_cluster(workers, address):
+        calls.append((workers, address))
+        yield "resources"
+
+    monkeypatch.setattr(engine, "local_workers", lambda: fits)
+    monkeypatch.setattr(engine, "ray_cluster", ray_cluster)
+    monkeypatch.setattr(cli, "_check_store_reaches_every_machine", lambda: None)
+    if address:
+        monkeypatch.setenv("RAY_ADDRESS", address)
+    else:
+        monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    parser = argparse.ArgumentParser()
+    cli.add_engine_arguments(parser)
+    with cli._engine(parser.parse_args(argv)) as connect:
+        assert connect() == (None if started is None else "resources")
+        connect()  # connected once per command
+    assert calls == ([] if started is None else [started])
+
+
 @pytest.mark.loopback_namespace(timeout=120)
 def test_a_sweep_on_two_local_workers_makes_a_finished_child_per_configuration(
     local_ray, store, tiny_cnn, runs_of, capsys
