@@ -238,14 +238,18 @@ def cmd_sweep(argv):
         "lr": args.lrs or [base["lr"]],
         "norm": args.norms,
     }
+    from experiments import execution
+
     with _engine(args) as connect:
-        _sweep(task, base, grid, args.experiment, args.study or _default_study("sweep"),
-               parser.error, connect, resume=args.resume)
+        sweep = _prepared_sweep(task, base, grid, args.experiment,
+                                args.study or _default_study("sweep"), parser.error,
+                                resume=args.resume)
+        execution.run_sweeps([sweep], connect())
 
 
-def _sweep(task, base, grid, experiment, study, refuse, connect, resume=False):
-    """Checks every configuration of the grid, then trains them as one sweep on
-    the engine `connect()` returns (see `_engine`)."""
+def _prepared_sweep(task, base, grid, experiment, study, refuse, resume=False):
+    """The `execution.Sweep` of the grid, every configuration checked and the
+    data prepared (before any run is logged, and before any trial starts)."""
     from experiments import execution
 
     try:
@@ -253,7 +257,7 @@ def _sweep(task, base, grid, experiment, study, refuse, connect, resume=False):
     except ValueError as error:  # refused before anything is logged
         refuse(str(error))
     experiment = _open_and_prepare(task, configs[0], experiment)
-    return execution.sweep(task, configs, grid, experiment, study, connect(), resume=resume)
+    return execution.Sweep(task, configs, grid, experiment, study, resume)
 
 
 def _out_dir(text):
@@ -374,25 +378,31 @@ def cmd_quick(argv):
     parser.add_argument("--data-dir", help="read the dataset from this directory of IDX files")
     add_engine_arguments(parser)
     args = parser.parse_args(argv)
+    from experiments import execution
+
     study = _default_study("quick")
     start = time.perf_counter()
-    failures = []
+    failure = None
+    # The longest runs go first, so that parallel workers end together.
+    names = sorted(args.tasks, key=lambda name: -TASKS[name].quick_run_seconds)
     with _engine(args) as connect:
-        for name in args.tasks:
+        sweeps = []
+        for name in names:  # every task's data prepared before any run trains
             task = TASKS[name]
             base = base_config(task, quick=True, data_dir=args.data_dir)
             grid = {"seed": [0], "batch_size": [base["batch_size"]], "lr": [base["lr"]],
                     "norm": list(task.quick_norms)}
-            try:
-                _sweep(task, base, grid, None, study, parser.error, connect)
-            except SweepError as error:  # its failed runs are marked; the other tasks go on
-                failures.append(f"{name}: {error}")
+            sweeps.append(_prepared_sweep(task, base, grid, None, study, parser.error))
+        try:
+            execution.run_sweeps(sweeps, connect())
+        except SweepError as error:  # its failed runs are marked; the others went on
+            failure = error
     print_report(args.out, study=study)
     print(f"\nQuick comparison done in {time.perf_counter() - start:.0f} s.")
     print(f"Open the MLflow UI on these runs:  {PROG} ui   (then http://127.0.0.1:5000)")
-    if failures:
-        raise SweepError("some runs failed (FAILED in MLflow, with the error as a tag): "
-                         + "; ".join(failures))
+    if failure:
+        raise SweepError(f"some runs failed (FAILED in MLflow, with the error as a tag): "
+                         f"{failure}")
 
 
 def cmd_study(argv):
