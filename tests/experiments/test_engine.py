@@ -1,4 +1,5 @@
-"""Sweeps on Ray: on two local workers, losing a worker or their driver, and
+"""Sweeps on Ray: the default workers, on two local workers (the quick
+comparison's tasks at once too), losing a worker or their driver, and
 sweeps sharing one store.
 
 The Ray tests run inside the loopback-only namespace on one shared local Ray
@@ -17,6 +18,8 @@ import pytest
 from experiments import engine
 from experiments.cli import main
 from experiments.execution import DIGEST_TAG
+from experiments.tasks import TASKS
+from tests.experiments.conftest import TINY_SETTINGS
 
 DEADLINE_S = 150
 
@@ -128,6 +131,38 @@ def test_a_sweep_on_two_local_workers_makes_a_finished_child_per_configuration(
                for c in children)
     # Trained in Ray's workers, not in this process.
     assert str(os.getpid()) not in {c.data.tags["pid"] for c in children}
+
+
+@pytest.mark.loopback_namespace(timeout=150)
+def test_quick_on_two_workers_fans_every_task_out_at_once_each_run_under_its_task(
+    local_ray, store, tiny_data, runs_of, monkeypatch, tmp_path, capsys
+):
+    norms = {"cnn": ["batch", "none"], "rnn": ["none", "weight"]}
+    for name, quick_norms in norms.items():
+        monkeypatch.setattr(TASKS[name], "quick_settings", {**TINY_SETTINGS, "epochs": 1})
+        monkeypatch.setattr(TASKS[name], "quick_norms", quick_norms)
+    argv = ["quick", "--tasks", "cnn,rnn", "--workers", "2", "--out", str(tmp_path)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    # One fan-out of both tasks' runs, not a sweep per task.
+    assert "4 runs, 2 at once, 1 CPU(s) each" in out
+    assert out.count("=== sweep done") == 1 and "run 4/4 done" in out
+
+    studies = set()
+    for name, quick_norms in norms.items():
+        [parent] = runs_of(name, run_kind="sweep")
+        children = runs_of(name, run_kind="train")
+        assert parent.info.status == "FINISHED" and parent.data.tags["task"] == name
+        assert sorted(c.data.params["norm"] for c in children) == quick_norms
+        assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parent.info.run_id}
+        assert all(c.info.status == "FINISHED" for c in children)
+        assert all({"loss", "test_accuracy"} <= set(c.data.metrics) for c in children)
+        assert str(os.getpid()) not in {c.data.tags["pid"] for c in children}
+        studies |= {r.data.tags["study"] for r in (parent, *children)}
+    [study] = studies
+    assert study.startswith("quick-")
+    report = (tmp_path / "report.md").read_text()
+    assert "## cnn: " in report and "## rnn: " in report
 
 
 @pytest.mark.loopback_namespace(timeout=150)
