@@ -228,7 +228,7 @@ def cmd_run(argv):
 def cmd_sweep(argv):
     task, args, parser = _parse_task_args(
         "sweep", "Train every combination of norms, batch sizes, learning rates and seeds, "
-        "as child runs of one parent run, several at once on Ray with --workers.", argv)
+        "as child runs of one parent run, as many at once as --workers says.", argv)
     if args.resume and not args.study:
         parser.error("--resume needs --study NAME: the study of the sweep to continue")
     base = _base_config(task, args)
@@ -367,8 +367,9 @@ def cmd_quick(argv):
     parser = argparse.ArgumentParser(
         prog=f"{PROG} quick",
         description="The quick comparison: each task's quick sweep over its main norms "
-                    "(a few epochs on a subset), then the report and the command to open "
-                    "the MLflow UI.")
+                    "(a few epochs on a subset), the runs of every task trained together, "
+                    "as many at once as --workers says; then the report and the command to "
+                    "open the MLflow UI.")
     quick_tasks = [name for name, task in TASKS.items() if task.quick_norms]
     parser.add_argument("--tasks", type=arguments.comma_list(arguments.choice(quick_tasks)),
                         default=quick_tasks,
