@@ -95,30 +95,32 @@ def add_engine_arguments(parser):
     """`--workers` and `--ray-address`: how a sweep's runs are spread."""
     parser.add_argument("--workers", type=arguments.positive_int,
                         help="runs trained at once, each a Ray task with its share of the CPUs "
-                             "(default: one per CPU of the --ray-address cluster; without it, "
-                             "1: one after the other in this process)")
+                             "(default: what this machine fits, one per core as memory allows "
+                             "1.5 GiB each; one per CPU of the --ray-address cluster). 1 trains "
+                             "them one after the other in this process, without Ray")
     parser.add_argument("--ray-address",
-                        help="train on this Ray cluster (default: RAY_ADDRESS when set; with "
-                             "--workers N > 1 and neither, a local Ray instance started for the "
-                             "command)")
+                        help="train on this Ray cluster (default: RAY_ADDRESS when set, else a "
+                             "local Ray instance started for the command, unless --workers is 1)")
 
 
 @contextlib.contextmanager
 def _engine(args):
     """Yields `connect()`, which returns a trial's `engine.Resources`, joining
     or starting Ray on its first call (once the checks that need no Ray have
-    passed), or None where the runs train here one after the other."""
+    passed), or None where the runs train here one after the other: with
+    `--workers 1`, or by default on a machine that fits one trial at a time."""
+    from experiments import engine
+
     address = args.ray_address or os.environ.get("RAY_ADDRESS")
+    workers = args.workers or (None if address else engine.local_workers())
     with contextlib.ExitStack() as stack:
         resources = []
 
         def connect():
-            if args.workers in (None, 1) and not address:
+            if workers == 1 and not address:
                 return None
             if not resources:
-                from experiments import engine
-
-                resources.append(stack.enter_context(engine.ray_cluster(args.workers, address)))
+                resources.append(stack.enter_context(engine.ray_cluster(workers, address)))
                 _check_store_reaches_every_machine()
             return resources[0]
 
@@ -226,7 +228,7 @@ def cmd_run(argv):
 def cmd_sweep(argv):
     task, args, parser = _parse_task_args(
         "sweep", "Train every combination of norms, batch sizes, learning rates and seeds, "
-        "as child runs of one parent run, several at once on Ray with --workers.", argv)
+        "as child runs of one parent run, as many at once as --workers says.", argv)
     if args.resume and not args.study:
         parser.error("--resume needs --study NAME: the study of the sweep to continue")
     base = _base_config(task, args)
@@ -236,14 +238,18 @@ def cmd_sweep(argv):
         "lr": args.lrs or [base["lr"]],
         "norm": args.norms,
     }
+    from experiments import execution
+
     with _engine(args) as connect:
-        _sweep(task, base, grid, args.experiment, args.study or _default_study("sweep"),
-               parser.error, connect, resume=args.resume)
+        sweep = _prepared_sweep(task, base, grid, args.experiment,
+                                args.study or _default_study("sweep"), parser.error,
+                                resume=args.resume)
+        execution.run_sweeps([sweep], connect())
 
 
-def _sweep(task, base, grid, experiment, study, refuse, connect, resume=False):
-    """Checks every configuration of the grid, then trains them as one sweep on
-    the engine `connect()` returns (see `_engine`)."""
+def _prepared_sweep(task, base, grid, experiment, study, refuse, resume=False):
+    """The `execution.Sweep` of the grid, every configuration checked and the
+    data prepared (before any run is logged, and before any trial starts)."""
     from experiments import execution
 
     try:
@@ -251,7 +257,7 @@ def _sweep(task, base, grid, experiment, study, refuse, connect, resume=False):
     except ValueError as error:  # refused before anything is logged
         refuse(str(error))
     experiment = _open_and_prepare(task, configs[0], experiment)
-    return execution.sweep(task, configs, grid, experiment, study, connect(), resume=resume)
+    return execution.Sweep(task, configs, grid, experiment, study, resume)
 
 
 def _out_dir(text):
@@ -361,8 +367,9 @@ def cmd_quick(argv):
     parser = argparse.ArgumentParser(
         prog=f"{PROG} quick",
         description="The quick comparison: each task's quick sweep over its main norms "
-                    "(a few epochs on a subset), then the report and the command to open "
-                    "the MLflow UI.")
+                    "(a few epochs on a subset), the runs of every task trained together, "
+                    "as many at once as --workers says; then the report and the command to "
+                    "open the MLflow UI.")
     quick_tasks = [name for name, task in TASKS.items() if task.quick_norms]
     parser.add_argument("--tasks", type=arguments.comma_list(arguments.choice(quick_tasks)),
                         default=quick_tasks,
@@ -372,25 +379,31 @@ def cmd_quick(argv):
     parser.add_argument("--data-dir", help="read the dataset from this directory of IDX files")
     add_engine_arguments(parser)
     args = parser.parse_args(argv)
+    from experiments import execution
+
     study = _default_study("quick")
     start = time.perf_counter()
-    failures = []
+    failure = None
+    # The longest runs go first, so that parallel workers end together.
+    names = sorted(args.tasks, key=lambda name: -TASKS[name].quick_run_seconds)
     with _engine(args) as connect:
-        for name in args.tasks:
+        sweeps = []
+        for name in names:  # every task's data prepared before any run trains
             task = TASKS[name]
             base = base_config(task, quick=True, data_dir=args.data_dir)
             grid = {"seed": [0], "batch_size": [base["batch_size"]], "lr": [base["lr"]],
                     "norm": list(task.quick_norms)}
-            try:
-                _sweep(task, base, grid, None, study, parser.error, connect)
-            except SweepError as error:  # its failed runs are marked; the other tasks go on
-                failures.append(f"{name}: {error}")
+            sweeps.append(_prepared_sweep(task, base, grid, None, study, parser.error))
+        try:
+            execution.run_sweeps(sweeps, connect())
+        except SweepError as error:  # its failed runs are marked; the others went on
+            failure = error
     print_report(args.out, study=study)
     print(f"\nQuick comparison done in {time.perf_counter() - start:.0f} s.")
     print(f"Open the MLflow UI on these runs:  {PROG} ui   (then http://127.0.0.1:5000)")
-    if failures:
-        raise SweepError("some runs failed (FAILED in MLflow, with the error as a tag): "
-                         + "; ".join(failures))
+    if failure:
+        raise SweepError(f"some runs failed (FAILED in MLflow, with the error as a tag): "
+                         f"{failure}")
 
 
 def cmd_study(argv):

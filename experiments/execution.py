@@ -4,7 +4,9 @@ A sweep is a list of fully specified configurations (`sweep_configs`), each
 trained by one call of `train_config` that opens and closes its own run as a
 child of a known parent run, so the calls can run anywhere the store is
 reachable: in this process one after the other, or several at once as Ray
-tasks (`experiments.engine`).
+tasks (`experiments.engine`). `run_sweeps` trains several sweeps (the quick
+comparison's, one per task, each under its own parent) as one: on Ray every
+configuration of every sweep is submitted at once.
 
 Each child carries the tag `config_digest`, a digest of its whole
 configuration, so a configuration is recognised across the attempts of a
@@ -19,9 +21,12 @@ import socket
 import time
 
 import mlflow
+from mlflow.entities import Param, RunTag
+from mlflow.tracking.context.registry import resolve_tags
+from mlflow.utils.mlflow_tags import MLFLOW_RUN_NOTE
 
 from experiments.errors import SweepError, TrainingDiverged
-from experiments.tracking.runs import tracked_run
+from experiments.tracking.runs import git_tags, process_tags, tracked_run
 
 DIGEST_TAG = "config_digest"
 
@@ -158,30 +163,6 @@ def _resumed_parent(task, params, experiment, study):
     return parent.info.run_id
 
 
-def _in_process(task, configs, experiment, study, parent_run_id):
-    """Trains `configs` one after the other here; yields `(config, error)`."""
-    for config in configs:
-        try:
-            train_config(task, config, experiment, study, parent_run_id=parent_run_id)
-            yield config, None
-        except Exception as error:  # the child is FAILED with it; go on with the rest
-            yield config, error
-
-
-def _on_ray(task, configs, experiment, study, parent_run_id, resources):
-    """Trains `configs` as Ray tasks; yields `(config, error)` as each ends."""
-    from experiments import engine
-
-    trials = [Trial(task.name, config, experiment, parent_run_id, study,
-                    mlflow.get_tracking_uri()) for config in configs]
-    for trial, _, error in engine.run_trials(train_trial, trials, resources):
-        if isinstance(error, engine.TrialLost):
-            end_dead_attempts(
-                experiment, parent_run_id, config_digest(trial.config),
-                f"its worker died on each of {engine.MAX_RETRIES + 1} attempts: {error}")
-        yield trial.config, error
-
-
 def _duration(seconds):
     minutes, seconds = divmod(round(seconds), 60)
     return f"{minutes}m{seconds:02d}s"
@@ -196,59 +177,155 @@ def sweep_params(configs, grid):
             "sweep_runs": len(configs)}
 
 
-def sweep(task, configs, grid, experiment, study, resources=None, resume=False):
-    """Trains `configs` (from `sweep_configs(task, base, grid)`) as children of
-    one parent run: here one after the other, or on Ray with `resources`
-    (`engine.Resources`), several at once.
+@dataclasses.dataclass(frozen=True)
+class Sweep:
+    """The configurations of one task (from `sweep_configs(task, base, grid)`)
+    to train as children of one parent run, tagged `study`; with `resume`, the
+    sweep of `study` carried on under its parent."""
 
-    With `resume`, continues the sweep of `study` under its parent, training
-    only the configurations without a FINISHED child.
+    task: object
+    configs: list
+    grid: dict
+    experiment: str
+    study: str
+    resume: bool = False
+
+
+def _open_parent(sweep):
+    """Starts the parent run of `sweep` (resuming, takes its parent back) and
+    leaves it RUNNING, with this process's tags, for `_end_parent`; returns its
+    id and the configurations to train.
+
+    The parents of several sweeps are open at once, which MLflow's active run
+    (one per thread) cannot hold: they are started through the client.
+    """
+    client = mlflow.MlflowClient()
+    params = sweep_params(sweep.configs, sweep.grid)
+    tags = {**git_tags(), **process_tags(),
+            "study": sweep.study, "run_kind": "sweep", "task": sweep.task.name}
+    if sweep.resume:
+        parent_id = _resumed_parent(sweep.task, params, sweep.experiment, sweep.study)
+        done = {run.data.tags.get(DIGEST_TAG) for run in _children(
+            sweep.experiment, parent_id, " and attributes.status = 'FINISHED'")}
+        todo = [config for config in sweep.configs if config_digest(config) not in done]
+        print(f"Resuming sweep {parent_id}: {len(sweep.configs) - len(todo)} of "
+              f"{len(sweep.configs)} configurations already FINISHED", flush=True)
+        client.log_batch(parent_id, tags=[RunTag(name, value) for name, value in tags.items()])
+        client.update_run(parent_id, status="RUNNING")
+        return parent_id, todo
+    description = sweep_description(sweep.task, sweep.configs, sweep.grid, sweep.study)
+    run = client.create_run(sweep.experiment, run_name=f"{sweep.task.name} sweep · {sweep.study}",
+                            tags=resolve_tags({**tags, MLFLOW_RUN_NOTE: description}))
+    client.log_batch(run.info.run_id,
+                     params=[Param(name, str(value)) for name, value in params.items()])
+    return run.info.run_id, sweep.configs
+
+
+def _end_parent(parent_id, error=None):
+    """Ends the parent run `parent_id` FINISHED, or as a run ends on `error`:
+    FAILED, or KILLED on an interruption, with the error as a tag."""
+    try:
+        with tracked_run(None, None, {}, {}, resume_run_id=parent_id):
+            if error is not None:
+                raise error
+    except BaseException as raised:
+        if raised is not error:
+            raise
+
+
+def _in_process(trials, tasks):
+    """Trains `trials` one after the other here (`tasks`: each parent run's
+    task); yields `(trial, error)`."""
+    for trial in trials:
+        try:
+            train_config(tasks[trial.parent_run_id], trial.config, trial.experiment, trial.study,
+                         parent_run_id=trial.parent_run_id)
+            yield trial, None
+        except Exception as error:  # the child is FAILED with it; go on with the rest
+            yield trial, error
+
+
+def _on_ray(trials, resources):
+    """Trains `trials` as Ray tasks, all submitted at once; yields
+    `(trial, error)` as each ends."""
+    from experiments import engine
+
+    for trial, _, error in engine.run_trials(train_trial, trials, resources):
+        if isinstance(error, engine.TrialLost):
+            end_dead_attempts(
+                trial.experiment, trial.parent_run_id, config_digest(trial.config),
+                f"its worker died on each of {engine.MAX_RETRIES + 1} attempts: {error}")
+        yield trial, error
+
+
+def _train(trials, tasks, resources):
+    """Trains `trials` (see `run_sweeps`), printing each run's end and the time
+    left; returns the labels of the failed runs, by parent run."""
+    if resources is None:
+        outcomes = _in_process(trials, tasks)
+    else:
+        print(f"\n=== {len(trials)} runs, {resources.workers} at once, "
+              f"{resources.cpus} CPU(s) each", flush=True)
+        outcomes = _on_ray(trials, resources)
+    failed = {parent_id: [] for parent_id in tasks}
+    diverged = 0
+    start = time.perf_counter()
+    for index, (trial, error) in enumerate(outcomes, 1):
+        elapsed = time.perf_counter() - start
+        left = len(trials) - index
+        eta = f", about {_duration(elapsed / index * left)} left" if left else ""
+        label = f"run {index}/{len(trials)}"
+        name = run_label(trial.config)
+        if error is None:
+            print(f"=== {label} done: {name} ({_duration(elapsed)} elapsed{eta})", flush=True)
+        elif isinstance(error, TrainingDiverged):
+            print(f"=== {label} diverged: {error} ({name})", flush=True)
+            diverged += 1
+        else:
+            print(f"=== {label} failed: {type(error).__name__}: {error} ({name})", flush=True)
+            failed[trial.parent_run_id].append(name)
+    print(f"\n=== sweep done: {len(trials)} runs in {_duration(time.perf_counter() - start)}"
+          + (f", {diverged} diverged" if diverged else ""), flush=True)
+    return failed
+
+
+def run_sweeps(sweeps, resources=None):
+    """Trains the configurations of every `Sweep`, each sweep's as children of
+    its own parent run: here one after the other, or all at once on Ray with
+    `resources` (`engine.Resources`), submitted in the order given (longest
+    first, and parallel workers end together).
+
     A diverged child ends FAILED, tagged `diverged`: a finding the report
     counts, and the sweep goes on. Any other failed child also ends FAILED and
-    the sweep goes on, but then its parent ends FAILED too and this raises
-    `SweepError`. Prints each run's end and the estimated time left. Returns
-    the parent run's id.
+    the others go on, but then its sweep's parent ends FAILED too, and once
+    every run has ended this raises `SweepError` naming them. Returns the
+    parent runs' ids, in the order of `sweeps`.
     """
-    params = sweep_params(configs, grid)
-    parent_id = None
-    if resume:
-        parent_id = _resumed_parent(task, params, experiment, study)
-        done = {run.data.tags.get(DIGEST_TAG) for run in _children(
-            experiment, parent_id, " and attributes.status = 'FINISHED'")}
-        todo = [config for config in configs if config_digest(config) not in done]
-        print(f"Resuming sweep {parent_id}: {len(configs) - len(todo)} of {len(configs)} "
-              "configurations already FINISHED", flush=True)
-        configs = todo
-    tags = {"study": study, "run_kind": "sweep", "task": task.name}
-    failed, diverged = [], []
-    with tracked_run(experiment, f"{task.name} sweep · {study}", params, tags,
-                     description=sweep_description(task, configs, grid, study),
-                     resume_run_id=parent_id) as parent:
-        if resources is None:
-            outcomes = _in_process(task, configs, experiment, study, parent.info.run_id)
-        else:
-            print(f"\n=== {len(configs)} runs, {resources.workers} at once, "
-                  f"{resources.cpus} CPU(s) each", flush=True)
-            outcomes = _on_ray(task, configs, experiment, study, parent.info.run_id, resources)
-        start = time.perf_counter()
-        for index, (config, error) in enumerate(outcomes, 1):
-            elapsed = time.perf_counter() - start
-            left = len(configs) - index
-            eta = f", about {_duration(elapsed / index * left)} left" if left else ""
-            label = f"run {index}/{len(configs)}"
-            if error is None:
-                print(f"=== {label} done: {run_label(config)} "
-                      f"({_duration(elapsed)} elapsed{eta})", flush=True)
-            elif isinstance(error, TrainingDiverged):
-                print(f"=== {label} diverged: {error} ({run_label(config)})", flush=True)
-                diverged.append(run_label(config))
-            else:
-                print(f"=== {label} failed: {type(error).__name__}: {error} "
-                      f"({run_label(config)})", flush=True)
-                failed.append(run_label(config))
-        print(f"\n=== sweep done: {len(configs)} runs in "
-              f"{_duration(time.perf_counter() - start)}"
-              + (f", {len(diverged)} diverged" if diverged else ""), flush=True)
-        if failed:
-            raise SweepError(f"{len(failed)} of {len(configs)} runs failed: {', '.join(failed)}")
-    return parent.info.run_id
+    parents = {}  # parent run id -> (its sweep, the configurations to train)
+    running = []  # the parents not ended yet
+    try:
+        for sweep in sweeps:
+            parent_id, configs = _open_parent(sweep)
+            parents[parent_id] = sweep, configs
+            running.append(parent_id)
+        uri = mlflow.get_tracking_uri()
+        trials = [Trial(sweep.task.name, config, sweep.experiment, parent_id, sweep.study, uri)
+                  for parent_id, (sweep, configs) in parents.items() for config in configs]
+        failed = _train(trials, {parent_id: sweep.task
+                                 for parent_id, (sweep, _) in parents.items()}, resources)
+        errors = []
+        for parent_id, (sweep, configs) in parents.items():
+            error = None
+            if failed[parent_id]:
+                error = SweepError(f"{len(failed[parent_id])} of {len(configs)} runs failed: "
+                                   f"{', '.join(failed[parent_id])}")
+                errors.append(f"{sweep.task.name}: {error}" if len(sweeps) > 1 else str(error))
+            _end_parent(parent_id, error)
+            running.remove(parent_id)
+    except BaseException as error:  # interrupted, or the store failed: no parent left RUNNING
+        for parent_id in running:
+            _end_parent(parent_id, error)
+        raise
+    if errors:
+        raise SweepError("; ".join(errors))
+    return list(parents)

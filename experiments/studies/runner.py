@@ -64,7 +64,9 @@ def train(task, configs, grid, experiment, study_name, resources=None):
     place a study meets the sweep engine."""
     from experiments import execution
 
-    return execution.sweep(task, configs, grid, experiment, study_name, resources)
+    [parent_id] = execution.run_sweeps(
+        [execution.Sweep(task, configs, grid, experiment, study_name)], resources)
+    return parent_id
 
 
 def run_study(study, scale, seeds, connect=lambda: None, data_dir=None):

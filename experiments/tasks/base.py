@@ -8,7 +8,10 @@ To add a task (say `rnn`), write `experiments/tasks/rnn.py` with a subclass of
   `settings` and `quick_settings` (defaults of the common options: epochs,
   batch_size, lr, train_size, val_size, test_size, and of any own option
   declared with `default=None`; `--quick` applies the second on top of the
-  first), `quick_norms` (the quick comparison);
+  first), `quick_norms` (the quick comparison) and `quick_run_seconds`
+  (the seconds one of its quick runs takes, as measured on a 2-core CPU: the
+  quick comparison starts the longest first, so that parallel workers end
+  together);
 - the report's view of it: `table_metrics` (final metrics, the first being the
   primary one; `higher_is_better` is its direction), `curve_metric` (a
   per-epoch metric, logged with `step=epoch`, at every epoch or some),
@@ -78,6 +81,7 @@ class Task:
     settings = {}
     quick_settings = {}
     quick_norms = ()
+    quick_run_seconds = 10
     norm_params = ()
 
     table_metrics = ()

@@ -21,6 +21,7 @@ class CnnTask(Task):
     quick_settings = {"epochs": 3, "batch_size": 64, "train_size": 2048, "val_size": 1024,
                       "test_size": 2048}
     quick_norms = ("none", "batch", "instance", "weight")
+    quick_run_seconds = 8
 
     table_metrics = ("test_accuracy",)
     higher_is_better = True

@@ -40,6 +40,7 @@ class GanTask(Task):
     quick_settings = {"epochs": 4, "train_size": 4096, "val_size": 1000, "score_every": 2,
                       "fid_samples": 1000}
     quick_norms = ("none", "batch", "batch/weight")
+    quick_run_seconds = 15
 
     table_metrics = ("fid", "kid")
     higher_is_better = False

@@ -30,6 +30,7 @@ class RnnTask(Task):
     quick_settings = {"epochs": 3, "batch_size": 64, "train_size": 4096, "val_size": 1024,
                       "test_size": 2048}
     quick_norms = ("none", "batch", "instance", "layer", "weight")
+    quick_run_seconds = 6
 
     def add_arguments(self, parser):
         parser.add_argument("--cell", type=arguments.choice(("lstm", "gru")), default="lstm",

@@ -34,6 +34,7 @@ class TranslateTask(Task):
     quick_settings = {"epochs": 3, "batch_size": 1, "train_size": 512, "val_size": 512,
                       "test_size": 1024}
     quick_norms = ("none", "batch", "instance")
+    quick_run_seconds = 25
 
     table_metrics = ("test_l1", "test_ssim")
     higher_is_better = False

@@ -108,7 +108,7 @@ def test_sweep_makes_a_parent_and_a_child_per_configuration_then_a_report(
     store, tiny_cnn, tmp_path, capsys
 ):
     argv = ["sweep", "--task", "cnn", "--norms", "none,layer", "--epochs", "1", "--quick",
-            "--study", "two"]
+            "--study", "two", "--workers", "1"]
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "run 1/2" in out and "run 2/2" in out and "left" in out
@@ -154,7 +154,8 @@ def test_a_failing_child_fails_the_sweep_but_not_its_siblings(store, tiny_cnn, m
         mlflow.log_metric("test_accuracy", 0.5)
 
     monkeypatch.setattr(tiny_cnn, "run", fail_for_group)
-    assert main(["sweep", "--task", "cnn", "--norms", "group,none", "--quick"]) == 1
+    assert main(["sweep", "--task", "cnn", "--norms", "group,none", "--quick",
+                 "--workers", "1"]) == 1
     statuses = {r.data.params.get("norm", "parent"): r.info.status for r in _runs(store)}
     assert statuses == {"group": "FAILED", "none": "FINISHED", "parent": "FAILED"}
     assert not [r for r in _runs(store) if r.info.status == "RUNNING"]
@@ -235,7 +236,7 @@ def test_a_run_diverging_in_its_only_epoch_ends_failed_and_the_report_counts_it(
     store, tiny_cnn, tmp_path, capsys
 ):
     argv = ["sweep", "--task", "cnn", "--norms", "none", "--lrs", "1e-3,1e30", "--seeds", "0,1",
-            "--epochs", "1", "--quick", "--study", "diverge"]
+            "--epochs", "1", "--quick", "--study", "diverge", "--workers", "1"]
     assert main(argv) == 0  # a divergence is a finding, not a failed sweep
     assert "diverged: training diverged at epoch 1, step" in capsys.readouterr().out
 

@@ -1,4 +1,5 @@
-"""Sweeps on Ray: on two local workers, losing a worker or their driver, and
+"""Sweeps on Ray: the default workers, on two local workers (the quick
+comparison's tasks at once too), losing a worker or their driver, and
 sweeps sharing one store.
 
 The Ray tests run inside the loopback-only namespace on one shared local Ray
@@ -17,6 +18,8 @@ import pytest
 from experiments import engine
 from experiments.cli import main
 from experiments.execution import DIGEST_TAG
+from experiments.tasks import TASKS
+from tests.experiments.conftest import TINY_SETTINGS
 
 DEADLINE_S = 150
 
@@ -54,6 +57,58 @@ def test_resources_split_the_cores_between_the_workers():
     assert engine._share(2, 8, 4).gpus == 1.0
 
 
+GIB = 2**30
+
+
+@pytest.mark.parametrize("cpus, memory, workers", [
+    (8, 64 * GIB, 8),   # one per core
+    (8, 4 * GIB, 2),    # as many as the memory holds
+    (2, 1 * GIB, 1),    # at least one
+    (1, 64 * GIB, 1),
+])
+def test_the_default_workers_are_what_the_machine_fits(cpus, memory, workers, monkeypatch):
+    monkeypatch.setattr(engine, "local_cpus", lambda: cpus)
+    monkeypatch.setattr(engine, "available_memory", lambda: memory)
+    assert engine.TRIAL_MEMORY_BYTES == 1.5 * GIB
+    assert engine.local_workers() == workers
+
+
+@pytest.mark.parametrize("argv, fits, address, started", [
+    ([], 3, None, (3, None)),            # the default: a local Ray instance of what fits
+    ([], 1, None, None),                 # a machine that fits one: here, without Ray
+    (["--workers", "1"], 4, None, None),
+    (["--workers", "2"], 1, None, (2, None)),
+    ([], 1, "10.0.0.2:6379", (None, "10.0.0.2:6379")),  # a cluster: one per CPU of it
+    (["--workers", "1"], 4, "10.0.0.2:6379", (1, "10.0.0.2:6379")),
+])
+def test_the_engine_a_command_gets(argv, fits, address, started, monkeypatch):
+    import argparse
+    import contextlib
+
+    from experiments import cli
+
+    calls = []
+
+    @contextlib.contextmanager
+    def ray_cluster(workers, address):
+        calls.append((workers, address))
+        yield "resources"
+
+    monkeypatch.setattr(engine, "local_workers", lambda: fits)
+    monkeypatch.setattr(engine, "ray_cluster", ray_cluster)
+    monkeypatch.setattr(cli, "_check_store_reaches_every_machine", lambda: None)
+    if address:
+        monkeypatch.setenv("RAY_ADDRESS", address)
+    else:
+        monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    parser = argparse.ArgumentParser()
+    cli.add_engine_arguments(parser)
+    with cli._engine(parser.parse_args(argv)) as connect:
+        assert connect() == (None if started is None else "resources")
+        connect()  # connected once per command
+    assert calls == ([] if started is None else [started])
+
+
 @pytest.mark.loopback_namespace(timeout=120)
 def test_a_sweep_on_two_local_workers_makes_a_finished_child_per_configuration(
     local_ray, store, tiny_cnn, runs_of, capsys
@@ -76,6 +131,38 @@ def test_a_sweep_on_two_local_workers_makes_a_finished_child_per_configuration(
                for c in children)
     # Trained in Ray's workers, not in this process.
     assert str(os.getpid()) not in {c.data.tags["pid"] for c in children}
+
+
+@pytest.mark.loopback_namespace(timeout=150)
+def test_quick_on_two_workers_fans_every_task_out_at_once_each_run_under_its_task(
+    local_ray, store, tiny_data, runs_of, monkeypatch, tmp_path, capsys
+):
+    norms = {"cnn": ["batch", "none"], "rnn": ["none", "weight"]}
+    for name, quick_norms in norms.items():
+        monkeypatch.setattr(TASKS[name], "quick_settings", {**TINY_SETTINGS, "epochs": 1})
+        monkeypatch.setattr(TASKS[name], "quick_norms", quick_norms)
+    argv = ["quick", "--tasks", "cnn,rnn", "--workers", "2", "--out", str(tmp_path)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    # One fan-out of both tasks' runs, not a sweep per task.
+    assert "4 runs, 2 at once, 1 CPU(s) each" in out
+    assert out.count("=== sweep done") == 1 and "run 4/4 done" in out
+
+    studies = set()
+    for name, quick_norms in norms.items():
+        [parent] = runs_of(name, run_kind="sweep")
+        children = runs_of(name, run_kind="train")
+        assert parent.info.status == "FINISHED" and parent.data.tags["task"] == name
+        assert sorted(c.data.params["norm"] for c in children) == quick_norms
+        assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parent.info.run_id}
+        assert all(c.info.status == "FINISHED" for c in children)
+        assert all({"loss", "test_accuracy"} <= set(c.data.metrics) for c in children)
+        assert str(os.getpid()) not in {c.data.tags["pid"] for c in children}
+        studies |= {r.data.tags["study"] for r in (parent, *children)}
+    [study] = studies
+    assert study.startswith("quick-")
+    report = (tmp_path / "report.md").read_text()
+    assert "## cnn: " in report and "## rnn: " in report
 
 
 @pytest.mark.loopback_namespace(timeout=150)

@@ -28,7 +28,7 @@ def test_quick_runs_every_task_then_writes_the_report(
         monkeypatch.setattr(TASKS[name], "quick_norms", norms)
     monkeypatch.setattr(paths, "cache_dir", lambda: tiny_feature_cache)
 
-    assert main(["quick", "--out", str(tmp_path / "quick")]) == 0
+    assert main(["quick", "--out", str(tmp_path / "quick"), "--workers", "1"]) == 0
 
     out = capsys.readouterr().out
     assert "Quick comparison done in" in out and "python -m experiments ui" in out

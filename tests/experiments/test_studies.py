@@ -136,7 +136,7 @@ def test_study_at_smoke_scale_end_to_end(name, seeds, figure, smoke, store, runs
                                          capsys):
     study = STUDIES[name]
     assert main(["study", name, "--scale", "smoke", "--seeds", str(seeds),
-                 "--out", str(tmp_path)]) == 0
+                 "--out", str(tmp_path), "--workers", "1"]) == 0
     spec = study.scale("smoke")
     trained = runs_of(study.task, study=name, run_kind="train")
     assert len(trained) == seeds * len(spec.levels) * len(study.variants_at("smoke"))
@@ -170,7 +170,8 @@ def test_study_at_smoke_scale_end_to_end(name, seeds, figure, smoke, store, runs
 
 def test_an_interrupted_study_completes_only_what_is_missing(smoke, store, runs_of, tmp_path,
                                                              capsys):
-    argv = ["study", "batch-size", "--scale", "smoke", "--seeds", "1", "--out", str(tmp_path)]
+    argv = ["study", "batch-size", "--scale", "smoke", "--seeds", "1", "--out", str(tmp_path),
+            "--workers", "1"]
     assert main(argv) == 0
     first = runs_of("cnn", study="batch-size", run_kind="train")
     assert len(first) == 4  # batch and group at batch sizes 2 and 32

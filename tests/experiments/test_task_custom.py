@@ -79,7 +79,7 @@ def test_a_sweep_of_a_build_function_on_a_tfds_dataset_then_the_report(
 ):
     monkeypatch.setattr(TASKS["custom"], "quick_settings", TINY_SETTINGS)
     argv = ["sweep", "--task", "custom", "--model", f"{MODELS}:build", "--norms",
-            "none,group", "--quick", "--epochs", "1", "--study", "own"]
+            "none,group", "--quick", "--epochs", "1", "--study", "own", "--workers", "1"]
     assert main(argv) == 0
 
     children = runs_of("custom", run_kind="train")

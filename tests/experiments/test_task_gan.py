@@ -97,7 +97,8 @@ def test_divergence_fails_the_run_with_a_tag_and_the_sweep_goes_on(
 ):
     _poison_generator_for("none", monkeypatch)
     monkeypatch.setattr(TASKS["gan"], "quick_settings", {**TINY, "epochs": 1})
-    assert main(["sweep", "--task", "gan", "--norms", "none,layer", "--quick"]) == 0
+    assert main(["sweep", "--task", "gan", "--norms", "none,layer", "--quick",
+                 "--workers", "1"]) == 0
 
     runs = {r.data.params.get("norm", "parent"): r for r in runs_of("gan")}
     assert {norm: r.info.status for norm, r in runs.items()} == {

@@ -41,7 +41,8 @@ def test_adding_problem_logs_mse_and_the_baseline_the_report_shows(store, tiny_r
     # Generated data: a test set large enough for the baseline to be near 1/6.
     monkeypatch.setattr(TASKS["rnn"], "quick_settings", {**TINY, "test_size": 1024})
     argv = ["sweep", "--task", "rnn", "--dataset", "adding", "--seq-len", "10", "--cell", "gru",
-            "--hidden", "8", "--norms", "none,weight", "--quick", "--study", "adding"]
+            "--hidden", "8", "--norms", "none,weight", "--quick", "--study", "adding",
+            "--workers", "1"]
     assert main(argv) == 0
 
     runs = runs_of("rnn", run_kind="train")

@@ -29,7 +29,7 @@ def test_sweep_at_batch_size_one_logs_l1_ssim_triplets_and_generators_then_a_rep
 
     monkeypatch.setattr(translate_models, "build_translation_generator", build_and_keep)
     argv = ["sweep", "--task", "translate", "--norms", "instance,batch", "--batch-sizes", "1",
-            "--quick", "--study", "one"]
+            "--quick", "--study", "one", "--workers", "1"]
     assert main(argv) == 0
 
     runs = runs_of("translate", run_kind="train")

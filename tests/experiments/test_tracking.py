@@ -97,7 +97,7 @@ _SLOW_CLI = """
 @pytest.mark.parametrize("signum, status, name", [(signal.SIGTERM, 143, "SIGTERM"),
                                                   (signal.SIGINT, 130, "SIGINT")])
 def test_a_signal_ends_the_sweep_and_its_child_killed_in_one_line(store, signum, status, name):
-    argv = ["sweep", "--task", "cnn", "--norms", "none,batch", "--quick"]
+    argv = ["sweep", "--task", "cnn", "--norms", "none,batch", "--quick", "--workers", "1"]
     process = _python(_SLOW_CLI.format(argv=argv))
     for line in process.stdout:  # the sweep's progress, then the first child trains
         if line.startswith("training"):
