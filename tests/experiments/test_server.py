@@ -208,9 +208,9 @@ def test_a_two_node_cluster_sweep_logs_every_run_and_artifact_through_a_server_w
                     "installed (Debian: apt-get install postgresql)")
 @pytest.mark.skipif(not _ROOT, reason="PostgreSQL runs as `nobody` here, which needs the "
                     "tests to run as root")
-@pytest.mark.loopback_namespace(timeout=200)
-def test_a_sweep_logs_every_run_through_the_server_into_postgresql(
-    local_ray, sweep_process, tmp_path
+@pytest.mark.loopback_namespace(timeout=150)
+def test_two_sweeps_at_once_log_every_run_through_the_server_into_postgresql(
+    sweep_process, tmp_path
 ):
     import psycopg
 
@@ -220,31 +220,33 @@ def test_a_sweep_logs_every_run_through_the_server_into_postgresql(
         with serving(tmp_path / "served", _free_port(), "--backend-store-uri", database,
                      "--artifacts-destination", (tmp_path / "artifacts").as_uri(),
                      env={"PGPASSWORD": password}) as url:
-            sweep = sweep_process("--norms", "none,batch", "--lrs", "1e-3,1e-2", "--epochs",
-                                  "1", "--workers", "2", "--ray-address", local_ray,
-                                  "--study", "postgres", MLFLOW_TRACKING_URI=url)
-            output, _ = sweep.communicate(timeout=180)
-            assert sweep.returncode == 0, output
-            assert not any(password in " ".join(process.cmdline())
-                           for process in psutil.process_iter())
+            # Two writers at once, each training its runs in its own process.
+            sweeps = [sweep_process("--norms", "none,batch", "--epochs", "1", "--workers", "1",
+                                    "--study", f"postgres-{index}", MLFLOW_TRACKING_URI=url)
+                      for index in range(2)]
+            for sweep in sweeps:
+                output, _ = sweep.communicate(timeout=180)
+                assert sweep.returncode == 0, output
+            assert not any(password in " ".join(process.info["cmdline"] or [])
+                           for process in psutil.process_iter(["cmdline"]))
 
-            [parent] = _runs(url, run_kind="sweep")
-            children = _runs(url, run_kind="train")
-            assert parent.info.status == "FINISHED"
-            assert sorted((c.data.params["norm"], c.data.params["lr"]) for c in children) == [
-                ("batch", "0.001"), ("batch", "0.01"), ("none", "0.001"), ("none", "0.01")]
-            assert {c.data.tags["mlflow.parentRunId"] for c in children} == {
-                parent.info.run_id}
-            assert all(c.info.status == "FINISHED" for c in children)
-            assert all({"loss", "val_accuracy", "test_accuracy"} <= set(c.data.metrics)
-                       for c in children)
+            for index in range(2):
+                [parent] = _runs(url, run_kind="sweep", study=f"postgres-{index}")
+                children = _runs(url, run_kind="train", study=f"postgres-{index}")
+                assert parent.info.status == "FINISHED"
+                assert sorted(c.data.params["norm"] for c in children) == ["batch", "none"]
+                assert {c.data.tags["mlflow.parentRunId"] for c in children} == {
+                    parent.info.run_id}
+                assert all(c.info.status == "FINISHED" for c in children)
+                assert all({"loss", "val_accuracy", "test_accuracy"} <= set(c.data.metrics)
+                           for c in children)
 
         # The runs are PostgreSQL's rows, not a SQLite file's.
         host, port = database.split("@")[1].split("/")[0].split(":")
         with psycopg.connect(host=host, port=port, dbname="mlflow", user="mlflow",
                              password=password) as db:
             rows = db.execute("SELECT status, count(*) FROM runs GROUP BY status").fetchall()
-        assert dict(rows) == {"FINISHED": 5}
+        assert dict(rows) == {"FINISHED": 6}
 
 
 def test_the_server_refuses_to_serve_beyond_loopback_without_auth(store, capsys):
