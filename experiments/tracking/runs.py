@@ -251,9 +251,9 @@ def tracked_run(experiment, run_name, params, tags, parent_run_id=None, descript
     `description` (Markdown) is the run's note in the UI. The run logs system
     metrics (`system/...`, every `SYSTEM_METRICS_INTERVAL_S` seconds) unless
     MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING is false, and a heartbeat (see the
-    module) while it is open. `resume_run_id` continues
-    that run instead (a resumed sweep's parent): its params and description are
-    already logged; its process tags become this process's. A run another
+    module) while it is open. `resume_run_id` continues that run instead (a
+    resumed sweep's parent): its params and description are already logged;
+    its process tags become this process's. A run another
     command took for dead (its heartbeats lost for a while) still ends with
     its own status, the `stale` tag removed.
 
