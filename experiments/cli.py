@@ -463,8 +463,8 @@ def cmd_server(argv):
     parser.add_argument("--port", type=arguments.port, default=5000,
                         help="1-65535 (default: 5000)")
     parser.add_argument("--backend-store-uri",
-                        help="SQLAlchemy URI of the store, e.g. postgresql://USER@HOST/DB "
-                             "(default: the project's SQLite store)")
+                        help="SQLAlchemy URI of the store, e.g. postgresql://USER@HOST:PORT/DB, "
+                             "its password in PGPASSWORD (default: the project's SQLite store)")
     parser.add_argument("--artifacts-destination",
                         help="where served artifacts are kept (default: artifacts/ beside "
                              "the SQLite store)")
@@ -480,7 +480,7 @@ def cmd_server(argv):
     uri = args.backend_store_uri or store.tracking_uri()
     if uri.startswith(("http:", "https:")):  # that points at a server: serve the local store
         uri = store.default_uri()
-    server.check_backend_driver(uri)
+    server.check_backend_store(uri)
     database = store.sqlite_path(uri)
     if database is not None:
         store.open_store(uri)  # creates the store once, before the server's workers start

@@ -30,9 +30,10 @@ TRIAL_MEMORY_BYTES = 3 * 2**29  # 1.5 GiB
 
 # The driver's settings a trial needs wherever it runs: the Keras backend and
 # TensorFlow's switches, where tensorflow-datasets keeps data, the project's
-# home (its caches, the GAN's FID classifier among them).
+# home (its caches, the GAN's FID classifier among them), the period of its
+# run's heartbeats (`experiments.tracking.runs`).
 FORWARDED_ENV = ("KERAS_BACKEND", "TF_ENABLE_ONEDNN_OPTS", "TF_CPP_MIN_LOG_LEVEL",
-                 "TFDS_DATA_DIR", "KERAS_NORMS_HOME")
+                 "TFDS_DATA_DIR", "KERAS_NORMS_HOME", "KERAS_NORMS_HEARTBEAT_S")
 
 
 class TrialLost(RuntimeError):

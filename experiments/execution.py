@@ -17,7 +17,6 @@ import dataclasses
 import hashlib
 import itertools
 import json
-import socket
 import time
 
 import mlflow
@@ -130,10 +129,11 @@ def train_trial(trial):
 
 def _resumed_parent(task, params, experiment, study):
     """The parent run of the sweep of `study` to resume, checked to be the same
-    sweep and to have no process of it left on this host.
+    sweep and to have no process of it left anywhere.
 
-    `open_store` has already ended KILLED (tagged `stale`) the runs of this
-    host whose process is gone: a run still RUNNING here has a live process.
+    `open_store` has already ended KILLED (tagged `stale`) the runs whose
+    process is gone (on another host: whose heartbeat stopped): a run still
+    RUNNING has a live process, here or on another node.
     """
     client = mlflow.MlflowClient()
     found = client.search_runs(
@@ -146,13 +146,13 @@ def _resumed_parent(task, params, experiment, study):
     [parent] = found
     running = [run for run in [parent, *_children(experiment, parent.info.run_id,
                                                    " and attributes.status = 'RUNNING'")]
-               if run.info.status == "RUNNING"
-               and (run is parent or run.data.tags.get("host") == socket.gethostname())]
+               if run.info.status == "RUNNING"]
     if running:
+        processes = sorted({f"{run.data.tags.get('pid', '?')} on {run.data.tags.get('host', '?')}"
+                            for run in running})
         raise SweepError(
             f"the sweep of study {study!r} is still running: process(es) "
-            f"{', '.join(run.data.tags.get('pid', '?') for run in running)} on "
-            f"{running[0].data.tags.get('host', '?')}; resume once they have ended")
+            f"{', '.join(processes)}; resume once they have ended")
     changed = sorted(name for name, value in params.items()
                      if parent.data.params.get(name) != str(value))
     if changed:

@@ -6,17 +6,25 @@ pid, process start time) and what it took of the machine (MLflow's system
 metrics: CPU, memory, disk, network, and GPU where one is present). An
 exception ends it FAILED with the error as a tag; Ctrl-C or SIGTERM ends it
 KILLED. A process killed outright (kill -9, a lost machine) cannot end its
-runs: the next command on the same host finds them RUNNING with their process
-gone and ends them KILLED, tagged `stale` (`end_stale_runs`).
+runs: the next command to open the store ends them KILLED, tagged `stale`
+(`end_stale_runs`). On its own host it sees their process gone. Runs of other
+hosts (the nodes of a cluster) it cannot see: while a run is open a thread
+of its process sets its tag `heartbeat` (unix time) every `HEARTBEAT_S`
+seconds, and a run whose beats stopped `STALE_AFTER_BEATS` periods ago is
+taken for dead. `KERAS_NORMS_HEARTBEAT_S` sets another period (the same on
+every machine that shares the store).
 """
 
 import contextlib
 import importlib.metadata
+import math
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
+import time
 import warnings
 
 import mlflow
@@ -25,6 +33,7 @@ from mlflow.entities import ViewType
 from mlflow.exceptions import MlflowException
 
 from experiments import paths
+from experiments.errors import TrackingError
 
 # Params that record the software, not the experiment: the report groups by the rest.
 VERSION_PARAMS = {
@@ -42,6 +51,20 @@ _START_TIME_TOLERANCE_S = 0.5
 # leave a quick run (seconds to a minute) with one sample or none: MLflow logs
 # only whole intervals.
 SYSTEM_METRICS_INTERVAL_S = 2
+
+# Seconds between two heartbeats of an open run, unless HEARTBEAT_ENV says otherwise.
+HEARTBEAT_S = 30
+HEARTBEAT_ENV = "KERAS_NORMS_HEARTBEAT_S"
+HEARTBEAT_TAG = "heartbeat"
+# A run of another host is taken for dead after this many periods without a
+# beat: 5 minutes at 30 s. A beat sent to a busy or restarting server can be
+# late by as long as MLflow retries one request (7 retries with backoff by
+# default, about 4 minutes), and a live run ended KILLED is a worse mistake
+# than a dead one ended a few minutes late. The machines' clocks, kept by NTP,
+# differ by far less.
+STALE_AFTER_BEATS = 10
+# How long ending a run waits for a beat in flight.
+_HEARTBEAT_JOIN_S = 5
 
 # How MLflow's SQL stores (SQLite, PostgreSQL) report a row added twice at once.
 _DUPLICATE_ROW_ERRORS = ("UNIQUE constraint failed", "duplicate key value")
@@ -100,6 +123,58 @@ def process_tags():
             "process_started": f"{process.create_time():.3f}"}
 
 
+def heartbeat_period():
+    """Seconds between two heartbeats: `HEARTBEAT_S`, or `KERAS_NORMS_HEARTBEAT_S`."""
+    value = os.environ.get(HEARTBEAT_ENV)
+    if not value:
+        return HEARTBEAT_S
+    try:
+        period = float(value)
+    except ValueError:
+        period = 0.0
+    if not 0 < period < math.inf:
+        raise TrackingError(f"{HEARTBEAT_ENV} must be a positive number of seconds, "
+                            f"got {value!r}")
+    return period
+
+
+class _Heartbeat:
+    """A daemon thread that sets the tag `heartbeat` of run `run_id` to the
+    time, every `period` seconds, until `stop`.
+
+    A beat that fails (a busy or unreachable server) is not the training's
+    problem: the first failure of a streak is reported in one line, and the
+    thread beats on.
+    """
+
+    def __init__(self, run_id, period):
+        self._run_id = run_id
+        self._period = period
+        # Fixed now: the thread must not follow a later change of the global URI.
+        self._client = mlflow.MlflowClient(mlflow.get_tracking_uri())
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"heartbeat {run_id}",
+                                        daemon=True)
+        self._thread.start()
+
+    def _beat(self):
+        failing = False
+        while not self._stopped.wait(self._period):
+            try:
+                self._client.set_tag(self._run_id, HEARTBEAT_TAG, f"{time.time():.3f}")
+                failing = False
+            except Exception as error:  # MLflow raises many kinds: each is a missed beat
+                if not failing:
+                    print(f"Heartbeat of run {self._run_id} not recorded, trying again every "
+                          f"{self._period:g} s: {type(error).__name__}: {str(error)[:200]}",
+                          file=sys.stderr, flush=True)
+                failing = True
+
+    def stop(self):
+        self._stopped.set()
+        self._thread.join(_HEARTBEAT_JOIN_S)
+
+
 def _process_alive(pid, started):
     try:
         process = psutil.Process(pid)
@@ -121,26 +196,44 @@ def _system_metrics_wanted():
             or MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING.get())
 
 
+def _why_stale(tags, host, now, limit):
+    """Why a RUNNING run with `tags` has no process left, or None where it may
+    have one. A run of this `host` is judged by its process, any other by its
+    heartbeat; one recorded before runs carried them cannot be judged."""
+    if tags.get("host") == host and "pid" in tags:
+        try:
+            pid, started = int(tags["pid"]), float(tags["process_started"])
+        except (KeyError, ValueError):
+            return None
+        return None if _process_alive(pid, started) else f"process {pid} gone"
+    try:
+        beat = float(tags[HEARTBEAT_TAG])
+    except (KeyError, ValueError):
+        return None
+    if now - beat <= limit:
+        return None
+    since = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(beat))
+    return f"no heartbeat from {tags.get('host', 'an unknown host')} since {since}"
+
+
 def end_stale_runs():
-    """Ends as KILLED, tagged `stale`, the RUNNING runs started on this host
-    whose process is gone; prints one line naming them. Returns their ids."""
+    """Ends as KILLED, tagged `stale` with the reason, the RUNNING runs whose
+    process is gone: on this host, whose process has ended; on any other, whose
+    heartbeat stopped `STALE_AFTER_BEATS` periods ago. Prints one line naming
+    them; returns their ids."""
+    limit = STALE_AFTER_BEATS * heartbeat_period()
     client = mlflow.MlflowClient()
     experiments = [e.experiment_id for e in client.search_experiments(view_type=ViewType.ALL)]
     if not experiments:
         return []
-    found = client.search_runs(
-        experiments,
-        filter_string=f"attributes.status = 'RUNNING' and tags.host = '{socket.gethostname()}'",
-        run_view_type=ViewType.ALL, max_results=50_000)
+    found = client.search_runs(experiments, filter_string="attributes.status = 'RUNNING'",
+                               run_view_type=ViewType.ALL, max_results=50_000)
+    host, now = socket.gethostname(), time.time()
     stale = []
     for run in found:
-        tags = run.data.tags
-        try:
-            pid, started = int(tags["pid"]), float(tags["process_started"])
-        except (KeyError, ValueError):
-            continue  # recorded before runs carried their process: cannot tell
-        if not _process_alive(pid, started):
-            client.set_tag(run.info.run_id, "stale", f"process {pid} gone")
+        reason = _why_stale(run.data.tags, host, now, limit)
+        if reason is not None:
+            client.set_tag(run.info.run_id, "stale", reason)
             client.set_terminated(run.info.run_id, "KILLED")
             stale.append(run.info.run_id)
     if stale:
@@ -157,22 +250,27 @@ def tracked_run(experiment, run_name, params, tags, parent_run_id=None, descript
 
     `description` (Markdown) is the run's note in the UI. The run logs system
     metrics (`system/...`, every `SYSTEM_METRICS_INTERVAL_S` seconds) unless
-    MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING is false. `resume_run_id` continues
-    that run instead (a resumed sweep's parent): its params and description are
-    already logged; its process tags become this process's.
+    MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING is false, and a heartbeat (see the
+    module) while it is open. `resume_run_id` continues that run instead (a
+    resumed sweep's parent): its params and description are already logged;
+    its process tags become this process's. A run another
+    command took for dead (its heartbeats lost for a while) still ends with
+    its own status, the `stale` tag removed.
 
     On an exception the run ends FAILED (KILLED on Ctrl-C or SIGTERM) with the
     error as the tag `error`, and the exception propagates.
     """
+    period = heartbeat_period()
+    live_tags = {**git_tags(), **process_tags(), HEARTBEAT_TAG: f"{time.time():.3f}"}
     if resume_run_id:
         run = mlflow.start_run(run_id=resume_run_id, log_system_metrics=_system_metrics_wanted())
-        mlflow.set_tags({**git_tags(), **process_tags(), **tags})
+        mlflow.set_tags({**live_tags, **tags})
     else:
         run = mlflow.start_run(experiment_id=experiment, run_name=run_name,
                                nested=parent_run_id is not None, parent_run_id=parent_run_id,
-                               tags={**git_tags(), **process_tags(), **tags},
-                               description=description,
+                               tags={**live_tags, **tags}, description=description,
                                log_system_metrics=_system_metrics_wanted())
+    heartbeat = _Heartbeat(run.info.run_id, period)
     status = "FINISHED"
     try:
         if not resume_run_id:
@@ -186,6 +284,10 @@ def tracked_run(experiment, run_name, params, tags, parent_run_id=None, descript
     finally:
         # Ending must not be cut short by a second signal: the run would stay RUNNING.
         with _signals_deferred():
+            heartbeat.stop()
+            with contextlib.suppress(Exception):
+                if "stale" in mlflow.get_run(run.info.run_id).data.tags:
+                    mlflow.MlflowClient().delete_tag(run.info.run_id, "stale")
             mlflow.end_run(status)
             if status == "KILLED":
                 killed_runs.append(run.info.run_id)

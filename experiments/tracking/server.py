@@ -3,7 +3,9 @@
 Trials on other machines log through it over HTTP (`MLFLOW_TRACKING_URI=
 http://HOST:PORT`), artifacts included (`--serve-artifacts`), so no node needs
 the store's disk. The backend store is the project's SQLite file unless a
-SQLAlchemy URI (PostgreSQL, say) is given.
+SQLAlchemy URI (PostgreSQL, say) is given; its password comes from the
+driver's own environment (PGPASSWORD, ~/.pgpass), not the URI, which the
+server's command line shows.
 
 Bound beyond loopback, the server authenticates every request with MLflow's
 `basic-auth` app. Its admin password comes from `MLFLOW_AUTH_ADMIN_PASSWORD`
@@ -16,6 +18,7 @@ import ipaddress
 import os
 import secrets
 import sys
+import urllib.parse
 from pathlib import Path
 
 from experiments.errors import ExperimentError
@@ -75,15 +78,27 @@ def auth_environment(directory, environ=os.environ):
     }
 
 
-def check_backend_driver(uri):
-    """Refuses a PostgreSQL store whose driver is not installed, saying which to install."""
-    if uri.startswith("postgresql"):
+def check_backend_store(uri):
+    """Refuses a store URI holding a password (`mlflow server`'s command line,
+    which every user of the machine can read, would show it), and a PostgreSQL
+    store whose driver is not installed, saying which to install.
+
+    `postgresql://` is SQLAlchemy's psycopg (3) driver; `postgresql+DRIVER://`
+    names another, which MLflow's own error reports.
+    """
+    parts = urllib.parse.urlsplit(uri)
+    if parts.password:
+        raise ExperimentError(
+            f"the store URI {parts.scheme}://{parts.username}:***@{parts.hostname}... holds a "
+            "password, which the server's command line would show to every user of the "
+            "machine: leave it out, and give it to the driver in PGPASSWORD or ~/.pgpass")
+    if uri.startswith(("postgresql:", "postgresql+psycopg:")):
         try:
-            import psycopg2  # noqa: F401
+            import psycopg  # noqa: F401
         except ImportError:
             raise ExperimentError(
                 f"the store {uri.split('@')[-1]} is PostgreSQL, whose driver is not installed: "
-                "pip install psycopg2-binary") from None
+                "pip install 'psycopg[binary]'") from None
 
 
 def server_command(host, port, backend_store_uri, artifacts_destination, workers=2, auth=False):

@@ -118,6 +118,7 @@ def open_store(uri=None):
     store gets its directory and schema here, under the lock.
     """
     uri = uri or tracking_uri()
+    runs.heartbeat_period()  # a bad KERAS_NORMS_HEARTBEAT_S is refused before the store is touched
     database = sqlite_path(uri)
     if database is not None:
         _check_writable(database)

@@ -241,6 +241,30 @@ def test_a_sweep_whose_driver_is_killed_resumes_without_redoing_finished_runs(
     assert resumed.info.status == "FINISHED"
 
 
+def test_resume_refuses_while_a_trial_of_the_sweep_beats_on_another_node(
+    store, monkeypatch, capsys
+):
+    from experiments.tasks import TASKS
+    from experiments.tracking import store as tracking_store
+
+    monkeypatch.setattr(TASKS["cnn"], "prepare", lambda config: None)  # no data needed
+    tracking_store.open_store()
+    experiment = tracking_store.experiment_id("keras-norms-cnn")
+    client = mlflow.MlflowClient()
+    sweep = {"study": "far", "task": "cnn"}
+    parent = client.create_run(experiment, tags={**sweep, "run_kind": "sweep"}).info.run_id
+    client.set_terminated(parent, "KILLED")  # its driver died, and was found dead
+    node = {"host": "node-2", "pid": "7", "heartbeat": f"{time.time():.3f}"}
+    child = client.create_run(experiment, tags={
+        **sweep, **node, "run_kind": "train", "mlflow.parentRunId": parent}).info.run_id
+
+    argv = ["sweep", "--task", "cnn", "--quick", "--norms", "none", "--study", "far"]
+    assert main([*argv, "--resume"]) == 1
+    assert ("the sweep of study 'far' is still running: process(es) 7 on node-2; resume "
+            "once they have ended") in capsys.readouterr().err
+    assert client.get_run(child).info.status == "RUNNING"
+
+
 def test_two_sweeps_log_into_one_sqlite_store_at_once_without_a_lost_run(
     sweep_process, runs_of
 ):

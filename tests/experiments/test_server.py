@@ -1,20 +1,26 @@
 """`python -m experiments server`: a two-node Ray cluster logging through it
-over HTTP with authentication, and what the command refuses.
+over HTTP with authentication, a sweep logging through it into PostgreSQL, and
+what the command refuses.
 
-Servers and clusters start inside the test's loopback-only namespace and are
-stopped by the test, each step bounded in time.
+Servers, clusters and databases start inside the test's loopback-only
+namespace and are stopped by the test, each step bounded in time.
 """
 
 import contextlib
 import os
+import shutil
+import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import mlflow
+import psutil
 import pytest
 
 from experiments.cli import main
@@ -70,6 +76,86 @@ def two_node_cluster(port, env):
         subprocess.run([RAY, "stop", "--force"], env=env, timeout=60, capture_output=True)
 
 
+def _postgres_bin():
+    """The directory of PostgreSQL's `initdb` and `postgres`, or None: on the
+    PATH, else where Debian's packages put them."""
+    found = shutil.which("postgres")
+    candidates = [Path(found).parent] if found else []
+    candidates += sorted(Path("/usr/lib/postgresql").glob("*/bin"),
+                         key=lambda path: int(path.parent.name), reverse=True)
+    for directory in candidates:
+        if (directory / "initdb").exists() and (directory / "postgres").exists():
+            return directory
+    return None
+
+
+# PostgreSQL refuses to run as root: it runs as `nobody`, which needs root to
+# switch to. Unprivileged, the namespace maps the user to root there, and that
+# "root" cannot switch to anyone.
+NOBODY = 65534
+_AS_NOBODY = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
+_ROOT = os.geteuid() == 0 and Path("/proc/self/uid_map").read_text().split()[:3] == [
+    "0", "0", "4294967295"]
+
+
+def _free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def postgresql(password):
+    """A throwaway PostgreSQL cluster on 127.0.0.1 (a free port; its socket in
+    its own directory) with a database `mlflow` owned by the user `mlflow`;
+    yields the database's URI, which holds no password (libpq reads
+    PGPASSWORD). Stopped and deleted when the block ends."""
+    import psycopg
+
+    bindir = _postgres_bin()
+    home = Path(tempfile.mkdtemp(prefix="pg", dir="/tmp"))
+    port = _free_port()
+    server = None
+    try:
+        os.chown(home, NOBODY, NOBODY)
+        secret = home / "password"
+        secret.write_text(password)
+        os.chown(secret, NOBODY, NOBODY)
+        subprocess.run([*_AS_NOBODY, bindir / "initdb", "--pgdata", home / "data", "--username",
+                        "mlflow", "--pwfile", secret, "--auth", "scram-sha-256", "--encoding",
+                        "UTF8", "--locale", "C", "--no-sync"],
+                       cwd=home, check=True, timeout=120, capture_output=True)
+        secret.unlink()
+        with open(home / "log", "w") as log:
+            server = subprocess.Popen(
+                [*_AS_NOBODY, bindir / "postgres", "-D", home / "data", "-p", str(port),
+                 "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={home}",
+                 "-c", "fsync=off"], cwd=home, stdout=log, stderr=subprocess.STDOUT)
+        login = {"host": "127.0.0.1", "port": port, "user": "mlflow", "password": password,
+                 "connect_timeout": 2}
+        deadline = time.monotonic() + 60
+        while True:
+            assert server.poll() is None, (home / "log").read_text()[-3000:]
+            try:
+                connection = psycopg.connect(dbname="postgres", autocommit=True, **login)
+                break
+            except psycopg.OperationalError:
+                assert time.monotonic() < deadline, "PostgreSQL did not answer within 60 s"
+                time.sleep(0.5)
+        with connection:
+            connection.execute("CREATE DATABASE mlflow")
+        yield f"postgresql://mlflow@127.0.0.1:{port}/mlflow"
+    finally:
+        if server is not None:
+            server.send_signal(signal.SIGINT)  # PostgreSQL's fast shutdown
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait(timeout=10)
+        shutil.rmtree(home, ignore_errors=True)
+
+
 def _runs(tracking_uri, **tags):
     client = mlflow.MlflowClient(tracking_uri)
     experiment = client.get_experiment_by_name("keras-norms-cnn")
@@ -118,6 +204,51 @@ def test_a_two_node_cluster_sweep_logs_every_run_and_artifact_through_a_server_w
         assert PASSWORD not in path.read_text()
 
 
+@pytest.mark.skipif(_postgres_bin() is None, reason="PostgreSQL's initdb and postgres are not "
+                    "installed (Debian: apt-get install postgresql)")
+@pytest.mark.skipif(not _ROOT, reason="PostgreSQL runs as `nobody` here, which needs the "
+                    "tests to run as root")
+@pytest.mark.loopback_namespace(timeout=150)
+def test_two_sweeps_at_once_log_every_run_through_the_server_into_postgresql(
+    sweep_process, tmp_path
+):
+    import psycopg
+
+    password = "a-test-only-Pg-passw0rd"
+    with postgresql(password) as database:
+        # The password stays out of the URI, hence out of every command line.
+        with serving(tmp_path / "served", _free_port(), "--backend-store-uri", database,
+                     "--artifacts-destination", (tmp_path / "artifacts").as_uri(),
+                     env={"PGPASSWORD": password}) as url:
+            # Two writers at once, each training its runs in its own process.
+            sweeps = [sweep_process("--norms", "none,batch", "--epochs", "1", "--workers", "1",
+                                    "--study", f"postgres-{index}", MLFLOW_TRACKING_URI=url)
+                      for index in range(2)]
+            for sweep in sweeps:
+                output, _ = sweep.communicate(timeout=180)
+                assert sweep.returncode == 0, output
+            assert not any(password in " ".join(process.info["cmdline"] or [])
+                           for process in psutil.process_iter(["cmdline"]))
+
+            for index in range(2):
+                [parent] = _runs(url, run_kind="sweep", study=f"postgres-{index}")
+                children = _runs(url, run_kind="train", study=f"postgres-{index}")
+                assert parent.info.status == "FINISHED"
+                assert sorted(c.data.params["norm"] for c in children) == ["batch", "none"]
+                assert {c.data.tags["mlflow.parentRunId"] for c in children} == {
+                    parent.info.run_id}
+                assert all(c.info.status == "FINISHED" for c in children)
+                assert all({"loss", "val_accuracy", "test_accuracy"} <= set(c.data.metrics)
+                           for c in children)
+
+        # The runs are PostgreSQL's rows, not a SQLite file's.
+        host, port = database.split("@")[1].split("/")[0].split(":")
+        with psycopg.connect(host=host, port=port, dbname="mlflow", user="mlflow",
+                             password=password) as db:
+            rows = db.execute("SELECT status, count(*) FROM runs GROUP BY status").fetchall()
+        assert dict(rows) == {"FINISHED": 6}
+
+
 def test_the_server_refuses_to_serve_beyond_loopback_without_auth(store, capsys):
     assert main(["server", "--host", "0.0.0.0"]) == 1
     error = capsys.readouterr().err
@@ -131,6 +262,26 @@ def test_auth_on_a_new_store_needs_the_admin_password_from_the_environment(
     monkeypatch.delenv("MLFLOW_AUTH_ADMIN_PASSWORD", raising=False)
     assert main(["server", "--auth"]) == 1
     assert "set MLFLOW_AUTH_ADMIN_PASSWORD in the environment" in capsys.readouterr().err
+
+
+def test_a_postgresql_store_without_its_driver_is_refused_in_one_line(monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # as if not installed
+    uri = "postgresql://mlflow@127.0.0.1:5432/mlflow"
+    assert main(["server", "--backend-store-uri", uri]) == 1
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.endswith("error: the store 127.0.0.1:5432/mlflow is PostgreSQL, whose driver "
+                         "is not installed: pip install 'psycopg[binary]'")
+
+
+def test_a_password_in_the_store_uri_is_refused_in_one_line(capsys):
+    uri = "postgresql://mlflow:s3cret@127.0.0.1:5432/mlflow"
+    assert main(["server", "--backend-store-uri", uri]) == 1
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert "s3cret" not in line
+    assert line.endswith("error: the store URI postgresql://mlflow:***@127.0.0.1... holds a "
+                         "password, which the server's command line would show to every user "
+                         "of the machine: leave it out, and give it to the driver in PGPASSWORD "
+                         "or ~/.pgpass")
 
 
 def test_a_port_outside_1_to_65535_is_refused(capsys):

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -76,6 +77,120 @@ def test_only_runs_whose_process_is_gone_are_stale(store):
     status = {run_id: client.get_run(run_id).info.status
               for run_id in (alive, reused, elsewhere)}
     assert status == {alive: "RUNNING", reused: "KILLED", elsewhere: "RUNNING"}
+
+
+def test_runs_of_other_hosts_are_stale_once_their_heartbeat_stopped(store, monkeypatch, capsys):
+    from experiments.tracking import store as tracking_store
+
+    monkeypatch.setenv(runs.HEARTBEAT_ENV, "1")  # taken for dead after 10 s without a beat
+    tracking_store.open_store()
+    experiment = tracking_store.experiment_id("keras-norms-cnn")
+    client = mlflow.MlflowClient()
+    mine = runs.process_tags()
+    now = time.time()
+    fresh, old = {"heartbeat": f"{now - 1:.3f}"}, {"heartbeat": f"{now - 60:.3f}"}
+    another = {"host": "another-host", "pid": "1", "process_started": "1.0"}
+    made = {
+        # Another host: judged by its heartbeat (one recorded before heartbeats: left alone).
+        "silent": {**another, **old}, "beating": {**another, **fresh}, "unknown": another,
+        # This host: by its process, whatever its heartbeat, unless it has no pid.
+        "alive here": {**mine, **old},
+        "gone here": {**mine, **fresh,
+                      "process_started": str(float(mine["process_started"]) - 3600)},
+        "no pid here": {"host": mine["host"], **old},
+    }
+    ids = {name: client.create_run(experiment, tags=tags).info.run_id
+           for name, tags in made.items()}
+
+    tracking_store.open_store()
+    ended = {name: client.get_run(run_id) for name, run_id in ids.items()}
+    assert {name: run.info.status for name, run in ended.items()} == {
+        "silent": "KILLED", "beating": "RUNNING", "unknown": "RUNNING",
+        "alive here": "RUNNING", "gone here": "KILLED", "no pid here": "KILLED"}
+    since = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(now - 60))
+    assert ended["silent"].data.tags["stale"] == f"no heartbeat from another-host since {since}"
+    assert ended["no pid here"].data.tags["stale"] == \
+        f"no heartbeat from {mine['host']} since {since}"
+    assert ended["gone here"].data.tags["stale"] == f"process {mine['pid']} gone"
+    assert "Ended 3 stale run(s) as KILLED" in capsys.readouterr().err
+
+
+def _heartbeat_threads():
+    return [thread for thread in threading.enumerate() if thread.name.startswith("heartbeat ")]
+
+
+def test_an_open_run_beats_until_it_ends_and_leaves_no_thread(store, monkeypatch):
+    from experiments.tracking import store as tracking_store
+
+    monkeypatch.setenv(runs.HEARTBEAT_ENV, "0.2")
+    tracking_store.open_store()
+    experiment = tracking_store.experiment_id("keras-norms-cnn")
+    client = mlflow.MlflowClient()
+    with runs.tracked_run(experiment, "held", {}, {}) as run:
+        first = float(client.get_run(run.info.run_id).data.tags["heartbeat"])
+        assert [thread.name for thread in _heartbeat_threads()] == \
+            [f"heartbeat {run.info.run_id}"]
+        deadline = time.monotonic() + 30
+        while float(client.get_run(run.info.run_id).data.tags["heartbeat"]) == first:
+            assert time.monotonic() < deadline, "no heartbeat within 30 s"
+            time.sleep(0.1)
+    assert _heartbeat_threads() == []
+    ended = client.get_run(run.info.run_id)
+    assert ended.info.status == "FINISHED"
+    last = float(ended.data.tags["heartbeat"])
+    assert first < last <= ended.info.end_time / 1000
+    time.sleep(0.6)  # three periods: no beat comes after the end
+    assert float(client.get_run(run.info.run_id).data.tags["heartbeat"]) == last
+
+
+def test_a_failing_heartbeat_is_reported_once_and_the_run_goes_on(store, monkeypatch, capsys):
+    from experiments.tracking import store as tracking_store
+
+    monkeypatch.setenv(runs.HEARTBEAT_ENV, "0.1")
+    tracking_store.open_store()
+    experiment = tracking_store.experiment_id("keras-norms-cnn")
+    set_tag = mlflow.MlflowClient.set_tag
+    refused = []
+
+    def busy_server(client, run_id, key, value, **kwargs):  # refuses the first 3 beats
+        if key == "heartbeat" and len(refused) < 3:
+            refused.append(value)
+            raise mlflow.exceptions.MlflowException("503 Service Unavailable")
+        return set_tag(client, run_id, key, value, **kwargs)
+
+    monkeypatch.setattr(mlflow.MlflowClient, "set_tag", busy_server)
+    with runs.tracked_run(experiment, "held", {}, {}) as run:
+        deadline = time.monotonic() + 30
+        while len(refused) < 3 or float(mlflow.MlflowClient().get_run(
+                run.info.run_id).data.tags["heartbeat"]) <= float(refused[-1]):
+            assert time.monotonic() < deadline, "the heartbeat did not recover within 30 s"
+            time.sleep(0.1)
+    assert mlflow.MlflowClient().get_run(run.info.run_id).info.status == "FINISHED"
+    [line] = [line for line in capsys.readouterr().err.splitlines() if "Heartbeat" in line]
+    assert line == (f"Heartbeat of run {run.info.run_id} not recorded, trying again every "
+                    "0.1 s: MlflowException: 503 Service Unavailable")
+
+
+def test_a_run_taken_for_dead_while_alive_ends_with_its_own_status(store):
+    from experiments.tracking import store as tracking_store
+
+    tracking_store.open_store()
+    experiment = tracking_store.experiment_id("keras-norms-cnn")
+    client = mlflow.MlflowClient()
+    with runs.tracked_run(experiment, "held", {}, {}) as run:
+        # What a command on another host does when the run's beats were lost a while.
+        client.set_tag(run.info.run_id, "stale", "no heartbeat from here since then")
+        client.set_terminated(run.info.run_id, "KILLED")
+    ended = client.get_run(run.info.run_id)
+    assert ended.info.status == "FINISHED" and "stale" not in ended.data.tags
+
+
+def test_a_bad_heartbeat_period_is_refused_in_one_line(store, monkeypatch, capsys):
+    monkeypatch.setenv(runs.HEARTBEAT_ENV, "0")
+    assert main(["report"]) == 1
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.endswith("error: KERAS_NORMS_HEARTBEAT_S must be a positive number of "
+                         "seconds, got '0'")
 
 
 _SLOW_CLI = """
@@ -235,3 +350,41 @@ def test_an_unwritable_store_directory_is_refused_in_one_line(tmp_path, monkeypa
     [line] = capsys.readouterr().err.strip().splitlines()
     assert f"Cannot create the MLflow store directory {blocker / 'store'}" in line
     assert "set MLFLOW_TRACKING_URI to another store" in line
+
+
+def test_a_sweep_killed_on_another_node_ends_stale_once_its_heartbeats_stop(store, tmp_path):
+    period = 0.2
+    argv = ["sweep", "--task", "cnn", "--norms", "none,batch", "--quick", "--study", "far"]
+    process = _python(_SLOW_CLI.format(argv=argv), env={runs.HEARTBEAT_ENV: str(period)})
+    for line in process.stdout:
+        if line.startswith("training"):
+            break
+
+    def beats():
+        return {run.data.tags["run_kind"]: float(run.data.tags["heartbeat"])
+                for run in _all_runs(store)}
+
+    # The sweep's parent and its child both beat while the sweep runs.
+    started = beats()
+    deadline = time.monotonic() + 30
+    while not all(beat > started[kind] for kind, beat in beats().items()):
+        assert time.monotonic() < deadline, "no heartbeat within 30 s"
+        time.sleep(0.1)
+    process.kill()
+    process.wait()
+    # As if it had run on another node: its process cannot be looked at from here.
+    client = mlflow.MlflowClient()
+    for run in _all_runs(store):
+        client.set_tag(run.info.run_id, "host", "node-2")
+    last = max(beats().values())
+    time.sleep(max(0.0, last + runs.STALE_AFTER_BEATS * period - time.time()) + 0.5)
+
+    env = {runs.HEARTBEAT_ENV: str(period)}
+    check = subprocess.run([sys.executable, "-m", "experiments", "report", "--out",
+                            str(tmp_path / "report")], cwd=REPO, capture_output=True,
+                           text=True, timeout=120, env={**os.environ, **env})
+    assert "Ended 2 stale run(s) as KILLED" in check.stderr, check.stderr
+    ended = _all_runs(store)
+    assert {run.info.status for run in ended} == {"KILLED"}
+    assert all(run.data.tags["stale"].startswith("no heartbeat from node-2 since ")
+               for run in ended)
