@@ -25,7 +25,7 @@ from mlflow.tracking.context.registry import resolve_tags
 from mlflow.utils.mlflow_tags import MLFLOW_RUN_NOTE
 
 from experiments.errors import SweepError, TrainingDiverged
-from experiments.tracking.runs import git_tags, process_tags, tracked_run
+from experiments.tracking.runs import Heartbeat, live_tags, tracked_run
 
 DIGEST_TAG = "config_digest"
 
@@ -193,15 +193,15 @@ class Sweep:
 
 def _open_parent(sweep):
     """Starts the parent run of `sweep` (resuming, takes its parent back) and
-    leaves it RUNNING, with this process's tags, for `_end_parent`; returns its
-    id and the configurations to train.
+    leaves it RUNNING, with this process's tags and a first heartbeat, for
+    `_end_parent`; returns its id and the configurations to train.
 
     The parents of several sweeps are open at once, which MLflow's active run
     (one per thread) cannot hold: they are started through the client.
     """
     client = mlflow.MlflowClient()
     params = sweep_params(sweep.configs, sweep.grid)
-    tags = {**git_tags(), **process_tags(),
+    tags = {**live_tags(),
             "study": sweep.study, "run_kind": "sweep", "task": sweep.task.name}
     if sweep.resume:
         parent_id = _resumed_parent(sweep.task, params, sweep.experiment, sweep.study)
@@ -221,9 +221,11 @@ def _open_parent(sweep):
     return run.info.run_id, sweep.configs
 
 
-def _end_parent(parent_id, error=None):
-    """Ends the parent run `parent_id` FINISHED, or as a run ends on `error`:
-    FAILED, or KILLED on an interruption, with the error as a tag."""
+def _end_parent(parent_id, heartbeat, error=None):
+    """Stops the `heartbeat` of the parent run `parent_id` and ends the run
+    FINISHED, or as a run ends on `error`: FAILED, or KILLED on an
+    interruption, with the error as a tag."""
+    heartbeat.stop()
     try:
         with tracked_run(None, None, {}, {}, resume_run_id=parent_id):
             if error is not None:
@@ -302,12 +304,12 @@ def run_sweeps(sweeps, resources=None):
     parent runs' ids, in the order of `sweeps`.
     """
     parents = {}  # parent run id -> (its sweep, the configurations to train)
-    running = []  # the parents not ended yet
+    running = {}  # the parents not ended yet -> their heartbeats
     try:
         for sweep in sweeps:
             parent_id, configs = _open_parent(sweep)
             parents[parent_id] = sweep, configs
-            running.append(parent_id)
+            running[parent_id] = Heartbeat(parent_id)
         uri = mlflow.get_tracking_uri()
         trials = [Trial(sweep.task.name, config, sweep.experiment, parent_id, sweep.study, uri)
                   for parent_id, (sweep, configs) in parents.items() for config in configs]
@@ -320,11 +322,10 @@ def run_sweeps(sweeps, resources=None):
                 error = SweepError(f"{len(failed[parent_id])} of {len(configs)} runs failed: "
                                    f"{', '.join(failed[parent_id])}")
                 errors.append(f"{sweep.task.name}: {error}" if len(sweeps) > 1 else str(error))
-            _end_parent(parent_id, error)
-            running.remove(parent_id)
+            _end_parent(parent_id, running.pop(parent_id), error)
     except BaseException as error:  # interrupted, or the store failed: no parent left RUNNING
-        for parent_id in running:
-            _end_parent(parent_id, error)
+        for parent_id in list(running):
+            _end_parent(parent_id, running.pop(parent_id), error)
         raise
     if errors:
         raise SweepError("; ".join(errors))

@@ -138,18 +138,24 @@ def heartbeat_period():
     return period
 
 
-class _Heartbeat:
+def live_tags():
+    """The tags saying where an open run lives: the code, its process, and a
+    first heartbeat."""
+    return {**git_tags(), **process_tags(), HEARTBEAT_TAG: f"{time.time():.3f}"}
+
+
+class Heartbeat:
     """A daemon thread that sets the tag `heartbeat` of run `run_id` to the
-    time, every `period` seconds, until `stop`.
+    time, every `period` seconds (default: `heartbeat_period()`), until `stop`.
 
     A beat that fails (a busy or unreachable server) is not the training's
     problem: the first failure of a streak is reported in one line, and the
     thread beats on.
     """
 
-    def __init__(self, run_id, period):
+    def __init__(self, run_id, period=None):
         self._run_id = run_id
-        self._period = period
+        self._period = period or heartbeat_period()
         # Fixed now: the thread must not follow a later change of the global URI.
         self._client = mlflow.MlflowClient(mlflow.get_tracking_uri())
         self._stopped = threading.Event()
@@ -261,16 +267,15 @@ def tracked_run(experiment, run_name, params, tags, parent_run_id=None, descript
     error as the tag `error`, and the exception propagates.
     """
     period = heartbeat_period()
-    live_tags = {**git_tags(), **process_tags(), HEARTBEAT_TAG: f"{time.time():.3f}"}
     if resume_run_id:
         run = mlflow.start_run(run_id=resume_run_id, log_system_metrics=_system_metrics_wanted())
-        mlflow.set_tags({**live_tags, **tags})
+        mlflow.set_tags({**live_tags(), **tags})
     else:
         run = mlflow.start_run(experiment_id=experiment, run_name=run_name,
                                nested=parent_run_id is not None, parent_run_id=parent_run_id,
-                               tags={**live_tags, **tags}, description=description,
+                               tags={**live_tags(), **tags}, description=description,
                                log_system_metrics=_system_metrics_wanted())
-    heartbeat = _Heartbeat(run.info.run_id, period)
+    heartbeat = Heartbeat(run.info.run_id, period)
     status = "FINISHED"
     try:
         if not resume_run_id:

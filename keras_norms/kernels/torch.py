@@ -24,9 +24,9 @@ def batch_norm(inputs, axes, epsilon):
 
     It normalizes axis 1 of an `(N, C, ...)` tensor; a channels-last input
     is viewed as a `(1, C, M, 1)` tensor in torch's channels_last layout
-    (same memory), which its channels-last kernel reads in place. torch refuses a training batch with a
-    single value per channel (the layers give it variance 0), so such
-    inputs take the generic path.
+    (same memory), which its channels-last kernel reads in place. torch
+    refuses a training batch with a single value per channel (the layers
+    give it variance 0), so such inputs take the generic path.
     """
     ndim = len(inputs.shape)
     if (

@@ -258,7 +258,8 @@ def test_resume_refuses_while_a_trial_of_the_sweep_beats_on_another_node(
     child = client.create_run(experiment, tags={
         **sweep, **node, "run_kind": "train", "mlflow.parentRunId": parent}).info.run_id
 
-    argv = ["sweep", "--task", "cnn", "--quick", "--norms", "none", "--study", "far"]
+    argv = ["sweep", "--task", "cnn", "--quick", "--norms", "none", "--study", "far",
+            "--workers", "1"]
     assert main([*argv, "--resume"]) == 1
     assert ("the sweep of study 'far' is still running: process(es) 7 on node-2; resume "
             "once they have ended") in capsys.readouterr().err

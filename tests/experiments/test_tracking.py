@@ -354,7 +354,8 @@ def test_an_unwritable_store_directory_is_refused_in_one_line(tmp_path, monkeypa
 
 def test_a_sweep_killed_on_another_node_ends_stale_once_its_heartbeats_stop(store, tmp_path):
     period = 0.2
-    argv = ["sweep", "--task", "cnn", "--norms", "none,batch", "--quick", "--study", "far"]
+    argv = ["sweep", "--task", "cnn", "--norms", "none,batch", "--quick", "--workers", "1",
+            "--study", "far"]
     process = _python(_SLOW_CLI.format(argv=argv), env={runs.HEARTBEAT_ENV: str(period)})
     for line in process.stdout:
         if line.startswith("training"):
