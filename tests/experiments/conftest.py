@@ -246,7 +246,8 @@ def local_ray():
     if not os.environ.get(IN_NAMESPACE_ENV):  # the outer run only reports the inner one's
         yield None
         return
-    context = ray.init(num_cpus=2, include_dashboard=False)
+    # "local": a new instance, whatever cluster a test has started with `ray start`.
+    context = ray.init(address="local", num_cpus=2, include_dashboard=False)
     yield context.address_info["gcs_address"]
     ray.shutdown()
 

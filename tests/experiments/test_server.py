@@ -8,6 +8,7 @@ namespace and are stopped by the test, each step bounded in time.
 
 import contextlib
 import os
+import shlex
 import shutil
 import signal
 import socket
@@ -64,16 +65,27 @@ def two_node_cluster(port, env):
     workers get `env` (a login to the tracking server, say)."""
     env = {**os.environ, "RAY_AUTH_MODE": "disabled", **env}
     common = ["--num-cpus", "1", "--node-ip-address", "127.0.0.1", "--disable-usage-stats"]
+    head = [RAY, "start", "--head", "--port", str(port), "--include-dashboard", "false", *common]
+    node = [RAY, "start", "--address", f"127.0.0.1:{port}", *common]
+    # In a PID namespace of its own the cluster ends whole when its first
+    # process does; `ray stop` would stop every Ray process of the test's
+    # namespace, the session's `local_ray` with them.
+    cluster = subprocess.Popen(
+        ["unshare", "--pid", "--fork", "--kill-child", "--mount-proc", "sh", "-c",
+         f"{shlex.join(head)} && {shlex.join(node)} && echo started && exec sleep infinity"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        subprocess.run([RAY, "start", "--head", "--port", str(port), "--include-dashboard",
-                        "false", *common], env=env, check=True, timeout=120,
-                       capture_output=True)
-        subprocess.run([RAY, "start", "--address", f"127.0.0.1:{port}", *common], env=env,
-                       check=True, timeout=120, capture_output=True)
+        said = []
+        for line in cluster.stdout:  # `ray start` bounds its own waits
+            said.append(line)
+            if line.strip() == "started":
+                break
+        else:
+            raise AssertionError(f"the two-node cluster did not start:\n{''.join(said)[-3000:]}")
         yield f"127.0.0.1:{port}"
     finally:
-        # Inside the test's PID namespace `ray stop` sees only this cluster.
-        subprocess.run([RAY, "stop", "--force"], env=env, timeout=60, capture_output=True)
+        cluster.kill()
+        cluster.wait(timeout=60)
 
 
 def _postgres_bin():
