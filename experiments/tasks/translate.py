@@ -7,7 +7,7 @@ said to beat batch statistics.
 
 from experiments import arguments
 from experiments.models.norms import NORMS
-from experiments.tasks.base import Task, load_logged_images
+from experiments.tasks.base import Task, example_inputs, load_logged_images
 
 TRIPLETS = 8  # (edges | output | target) rows logged at each epoch
 EVAL_STATS = ("moving", "batch")
@@ -73,7 +73,6 @@ class TranslateTask(Task):
         # Edge maps are computed in the input pipeline, batch by batch.
         train, val, test = (split.map(edges_and_target) for split in
                             (data.train, data.val, data.test))
-        shown_edges, shown_targets = next(iter(test.unbatch().batch(TRIPLETS)))
 
         model = Translator(build_translation_generator(config["norm"], seed=config["seed"]),
                            build_patch_discriminator(config["norm"], seed=config["seed"]),
@@ -84,12 +83,16 @@ class TranslateTask(Task):
         model.compile(g_optimizer=optimizers["generator"],
                       d_optimizer=optimizers["discriminator"])
 
+        shown = []  # edges and targets of the triplets, the same every epoch
+
         def log_triplets(epoch):
-            rows = model.triplets(shown_edges, shown_targets)
+            if not shown:  # at an epoch's end, once validation has read `val` to its end
+                shown.extend(next(iter(val.unbatch().batch(TRIPLETS))))
+            rows = model.triplets(*shown)
             mlflow.log_image(plots.image_grid(rows, columns=1), key="triplets", step=epoch)
 
         history = self.fit(model, train, config, data.sizes["train"], validation=val,
                            callbacks=[keras_logging.EveryEpochs(log_triplets)],
                            optimizers=optimizers)
-        return self.finish(config, history, model, example=shown_edges[:4].numpy(), test=test,
+        return self.finish(config, history, model, example=example_inputs(val), test=test,
                            logged_model=model.generator, model_name="generator")
