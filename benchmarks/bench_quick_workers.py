@@ -1,5 +1,5 @@
 """The quick comparison with one worker (the runs one after the other in one
-process) against one Ray worker per core.
+process) against the default workers (one Ray worker per core, as memory allows).
 
 Runs `python -m experiments quick` once per mode and round, the modes
 interleaved, each into a temporary MLflow store; records the median wall
@@ -26,9 +26,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from experiments.engine import local_workers
+
 REPO = Path(__file__).resolve().parent.parent
-CORES = len(os.sched_getaffinity(0))
-MODES = {"1 worker": ["--workers", "1"], f"{CORES} workers": ["--workers", str(CORES)]}
+# One worker, and the default: as many as the machine fits, on Ray.
+MODES = {"1 worker": ["--workers", "1"], f"default ({local_workers()} workers)": []}
 
 
 def quick(tasks, options, directory):
