@@ -13,10 +13,12 @@ from pathlib import Path
 import mlflow
 import pandas
 
+from experiments import paths
 from experiments.report import plots, tables
 from experiments.report.writer import markdown_table, reported_runs, slug
 from experiments.studies import runner, verdict
 from experiments.tasks import TASKS
+from experiments.tracking import store
 
 PAGE = "studies.md"
 
@@ -281,6 +283,16 @@ def section(study, scale, runs, judged, out_dir, command):
     return "\n\n".join(parts)
 
 
+def _store_label():
+    """The store as the page names it: its path in the project for the
+    project's own SQLite store, which reads the same on every machine."""
+    uri = mlflow.get_tracking_uri()
+    database = store.sqlite_path(uri)
+    if database is not None and database.resolve().is_relative_to(paths.project_dir()):
+        return f"`{database.resolve().relative_to(paths.project_dir())}` (the project's)"
+    return f"`{uri}`"
+
+
 def write_page(studies, scale, out_dir, command):
     """Writes `out_dir/studies.md` ("Which normalization when") for `studies`
     (name -> Study) at `scale`, with their figures; a study without runs at
@@ -301,7 +313,7 @@ def write_page(studies, scale, out_dir, command):
                                 f"{command} {study.name} --scale {scale}"))
     page = "\n\n".join([
         f"# Which normalization when\n\nStudies at scale `{scale}`, read from the store "
-        f"`{mlflow.get_tracking_uri()}`.",
+        f"{_store_label()}.",
         "Each row is one claim from the literature (REFERENCES.md cites the tables), "
         "the paper's figure, ours, and the verdict. Ours is a mean with its 95% confidence "
         "interval (Student's t over the seeds); diverged runs are counted, not averaged.",
