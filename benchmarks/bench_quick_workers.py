@@ -5,9 +5,10 @@ Runs `python -m experiments quick` once per mode and round, the modes
 interleaved, each into a temporary MLflow store; records the median wall
 time of each mode, the speed-up, and the largest difference of a final
 metric for the same configuration and seed: between two rounds of one mode
-(is a mode deterministic?) and between the modes (parallel trials must not
-change the results beyond floating-point noise; a trial on one core runs
-TensorFlow's reductions in another order than one on two).
+(is a mode deterministic?) and against one worker whose TensorFlow runs on
+one core, as a Ray trial's does (parallel trials must not change the
+results; TensorFlow on two cores sums in another order, and training
+carries that rounding into every figure).
 
 Ray binds the machine's network address; to keep it on loopback (a shared
 machine), run it in a network namespace of its own:
@@ -29,14 +30,21 @@ from pathlib import Path
 from experiments.engine import local_workers
 
 REPO = Path(__file__).resolve().parent.parent
-# One worker, and the default: as many as the machine fits, on Ray.
-MODES = {"1 worker": ["--workers", "1"], f"default ({local_workers()} workers)": []}
+# name: (options, environment). One worker, its TensorFlow on every core or,
+# as a Ray trial's, on one; and the default: as many as the machine fits.
+ONE_CORE = "1 worker, TensorFlow on 1 core"
+MODES = {
+    "1 worker": (["--workers", "1"], {}),
+    ONE_CORE: (["--workers", "1"], {"TF_NUM_INTRAOP_THREADS": "1",
+                                    "TF_NUM_INTEROP_THREADS": "1"}),
+    f"default ({local_workers()} workers)": ([], {}),
+}
 
 
-def quick(tasks, options, directory):
+def quick(tasks, options, environment, directory):
     """Runs the quick comparison into a store in `directory`; returns the wall time."""
     env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{directory}/mlflow.db",
-           "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "2"}
+           "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "2", **environment}
     start = time.perf_counter()
     subprocess.run([sys.executable, "-m", "experiments", "quick", "--tasks", tasks,
                     "--out", str(Path(directory) / "report"), *options],
@@ -79,16 +87,16 @@ def main():
     results = {mode: [] for mode in MODES}
     with tempfile.TemporaryDirectory() as scratch:
         for round_ in range(args.repeats):
-            for index, (mode, options) in enumerate(MODES.items()):
+            for index, (mode, (options, environment)) in enumerate(MODES.items()):
                 directory = Path(scratch) / f"{round_}-{index}"
                 directory.mkdir()
-                times[mode].append(quick(args.tasks, options, directory))
+                times[mode].append(quick(args.tasks, options, environment, directory))
                 results[mode].append(final_metrics(directory))
                 print(f"round {round_ + 1}, {mode}: {times[mode][-1]:.0f} s", flush=True)
 
     from timing import save  # loads Keras: after the runs, which need no Keras here
 
-    single, parallel = MODES
+    single = next(iter(MODES))
     medians = {mode: statistics.median(ts) for mode, ts in times.items()}
 
     def agreement(first, second):
@@ -98,10 +106,10 @@ def main():
     rows = [[mode, args.tasks, f"{medians[mode]:.0f}",
              f"{medians[single] / medians[mode]:.2f}",
              agreement(*results[mode][:2]) if args.repeats > 1 else "-",
-             agreement(results[single][0], results[mode][0])]
+             agreement(results[ONE_CORE][0], results[mode][0])]
             for mode in MODES]
     header = ["workers", "tasks", "wall s", "speed-up", "vs own other round",
-              "vs 1 worker"]
+              "vs 1 worker on 1 core"]
     save("quick_workers", args.repeats, {"quick comparison": (header, rows)})
 
 

@@ -94,14 +94,15 @@ QUICK_WORKERS = """\
 ## The quick comparison on Ray workers (`benchmarks/bench_quick_workers.py`)
 
 `python -m experiments quick` (its 15 runs over the four tasks, the FID
-classifier already trained) with one worker, the runs one after the other
-in one process with TensorFlow on every core, and with one Ray worker per
-core, each trial's TensorFlow sized to its core: the command's wall time,
-median over rounds, the modes interleaved. The last two columns are the
-largest difference of a final metric (test accuracy, MSE, L1, SSIM, FID,
-KID) for one configuration and seed: between two rounds of one mode, and
-against the one-worker run. Run in a network namespace holding only
-loopback (`make bench-workers` shows how).
+classifier already trained) three ways: one worker, the runs one after the
+other in one process with TensorFlow on every core; the same with
+TensorFlow on one core; and the default, one Ray worker per core, each
+trial's TensorFlow on its core. The command's wall time, median over
+rounds, the modes interleaved. The last two columns are the largest
+difference of a final metric (test accuracy, MSE, L1, SSIM, FID, KID) for
+one configuration and seed: between two rounds of one mode, and against
+one worker on one core, which sums in the order a Ray trial does. Run in a
+network namespace holding only loopback (`make bench-workers` shows how).
 """
 
 MISSED = """\
