@@ -131,7 +131,7 @@ What lies behind each kind of miss in the tables above, as measured here:
   channels-first data, never makes. torch's channels-last group norm would
   avoid the copies but takes the variance in one pass, which loses digits
   for inputs far from zero.
-- **`WeightNormalization(Dense(1024))` on (256, 1024), 1.2-1.4x the plain
+- **`WeightNormalization(Dense(1024))` on (256, 1024), 1.1-1.4x the plain
   layer** (Conv2D and LSTM meet theirs): the passes over the kernel. Forming
   `w = g * v / ||v||` reads `v` twice and writes `w`; its gradient reads the
   kernel's gradient and `v` and writes `v`'s, five passes over a 1M-entry
@@ -139,8 +139,8 @@ What lies behind each kind of miss in the tables above, as measured here:
   part in only 3 x 256 multiply-adds). The formulations table shows that no
   formulation does much better on this CPU (the best, torch's fused kernel,
   1.07 there); on a batch of 2048 rows, the row below the target's, the same
-  passes weigh far less. Convolution kernels are small beside their
-  activations, so their overhead is a few per cent.
+  passes cost 2-6% on every backend. Convolution kernels are small beside
+  their activations, so their overhead is a few per cent.
 - **A CNN training step with batch norm, 1.54x (TensorFlow, oneDNN off) and
   1.35x (torch) the unnormalized step**: the cost of batch norm itself on
   this CPU, not of our layer: Keras's own layer costs as much or more in the
