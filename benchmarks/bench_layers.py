@@ -10,7 +10,6 @@ and ratios and writes them to `benchmarks/results/`. Usage:
     KERAS_BACKEND=torch python benchmarks/bench_layers.py [--repeats 30]
 """
 
-import argparse
 import os
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -20,6 +19,7 @@ import keras  # noqa: E402
 
 import keras_norms  # noqa: E402
 from timing import BACKEND  # noqa: E402
+from timing import command_line  # noqa: E402
 from timing import compile_modes  # noqa: E402
 from timing import floor_step  # noqa: E402
 from timing import function_step  # noqa: E402
@@ -131,9 +131,7 @@ NATIVE = {"tensorflow": tensorflow_native, "torch": torch_native, "jax": jax_nat
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=30)
-    args = parser.parse_args()
+    args = command_line(__doc__).parse_args()
 
     rows = []
     for layer, (ours, theirs, theirs_name) in LAYERS.items():

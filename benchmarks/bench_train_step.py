@@ -14,7 +14,6 @@ interleaved steps spread such pauses over all models alike. Usage:
     KERAS_BACKEND=tensorflow python benchmarks/bench_train_step.py [--repeats 60]
 """
 
-import argparse
 import os
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -24,6 +23,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 import keras_norms  # noqa: E402
+from timing import command_line  # noqa: E402
 from timing import interleaved_medians  # noqa: E402
 from timing import save  # noqa: E402
 
@@ -58,8 +58,7 @@ def small_cnn(norm_layer):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=60)
+    parser = command_line(__doc__, repeats=60)
     parser.add_argument("--batch-size", type=int, default=128)
     args = parser.parse_args()
 

@@ -8,7 +8,6 @@ unwrapped) and writes them to `benchmarks/results/`. Usage:
     KERAS_BACKEND=jax python benchmarks/bench_weight_norm.py [--repeats 30]
 """
 
-import argparse
 import os
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -17,6 +16,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 
 import keras_norms  # noqa: E402
+from timing import command_line  # noqa: E402
 from timing import compile_modes  # noqa: E402
 from timing import interleaved_medians  # noqa: E402
 from timing import layer_step  # noqa: E402
@@ -34,9 +34,7 @@ CASES = (
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=30)
-    args = parser.parse_args()
+    args = command_line(__doc__).parse_args()
 
     rows = []
     for name, factory, shape, target in CASES:

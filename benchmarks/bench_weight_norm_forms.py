@@ -21,7 +21,6 @@ Usage (any backend):
     KERAS_BACKEND=tensorflow python benchmarks/bench_weight_norm_forms.py [--repeats 30]
 """
 
-import argparse
 import os
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
@@ -31,6 +30,7 @@ import numpy as np  # noqa: E402
 from keras import ops  # noqa: E402
 
 from timing import BACKEND  # noqa: E402
+from timing import command_line  # noqa: E402
 from timing import compile_modes  # noqa: E402
 from timing import function_step  # noqa: E402
 from timing import interleaved_medians  # noqa: E402
@@ -127,9 +127,7 @@ def contender(form, op, shape, kernel_shape, compiled):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=30)
-    args = parser.parse_args()
+    args = command_line(__doc__).parse_args()
 
     rows = []
     for name, (shape, kernel_shape, op) in CASES.items():

@@ -7,6 +7,7 @@ native layers); `floor_step` for `y = 2 * x`, one read and one write of the
 tensor each way, the least any layer of that shape can cost.
 """
 
+import argparse
 import inspect
 import json
 import os
@@ -22,6 +23,14 @@ from tables import RESULTS
 from tables import markdown_table
 
 BACKEND = keras.backend.backend()
+
+
+def command_line(doc, repeats=30):
+    """A benchmark's argument parser: `--repeats` (rounds timed), described by
+    the first line of the script's `doc`."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=repeats)
+    return parser
 
 
 def interleaved_medians(contenders, repeats, warmup=3):

@@ -17,6 +17,7 @@ import pytest
 from experiments.cli import main
 from experiments.tasks import TASKS
 from experiments.tasks.base import Task
+from tests.experiments.ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -321,11 +322,6 @@ def test_ui_refuses_a_port_outside_1_to_65535(port, capsys):
         capsys.readouterr().err
 
 
-def _free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
 
 def test_ui_on_a_taken_port_exits_non_zero_in_one_line(store, capsys):
     with socket.socket() as taken:
@@ -338,7 +334,7 @@ def test_ui_on_a_taken_port_exits_non_zero_in_one_line(store, capsys):
 
 
 def test_ui_serves_the_store_on_loopback_then_stops(store):
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "experiments", "ui", "--port", str(port)],
                               cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True)

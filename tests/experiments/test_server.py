@@ -11,7 +11,6 @@ import os
 import shlex
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,6 +24,7 @@ import psutil
 import pytest
 
 from experiments.cli import main
+from tests.experiments.ports import free_port
 
 PASSWORD = "a-test-only-Passw0rd"
 RAY = str(Path(sys.executable).with_name("ray"))
@@ -110,12 +110,6 @@ _ROOT = os.geteuid() == 0 and Path("/proc/self/uid_map").read_text().split()[:3]
     "0", "0", "4294967295"]
 
 
-def _free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @contextlib.contextmanager
 def postgresql(password):
     """A throwaway PostgreSQL cluster on 127.0.0.1 (a free port; its socket in
@@ -126,7 +120,7 @@ def postgresql(password):
 
     bindir = _postgres_bin()
     home = Path(tempfile.mkdtemp(prefix="pg", dir="/tmp"))
-    port = _free_port()
+    port = free_port()
     server = None
     try:
         os.chown(home, NOBODY, NOBODY)
@@ -229,7 +223,7 @@ def test_two_sweeps_at_once_log_every_run_through_the_server_into_postgresql(
     password = "a-test-only-Pg-passw0rd"
     with postgresql(password) as database:
         # The password stays out of the URI, hence out of every command line.
-        with serving(tmp_path / "served", _free_port(), "--backend-store-uri", database,
+        with serving(tmp_path / "served", free_port(), "--backend-store-uri", database,
                      "--artifacts-destination", (tmp_path / "artifacts").as_uri(),
                      env={"PGPASSWORD": password}) as url:
             # Two writers at once, each training its runs in its own process.
