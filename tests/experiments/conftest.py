@@ -14,6 +14,7 @@ import pytest
 
 from experiments.data import images as data
 from experiments.data.idx import IDX_FILES
+from tests.experiments import processes
 
 DEBIAN_DIR = data.DATASETS["fashion_mnist"].idx_dir
 TINY = {"train": 640, "test": 160}
@@ -268,7 +269,7 @@ def sweep_process(tiny_tfds_dir, store):
     """`sweep_process(*argv, **env)`: starts `python -m experiments sweep --task cnn
     --quick ARGV` on the tiny dataset, logging to the temporary store (or
     `MLFLOW_TRACKING_URI` in `env`); returns the `subprocess.Popen`, output piped.
-    Each still running at the end is killed. The store is opened first (under
+    Each is killed at the end, with what it started. The store is opened first (under
     its lock), as the test polls it while the sweeps log to it."""
     from experiments.tracking import store as tracking_store
 
@@ -277,7 +278,7 @@ def sweep_process(tiny_tfds_dir, store):
 
     def start(*argv, **env):
         code = SWEEP_PROCESS.format(settings=TINY_SETTINGS)
-        process = subprocess.Popen(
+        process = processes.start(
             [sys.executable, "-c", code, "sweep", "--task", "cnn", "--quick", *argv],
             env={**os.environ, "TFDS_DATA_DIR": str(tiny_tfds_dir),
                  "MLFLOW_TRACKING_URI": store, "TF_CPP_MIN_LOG_LEVEL": "2", **env},
@@ -287,6 +288,4 @@ def sweep_process(tiny_tfds_dir, store):
 
     yield start
     for process in started:
-        if process.poll() is None:
-            process.kill()
-            process.wait(timeout=30)
+        processes.kill_group(process)

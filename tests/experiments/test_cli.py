@@ -17,6 +17,7 @@ import pytest
 from experiments.cli import main
 from experiments.tasks import TASKS
 from experiments.tasks.base import Task
+from tests.experiments import processes
 from tests.experiments.ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -335,9 +336,9 @@ def test_ui_on_a_taken_port_exits_non_zero_in_one_line(store, capsys):
 
 def test_ui_serves_the_store_on_loopback_then_stops(store):
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "experiments", "ui", "--port", str(port)],
-                              cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True)
+    server = processes.start([sys.executable, "-m", "experiments", "ui", "--port", str(port)],
+                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
     try:
         for line in server.stdout:  # after the server's own notes
             if line.startswith("MLflow UI on"):
@@ -350,10 +351,11 @@ def test_ui_serves_the_store_on_loopback_then_stops(store):
                 f"http://127.0.0.1:{port}/api/2.0/mlflow/experiments/search?max_results=10",
                 timeout=10) as answer:
             assert [e["name"] for e in json.load(answer)["experiments"]] == ["Default"]
-    finally:
         server.send_signal(signal.SIGINT)
         out, err = server.communicate(timeout=60)
-    assert server.returncode == 0
-    assert "MLflow UI stopped" in out and "Traceback" not in err
-    with pytest.raises(OSError):
-        urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2)
+        assert server.returncode == 0
+        assert "MLflow UI stopped" in out and "Traceback" not in err
+        with pytest.raises(OSError):
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2)
+    finally:
+        processes.kill_group(server)  # the MLflow server too, should the test fail

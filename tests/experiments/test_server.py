@@ -24,6 +24,7 @@ import psutil
 import pytest
 
 from experiments.cli import main
+from tests.experiments import processes
 from tests.experiments.ports import free_port
 
 PASSWORD = "a-test-only-Passw0rd"
@@ -34,7 +35,7 @@ RAY = str(Path(sys.executable).with_name("ray"))
 def serving(store_dir, port, *options, env=None):
     """Runs the server command on a SQLite store in `store_dir` until the block ends."""
     uri = f"sqlite:///{store_dir / 'mlflow.db'}"
-    server = subprocess.Popen(
+    server = processes.start(
         [sys.executable, "-m", "experiments", "server", "--port", str(port), "--workers", "1",
          *options],
         env={**os.environ, "MLFLOW_TRACKING_URI": uri, **(env or {})},
@@ -55,8 +56,8 @@ def serving(store_dir, port, *options, env=None):
         try:
             server.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=10)
+            pass
+        processes.kill_group(server)  # the MLflow server too, had it not stopped
 
 
 @contextlib.contextmanager

@@ -15,15 +15,28 @@ import pytest
 
 from experiments.cli import main
 from experiments.tracking import runs, store
+from tests.experiments import processes
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _python(code, env=None, **kwargs):
-    """Starts `code` in a fresh interpreter at the repository root."""
-    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(code)], cwd=REPO,
-                            env={**os.environ, **(env or {})}, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kwargs)
+@pytest.fixture
+def python():
+    """`python(code, env)`: starts `code` in a fresh interpreter at the
+    repository root, output piped; each is killed, with what it started, at
+    the end of the test."""
+    started = []
+
+    def start(code, env=None):
+        process = processes.start([sys.executable, "-c", textwrap.dedent(code)], cwd=REPO,
+                                  env={**os.environ, **(env or {})}, text=True,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        processes.kill_group(process)
 
 
 def _all_runs(uri):
@@ -33,8 +46,8 @@ def _all_runs(uri):
     return client.search_runs(ids) if ids else []
 
 
-def test_a_run_killed_outright_is_ended_by_the_next_command(store, tmp_path, capsys):
-    holder = _python("""
+def test_a_run_killed_outright_is_ended_by_the_next_command(store, tmp_path, capsys, python):
+    holder = python("""
         import time
         from experiments.tracking import runs, store
         store.open_store()
@@ -211,9 +224,9 @@ _SLOW_CLI = """
 
 @pytest.mark.parametrize("signum, status, name", [(signal.SIGTERM, 143, "SIGTERM"),
                                                   (signal.SIGINT, 130, "SIGINT")])
-def test_a_signal_ends_the_sweep_and_its_child_killed_in_one_line(store, signum, status, name):
+def test_a_signal_ends_the_sweep_and_its_child_killed_in_one_line(store, signum, status, name, python):
     argv = ["sweep", "--task", "cnn", "--norms", "none,batch", "--quick", "--workers", "1"]
-    process = _python(_SLOW_CLI.format(argv=argv))
+    process = python(_SLOW_CLI.format(argv=argv))
     for line in process.stdout:  # the sweep's progress, then the first child trains
         if line.startswith("training"):
             break
@@ -232,7 +245,7 @@ def test_a_signal_ends_the_sweep_and_its_child_killed_in_one_line(store, signum,
     assert sorted(line.rsplit(": ", 1)[1].split(", ")) == sorted(r.info.run_id for r in ended)
 
 
-def test_four_processes_create_one_fresh_store_at_once(tmp_path):
+def test_four_processes_create_one_fresh_store_at_once(tmp_path, python):
     uri = f"sqlite:///{tmp_path / 'fresh' / 'mlflow.db'}"
     start_at = time.time() + 10  # after every interpreter has imported MLflow
     code = f"""
@@ -242,9 +255,9 @@ def test_four_processes_create_one_fresh_store_at_once(tmp_path):
         store.open_store({uri!r})
         print(store.experiment_id("keras-norms-cnn"))
     """
-    processes = [_python(code) for _ in range(4)]
-    results = [process.communicate(timeout=120) for process in processes]
-    for process, (out, err) in zip(processes, results):
+    openers = [python(code) for _ in range(4)]
+    results = [process.communicate(timeout=120) for process in openers]
+    for process, (out, err) in zip(openers, results):
         assert process.returncode == 0, err
     assert len({out.strip() for out, _ in results}) == 1
     mlflow.set_tracking_uri(uri)
@@ -298,9 +311,9 @@ def test_the_default_sampling_interval_suits_short_runs(monkeypatch):
     assert os.environ["MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL"] == "2"
 
 
-def test_store_lock_serializes_processes(tmp_path):
+def test_store_lock_serializes_processes(tmp_path, python):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    holder = _python(f"""
+    holder = python(f"""
         import time
         from experiments.tracking import store
         with store.store_lock({uri!r}):
@@ -352,11 +365,11 @@ def test_an_unwritable_store_directory_is_refused_in_one_line(tmp_path, monkeypa
     assert "set MLFLOW_TRACKING_URI to another store" in line
 
 
-def test_a_sweep_killed_on_another_node_ends_stale_once_its_heartbeats_stop(store, tmp_path):
+def test_a_sweep_killed_on_another_node_ends_stale_once_its_heartbeats_stop(store, tmp_path, python):
     period = 0.2
     argv = ["sweep", "--task", "cnn", "--norms", "none,batch", "--quick", "--workers", "1",
             "--study", "far"]
-    process = _python(_SLOW_CLI.format(argv=argv), env={runs.HEARTBEAT_ENV: str(period)})
+    process = python(_SLOW_CLI.format(argv=argv), env={runs.HEARTBEAT_ENV: str(period)})
     for line in process.stdout:
         if line.startswith("training"):
             break
