@@ -1,5 +1,7 @@
 """torch kernels: `torch.nn.functional.batch_norm` (cuDNN on a GPU) for batch
-and instance norm, and the fused weight-norm op `torch._weight_norm`.
+norm and for instance norm with the channels first, a channels-last
+instance norm with a hand-written gradient, and the fused weight-norm op
+`torch._weight_norm`.
 
 Imported only on the torch backend, through `keras_norms.kernels`.
 """
@@ -71,17 +73,19 @@ def _batch_norm(
 
 
 def instance_norm(x, gamma, beta, axes, epsilon, with_statistics):
-    """`F.batch_norm` over a `(1, N * C, -1)` view: one channel per instance,
-    as `F.instance_norm` does it.
+    """Channels last: `_ChannelsLastInstanceNorm` on an `(N, L, C)` view.
+    Channels elsewhere: `F.batch_norm` over a `(1, N * C, L)` view, one
+    channel per instance, as `F.instance_norm` does it (a copy first unless
+    the channels are axis 1).
 
-    A channels-last input is copied to channels-first first: torch's
-    channels-last group norm on the CPU takes the variance in one pass and
-    loses digits for inputs far from zero. With buffers and momentum 1 the
-    kernel also writes out each instance's mean and unbiased variance.
-    A single value per instance (which torch refuses) takes the generic path.
+    With buffers and momentum 1 `F.batch_norm` also writes out each
+    instance's mean and unbiased variance. A single value per instance
+    (which it refuses) takes the generic path.
     """
     x = ops.convert_to_tensor(x)
     (channel,) = [a for a in range(1, x.ndim) if a not in axes]
+    if channel == x.ndim - 1:
+        return _channels_last_instance_norm(x, gamma, beta, epsilon)
     x_first = torch.movedim(x, channel, 1).contiguous()
     batch, channels = x_first.shape[:2]
     size = x_first[0, 0].numel()
@@ -116,6 +120,105 @@ def instance_norm(x, gamma, beta, axes, epsilon, with_statistics):
     variance = variance * ((size - 1) / size)
     variance = variance.reshape(batch, channels).reshape(shape)
     return y, mean, variance
+
+
+def _channels_last_instance_norm(x, gamma, beta, epsilon):
+    batch, channels = x.shape[0], x.shape[-1]
+
+    def per_channel(weight):
+        return None if weight is None else _tensor(weight).reshape(1, 1, channels)
+
+    y, mean, variance = _ChannelsLastInstanceNorm.apply(
+        x.reshape(batch, -1, channels), per_channel(gamma), per_channel(beta), epsilon
+    )
+    shape = [batch] + [1] * (x.ndim - 2) + [channels]
+    return y.reshape(x.shape), mean.reshape(shape), variance.reshape(shape)
+
+
+def _centered_moments(x):
+    """The mean over axis 1, the centered `x` and the biased variance."""
+    mean = x.mean(1, keepdim=True)
+    centered = x - mean
+    return mean, centered, (centered * centered).mean(1, keepdim=True)
+
+
+class _ChannelsLastInstanceNorm(torch.autograd.Function):
+    """Instance norm of an `(N, L, C)` tensor over L, in place in its
+    channels-last layout.
+
+    torch's own kernels want channels first, and the copies there and back
+    (of the input, the output's gradient and the input's gradient) cost
+    more than the normalization. Here every pass is a contiguous elementwise
+    op or a reduction over L, and the gradient is written out directly
+    rather than left to autograd, which would keep and reread the
+    intermediates. The variance takes two passes (of the centered input), as
+    the generic path does: one pass loses digits for inputs far from zero.
+    Returns the outputs and the biased statistics, shaped `(N, 1, C)`.
+    """
+
+    @staticmethod
+    def forward(ctx, x, gamma, beta, epsilon):
+        mean, centered, variance = _centered_moments(x)
+        inv = torch.rsqrt(variance + epsilon)
+        scale = inv if gamma is None else inv * gamma
+        if beta is None:
+            y = centered.mul_(scale)
+        else:
+            # Into `centered`'s memory: on the CPU a fresh tensor of this
+            # size costs its page faults, more than the pass itself.
+            y = torch.addcmul(beta, centered, scale, out=centered)
+        ctx.save_for_backward(x, gamma, beta, mean, inv)
+        ctx.epsilon = epsilon
+        ctx.mark_non_differentiable(mean, variance)
+        return y, mean, variance
+
+    @staticmethod
+    def backward(ctx, dy, _, __):
+        x, gamma, beta, mean, inv = ctx.saved_tensors
+        if torch.is_grad_enabled():
+            return _ChannelsLastInstanceNorm._differentiable_backward(ctx, dy)
+        # With xhat = (x - mean) * inv, a = gamma * inv and means over L:
+        # dx = a * (dy - mean(dy) - xhat * mean(dy * xhat)).
+        size = x.shape[1]
+        centered = x - mean
+        dy_sum = dy.sum(1, keepdim=True)
+        dy_centered_sum = (dy * centered).sum(1, keepdim=True)
+        a = inv if gamma is None else inv * gamma
+        dx = None
+        if ctx.needs_input_grad[0]:
+            b = a * inv.square() * dy_centered_sum / -size
+            dx = torch.addcmul(a * dy_sum / -size, centered, b, out=centered)
+            dx.addcmul_(dy, a)
+        dgamma = dbeta = None
+        if gamma is not None and ctx.needs_input_grad[1]:
+            dgamma = (inv * dy_centered_sum).sum(0, keepdim=True)
+        if beta is not None and ctx.needs_input_grad[2]:
+            dbeta = dy_sum.sum(0, keepdim=True)
+        return dx, dgamma, dbeta, None
+
+    @staticmethod
+    def _differentiable_backward(ctx, dy):
+        # A backward pass that builds a graph (create_graph=True, for a
+        # gradient penalty, say) differentiates the formula itself, so that
+        # higher derivatives are exact.
+        x, gamma, beta = ctx.saved_tensors[:3]
+        wanted = [
+            t
+            for t, needed in zip((x, gamma, beta), ctx.needs_input_grad)
+            if needed and t is not None
+        ]
+        with torch.enable_grad():
+            _, centered, variance = _centered_moments(x)
+            y = centered * torch.rsqrt(variance + ctx.epsilon)
+            if gamma is not None:
+                y = y * gamma
+            if beta is not None:
+                y = y + beta
+        grads = iter(torch.autograd.grad(y, wanted, dy, create_graph=True))
+        return tuple(
+            next(grads) if needed and t is not None else None
+            for t, needed in zip((x, gamma, beta), ctx.needs_input_grad)
+        ) + (None,)
 
 
 def weight_norm(v, g, norm_axes):

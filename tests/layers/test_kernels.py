@@ -76,6 +76,8 @@ CASES = [
     (InstanceNormalization, (2, 4, 3, 5, 2), {}),
     (InstanceNormalization, (2, 6, 5, 3), {"center": False}),
     (InstanceNormalization, (2, 6, 5, 3), {"scale": False}),
+    (InstanceNormalization, (2, 6, 5, 3), {"center": False, "scale": False}),
+    (InstanceNormalization, (2, 1, 1, 3), {"track_running_stats": True}),
 ]
 
 
@@ -91,6 +93,50 @@ def test_kernel_equals_generic_path(
     slow = run(layer_class, kwargs, x, dy, training)
     assert len(fast) == len(slow)
     for a, b in zip(fast, slow):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+
+
+def test_instance_norm_kernel_keeps_its_digits_far_from_zero():
+    """Inputs at 1000 with spread 1: the variance of the centered input keeps
+    its digits, where `E[x^2] - E[x]^2` would lose about half of them."""
+    x = random_normal((2, 7, 6, 4), loc=1000.0)
+    y = to_numpy(InstanceNormalization(epsilon=1e-6)(x, training=True))
+    x64 = x.astype("float64")
+    mean = x64.mean(axis=(1, 2), keepdims=True)
+    expected = (x64 - mean) / np.sqrt(x64.var(axis=(1, 2), keepdims=True) + 1e-6)
+    np.testing.assert_allclose(y, expected, atol=2e-3)
+
+
+@pytest.mark.skipif(BACKEND != "torch", reason="a torch-only autograd.Function")
+@pytest.mark.parametrize("kwargs", [{}, {"center": False, "scale": False}])
+def test_instance_norm_kernel_second_derivatives_equal_generic_path(
+    monkeypatch, kwargs
+):
+    """A gradient penalty, the gradient of `||d sum(y * dy) / dx||^2`, as a
+    GAN's critic takes it: it differentiates the kernel's gradient."""
+    import torch
+
+    x, dy = random((2, 6, 5, 3)), random((2, 6, 5, 3), seed=1)
+    results = []
+    for force_generic in (False, True):
+        if force_generic:
+            generic_path(monkeypatch)
+        layer = InstanceNormalization(**kwargs)
+        layer.build(x.shape)
+        if layer.gamma is not None:
+            layer.gamma.assign(np.random.RandomState(5).uniform(0.5, 2.0, 3))
+        inputs = keras.ops.convert_to_tensor(x).requires_grad_(True)
+        y = layer(inputs, training=True)
+        loss = (y * keras.ops.convert_to_tensor(dy)).sum()
+        (dx,) = torch.autograd.grad(loss, inputs, create_graph=True)
+        targets = [inputs] + [v.value for v in layer.trainable_variables]
+        grads = torch.autograd.grad((dx**2).sum(), targets, allow_unused=True)
+        results.append(
+            [to_numpy(dx)]
+            + [np.zeros(t.shape) if g is None else to_numpy(g)
+               for t, g in zip(targets, grads)]
+        )
+    for a, b in zip(*results):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
 
 
