@@ -26,7 +26,7 @@ def random_normal(shape, seed=0, loc=0.0, scale=1.0):
 
 
 # Unit roundoff of the formats float32 matmuls may run in.
-_ROUNDOFF = {"float32": 2.0**-24, "bfloat16_3x": 2.0**-17, "tf32": 2.0**-11,
+ROUNDOFF = {"float32": 2.0**-24, "bfloat16_3x": 2.0**-17, "tf32": 2.0**-11,
              "bfloat16": 2.0**-8}
 
 
@@ -45,27 +45,27 @@ def float32_matmul_roundoff():
 
         gpu = bool(tf.config.list_logical_devices("GPU"))
         tf32 = gpu and tf.config.experimental.tensor_float_32_execution_enabled()
-        return _ROUNDOFF["tf32" if tf32 else "float32"]
+        return ROUNDOFF["tf32" if tf32 else "float32"]
     if BACKEND == "jax":
         import jax
 
         if jax.devices()[0].platform != "gpu":
-            return _ROUNDOFF["float32"]
+            return ROUNDOFF["float32"]
         precision = str(jax.config.jax_default_matmul_precision or "default")
         precision = precision.lower().split(".")[-1]
         # "default", "high" and "tensorfloat32" run as TF32 on a GPU.
         formats = {"highest": "float32", "float32": "float32",
                    "bfloat16_3x": "bfloat16_3x", "bfloat16": "bfloat16"}
-        return _ROUNDOFF[formats.get(precision, "tf32")]
+        return ROUNDOFF[formats.get(precision, "tf32")]
     import torch
 
     if not torch.cuda.is_available():
-        return _ROUNDOFF["float32"]
+        return ROUNDOFF["float32"]
     tf32 = (
         torch.backends.cudnn.allow_tf32
         or torch.backends.cuda.matmul.allow_tf32
     )
-    return _ROUNDOFF["tf32" if tf32 else "float32"]
+    return ROUNDOFF["tf32" if tf32 else "float32"]
 
 
 def gradients(layer, x, dy, **call_kwargs):

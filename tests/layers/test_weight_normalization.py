@@ -18,6 +18,7 @@ import keras_norms
 from keras_norms import WeightNormalization
 from keras_norms import kernels
 from tests.layers.backend_utils import BACKEND
+from tests.layers.backend_utils import ROUNDOFF
 from tests.layers.backend_utils import float32_matmul_roundoff
 from tests.layers.backend_utils import gradients
 from tests.layers.backend_utils import random_normal
@@ -260,7 +261,11 @@ def test_output_is_invariant_to_scaling_v(scale, name):
 # measure them: float32 on a CPU, TF32 on a recent GPU unless switched off
 # (JAX's default there), whose rounding moves the means by a few 1e-4. Four
 # unit roundoffs of the format in use, never below float32's 1e-4.
-INIT_TOLERANCE = max(1e-4, 4 * float32_matmul_roundoff())
+def init_tolerance(roundoff):
+    return max(1e-4, 4 * roundoff)
+
+
+INIT_TOLERANCE = init_tolerance(float32_matmul_roundoff())
 
 
 def preactivation_moments(wn, x):
@@ -297,6 +302,32 @@ def test_data_init_standardizes_preactivations(factory, shape):
     mean, std = preactivation_moments(wn, x)
     np.testing.assert_allclose(mean, 0.0, atol=INIT_TOLERANCE)
     np.testing.assert_allclose(std, 1.0, rtol=INIT_TOLERANCE)
+
+
+def _as_tf32(x):
+    """`x` rounded to TF32's 10 mantissa bits, as a GPU's tensor cores read
+    float32 operands."""
+    bits = keras.ops.view(keras.ops.convert_to_tensor(x, "float32"), "int32")
+    return keras.ops.view(keras.ops.bitwise_and(bits + 0x1000, ~0x1FFF), "float32")
+
+
+def test_data_init_tolerance_allows_for_tf32_matmuls(monkeypatch):
+    """TF32 emulated on the CPU: every matmul rounds its operands as tensor
+    cores do. The pre-activations' moments move by a few 1e-4, as measured
+    on a GPU: beyond float32's tolerance, within the one set for TF32."""
+    from keras.src import backend as keras_backend
+
+    matmul = keras_backend.numpy.matmul
+    monkeypatch.setattr(
+        keras_backend.numpy, "matmul", lambda a, b: matmul(_as_tf32(a), _as_tf32(b))
+    )
+    wn = WeightNormalization(L.Dense(6))
+    x = random_inputs((64, 5), loc=3.0, scale=5.0)
+    wn(x, training=True)
+    mean, std = preactivation_moments(wn, x)
+    deviation = max(np.abs(mean).max(), np.abs(std - 1.0).max())
+    assert init_tolerance(ROUNDOFF["float32"]) < deviation
+    assert deviation <= init_tolerance(ROUNDOFF["tf32"])
 
 
 def test_data_init_runs_once():
