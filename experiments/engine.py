@@ -19,6 +19,8 @@ import dataclasses
 import functools
 import os
 
+from experiments import machine
+
 # Attempts after the first of a trial whose worker died.
 MAX_RETRIES = 2
 
@@ -49,22 +51,11 @@ class Resources:
     workers: int
 
 
-def local_cpus():
-    """The cores this process may run on."""
-    return len(os.sched_getaffinity(0))
-
-
-def available_memory():
-    """Bytes of memory new processes may take without swapping."""
-    import psutil
-
-    return psutil.virtual_memory().available
-
-
 def local_workers():
     """How many trials this machine fits at once: one per core this process may
-    use, as many as the available memory holds, at least one."""
-    return max(1, min(local_cpus(), available_memory() // TRIAL_MEMORY_BYTES))
+    use, as many as the available memory holds, at least one (container limits
+    included, `experiments.machine`)."""
+    return max(1, min(machine.cpus(), machine.available_memory() // TRIAL_MEMORY_BYTES))
 
 
 def _share(workers, cpus, gpus):
@@ -95,7 +86,7 @@ def ray_cluster(workers=None, address=None):
     if owned and address:
         ray.init(address=address, log_to_driver=True)
     elif owned:
-        cpus = local_cpus()
+        cpus = machine.cpus()
         workers = workers or local_workers()
         ray.init(num_cpus=max(1, cpus // workers) * workers, include_dashboard=False,
                  log_to_driver=True)

@@ -16,6 +16,7 @@ import psutil
 import pytest
 
 from experiments import engine
+from experiments import machine
 from experiments.cli import main
 from experiments.execution import DIGEST_TAG
 from experiments.tasks import TASKS
@@ -67,8 +68,8 @@ GIB = 2**30
     (1, 64 * GIB, 1),
 ])
 def test_the_default_workers_are_what_the_machine_fits(cpus, memory, workers, monkeypatch):
-    monkeypatch.setattr(engine, "local_cpus", lambda: cpus)
-    monkeypatch.setattr(engine, "available_memory", lambda: memory)
+    monkeypatch.setattr(machine, "cpus", lambda: cpus)
+    monkeypatch.setattr(machine, "available_memory", lambda: memory)
     assert engine.TRIAL_MEMORY_BYTES == 1.5 * GIB
     assert engine.local_workers() == workers
 
