@@ -36,13 +36,13 @@ demo: setup
 
 # Every benchmark on every backend (TensorFlow both with and without its
 # oneDNN kernels, which it leaves off on some CPUs), then BENCHMARKS.md from
-# their results. BENCH_REPEATS=3 checks the scripts quickly.
+# their results. Each run rewrites its own results file; a GPU's (`-gpu`)
+# are kept beside the CPU's. BENCH_REPEATS=3 checks the scripts quickly.
 BENCH_SCRIPTS := bench_layers bench_weight_norm bench_weight_norm_forms bench_train_step
 BENCH_REPEATS ?= 30
 
 bench: setup
 	$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[bench]"
-	rm -f $(BENCH_SCRIPTS:bench_%=benchmarks/results/%-*.json)
 	for script in $(BENCH_SCRIPTS); do \
 	  for onednn in 0 1; do \
 	    TF_ENABLE_ONEDNN_OPTS=$$onednn KERAS_BACKEND=tensorflow \

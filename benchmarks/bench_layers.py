@@ -26,6 +26,7 @@ from timing import function_step  # noqa: E402
 from timing import interleaved_medians  # noqa: E402
 from timing import layer_step  # noqa: E402
 from timing import save  # noqa: E402
+from timing import torch_device  # noqa: E402
 
 SHAPES = {
     "image (128, 28, 28, 32)": (128, 28, 28, 32),
@@ -89,6 +90,7 @@ def torch_native(layer, shape, compiled):
     else:
         cls = getattr(torch.nn, f"InstanceNorm{rank}d")
         module = cls(channels, eps=EPSILON, affine=True)
+    module.to(torch_device())
     channels_first = (shape[0], channels) + tuple(shape[1:-1])
     return f"torch {cls.__name__}", function_step(
         module, channels_first, compiled, params=list(module.parameters())

@@ -35,6 +35,7 @@ from timing import compile_modes  # noqa: E402
 from timing import function_step  # noqa: E402
 from timing import interleaved_medians  # noqa: E402
 from timing import save  # noqa: E402
+from timing import torch_device  # noqa: E402
 
 # name: (input shape, kernel shape, op applying a kernel).
 CASES = {
@@ -110,7 +111,8 @@ def contender(form, op, shape, kernel_shape, compiled):
     else:
         import torch
 
-        v, g, b = (torch.tensor(a, requires_grad=True) for a in (v, g, b))
+        v, g, b = (torch.tensor(a, device=torch_device(), requires_grad=True)
+                   for a in (v, g, b))
     # The plain layer has no `g` to differentiate.
     plain = form is FORMS["plain"]
     params = [v, b] if plain else [v, g, b]

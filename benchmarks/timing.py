@@ -143,7 +143,7 @@ def function_step(fn, shape, compiled, params=(), state=()):
 
     import torch
 
-    device = params[0].device if params else torch.device("cpu")
+    device = torch_device()
     x = torch.tensor(x_np, device=device, requires_grad=True)
     dy = torch.tensor(_random(tuple(fn(x).shape), 1), device=device)
 
@@ -155,6 +155,12 @@ def function_step(fn, shape, compiled, params=(), state=()):
         return grads
 
     return step
+
+
+def torch_device():
+    """The device Keras's torch backend computes on (a GPU where there is
+    one), where the native layers and the floor must run too."""
+    return keras.ops.convert_to_tensor(0.0).device
 
 
 def floor_step(shape, compiled):
@@ -217,10 +223,13 @@ def setup():
 
 
 def run_name(script):
-    """`<script>-<backend>`, with the oneDNN setting on TensorFlow."""
+    """`<script>-<backend>`, with the oneDNN setting on TensorFlow, and
+    `-gpu` on a GPU, so that a GPU run's figures sit beside the CPU's."""
     name = f"{script}-{BACKEND}"
     if BACKEND == "tensorflow":
         name += "-onednn" + os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default")
+    if _framework()[1].lower() != "cpu":
+        name += "-gpu"
     return name
 
 
