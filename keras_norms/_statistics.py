@@ -98,7 +98,9 @@ def normalize(x, mean, variance, gamma, beta, epsilon):
     return x * inv + offset
 
 
-def update_moving_statistics(updates, momentum, count=None, grouped=False):
+def update_moving_statistics(
+    updates, momentum, count=None, grouped=False, nonempty=None
+):
     """Moves each moving statistic towards the batch's value of it.
 
     Args:
@@ -114,6 +116,8 @@ def update_moving_statistics(updates, momentum, count=None, grouped=False):
             batches, or instances) and the variables move towards their
             average over the groups that have a value. A unit for which no
             group has one keeps its moving value.
+        nonempty: optional boolean scalar, `kernels.is_nonempty(inputs)`:
+            where false (an empty batch), every variable keeps its value.
     """
     has_value = None
     if count is not None:
@@ -135,9 +139,15 @@ def update_moving_statistics(updates, momentum, count=None, grouped=False):
         if has_value is not None:
             keep = ops.reshape(has_value, variable.shape) == 0
             value = ops.where(keep, ops.convert_to_tensor(variable), value)
-        moving_average(variable, value, momentum)
+        moving_average(variable, value, momentum, nonempty=nonempty)
 
 
-def moving_average(variable, value, momentum):
-    """Assigns `momentum * variable + (1 - momentum) * value` to `variable`."""
-    variable.assign(variable * momentum + value * (1.0 - momentum))
+def moving_average(variable, value, momentum, nonempty=None):
+    """Assigns `momentum * variable + (1 - momentum) * value` to `variable`,
+    unless `nonempty` (a boolean scalar) is false."""
+    if nonempty is False:
+        return
+    moved = variable * momentum + value * (1.0 - momentum)
+    if nonempty is not None and nonempty is not True:
+        moved = ops.where(nonempty, moved, ops.convert_to_tensor(variable))
+    variable.assign(moved)

@@ -249,11 +249,14 @@ class BatchNormalization(Layer):
         )
         if training:
             mean, variance, count = self._batch_moments(x, mask)
+            nonempty = kernels.is_nonempty(x)
             if self.renorm:
                 gamma, beta = self._renorm_corrected(mean, variance, gamma, beta)
-                self._update_renorm_statistics(mean, variance, mask)
+                if mask is not None:
+                    nonempty = ops.logical_and(nonempty, ops.any(mask))
+                self._update_renorm_statistics(mean, variance, nonempty)
             else:
-                self._update_moving_statistics(mean, variance, count)
+                self._update_moving_statistics(mean, variance, count, nonempty)
             if self.virtual_batch_size is not None:
                 outputs = self._ghost_normalize(x, mean, variance, gamma, beta)
                 return ops.cast(outputs, self.compute_dtype)
@@ -310,12 +313,13 @@ class BatchNormalization(Layer):
         )
         return ops.reshape(outputs, shape)
 
-    def _update_moving_statistics(self, mean, variance, count):
+    def _update_moving_statistics(self, mean, variance, count, nonempty):
         _statistics.update_moving_statistics(
             [(self.moving_mean, mean), (self.moving_variance, variance)],
             self.momentum,
             count=count,
             grouped=self.virtual_batch_size is not None,
+            nonempty=nonempty,
         )
 
     def _add_renorm_statistics(self, shape):
@@ -372,11 +376,12 @@ class BatchNormalization(Layer):
             d = d + beta
         return r, d
 
-    def _update_renorm_statistics(self, mean, variance, mask):
+    def _update_renorm_statistics(self, mean, variance, nonempty):
         """Moves the renorm statistics (by `renorm_momentum`) and the moving
         ones (by `momentum`) towards the batch's, as Keras does: the moving
         standard deviation is averaged and the moving variance derived from
-        it."""
+        it. A batch without values (`nonempty` false: empty, or fully
+        masked) keeps every average."""
         shape = self.moving_mean.shape
         mean = ops.reshape(mean, shape)
         stddev = ops.reshape(ops.sqrt(variance + self.epsilon), shape)
@@ -394,18 +399,14 @@ class BatchNormalization(Layer):
             )
             - self.epsilon
         )
-        if mask is not None:
-            # A fully masked batch has no statistics: keep the averages.
-            any_valid = ops.any(mask)
-            updates = [
-                (v, ops.where(any_valid, value, ops.convert_to_tensor(v)), m)
-                for v, value, m in updates
-            ]
-            variance = ops.where(
-                any_valid, variance, ops.convert_to_tensor(self.moving_variance)
-            )
+        if nonempty is False:
+            return
         for variable, value, momentum in updates:
-            _statistics.moving_average(variable, value, momentum)
+            _statistics.moving_average(variable, value, momentum, nonempty)
+        if nonempty is not True:
+            variance = ops.where(
+                nonempty, variance, ops.convert_to_tensor(self.moving_variance)
+            )
         self.moving_variance.assign(variance)
 
     def _fused_kernel(self, inputs, mask):
@@ -428,9 +429,12 @@ class BatchNormalization(Layer):
             training=training,
         )
         if training:
-            _statistics.moving_average(self.moving_mean, mean, self.momentum)
+            nonempty = kernels.is_nonempty(inputs)
             _statistics.moving_average(
-                self.moving_variance, variance, self.momentum
+                self.moving_mean, mean, self.momentum, nonempty
+            )
+            _statistics.moving_average(
+                self.moving_variance, variance, self.momentum, nonempty
             )
         return ops.cast(outputs, self.compute_dtype)
 

@@ -199,6 +199,7 @@ class InstanceNormalization(Layer):
                 self.momentum,
                 count=count,
                 grouped=True,
+                nonempty=kernels.is_nonempty(x),
             )
         return ops.cast(outputs, self.compute_dtype)
 

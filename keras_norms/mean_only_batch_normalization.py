@@ -10,6 +10,7 @@ from keras_norms import _masks
 from keras_norms import _statistics
 from keras_norms import _validation
 from keras_norms import _weights
+from keras_norms import kernels
 
 
 @keras.saving.register_keras_serializable(package="keras_norms")
@@ -133,7 +134,10 @@ class MeanOnlyBatchNormalization(Layer):
         if training:
             mean, count = _statistics.mean(x, self._reduction_axes, mask=mask)
             _statistics.update_moving_statistics(
-                [(self.moving_mean, mean)], self.momentum, count=count
+                [(self.moving_mean, mean)],
+                self.momentum,
+                count=count,
+                nonempty=kernels.is_nonempty(x),
             )
             mean = ops.reshape(mean, (-1,))
         else:

@@ -91,3 +91,14 @@ def cross_replica_sum(tensors):
 def supports_cross_replica():
     """Whether per-replica statistics need `cross_replica_sum` to agree."""
     return _implementation("supports_cross_replica")()
+
+
+def is_nonempty(x):
+    """Whether `x` has any entry, as a Python bool where its size is known
+    when the layer runs or is traced, else as a boolean tensor.
+
+    An empty batch (a replica's share of a last, partial batch under a
+    distribution strategy) has no statistics: the layers' moving averages
+    keep their values rather than become NaN.
+    """
+    return _implementation("is_nonempty")(x)

@@ -1,5 +1,7 @@
 """The kernels written with `keras.ops` only: they run on every backend."""
 
+import math
+
 from keras import ops
 
 from keras_norms import _statistics
@@ -36,3 +38,10 @@ def cross_replica_sum(tensors):
 
 def supports_cross_replica():
     return False
+
+
+def is_nonempty(x):
+    shape = ops.shape(x)
+    if all(isinstance(size, int) for size in shape):
+        return math.prod(shape) > 0
+    return ops.size(x) > 0

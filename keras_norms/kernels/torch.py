@@ -80,9 +80,11 @@ def instance_norm(x, gamma, beta, axes, epsilon, with_statistics):
 
     With buffers and momentum 1 `F.batch_norm` also writes out each
     instance's mean and unbiased variance. A single value per instance
-    (which it refuses) takes the generic path.
+    (which it refuses) and an empty input take the generic path.
     """
     x = ops.convert_to_tensor(x)
+    if x.numel() == 0:
+        return generic.instance_norm(x, gamma, beta, axes, epsilon, with_statistics)
     (channel,) = [a for a in range(1, x.ndim) if a not in axes]
     if channel == x.ndim - 1:
         return _channels_last_instance_norm(x, gamma, beta, epsilon)
@@ -228,3 +230,11 @@ def weight_norm(v, g, norm_axes):
     if len(unit_axes) != 1:
         return generic.weight_norm(v, g, norm_axes)
     return torch._weight_norm(v, _tensor(g), unit_axes[0])
+
+
+def is_nonempty(x):
+    """Under `torch.compile` the size may be symbolic, and only a tensor made
+    from it traces; eagerly it is an int."""
+    if torch.compiler.is_compiling():
+        return torch.scalar_tensor(x.numel(), device=x.device) > 0
+    return x.numel() > 0
