@@ -1,6 +1,9 @@
 """Backend-neutral helpers for the layer tests."""
 
 import os
+import subprocess
+import sys
+import textwrap
 
 import keras
 import numpy as np
@@ -115,3 +118,33 @@ def save_and_load(model, tmp_path):
     path = os.path.join(tmp_path, "model.keras")
     model.save(path)
     return keras.saving.load_model(path)
+
+
+_TWO_CPUS = """\
+import tensorflow as tf
+
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(
+    cpu, [tf.config.LogicalDeviceConfiguration()] * 2
+)
+"""
+
+
+def run_on_two_cpus(script, done, timeout=300):
+    """Runs `script` in a fresh TensorFlow process whose CPU is split into two
+    logical devices, for a `MirroredStrategy(["/cpu:0", "/cpu:1"])` (they
+    must be set up before TensorFlow starts); asserts that it exits 0 and
+    prints `done`."""
+    env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="3")
+    root = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
+    result = subprocess.run(
+        [sys.executable, "-c", _TWO_CPUS + textwrap.dedent(script)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=root,
+        timeout=timeout,
+    )
+    assert result.returncode == 0 and done in result.stdout, (
+        result.stdout[-2000:] + result.stderr[-3000:]
+    )

@@ -17,7 +17,6 @@ from tests.layers.backend_utils import BACKEND
 from tests.layers.backend_utils import gradients
 from tests.layers.backend_utils import random_normal
 from tests.layers.backend_utils import save_and_load
-from tests.layers.backend_utils import tensorflow_only
 
 
 random = functools.partial(random_normal, loc=1.5, scale=2.0)

@@ -5,19 +5,14 @@ with no samples; statistics over nothing are NaN, and an average moved
 towards them would be NaN for good (the layers' test-time outputs with it).
 """
 
-import os
-import subprocess
-import sys
-import textwrap
-
 import numpy as np
 import pytest
 
 from keras_norms import BatchNormalization
 from keras_norms import InstanceNormalization
 from keras_norms import MeanOnlyBatchNormalization
-from tests.layers.backend_utils import BACKEND
 from tests.layers.backend_utils import random_normal
+from tests.layers.backend_utils import run_on_two_cpus
 from tests.layers.backend_utils import tensorflow_only
 from tests.layers.backend_utils import to_numpy
 
@@ -81,14 +76,8 @@ def test_an_empty_batch_of_unknown_size_keeps_them_in_a_graph(
         np.testing.assert_array_equal(now, kept)
 
 
-MIRRORED_FIT = textwrap.dedent(
-    """
+MIRRORED_FIT = """
     import numpy as np
-    import tensorflow as tf
-
-    cpu = tf.config.list_physical_devices("CPU")[0]
-    tf.config.set_logical_device_configuration(
-        cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     import keras
     import keras_norms
 
@@ -106,21 +95,8 @@ MIRRORED_FIT = textwrap.dedent(
     assert np.isfinite(model.predict(x, verbose=0)).all()
     print("EMPTY REPLICA OK")
     """
-)
 
 
 @tensorflow_only
 def test_a_replica_left_without_samples_keeps_the_statistics_finite():
-    env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="3")
-    root = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
-    result = subprocess.run(
-        [sys.executable, "-c", MIRRORED_FIT],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=root,
-        timeout=300,
-    )
-    assert "EMPTY REPLICA OK" in result.stdout, (
-        result.stdout[-2000:] + result.stderr[-3000:]
-    )
+    run_on_two_cpus(MIRRORED_FIT, "EMPTY REPLICA OK")

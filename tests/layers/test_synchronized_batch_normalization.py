@@ -14,23 +14,12 @@ synchronized layer on one replica, where its cross-replica path must trace
 under XLA and give the batch's statistics.
 """
 
-import os
-import subprocess
-import sys
-import textwrap
-
-
+from tests.layers.backend_utils import run_on_two_cpus
 from tests.layers.backend_utils import tensorflow_only
 
-SCRIPT = textwrap.dedent(
-    """
+SCRIPT = """
     import itertools
     import numpy as np
-    import tensorflow as tf
-
-    cpu = tf.config.list_physical_devices("CPU")[0]
-    tf.config.set_logical_device_configuration(
-        cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
     import keras
     import keras_norms
 
@@ -98,21 +87,8 @@ SCRIPT = textwrap.dedent(
         print("ok", label)
     print("SYNCHRONIZED FIT OK")
     """
-)
 
 
 @tensorflow_only
 def test_synchronized_statistics_in_fit_with_xla_masks_and_ghost_batches():
-    env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="3")
-    root = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
-    result = subprocess.run(
-        [sys.executable, "-c", SCRIPT],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=root,
-        timeout=500,
-    )
-    assert "SYNCHRONIZED FIT OK" in result.stdout, (
-        result.stdout[-2000:] + result.stderr[-3000:]
-    )
+    run_on_two_cpus(SCRIPT, "SYNCHRONIZED FIT OK", timeout=500)

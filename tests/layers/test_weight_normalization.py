@@ -3,9 +3,6 @@
 import copy
 import functools
 import os
-import subprocess
-import sys
-import textwrap
 
 import keras
 import numpy as np
@@ -22,6 +19,7 @@ from tests.layers.backend_utils import ROUNDOFF
 from tests.layers.backend_utils import float32_matmul_roundoff
 from tests.layers.backend_utils import gradients
 from tests.layers.backend_utils import random_normal
+from tests.layers.backend_utils import run_on_two_cpus
 from tests.layers.backend_utils import save_and_load
 from tests.layers.backend_utils import tensorflow_only
 from tests.layers.backend_utils import to_numpy
@@ -478,15 +476,9 @@ def test_data_init_inside_tf_function():
     np.testing.assert_allclose(std, 1.0, rtol=INIT_TOLERANCE)
 
 
-_STRATEGY_SCRIPT = textwrap.dedent(
-    """
+_STRATEGY_SCRIPT = """
     import numpy as np
     import tensorflow as tf
-
-    cpu = tf.config.list_physical_devices("CPU")[0]
-    tf.config.set_logical_device_configuration(
-        cpu, [tf.config.LogicalDeviceConfiguration()] * 2
-    )
     import keras
     import keras_norms
 
@@ -506,24 +498,11 @@ _STRATEGY_SCRIPT = textwrap.dedent(
     np.testing.assert_allclose(y.std(axis=0), 1.0, rtol=1e-4)
     print("replicas agree")
     """
-)
 
 
 @tensorflow_only
 def test_data_init_under_mirrored_strategy_uses_global_batch():
-    # Logical devices must be set up before TensorFlow starts: a subprocess.
-    env = dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="2")
-    root = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
-    result = subprocess.run(
-        [sys.executable, "-c", _STRATEGY_SCRIPT],
-        env=env,
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "replicas agree" in result.stdout
+    run_on_two_cpus(_STRATEGY_SCRIPT, "replicas agree")
 
 
 @pytest.fixture
