@@ -21,15 +21,16 @@ def combine_moments(count, mean, sum_squares):
         sum_squares: per-unit sum of squared deviations from `mean`.
 
     Returns:
-        `(mean, variance)` of the values of all replicas together. Each
+        `(mean, variance, count)` of the values of all replicas together
+        (mean and variance 0 where there are none). Each
         replica's deviations are re-centred on the global mean before they
         are summed (Chan et al.), which keeps the variance accurate when the
         mean is large.
     """
     total_count, weighted_mean = kernels.cross_replica_sum([count, count * mean])
-    total_count = ops.maximum(total_count, 1.0)
-    global_mean = weighted_mean / total_count
+    divisor = ops.maximum(total_count, 1.0)
+    global_mean = weighted_mean / divisor
     (total_squares,) = kernels.cross_replica_sum(
         [sum_squares + count * ops.square(mean - global_mean)]
     )
-    return global_mean, total_squares / total_count
+    return global_mean, total_squares / divisor, total_count

@@ -354,8 +354,12 @@ class WeightNormalization(keras.layers.Wrapper):
 
         done = self.initialized.value
         count, mean, squares = ops.cond(done, skip, measure)
-        mean, variance = combine_moments(count, mean, squares)
+        mean, variance, count = combine_moments(count, mean, squares)
         inv_std = ops.rsqrt(variance + self.epsilon)
+        # A batch without values (empty, or all masked) has nothing to
+        # measure: the offsets stay and the next batch initializes.
+        initialized = ops.logical_or(done, count > 0)
+        done = ops.logical_or(done, count == 0)
 
         g_offset = ops.cast(self.g_offset, "float32")
         new_g_offset = g_current * ops.reshape(inv_std, g.shape) - g
@@ -382,7 +386,7 @@ class WeightNormalization(keras.layers.Wrapper):
             self.bias_offset.assign(
                 ops.cast(bias_offset, self.bias_offset.dtype)
             )
-        self.initialized.assign(True)
+        self.initialized.assign(initialized)
         return g_offset, bias_offset
 
     def initialize(self, batch, mask=None):

@@ -370,6 +370,28 @@ def test_data_init_leaves_masked_steps_out():
     np.testing.assert_allclose(y.std(axis=0), 1.0, rtol=INIT_TOLERANCE)
 
 
+@pytest.mark.parametrize("batch", ["empty", "all masked"])
+def test_a_batch_without_values_leaves_data_init_for_the_next(batch):
+    """Nothing to measure: the offsets stay 0 and the flag False (rather
+    than offsets from a variance of 0, about 1/sqrt(epsilon)), and the next
+    batch with values initializes."""
+    wn = WeightNormalization(L.Dense(3))
+    if batch == "empty":
+        wn(np.zeros((0, 6, 4), "float32"), training=True)
+    else:
+        mask = np.zeros((8, 6), bool)
+        wn(random_inputs((8, 6, 4), loc=1e3), training=True, mask=mask)
+    assert not bool(to_numpy(wn.initialized))
+    np.testing.assert_array_equal(to_numpy(wn.g_offset), 0.0)
+    np.testing.assert_array_equal(to_numpy(wn.bias_offset), 0.0)
+    x = random_inputs((8, 6, 4), loc=3.0, scale=5.0)
+    wn(x, training=True)
+    assert bool(to_numpy(wn.initialized))
+    mean, std = preactivation_moments(wn, x)
+    np.testing.assert_allclose(mean, 0.0, atol=INIT_TOLERANCE)
+    np.testing.assert_allclose(std, 1.0, rtol=INIT_TOLERANCE)
+
+
 @pytest.mark.parametrize("cls", [L.SimpleRNN, L.LSTM, L.GRU])
 def test_recurrent_data_init_standardizes_input_projection(cls):
     # The input projection x @ kernel of every gate unit gets zero mean and
