@@ -222,13 +222,14 @@ def setup():
     }
 
 
-def run_name(script):
+def run_name(script, device):
     """`<script>-<backend>`, with the oneDNN setting on TensorFlow, and
-    `-gpu` on a GPU, so that a GPU run's figures sit beside the CPU's."""
+    `-gpu` on a GPU (`device`, as `setup()` names it), so that a GPU run's
+    figures sit beside the CPU's."""
     name = f"{script}-{BACKEND}"
     if BACKEND == "tensorflow":
         name += "-onednn" + os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default")
-    if _framework()[1].lower() != "cpu":
+    if device.lower() != "cpu":
         name += "-gpu"
     return name
 
@@ -242,7 +243,7 @@ def save(script, repeats, tables):
         print(f"\n{title} (median of {repeats})")
         print(markdown_table(header, rows))
     os.makedirs(RESULTS, exist_ok=True)
-    path = os.path.join(RESULTS, run_name(script) + ".json")
+    path = os.path.join(RESULTS, run_name(script, info["device"]) + ".json")
     with open(path, "w") as f:
         json.dump(
             {"setup": info, "repeats": repeats, "tables": tables}, f, indent=1

@@ -145,9 +145,18 @@ def update_moving_statistics(
 def moving_average(variable, value, momentum, nonempty=None):
     """Assigns `momentum * variable + (1 - momentum) * value` to `variable`,
     unless `nonempty` (a boolean scalar) is false."""
-    if nonempty is False:
-        return
     moved = variable * momentum + value * (1.0 - momentum)
-    if nonempty is not None and nonempty is not True:
-        moved = ops.where(nonempty, moved, ops.convert_to_tensor(variable))
-    variable.assign(moved)
+    variable.assign(unless_empty(nonempty, moved, variable))
+
+
+def unless_empty(nonempty, value, variable):
+    """`value`, or `variable`'s own value where `nonempty` is false.
+
+    `nonempty` is `kernels.is_nonempty(inputs)` or None (no check): a Python
+    bool needs no op, a tensor selects at run time.
+    """
+    if nonempty is None or nonempty is True:
+        return value
+    if nonempty is False:
+        return ops.convert_to_tensor(variable)
+    return ops.where(nonempty, value, ops.convert_to_tensor(variable))

@@ -399,15 +399,11 @@ class BatchNormalization(Layer):
             )
             - self.epsilon
         )
-        if nonempty is False:
-            return
         for variable, value, momentum in updates:
             _statistics.moving_average(variable, value, momentum, nonempty)
-        if nonempty is not True:
-            variance = ops.where(
-                nonempty, variance, ops.convert_to_tensor(self.moving_variance)
-            )
-        self.moving_variance.assign(variance)
+        self.moving_variance.assign(
+            _statistics.unless_empty(nonempty, variance, self.moving_variance)
+        )
 
     def _fused_kernel(self, inputs, mask):
         """The backend's fused kernel for these inputs, or None."""
