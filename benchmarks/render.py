@@ -116,11 +116,13 @@ Figures of the same contenders swing by 5-20% between runs of unchanged code
 on this machine (JAX's instance norm against flax measured 1.20 in one run
 and 0.76 in the next): a miss by a few per cent is within that spread.
 
-- **Batch norm against Keras's layer at 1.01, instance norm against Keras's
-  `GroupNormalization` under XLA at 1.08**: parity. Both sides run the same
+- **Instance norm against Keras's `GroupNormalization` on sequences under
+  XLA, 1.08-1.09 (batch norm against Keras's layer, 1.01, in earlier
+  runs)**: parity. Both sides run the same
   computation (on TensorFlow the one fused op, on JAX the same two-pass
   moments that Keras's `jnp.var` takes, compiled by XLA).
-- **Batch norm on JAX against flax's `BatchNorm`, 1.16 on images**: flax
+- **Batch norm on JAX against flax's `BatchNorm`, 1.16 on images in an
+  earlier run, 1.04 in the latest**: flax
   takes the variance in one pass, `E[x^2] - E[x]^2` (`use_fast_variance=True`,
   its default, in `BatchNorm` and `GroupNorm` alike), which loses digits for
   inputs far from zero; ours takes it in two passes, as Keras does. One
@@ -138,7 +140,8 @@ and 0.76 in the next): a miss by a few per cent is within that spread.
   for inputs far from zero. With the channels first (`axis=1`) ours runs
   torch's own kernel, without a copy.
 - **`WeightNormalization(Dense(1024))` on (256, 1024), 1.1-1.4x the plain
-  layer** (Conv2D and LSTM meet theirs): the passes over the kernel. Forming
+  layer** (Conv2D and LSTM meet theirs, but for torch's Conv2D at 1.09-1.11,
+  the machine's spread about its fused kernel's own 1.10): the passes over the kernel. Forming
   `w = g * v / ||v||` reads `v` twice and writes `w`; its gradient reads the
   kernel's gradient and `v` and writes `v`'s, five passes over a 1M-entry
   kernel that a batch of 256 rows does not amortize (each kernel entry takes
