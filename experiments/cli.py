@@ -21,6 +21,7 @@ from pathlib import Path
 from experiments import arguments, paths
 from experiments.errors import ExperimentError, SweepError, TrackingError
 from experiments.tasks import TASKS
+from experiments.tasks.loop import STEPS_PER_EXECUTION, loop_params
 
 SCRIPT = "keras-norms-experiments"
 PROG = SCRIPT if os.path.basename(sys.argv[0]) == SCRIPT else "python -m experiments"
@@ -84,11 +85,28 @@ def _task_parser(command, description, task):
                             help="continue the sweep of --study under its parent run: train only "
                                  "the configurations without a FINISHED run")
         add_engine_arguments(parser)
+    add_loop_arguments(parser)
     if task:
         task.add_arguments(parser.add_argument_group(f"options of --task {task.name}"))
     else:
         parser.epilog = f"Task options: {PROG} {command} --task TASK --help"
     return parser
+
+
+def add_loop_arguments(parser):
+    """`--steps-per-execution` or `--no-compile`: the training loop's compilation."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--steps-per-execution", type=arguments.positive_int,
+                        help="training steps per compiled call; a non-finite loss is found "
+                             f"at the end of its call (default: {STEPS_PER_EXECUTION})")
+    group.add_argument("--no-compile", action="store_true",
+                        help="train step by step without XLA or jax.jit, to debug (slower; "
+                             "the same losses to rounding)")
+
+
+def _loop(args):
+    return loop_params(compiled=not args.no_compile,
+                       steps_per_execution=args.steps_per_execution)
 
 
 def add_engine_arguments(parser):
@@ -165,9 +183,11 @@ def _parse_task_args(command, description, argv):
     return task, args, parser
 
 
-def base_config(task, *, quick=False, data_dir=None, dataset=None, common=None, own=None):
+def base_config(task, *, quick=False, data_dir=None, dataset=None, common=None, own=None,
+                loop=None):
     """Every param of a run but its norm and seed (and what `task.configure`
-    completes): the common settings, the task's own options, the versions.
+    completes): the common settings, the task's own options, the training
+    loop's (`loop`, default `loop.loop_params()`), the versions.
 
     `common` and `own` hold the options given (None where not given): a task
     option left unset takes the task's setting where it has one, since its
@@ -190,6 +210,7 @@ def base_config(task, *, quick=False, data_dir=None, dataset=None, common=None, 
         "data_dir": str(Path(data_dir).resolve()) if data_dir else None,
         **settings,
         **options,
+        **(loop or loop_params()),
         **software_versions(),
     }
 
@@ -198,7 +219,8 @@ def _base_config(task, args):
     return base_config(
         task, quick=args.quick, data_dir=args.data_dir, dataset=args.dataset,
         common={name: getattr(args, name, None) for name in COMMON_SETTINGS},
-        own={action.dest: getattr(args, action.dest) for action in _task_options(task)})
+        own={action.dest: getattr(args, action.dest) for action in _task_options(task)},
+        loop=_loop(args))
 
 
 def _open_and_prepare(task, config, experiment):
@@ -378,7 +400,9 @@ def cmd_quick(argv):
                         help=f"default: {paths.reports_dir() / 'quick'}")
     parser.add_argument("--data-dir", help="read the dataset from this directory of IDX files")
     add_engine_arguments(parser)
+    add_loop_arguments(parser)
     args = parser.parse_args(argv)
+    loop = _loop(args)
     from experiments import execution
 
     study = _default_study("quick")
@@ -390,7 +414,7 @@ def cmd_quick(argv):
         sweeps = []
         for name in names:  # every task's data prepared before any run trains
             task = TASKS[name]
-            base = base_config(task, quick=True, data_dir=args.data_dir)
+            base = base_config(task, quick=True, data_dir=args.data_dir, loop=loop)
             grid = {"seed": [0], "batch_size": [base["batch_size"]], "lr": [base["lr"]],
                     "norm": list(task.quick_norms)}
             sweeps.append(_prepared_sweep(task, base, grid, None, study, parser.error))
@@ -422,6 +446,7 @@ def cmd_study(argv):
     parser.add_argument("--seeds", type=arguments.int_at_least(1),
                         help="seeds 0..N-1 (default: the scale's; 5 at small)")
     add_engine_arguments(parser)
+    add_loop_arguments(parser)
     parser.add_argument("--data-dir", help="read Fashion-MNIST from this directory of IDX files")
     parser.add_argument("--report-only", action="store_true",
                         help="write the page from the runs in the store, training nothing")
@@ -438,7 +463,8 @@ def cmd_study(argv):
             for study in chosen.values():
                 seeds = args.seeds or study.scale(args.scale).seeds
                 try:
-                    runner.run_study(study, args.scale, seeds, connect, data_dir=args.data_dir)
+                    runner.run_study(study, args.scale, seeds, connect, data_dir=args.data_dir,
+                                     loop=_loop(args))
                 except SweepError as error:  # its failed runs are marked; the others go on
                     failures.append(f"{study.name}: {error}")
     store.open_store()

@@ -8,10 +8,14 @@ the rest, under a new parent run.
 """
 
 from experiments.tasks import TASKS
+from experiments.tasks.loop import LOOP_PARAMS
 from experiments.tracking.runs import VERSION_PARAMS
 
+# Params that record how a run ran, not which configuration it is.
+_NOT_IDENTIFYING = {*VERSION_PARAMS, *LOOP_PARAMS}
 
-def study_configs(study, scale, seeds, data_dir=None):
+
+def study_configs(study, scale, seeds, data_dir=None, loop=None):
     """Every configuration of `study`'s grid at `scale` for seeds 0..seeds-1,
     completed by the task's `configure`; seeds vary slowest, variants fastest,
     so an interrupted study leaves whole seeds done."""
@@ -19,7 +23,7 @@ def study_configs(study, scale, seeds, data_dir=None):
 
     task = TASKS[study.task]
     spec = study.scale(scale)
-    base = {**base_config(task, data_dir=data_dir), **spec.settings}
+    base = {**base_config(task, data_dir=data_dir, loop=loop), **spec.settings}
     return [task.configure({**base, **level.params, **variant.params, "seed": seed})
             for seed in range(seeds) for level in spec.levels
             for variant in study.variants_at(scale)]
@@ -27,15 +31,16 @@ def study_configs(study, scale, seeds, data_dir=None):
 
 def config_key(config, without=()):
     """What identifies a configuration among logged runs: its params as MLflow
-    stores them (strings), the software versions and `without` left out."""
+    stores them (strings), the software versions, the loop's settings and
+    `without` left out."""
     return tuple(sorted((name, str(value)) for name, value in config.items()
-                        if name not in VERSION_PARAMS and name not in without))
+                        if name not in _NOT_IDENTIFYING and name not in without))
 
 
 def run_key(run, names, without=()):
     """`config_key` of a run (a row of `mlflow.search_runs`), over the params `names`."""
     return tuple(sorted((name, str(run.get(f"params.{name}"))) for name in names
-                        if name not in VERSION_PARAMS and name not in without))
+                        if name not in _NOT_IDENTIFYING and name not in without))
 
 
 def completed(configs, runs):
@@ -69,15 +74,16 @@ def train(task, configs, grid, experiment, study_name, resources=None):
     return parent_id
 
 
-def run_study(study, scale, seeds, connect=lambda: None, data_dir=None):
+def run_study(study, scale, seeds, connect=lambda: None, data_dir=None, loop=None):
     """Trains what is missing of `study` at `scale` on the engine `connect()`
-    returns (Ray's `engine.Resources`, or None: here, one after the other);
+    returns (Ray's `engine.Resources`, or None: here, one after the other),
+    with the training loop `loop` (`experiments.tasks.loop.loop_params`);
     returns (done before, trained)."""
     from experiments.report.writer import reported_runs
     from experiments.tracking import store
 
     task = TASKS[study.task]
-    configs = study_configs(study, scale, seeds, data_dir)
+    configs = study_configs(study, scale, seeds, data_dir, loop)
     store.open_store()
     for dataset_config in {config["dataset"]: config for config in configs}.values():
         task.prepare(dataset_config)

@@ -3,6 +3,7 @@
 from experiments import arguments
 from experiments.models.norms import NORMS
 from experiments.tasks.base import Task, example_inputs, load_logged_images
+from experiments.tasks.loop import compile_arguments
 
 
 class CnnTask(Task):
@@ -51,7 +52,7 @@ class CnnTask(Task):
         else:
             optimizer = keras.optimizers.Adam(config["lr"])
         model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy",
-                      metrics=["accuracy"])
+                      metrics=["accuracy"], **compile_arguments(config))
         history = self.fit(model, data.train, config, data.sizes["train"], validation=data.val)
         return self.finish(config, history, model, example=example_inputs(data.val),
                            test=data.test)

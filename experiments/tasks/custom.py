@@ -20,6 +20,7 @@ from experiments import arguments
 from experiments.errors import ModelError
 from experiments.models.norms import NORMS, convert_arguments
 from experiments.tasks.base import Task, example_inputs, load_logged_images, log_data
+from experiments.tasks.loop import compile_arguments
 from experiments.tasks.cnn import CnnTask
 
 _TFDS_NAME = re.compile(r"[a-z0-9_]+(/[A-Za-z0-9_.+-]+)?(:[0-9.*]+)?")
@@ -197,7 +198,8 @@ class CustomTask(Task):
         mlflow.set_tag("compiled_by", "build function" if model.compiled else "task")
         if not model.compiled:
             model.compile(optimizer=keras.optimizers.Adam(config["lr"]),
-                          loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+                          loss="sparse_categorical_crossentropy", metrics=["accuracy"],
+                          **compile_arguments(config))
         history = self.fit(model, data.train, config, data.sizes["train"], validation=data.val)
         return self.finish(config, history, model, example=example_inputs(data.val),
                            test=data.test)

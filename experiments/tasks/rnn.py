@@ -3,6 +3,7 @@
 from experiments import arguments
 from experiments.models.norms import RNN_NORMS
 from experiments.tasks.base import ReportView, Task, example_inputs, load_logged_images
+from experiments.tasks.loop import compile_arguments
 
 ADDING_SEQ_LEN = 100
 # Generated examples of the adding problem when --train-size / the settings leave
@@ -86,7 +87,7 @@ class RnnTask(Task):
                           output_units=output_units, seed=config["seed"])
         # Clipping keeps a long recurrence's rare large gradients from derailing a run.
         model.compile(optimizer=keras.optimizers.Adam(config["lr"], clipnorm=1.0), loss=loss,
-                      metrics=metrics)
+                      metrics=metrics, **compile_arguments(config))
         history = self.fit(model, train, config, train_count, validation=val)
         return self.finish(config, history, model, example=example_inputs(val), test=test)
 

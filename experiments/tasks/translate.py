@@ -8,6 +8,7 @@ said to beat batch statistics.
 from experiments import arguments
 from experiments.models.norms import NORMS
 from experiments.tasks.base import Task, example_inputs, load_logged_images
+from experiments.tasks.loop import compile_arguments
 
 TRIPLETS = 8  # (edges | output | target) rows logged at each epoch
 EVAL_STATS = ("moving", "batch")
@@ -81,7 +82,7 @@ class TranslateTask(Task):
         optimizers = {name: keras.optimizers.Adam(config["lr"], beta_1=0.5, name=f"{name}_adam")
                       for name in ("generator", "discriminator")}
         model.compile(g_optimizer=optimizers["generator"],
-                      d_optimizer=optimizers["discriminator"])
+                      d_optimizer=optimizers["discriminator"], **compile_arguments(config))
 
         shown = []  # edges and targets of the triplets, the same every epoch
 

@@ -124,6 +124,12 @@ class DivergenceMonitor(keras.callbacks.Callback):
     """The divergence policy of every task: training stops at the first step
     whose logged values (losses, metrics) are not all finite.
 
+    A compiled loop (`experiments.tasks.loop`) reports its logs once per call
+    of `steps_per_execution` steps, the running means of the epoch: a
+    non-finite value is found when its call returns, at most
+    `steps_per_execution - 1` steps late, and the step recorded is the call's
+    last.
+
     After `fit`, `end_run_if_diverged()` ends the run: it tags the active run
     `diverged` with `diverged_epoch` (counted from 1) and raises
     `TrainingDiverged`, so the run ends FAILED and a sweep goes on with the

@@ -1,0 +1,42 @@
+"""The compiled training loop every task trains with.
+
+Keras runs `steps_per_execution` training steps inside one compiled call, so
+the Python overhead of a step (callbacks, dispatch, the iterator) is paid
+once per call instead of once per step, and `jit_compile` fuses each step's
+operations with XLA (TensorFlow) or `jax.jit` (JAX). Both change how the
+steps run, not what they compute: the same losses to rounding on a fixed
+seed (`tests/experiments/test_loop.py`), so they are logged as params but are
+not part of a run's configuration. On torch, Keras's `jit_compile=True` means
+`torch.compile`, whose compile time outweighs what it saves on these small
+models, so the loop runs without it there; the gan task trains without XLA
+(`GanTask.configure` says why).
+
+What needs a value per step sees one per call: the divergence policy
+(`keras_logging.DivergenceMonitor`) finds a non-finite loss at the end of the
+call it happened in, at most `steps_per_execution - 1` steps late.
+`--no-compile` runs step by step without XLA, to debug.
+"""
+
+# Steps per compiled call: a quick run's whole epoch, a few calls per epoch
+# at the small scale.
+STEPS_PER_EXECUTION = 32
+
+# The params that say how the loop ran, not what it trained.
+LOOP_PARAMS = ("steps_per_execution", "jit_compile")
+
+
+def loop_params(compiled=True, steps_per_execution=None):
+    """The run params of the training loop: `steps_per_execution` steps per
+    compiled call (default `STEPS_PER_EXECUTION`) and XLA where the backend
+    has it; with `compiled=False`, one step per call and no XLA."""
+    import keras
+
+    if not compiled:
+        return {"steps_per_execution": 1, "jit_compile": False}
+    return {"steps_per_execution": steps_per_execution or STEPS_PER_EXECUTION,
+            "jit_compile": keras.config.backend() != "torch"}
+
+
+def compile_arguments(config):
+    """The `model.compile` arguments of `config`'s training loop."""
+    return {name: config[name] for name in LOOP_PARAMS}

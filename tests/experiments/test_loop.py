@@ -1,0 +1,128 @@
+"""The compiled training loop computes what the step-by-step one does.
+
+Every task's model trains on a fixed seed three ways: one step per call
+without XLA (`--no-compile`), several steps per call, and several steps per
+call under XLA. Steps per call change nothing (the same numbers, bit for
+bit); XLA changes the rounding only: the first step's losses agree to float32
+rounding, and a short run's stay within 1e-3 (Adam's normalized updates carry
+a rounding difference from step to step). The gan task trains without XLA
+(`GanTask.configure`): its first step under XLA differs by 0.2%, more than
+rounding.
+"""
+
+import keras
+import numpy as np
+import pytest
+
+from experiments.models.cnn import build_cnn
+from experiments.models.gan import GAN, build_discriminator, build_generator
+from experiments.models.rnn import build_rnn
+from experiments.models.translate import (
+    Translator,
+    build_patch_discriminator,
+    build_translation_generator,
+)
+from experiments.tasks.gan import GanTask
+from experiments.tasks.loop import LOOP_PARAMS, compile_arguments, loop_params
+from experiments.tracking.keras_logging import DivergenceMonitor
+
+pytestmark = pytest.mark.skipif(keras.config.backend() != "tensorflow",
+                                reason="the experiment suite's tasks train on TensorFlow")
+
+STEPS = 4  # per call, in the compiled loops below; the data makes 8 steps per epoch
+LOOPS = {
+    "step by step": loop_params(compiled=False),
+    "steps per call": {"steps_per_execution": STEPS, "jit_compile": False},
+    "steps per call, XLA": loop_params(steps_per_execution=STEPS),
+}
+rng = np.random.default_rng(0)
+IMAGES = rng.uniform(0, 1, (64, 28, 28, 1)).astype("float32")
+LABELS = rng.integers(0, 10, 64)
+
+
+def _classifier(build, from_logits):
+    def train(loop):
+        model = build()
+        model.compile(optimizer=keras.optimizers.Adam(1e-3),
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits),
+                      **compile_arguments(loop))
+        return model
+    return train
+
+
+def _gan(loop):
+    gan = GAN(build_generator("batch", width=8), build_discriminator("weight", width=8))
+    gan.compile(g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
+                d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5), **compile_arguments(loop))
+    return gan
+
+
+def _translator(loop):
+    model = Translator(build_translation_generator("instance", width=8),
+                       build_patch_discriminator("instance", width=8))
+    model.compile(g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
+                  d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5), **compile_arguments(loop))
+    return model
+
+
+TASKS = {
+    "cnn": (_classifier(lambda: build_cnn((28, 28, 1), 10, "batch", depth=1), False),
+            (IMAGES, LABELS)),
+    "rnn": (_classifier(lambda: build_rnn("weight", units=16), True), (IMAGES[..., 0], LABELS)),
+    "gan": (_gan, (IMAGES * 2 - 1,)),
+    "translate": (_translator, (IMAGES, IMAGES)),
+}
+
+
+def _losses(task, loop, epochs=2):
+    """The per-epoch logs of `task` trained on a fixed seed with `loop`, and
+    its first step's."""
+    build, data = TASKS[task]
+    keras.utils.set_random_seed(0)
+    model = build(loop)
+    first = model.fit(*(part[:8] for part in data), batch_size=8, verbose=0).history
+    keras.utils.set_random_seed(0)
+    model = build(loop)
+    history = model.fit(*data, batch_size=8, epochs=epochs, verbose=0, shuffle=False).history
+    return first, history
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_steps_per_call_train_as_the_step_by_step_loop(task):
+    assert _losses(task, LOOPS["steps per call"]) == _losses(task, LOOPS["step by step"])
+
+
+@pytest.mark.parametrize("task", ["cnn", "rnn", "translate"])
+def test_xla_trains_as_the_step_by_step_loop_to_rounding(task):
+    first, history = _losses(task, LOOPS["step by step"])
+    first_xla, history_xla = _losses(task, LOOPS["steps per call, XLA"])
+    for name, values in first.items():
+        np.testing.assert_allclose(first_xla[name], values, rtol=1e-5, err_msg=name)
+        np.testing.assert_allclose(history_xla[name], history[name], rtol=1e-3, err_msg=name)
+
+
+def test_divergence_is_found_at_the_end_of_its_call():
+    images = IMAGES * 2 - 1
+    images[9, 0, 0, 0] = np.nan  # in the second batch of eight: step 2
+    gan = _gan(LOOPS["steps per call"])
+    monitor = DivergenceMonitor()
+    gan.fit(images, batch_size=8, epochs=3, verbose=0, callbacks=[monitor], shuffle=False)
+    epoch, step, values = monitor.diverged_at
+    # Seen when the call of steps 1-4 returns, not later.
+    assert (epoch, step) == (1, STEPS)
+    assert not np.isfinite(values["d_loss"])
+    assert int(gan.d_optimizer.iterations) == STEPS
+
+
+def test_the_gan_task_trains_without_xla():
+    config = GanTask().configure({"norm": "batch/weight", "g_norm": None, "d_norm": None,
+                                  "train_size": None, "val_size": None, "fid_samples": 10,
+                                  **loop_params()})
+    assert config["jit_compile"] is False and config["steps_per_execution"] == 32
+
+
+def test_default_loop_compiles_and_no_compile_runs_step_by_step():
+    assert loop_params() == {"steps_per_execution": 32, "jit_compile": True}
+    assert loop_params(steps_per_execution=8)["steps_per_execution"] == 8
+    assert loop_params(compiled=False) == {"steps_per_execution": 1, "jit_compile": False}
+    assert set(compile_arguments({**loop_params(), "lr": 0.1})) == set(LOOP_PARAMS)
