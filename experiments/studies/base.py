@@ -85,7 +85,11 @@ class Claim:
 @dataclasses.dataclass(frozen=True)
 class Scale:
     """One size of a study: task settings over the task's own, its levels, its
-    seeds, and the labels of the variants it runs (None: all)."""
+    seeds, and the labels of the variants it runs (None: all).
+
+    `seeds` is fixed here, before any run: a study runs and reports seeds
+    0..seeds-1 and no others, so seeds are never added after a look at the
+    results. A bigger study is a new scale or a new study (its own tag)."""
 
     settings: dict
     levels: tuple

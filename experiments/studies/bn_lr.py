@@ -21,7 +21,7 @@ STUDY = Study(
     scales={
         "smoke": Scale({"optimizer": "sgd", "depth": 1, "epochs": 1, "batch_size": 32,
                         "train_size": 256, "val_size": 128, "test_size": 128},
-                       _levels(1, 5), seeds=2, variants=("none", "batch")),
+                       _levels(1, 5), seeds=1, variants=("none", "batch")),
         "small": Scale({"optimizer": "sgd", "depth": 1, "epochs": 4, "batch_size": 64,
                         "train_size": 12288, "val_size": 2048, "test_size": 4096},
                        _levels(1, 5, 30), seeds=5),

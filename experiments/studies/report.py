@@ -32,8 +32,9 @@ def anchor(study):
 
 
 def study_runs(study, scale):
-    """The study's finished and diverged runs at `scale` (any seeds), each
-    labelled with its variant and level (columns `variant`, `level`)."""
+    """The study's finished and diverged runs at `scale`, of the seeds the
+    scale declares (0..seeds-1: a run of any other seed is not the study's),
+    each labelled with its variant and level (columns `variant`, `level`)."""
     task = TASKS[study.task]
     name = task.experiment_name
     if mlflow.get_experiment_by_name(name) is None:
@@ -43,10 +44,12 @@ def study_runs(study, scale):
         return runs
     configs = runner.study_configs(study, scale, seeds=1)
     names = sorted(configs[0])
-    # Any seeds, and the data wherever it was read from.
+    # The declared seeds, and the data wherever it was read from.
     without = ("seed", "data_dir")
     keys = {runner.config_key(config, without=without) for config in configs}
+    seeds = {str(seed) for seed in range(study.scale(scale).seeds)}
     runs = runs[[runner.run_key(run, names, without=without) in keys
+                 and str(run.get("params.seed")) in seeds
                  for _, run in runs.iterrows()]].copy()
 
     def label(run, choices):
@@ -420,7 +423,8 @@ def section(study, scale, runs, judged, out_dir, command):
         parts.append("Not yet run at this scale.")
         return "\n\n".join(parts)
     seeds = sorted(runs["params.seed"].unique(), key=int)
-    parts.append(f"{len(runs)} runs, seeds {', '.join(seeds)}.")
+    parts.append(f"{len(runs)} runs, seeds {', '.join(seeds)} (the scale declares "
+                 f"{study.scale(scale).seeds}).")
     parts.append(markdown_table(
         ["claim", "paper's figure", f"source ([references]({REFERENCES}))",
          "ours: A vs B (mean [95% CI]); difference, claimed side > 0 [raw 95% CI]", "raw p",
@@ -477,8 +481,8 @@ def write_page(studies, scale, out_dir, command):
         f"{_store_label()}.",
         f"Each row is one claim from the literature (the [references]({REFERENCES}) give "
         "each paper's table or figure), the paper's figure, ours, and the verdict. Ours is a "
-        "mean with its 95% confidence interval (Student's t over the seeds); diverged runs "
-        "are counted, not averaged. The raw interval and raw p are "
+        "mean with its 95% confidence interval (Student's t over the seeds the scale "
+        "declares); diverged runs are counted, not averaged. The raw interval and raw p are "
         f"the claim's own test; Holm p is adjusted over the family of the {family} claims "
         "tested on this page.",
         f"**The verdict rule.** {verdict.RULE}",

@@ -19,7 +19,7 @@ STUDY = Study(
               Variant(TEST_BATCH, {"norm": "batch", "eval_stats": "batch"})),
     scales={
         "smoke": Scale({"epochs": 1, "train_size": 32, "val_size": 32, "test_size": 64},
-                       LEVELS[:1], seeds=2),
+                       LEVELS[:1], seeds=1),
         "small": Scale({"epochs": 2, "train_size": 512, "val_size": 256, "test_size": 1024},
                        LEVELS, seeds=5),
         "full": Scale({"epochs": 10}, LEVELS, seeds=5),

@@ -328,6 +328,11 @@ def test_a_claim_declares_its_test_consistently():
     (["study", "rnn", "--scale", "huge"],
      "argument --scale: invalid choice 'huge' (choose from smoke, small, full)"),
     (["study", "rnn", "--seeds", "0"], "argument --seeds: must be an integer >= 1, got '0'"),
+    (["study", "rnn", "--scale", "small", "--seeds", "8"],
+     "argument --seeds: study rnn declares 5 seeds at scale small, got 8; seeds are fixed "
+     "before any run, so another count is a new scale or study, with its own tag"),
+    (["study", "all", "--scale", "smoke", "--seeds", "2"],
+     "argument --seeds: study bn-lr declares 1 seeds at scale smoke, got 2"),
     (["study", "rnn", "--workers", "0"], "argument --workers: must be a positive integer, got '0'"),
 ])
 def test_unknown_study_or_scale_is_refused_with_the_choices(argv, message, store, capsys,
