@@ -74,7 +74,8 @@ RULE = ("Each claim (A beats B) gets one test over the runs of its fixed seeds: 
         "**inconclusive** (also when a side has fewer than 2 runs). A claim is "
         "**untestable** when neither arm's 95% interval beats the task's floor (chance, the "
         "mean predictor) or, for steps to a target, no run reached it. MDE is the difference "
-        "a two-sided test at 0.05 detects with power 0.8 at the claim's runs.")
+        "a two-sided test at 0.05 detects with power 0.8 at the claim's runs (before Holm's "
+        "adjustment, so a lower bound).")
 
 
 @dataclasses.dataclass(frozen=True)
