@@ -226,7 +226,7 @@ def _p(value):
 def _interval(estimate):
     if estimate.n == 0 or math.isnan(estimate.mean):
         return "-"
-    text = f"{estimate.mean:+.4g}"
+    text = f"{estimate.mean + 0.0:+.4g}"  # + 0.0: no "-0"
     if math.isnan(estimate.low):
         return text
     return f"{text} [{estimate.low:+.4g}, {estimate.high:+.4g}]"
@@ -484,7 +484,7 @@ def write_page(studies, scale, out_dir, command):
         "mean with its 95% confidence interval (Student's t over the seeds the scale "
         "declares); diverged runs are counted, not averaged. The raw interval and raw p are "
         f"the claim's own test; Holm p is adjusted over the family of the {family} claims "
-        "tested on this page.",
+        "tested on this page (with the equivalence tests of those that declare a margin).",
         f"**The verdict rule.** {verdict.RULE}",
         markdown_table(["claim", "paper's figure",
                         "ours: difference, claimed side > 0 [raw 95% CI]", "raw p", "Holm p",

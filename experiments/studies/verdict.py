@@ -347,7 +347,7 @@ def binary(a, b, higher_is_better=True):
     """The `Test` of "A beats B" on outcomes `a` and `b` (lists of booleans)."""
     difference, p, mde = proportions(sum(a), len(a), sum(b), len(b))
     if min(len(a), len(b)) < 2:
-        p = math.nan
+        p = mde = math.nan
     if not higher_is_better:
         difference = difference.flipped()
     return Test("Fisher's exact", difference, p, math.nan, mde)
@@ -364,8 +364,10 @@ def censored(a, b):
         return Test(method, Estimate(0.0, math.nan, math.nan, n), untestable=True)
     effect, p = gehan(a, b)
     # Longer is worse: the claimed side (A faster) is a negative score.
-    return Test(method, Estimate(-effect, math.nan, math.nan, n), p if n >= 2 else math.nan,
-                math.nan, rank_mde(len(a), len(b)))
+    if n < 2:
+        return Test(method, Estimate(-effect, math.nan, math.nan, n))
+    return Test(method, Estimate(-effect, math.nan, math.nan, n), p, math.nan,
+                rank_mde(len(a), len(b)))
 
 
 def decide(test, p_adjusted, p_equivalence_adjusted=math.nan):
