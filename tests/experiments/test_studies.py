@@ -190,6 +190,16 @@ def test_gehan_normal_approximation_past_the_exact_limit(monkeypatch):
                                                      use_continuity=False).pvalue)
 
 
+def test_mde_of_proportions_and_ranks_by_their_normal_approximations():
+    z = stats.norm.ppf(0.975) + stats.norm.ppf(0.8)
+    # A difference of rates at a 50% rate, 5 runs a side: z sqrt(0.25 (1/5 + 1/5)).
+    np.testing.assert_allclose(verdict.binary([True] * 5, [False] * 5).mde,
+                               z * math.sqrt(0.1))
+    # Noether: P(longer) - 1/2 = z / sqrt(12 c (1 - c) N); the pair score is twice it.
+    np.testing.assert_allclose(verdict.rank_mde(5, 5), 2 * z / math.sqrt(30))
+    assert verdict.rank_mde(5, 5) > 1 > verdict.rank_mde(20, 20)
+
+
 def test_beats_floor_needs_the_whole_interval_on_the_better_side():
     assert verdict.beats_floor([0.30, 0.32, 0.31], 0.1, True)
     assert not verdict.beats_floor([0.09, 0.12, 0.11], 0.1, True)
@@ -308,6 +318,22 @@ def test_paired_binary_and_censored_claims_on_run_tables():
     effect, p = verdict.gehan([(4, True), (8, False), (4, True), (4, True)],
                               [(8, True), (8, False), (8, True), (8, False)])
     assert steps.result.test.difference.mean == -effect > 0 and steps.result.test.p == p
+
+
+def test_the_page_reads_only_the_seeds_the_scale_declares(monkeypatch):
+    configs = [{"norm": norm, "batch_size": size, "seed": 0}
+               for norm in ("batch", "group") for size in (2, 32)]
+    runs = pandas.DataFrame([
+        {"run_id": f"{norm}{size}-{seed}", "params.norm": norm, "params.batch_size": str(size),
+         "params.seed": str(seed), "metrics.test_accuracy": 0.5}
+        for norm in ("batch", "group") for size in (2, 32) for seed in range(5)])
+    monkeypatch.setattr(report.mlflow, "get_experiment_by_name", lambda name: object())
+    monkeypatch.setattr(report, "reported_runs", lambda name, study: runs)
+    monkeypatch.setattr(report.runner, "study_configs", lambda study, scale, seeds: configs)
+    read = report.study_runs(TOY, "small")  # TOY declares 3 seeds
+    assert sorted(read["params.seed"].unique()) == ["0", "1", "2"] and len(read) == 12
+    assert set(zip(read["variant"], read["level"])) == {(v, lv) for v in ("batch", "group")
+                                                        for lv in ("2", "32")}
 
 
 def test_a_claim_declares_its_test_consistently():
