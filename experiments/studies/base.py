@@ -40,8 +40,10 @@ class Claim:
     (`experiments.studies.verdict`) is declared with it, before any run:
 
     - `outcome`: "continuous" (the runs' final `metric`), "binary" (whether a
-      run's `metric` reaches `target`, a diverged run never does; the metric
-      "diverged" takes the divergence itself as the outcome) or "censored"
+      run's `metric` reaches `target` in the metric's direction, which is the
+      better outcome; a diverged run never does; the metric "diverged" takes
+      the divergence itself as the outcome, `higher_is_better` False claiming
+      that A diverges less often) or "censored"
       (the training steps until the curve `metric` first reaches `target`;
       a run that never does is censored at its budget, and fewer steps is
       better whatever `higher_is_better` says of the metric);

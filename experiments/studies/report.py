@@ -129,7 +129,10 @@ def _test(claim, a_runs, b_runs, history):
     if claim.outcome == verdict.BINARY:
         a, b = (_successes(claim, runs) for runs in (a_runs, b_runs))
         texts = [f"{sum(s)}/{len(s)}" if s else "-" for s in (a, b)]
-        return (*texts, verdict.binary(a, b, claim.higher_is_better))
+        if claim.metric == "diverged":  # higher_is_better False: diverging less is claimed
+            return (*texts, verdict.binary(a, b, claim.higher_is_better))
+        # Reaching the target (in the metric's direction) is always the better outcome.
+        return (*texts, verdict.binary(a, b, reaching=True))
     if claim.outcome == verdict.CENSORED:
         a, b = ([s for s in (run_steps(run, claim.metric, claim.target, claim.higher_is_better,
                                        history) for _, run in runs.iterrows()) if s is not None]
@@ -259,7 +262,7 @@ def _stats_cells(judged):
     result = judged.result
     if result is None or result.test.untestable:
         note = "" if result is None else " (does not beat the floor)" if (
-            result.test.method != "Gehan's rank test") else " (no run reached the target)"
+            judged.claim.outcome == verdict.CONTINUOUS) else " (no run reached the target)"
         return ["-", "-", "-", (result.test.method if result else "-") + note]
     test = result.test
     raw, adjusted = _p(test.p), _p(result.p_adjusted)

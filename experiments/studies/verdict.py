@@ -28,8 +28,8 @@ form one family; Holm's step-down method adjusts them, and the verdict is
 taken from the adjusted values:
 
 - untestable: the claim declares the task's floor (chance, the mean
-  predictor) and neither arm's 95% interval lies beyond it; censored: no run
-  of either arm reached the target. It enters no family;
+  predictor) and neither arm's 95% interval lies beyond it; binary or
+  censored: no run of either arm reached the target. It enters no family;
 - supported / contradicted: the adjusted p of "no difference" is < 0.05, and
   the difference lies on / against the claimed side;
 - equivalent: otherwise, when the claim declares a smallest effect of
@@ -73,7 +73,7 @@ RULE = ("Each claim (A beats B) gets one test over the runs of its fixed seeds: 
         "and its two one-sided tests (TOST), Holm-adjusted too, are < 0.05; else "
         "**inconclusive** (also when a side has fewer than 2 runs). A claim is "
         "**untestable** when neither arm's 95% interval beats the task's floor (chance, the "
-        "mean predictor) or, for steps to a target, no run reached it. MDE is the difference "
+        "mean predictor) or, for reaching a target or the steps to it, no run reached it. MDE is the difference "
         "a two-sided test at 0.05 detects with power 0.8 at the claim's runs (before Holm's "
         "adjustment, so a lower bound).")
 
@@ -343,14 +343,18 @@ def continuous(a, b, higher_is_better=True, pairs=None, margin=None):
                 p_equivalence, t_mde(se, df))
 
 
-def binary(a, b, higher_is_better=True):
-    """The `Test` of "A beats B" on outcomes `a` and `b` (lists of booleans)."""
+def binary(a, b, higher_is_better=True, reaching=False):
+    """The `Test` of "A beats B" on outcomes `a` and `b` (lists of booleans:
+    True the more often being better, unless `higher_is_better` is False).
+    `reaching`: the outcomes say whether a run reached a target, and the claim
+    is untestable when no run of either side did."""
     difference, p, mde = proportions(sum(a), len(a), sum(b), len(b))
     if min(len(a), len(b)) < 2:
         p = mde = math.nan
     if not higher_is_better:
         difference = difference.flipped()
-    return Test("Fisher's exact", difference, p, math.nan, mde)
+    untestable = reaching and min(len(a), len(b)) >= 2 and not any([*a, *b])
+    return Test("Fisher's exact", difference, p, math.nan, mde, untestable)
 
 
 def censored(a, b):

@@ -150,6 +150,10 @@ def test_binary_outcome_proportions_with_newcombe_interval():
                                                                     wilson_high_0_of_5))
     # Diverging less is better: the claimed side flips.
     assert verdict.binary([False] * 5, [True] * 5, higher_is_better=False).difference.mean == 1
+    # Reaching a target: untestable when no run of either side did.
+    assert verdict.binary([False] * 3, [False] * 3, reaching=True).untestable
+    assert not verdict.binary([False] * 3, [False] * 3).untestable  # none diverged: a tie
+    assert not verdict.binary([True], [False], reaching=True).untestable  # too few to say
 
 
 def test_censored_pairs_are_undetermined_unless_one_run_certainly_took_longer():
@@ -291,11 +295,17 @@ def test_paired_binary_and_censored_claims_on_run_tables():
         Claim("diverges less", ("group", "2"), ("batch", "2"), "diverged", False, "-", "-",
               outcome="binary"),
         Claim("fewer steps to 0.5", ("group", "2"), ("batch", "2"), "val_accuracy", True, "-",
-              "-", outcome="censored", target=0.5))
+              "-", outcome="censored", target=0.5),
+        # An error under a target: reaching it is still the better outcome.
+        Claim("error under 0.25", ("group", "2"), ("batch", "2"), "test_error", False, "-", "-",
+              outcome="binary", target=0.25),
+        Claim("error under 0.01", ("group", "2"), ("batch", "2"), "test_error", False, "-", "-",
+              outcome="binary", target=0.01))
     study = dataclasses.replace(TOY, claims=claims)
     runs = run_table([("group", "2", acc, False) for acc in (0.80, 0.71, 0.90, 0.78)]
                      + [("batch", "2", acc, div) for acc, div in
                         ((0.70, False), (0.62, False), (0.79, False), (0.99, True))])
+    runs["metrics.test_error"] = 1 - runs["metrics.test_accuracy"]
     # Validation accuracy per epoch: group reaches 0.5 at epoch 1 (4 steps)
     # but run 1 never does; batch at epoch 2 (8 steps) but runs 5 and 7 never.
     curves = {"0": {1: 0.6, 2: 0.7}, "1": {1: 0.3, 2: 0.4}, "2": {1: 0.55, 2: 0.8},
@@ -311,6 +321,10 @@ def test_paired_binary_and_censored_claims_on_run_tables():
     assert (reach.a, reach.b) == ("3/4", "1/4")  # the diverged 0.99 does not count
     np.testing.assert_allclose(reach.result.test.p, stats.fisher_exact([[3, 1], [1, 3]]).pvalue)
     assert result["diverges less"].result.test.difference.mean == 0.25
+    under = result["error under 0.25"]
+    assert (under.a, under.b) == ("3/4", "1/4")
+    np.testing.assert_allclose(under.result.test.difference.mean, 0.5)  # A more often: claimed
+    assert result["error under 0.01"].verdict == verdict.UNTESTABLE
     steps = result["fewer steps to 0.5"]
     # group (4, 8 censored, 4, 4) vs batch (8, 8 censored, 8, 8 censored: diverged).
     assert steps.a == "median 4 steps, 3/4 reached"
