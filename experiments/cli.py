@@ -444,7 +444,8 @@ def cmd_study(argv):
                         help="smoke (seconds), small (at most 20 minutes per study on 2 "
                              "cores; the default) or full (bigger machines)")
     parser.add_argument("--seeds", type=arguments.int_at_least(1),
-                        help="seeds 0..N-1 (default: the scale's; 5 at small)")
+                        help="seeds 0..N-1: the count the scale declares (5 at small), fixed "
+                             "before any run; another count is refused")
     add_engine_arguments(parser)
     add_loop_arguments(parser)
     parser.add_argument("--data-dir", help="read Fashion-MNIST from this directory of IDX files")
@@ -457,14 +458,19 @@ def cmd_study(argv):
     from experiments.tracking import store
 
     chosen = STUDIES if args.name == "all" else {args.name: STUDIES[args.name]}
+    for study in chosen.values():
+        declared = study.scale(args.scale).seeds
+        if args.seeds is not None and args.seeds != declared:
+            parser.error(f"argument --seeds: study {study.name} declares {declared} seeds at "
+                         f"scale {args.scale}, got {args.seeds}; seeds are fixed before any "
+                         "run, so another count is a new scale or study, with its own tag")
     failures = []
     if not args.report_only:
         with _engine(args) as connect:
             for study in chosen.values():
-                seeds = args.seeds or study.scale(args.scale).seeds
                 try:
-                    runner.run_study(study, args.scale, seeds, connect, data_dir=args.data_dir,
-                                     loop=_loop(args))
+                    runner.run_study(study, args.scale, study.scale(args.scale).seeds, connect,
+                                     data_dir=args.data_dir, loop=_loop(args))
                 except SweepError as error:  # its failed runs are marked; the others go on
                     failures.append(f"{study.name}: {error}")
     store.open_store()

@@ -28,12 +28,32 @@ class Level:
     params: dict
 
 
+OUTCOMES = ("continuous", "binary", "censored")
+
+
 @dataclasses.dataclass(frozen=True)
 class Claim:
     """"`a` beats `b` on `metric`", each a (variant label, level label) pair.
 
-    `paper` is the paper's figure for it and `source` the table it comes from
-    (REFERENCES.md).
+    `paper` is the paper's figure for it and `source` the paper and table it
+    comes from (docs/references.md lists them). How it is tested
+    (`experiments.studies.verdict`) is declared with it, before any run:
+
+    - `outcome`: "continuous" (the runs' final `metric`), "binary" (whether a
+      run's `metric` reaches `target` in the metric's direction, which is the
+      better outcome; a diverged run never does; the metric "diverged" takes
+      the divergence itself as the outcome, `higher_is_better` False claiming
+      that A diverges less often) or "censored"
+      (the training steps until the curve `metric` first reaches `target`;
+      a run that never does is censored at its budget, and fewer steps is
+      better whatever `higher_is_better` says of the metric);
+    - `floor`: the task's chance level or mean predictor on `metric`, a
+      number or the name of a metric every run logs (the claim is untestable
+      when neither arm beats it); None: no floor;
+    - `equivalence_margin`: the smallest difference of interest, in the
+      metric's units: with it, "no difference" can be found (TOST);
+    - `paired`: the arms share training (one run per seed trains both; they
+      differ in evaluation only), so the test pairs them by seed.
     """
 
     text: str
@@ -43,12 +63,35 @@ class Claim:
     higher_is_better: bool
     paper: str
     source: str
+    outcome: str = "continuous"
+    target: float | None = None
+    floor: float | str | None = None
+    equivalence_margin: float | None = None
+    paired: bool = False
+
+    def __post_init__(self):
+        if self.outcome not in OUTCOMES:
+            raise ValueError(f"Claim {self.text!r}: outcome must be one of {OUTCOMES}, "
+                             f"got {self.outcome!r}")
+        if (self.outcome == "censored" or self.outcome == "binary"
+                and self.metric != "diverged") and self.target is None:
+            raise ValueError(f"Claim {self.text!r}: a {self.outcome} outcome needs a target")
+        if self.equivalence_margin is not None and not (
+                self.outcome == "continuous" and self.equivalence_margin > 0):
+            raise ValueError(f"Claim {self.text!r}: equivalence_margin must be > 0 on a "
+                             f"continuous outcome, got {self.equivalence_margin!r}")
+        if self.paired and self.outcome != "continuous":
+            raise ValueError(f"Claim {self.text!r}: only a continuous outcome is paired")
 
 
 @dataclasses.dataclass(frozen=True)
 class Scale:
     """One size of a study: task settings over the task's own, its levels, its
-    seeds, and the labels of the variants it runs (None: all)."""
+    seeds, and the labels of the variants it runs (None: all).
+
+    `seeds` is fixed here, before any run: a study runs and reports seeds
+    0..seeds-1 and no others, so seeds are never added after a look at the
+    results. A bigger study is a new scale or a new study (its own tag)."""
 
     settings: dict
     levels: tuple

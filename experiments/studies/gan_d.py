@@ -34,7 +34,7 @@ STUDY = Study(
               SOURCE),
         Claim("spectral norm beats batch norm in the discriminator", ("spectral", "DCGAN"),
               ("batch", "DCGAN"), "fid", False,
-              "the paper's headline; its SN row is not excerpted in REFERENCES.md", SOURCE),
+              "the paper's headline; its SN row is not in the references", SOURCE),
         Claim("weight norm beats batch norm in the discriminator (KID)", ("weight", "DCGAN"),
               ("batch", "DCGAN"), "kid", False, "not reported (FID and IS only)", SOURCE),
     ),

@@ -4,10 +4,13 @@ section per study with its tables and figures.
 
 Every figure is a mean with its 95% confidence interval over the seeds that
 did not diverge; diverged runs are counted (the suite's divergence policy).
-The verdict rule is `experiments.studies.verdict`'s.
+The tests, Holm's adjustment over every claim on the page and the verdict
+rule are `experiments.studies.verdict`'s.
 """
 
+import dataclasses
 import math
+import statistics
 from pathlib import Path
 
 import mlflow
@@ -21,6 +24,7 @@ from experiments.tasks import TASKS
 from experiments.tracking import store
 
 PAGE = "studies.md"
+REFERENCES = "../references.md"  # the papers' tables, from the page in docs/studies/
 
 
 def anchor(study):
@@ -28,8 +32,9 @@ def anchor(study):
 
 
 def study_runs(study, scale):
-    """The study's finished and diverged runs at `scale` (any seeds), each
-    labelled with its variant and level (columns `variant`, `level`)."""
+    """The study's finished and diverged runs at `scale`, of the seeds the
+    scale declares (0..seeds-1: a run of any other seed is not the study's),
+    each labelled with its variant and level (columns `variant`, `level`)."""
     task = TASKS[study.task]
     name = task.experiment_name
     if mlflow.get_experiment_by_name(name) is None:
@@ -39,10 +44,12 @@ def study_runs(study, scale):
         return runs
     configs = runner.study_configs(study, scale, seeds=1)
     names = sorted(configs[0])
-    # Any seeds, and the data wherever it was read from.
+    # The declared seeds, and the data wherever it was read from.
     without = ("seed", "data_dir")
     keys = {runner.config_key(config, without=without) for config in configs}
+    seeds = {str(seed) for seed in range(study.scale(scale).seeds)}
     runs = runs[[runner.run_key(run, names, without=without) in keys
+                 and str(run.get("params.seed")) in seeds
                  for _, run in runs.iterrows()]].copy()
 
     def label(run, choices):
@@ -79,29 +86,193 @@ def in_grid(study, scale, side):
             and study.level(scale, level) is not None)
 
 
-def judge(study, scale, runs):
-    """Per claim: (claim, A's estimate, B's estimate, verdict, difference)."""
-    judged = []
+def mlflow_history(run_id, metric):
+    """{step: value} of `metric` in run `run_id`."""
+    client = mlflow.MlflowClient()
+    return {m.step: m.value for m in client.get_metric_history(run_id, metric)}
+
+
+def _steps_per_epoch(run):
+    size, batch = run.get("params.train_size"), run.get("params.batch_size")
+    if size in (None, "None") or batch in (None, "None"):
+        return None
+    return math.ceil(int(size) / int(batch))
+
+
+def run_steps(run, metric, target, higher_is_better, history):
+    """(steps, reached) of one run: the training steps until `metric` first
+    reaches `target` at an epoch end, or the run's budget (its epochs' steps)
+    and False when it never does; a diverged run never does. None when the
+    run's steps per epoch are not known."""
+    per_epoch = _steps_per_epoch(run)
+    if per_epoch is None:
+        return None
+    if not run.get("diverged", False):
+        epoch = tables.epochs_to(history(run["run_id"], metric), target, higher_is_better)
+        if epoch is not None:
+            return epoch * per_epoch, True
+    return int(run["params.epochs"]) * per_epoch, False
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+    """One claim as a study judges it: each side's summary (text) and the raw `Test`."""
+
+    claim: object
+    a: str
+    b: str
+    test: verdict.Test | None  # None: not in this scale's grid
+
+
+def _test(claim, a_runs, b_runs, history):
+    """(A's summary, B's summary, raw `verdict.Test`) of `claim` over its arms' runs."""
+    if claim.outcome == verdict.BINARY:
+        a, b = (_successes(claim, runs) for runs in (a_runs, b_runs))
+        texts = [f"{sum(s)}/{len(s)}" if s else "-" for s in (a, b)]
+        if claim.metric == "diverged":  # higher_is_better False: diverging less is claimed
+            return (*texts, verdict.binary(a, b, claim.higher_is_better))
+        # Reaching the target (in the metric's direction) is always the better outcome.
+        return (*texts, verdict.binary(a, b, reaching=True))
+    if claim.outcome == verdict.CENSORED:
+        a, b = ([s for s in (run_steps(run, claim.metric, claim.target, claim.higher_is_better,
+                                       history) for _, run in runs.iterrows()) if s is not None]
+                for runs in (a_runs, b_runs))
+        return (_steps_text(a), _steps_text(b), verdict.censored(a, b))
+    a, b = _values(a_runs, claim.metric), _values(b_runs, claim.metric)
+    pairs = None
+    if claim.paired:
+        pairs = tuple({run["params.seed"]: run[f"metrics.{claim.metric}"]
+                       for _, run in runs[~runs["diverged"]].iterrows()}
+                      for runs in (a_runs, b_runs))
+    test = verdict.continuous(a, b, claim.higher_is_better, pairs, claim.equivalence_margin)
+    if claim.floor is not None and test.difference.n >= 2:
+        floors = ([claim.floor] * 2 if not isinstance(claim.floor, str)
+                  else [_values(runs, claim.floor) for runs in (a_runs, b_runs)])
+        if not any(verdict.beats_floor(values, floor, claim.higher_is_better)
+                   for values, floor in zip((a, b), floors)):
+            test = dataclasses.replace(test, untestable=True)
+    return str(verdict.mean_ci(a)), str(verdict.mean_ci(b)), test
+
+
+def _successes(claim, runs):
+    """Per run of `runs`, whether it reached the claim's target (a diverged run
+    has not), or whether it diverged for the metric "diverged"."""
+    if claim.metric == "diverged":
+        return [bool(d) for d in runs["diverged"]]
+    column = f"metrics.{claim.metric}"
+    return [not run["diverged"] and column in run and finite_value(run[column]) and (
+        run[column] >= claim.target if claim.higher_is_better else run[column] <= claim.target)
+        for _, run in runs.iterrows()]
+
+
+def finite_value(value):
+    return value is not None and math.isfinite(float(value))
+
+
+def _steps_text(steps):
+    """The median steps to the target of (steps, reached) runs, a run that never
+    reached it counted as longer than its budget, and how many reached it."""
+    if not steps:
+        return "-"
+    reached = sum(r for _, r in steps)
+    ordered = sorted(steps, key=lambda s: (not s[1], s[0]))
+    middle = ordered[(len(ordered) - 1) // 2: len(ordered) // 2 + 1]
+    if all(r for _, r in middle):
+        median = f"median {statistics.median(s for s, _ in middle):.4g} steps"
+    else:
+        median = f"median > {min(s for s, r in middle if not r):.4g} steps (budget)"
+    return f"{median}, {reached}/{len(steps)} reached"
+
+
+def judge(study, scale, runs, history=mlflow_history):
+    """A `Row` per claim of `study` over its labelled `runs` at `scale`;
+    `history(run_id, metric)` gives a run's curve for steps to a target."""
+    rows = []
     for claim in study.claims:
         if not (in_grid(study, scale, claim.a) and in_grid(study, scale, claim.b)):
-            judged.append((claim, None, None, verdict.INCONCLUSIVE, None))
+            rows.append(Row(claim, "-", "-", None))
             continue
-        a = _values(_cell(runs, *claim.a), claim.metric) if not runs.empty else []
-        b = _values(_cell(runs, *claim.b), claim.metric) if not runs.empty else []
-        outcome, difference = verdict.verdict(a, b, claim.higher_is_better)
-        judged.append((claim, verdict.mean_ci(a), verdict.mean_ci(b), outcome, difference))
-    return judged
+        if runs.empty:
+            rows.append(Row(claim, "-", "-", verdict.Test("-", verdict.NO_ESTIMATE)))
+            continue
+        rows.append(Row(claim, *_test(claim, _cell(runs, *claim.a), _cell(runs, *claim.b),
+                                      history)))
+    return rows
 
 
-def _ours(claim, a, b, difference):
-    if a is None:
+@dataclasses.dataclass(frozen=True)
+class Judged:
+    """A `Row` with its Holm-adjusted p-values and verdict (`verdict.Judged`)."""
+
+    claim: object
+    a: str
+    b: str
+    result: verdict.Judged | None
+
+    @property
+    def verdict(self):
+        return verdict.INCONCLUSIVE if self.result is None else self.result.verdict
+
+
+def judge_all(rows):
+    """The `Judged` of every `Row` of `rows` as one family (Holm's method over
+    all of them), those not in the grid inconclusive."""
+    tested = [row for row in rows if row.test is not None]
+    results = dict(zip(map(id, tested), verdict.judge_family([row.test for row in tested])))
+    return [Judged(row.claim, row.a, row.b, results.get(id(row))) for row in rows]
+
+
+def _p(value):
+    return "-" if math.isnan(value) else f"{value:.2g}" if value >= 0.001 else f"{value:.1e}"
+
+
+def _interval(estimate):
+    if estimate.n == 0 or math.isnan(estimate.mean):
+        return "-"
+    text = f"{estimate.mean + 0.0:+.4g}"  # + 0.0: no "-0"
+    if math.isnan(estimate.low):
+        return text
+    return f"{text} [{estimate.low:+.4g}, {estimate.high:+.4g}]"
+
+
+def _ours(judged):
+    """Ours: the two sides and the oriented difference with its raw interval."""
+    claim, result = judged.claim, judged.result
+    if result is None:
         return "not in this scale's grid"
-    if a.n == 0 or b.n == 0:
+    if judged.a == "-" or judged.b == "-":
         return "no runs yet"
-    side = "higher" if claim.higher_is_better else "lower"
-    return (f"{claim.metric}: {a} vs {b}; difference ({side} is better) "
-            f"{difference.mean:+.4g}" + ("" if math.isnan(difference.low) else
-                                          f" [{difference.low:+.4g}, {difference.high:+.4g}]"))
+    test = result.test
+    if claim.outcome == verdict.CENSORED:
+        what = (f"{claim.metric}: steps until {'≥' if claim.higher_is_better else '≤'} "
+                f"{claim.target}, {judged.a} vs {judged.b}; pair score (fewer steps is "
+                "better)")
+    elif claim.outcome == verdict.BINARY:
+        event = ("diverged" if claim.metric == "diverged" else
+                 f"{claim.metric} {'≥' if claim.higher_is_better else '≤'} {claim.target}")
+        what = f"{claim.metric}: {event} in {judged.a} vs {judged.b} runs; difference of rates"
+    else:
+        side = "higher" if claim.higher_is_better else "lower"
+        what = f"{claim.metric}: {judged.a} vs {judged.b}; difference ({side} is better)"
+    return f"{what} {_interval(test.difference)}"
+
+
+def _stats_cells(judged):
+    """raw p, Holm p (with the TOST ones where a margin is declared), MDE, test."""
+    result = judged.result
+    if result is None or result.test.untestable:
+        note = "" if result is None else " (does not beat the floor)" if (
+            judged.claim.outcome == verdict.CONTINUOUS) else " (no run reached the target)"
+        return ["-", "-", "-", (result.test.method if result else "-") + note]
+    test = result.test
+    raw, adjusted = _p(test.p), _p(result.p_adjusted)
+    if not math.isnan(test.p_equivalence):
+        margin = judged.claim.equivalence_margin
+        raw += f"; TOST ±{margin:g}: {_p(test.p_equivalence)}"
+        adjusted += f"; TOST: {_p(result.p_equivalence_adjusted)}"
+    mde = "-" if math.isnan(test.mde) else f"{test.mde:.3g}" + (
+        " (beyond reach)" if judged.claim.outcome != verdict.CONTINUOUS and test.mde > 1 else "")
+    return [raw, adjusted, mde, test.method]
 
 
 def _claim_name(claim):
@@ -109,20 +280,7 @@ def _claim_name(claim):
 
 
 def _histories(runs, metric):
-    client = mlflow.MlflowClient()
-    return {run_id: {m.step: m.value for m in client.get_metric_history(run_id, metric)}
-            for run_id in runs["run_id"]}
-
-
-def _steps(history, view, run):
-    """Training steps until the curve first reaches the target (at epoch ends), or None."""
-    epoch = tables.epochs_to(history, view.target, view.higher_is_better)
-    if epoch is None:
-        return None
-    size, batch = run.get("params.train_size"), run.get("params.batch_size")
-    if size in (None, "None") or batch in (None, "None"):
-        return None
-    return epoch * math.ceil(int(size) / int(batch))
+    return {run_id: mlflow_history(run_id, metric) for run_id in runs["run_id"]}
 
 
 def _results(study, scale, runs, out_dir):
@@ -149,14 +307,11 @@ def _results(study, scale, runs, out_dir):
             row = [level.label, variant.label, _runs_text(cell), *estimates]
             if view.target is not None:
                 with_target = True
-                cell_kept = cell[~cell["diverged"]]
-                steps = [_steps(histories[run["run_id"]], view, run)
-                         for _, run in cell_kept.iterrows()]
-                hits = [s for s in steps if s is not None]
-                reached = (f"{verdict.mean_ci(hits)} ({len(hits)}/{len(steps)} runs)"
-                           if hits else ("never" if steps else "-"))
+                steps = [run_steps(run, view.curve_metric, view.target, view.higher_is_better,
+                                   lambda run_id, _: histories.get(run_id, {}))
+                         for _, run in cell.iterrows()]
                 row.append(f"{view.curve_metric} {'≥' if view.higher_is_better else '≤'} "
-                           f"{view.target}: {reached}")
+                           f"{view.target}: {_steps_text([s for s in steps if s is not None])}")
             rows.append(row)
             curve = _ci_curve([histories[run_id] for run_id in
                                cell[~cell["diverged"]]["run_id"]])
@@ -177,7 +332,8 @@ def _results(study, scale, runs, out_dir):
             plots.close(figure)
             figures.append(f"![{view.curve_metric}, {level.label}]({name})")
     if with_target:
-        header.append("steps to target (mean, runs reaching it)")
+        header.append("steps to target (median, a run that never reaches it counted "
+                      "as longer than its budget)")
     rows = [row + ["-"] * (len(header) - len(row)) for row in rows]
     if study.plot == "factor" and factor_points:
         figures.insert(0, _factor_figure(study, factor_points, out_dir))
@@ -262,7 +418,7 @@ def _sample_grid(study, runs, out_dir):
 
 
 def section(study, scale, runs, judged, out_dir, command):
-    """The Markdown section of one study."""
+    """The Markdown section of one study, `judged` its claims' `Judged`."""
     parts = [f'## <a id="{anchor(study)}"></a>{study.name}: {study.title}',
              f"Task `{study.task}`, scale `{scale}`; factor: {study.factor}. "
              f"Reproduce with `{command}`."]
@@ -270,12 +426,15 @@ def section(study, scale, runs, judged, out_dir, command):
         parts.append("Not yet run at this scale.")
         return "\n\n".join(parts)
     seeds = sorted(runs["params.seed"].unique(), key=int)
-    parts.append(f"{len(runs)} runs, seeds {', '.join(seeds)}.")
+    parts.append(f"{len(runs)} runs, seeds {', '.join(seeds)} (the scale declares "
+                 f"{study.scale(scale).seeds}).")
     parts.append(markdown_table(
-        ["claim", "paper's figure", "source", "ours (mean [95% CI])", "verdict"],
-        [[f"{claim.text} ({_claim_name(claim)})", claim.paper, claim.source,
-          _ours(claim, a, b, difference), f"**{outcome}**"]
-         for claim, a, b, outcome, difference in judged]))
+        ["claim", "paper's figure", f"source ([references]({REFERENCES}))",
+         "ours: A vs B (mean [95% CI]); difference, claimed side > 0 [raw 95% CI]", "raw p",
+         "Holm p", "MDE", "test", "verdict"],
+        [[f"{j.claim.text} ({_claim_name(j.claim)})", j.claim.paper, j.claim.source,
+          _ours(j), *_stats_cells(j), f"**{j.verdict}**"]
+         for j in judged]))
     table, figures = _results(study, scale, runs, out_dir)
     parts += [table, *figures]
     if study.notes:
@@ -296,29 +455,43 @@ def _store_label():
 def write_page(studies, scale, out_dir, command):
     """Writes `out_dir/studies.md` ("Which normalization when") for `studies`
     (name -> Study) at `scale`, with their figures; a study without runs at
-    that scale is listed as not yet run. Returns the page's path."""
+    that scale is listed as not yet run. Every claim on the page is one family
+    for Holm's adjustment. Returns the page's path."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    summary, sections = [], []
+    ran = {}
     for study in studies.values():
         runs = study_runs(study, scale)
-        judged = judge(study, scale, runs) if not runs.empty else []
+        ran[study.name] = (runs, judge(study, scale, runs) if not runs.empty else [])
+    judged = iter(judge_all([row for _, rows in ran.values() for row in rows]))
+    summary, sections = [], []
+    for study in studies.values():
+        runs, rows = ran[study.name]
+        mine = [next(judged) for _ in rows]
         link = f"[{study.name}](#{anchor(study)})"
         if runs.empty:
-            summary.append([f"every claim of {study.name}", "-", "not yet run", "-", link])
-        for claim, a, b, outcome, difference in judged:
-            summary.append([claim.text, claim.paper, _ours(claim, a, b, difference),
-                            f"**{outcome}**", link])
-        sections.append(section(study, scale, runs, judged, out_dir,
+            summary.append([f"every claim of {study.name}", "-", "not yet run", "-", "-", "-",
+                            "-", link])
+        for j in mine:
+            summary.append([j.claim.text, j.claim.paper, _ours(j), *_stats_cells(j)[:3],
+                            f"**{j.verdict}**", link])
+        sections.append(section(study, scale, runs, mine, out_dir,
                                 f"{command} {study.name} --scale {scale}"))
+    family = sum(1 for _, rows in ran.values() for row in rows
+                 if row.test is not None and row.test.tested)
     page = "\n\n".join([
         f"# Which normalization when\n\nStudies at scale `{scale}`, read from the store "
         f"{_store_label()}.",
-        "Each row is one claim from the literature (REFERENCES.md cites the tables), "
-        "the paper's figure, ours, and the verdict. Ours is a mean with its 95% confidence "
-        "interval (Student's t over the seeds); diverged runs are counted, not averaged.",
+        f"Each row is one claim from the literature (the [references]({REFERENCES}) give "
+        "each paper's table or figure), the paper's figure, ours, and the verdict. Ours is a "
+        "mean with its 95% confidence interval (Student's t over the seeds the scale "
+        "declares); diverged runs are counted, not averaged. The raw interval and raw p are "
+        f"the claim's own test; Holm p is adjusted over the family of the {family} claims "
+        "tested on this page (with the equivalence tests of those that declare a margin).",
         f"**The verdict rule.** {verdict.RULE}",
-        markdown_table(["claim", "paper's figure", "ours", "verdict", "study"], summary),
+        markdown_table(["claim", "paper's figure",
+                        "ours: difference, claimed side > 0 [raw 95% CI]", "raw p", "Holm p",
+                        "MDE", "verdict", "study"], summary),
         *sections,
     ])
     path = out_dir / PAGE

@@ -1,6 +1,7 @@
 """Studies: each at smoke scale end to end into a temporary store, the verdict
 rule on hand-made run tables, bad input, and resuming an interrupted study."""
 
+import dataclasses
 import math
 
 import mlflow
@@ -55,6 +56,162 @@ def test_verdict_rule(a, b, higher, expected):
         assert difference.low < difference.mean < difference.high
 
 
+def test_welch_and_paired_p_values_are_scipys():
+    a, b = [0.80, 0.82, 0.85, 0.79, 0.81], [0.78, 0.80, 0.79, 0.83, 0.77]
+    _, p, se, df = verdict.welch(a, b)
+    reference = stats.ttest_ind(a, b, equal_var=False)
+    np.testing.assert_allclose([p, df], [reference.pvalue, reference.df])
+    np.testing.assert_allclose(se, math.sqrt(np.var(a, ddof=1) / 5 + np.var(b, ddof=1) / 5))
+    estimate, p, _, df = verdict.paired(dict(enumerate(a)), {**dict(enumerate(b)), 9: 0.1})
+    assert df == 4 and estimate.n == 5  # seed 9 has no partner
+    np.testing.assert_allclose(p, stats.ttest_rel(a, b).pvalue)
+    test = verdict.continuous(None, None, pairs=(dict(enumerate(a)), dict(enumerate(b))))
+    assert test.method == "paired t"
+    np.testing.assert_allclose(test.p, stats.ttest_rel(a, b).pvalue)
+
+
+def test_holm_on_a_known_vector():
+    # Sorted: 0.005 x 4 = 0.02, 0.01 x 3 = 0.03, 0.03 x 2 = 0.06, 0.04 x 1 = 0.04 -> 0.06
+    # (never below the one before it); back in the given order.
+    np.testing.assert_allclose(verdict.holm([0.01, 0.04, 0.03, 0.005]),
+                               [0.03, 0.06, 0.06, 0.02])
+    # Untested (NaN) p-values are not in the family; capped at 1.
+    adjusted = verdict.holm([0.5, math.nan, 0.4])
+    np.testing.assert_allclose(adjusted[0::2], [0.8, 0.8])
+    assert math.isnan(adjusted[1])
+    assert verdict.holm([0.7, 0.9]) == [1.0, 1.0]
+
+
+def test_tost_is_two_one_sided_welch_tests():
+    a, b, margin = [0.80, 0.82, 0.85, 0.79, 0.81], [0.78, 0.80, 0.79, 0.83, 0.77], 0.05
+    estimate, _, se, df = verdict.welch(a, b)
+    above = stats.ttest_ind(np.add(a, margin), b, equal_var=False, alternative="greater")
+    below = stats.ttest_ind(np.subtract(a, margin), b, equal_var=False, alternative="less")
+    np.testing.assert_allclose(verdict.tost(estimate.mean, se, df, margin),
+                               max(above.pvalue, below.pvalue))
+    # Lower is better: the test is symmetric in the sign of the difference.
+    test = verdict.continuous(a, b, higher_is_better=False, margin=margin)
+    np.testing.assert_allclose(test.p_equivalence, max(above.pvalue, below.pvalue))
+
+
+def test_equivalent_needs_a_margin_and_a_narrow_interval():
+    a, b = [0.800, 0.802, 0.801, 0.799, 0.800], [0.801, 0.800, 0.799, 0.802, 0.800]
+    [with_margin, without] = verdict.judge_family([verdict.continuous(a, b, margin=0.01),
+                                                   verdict.continuous(a, b)])
+    assert with_margin.verdict == verdict.EQUIVALENT
+    assert without.verdict == verdict.INCONCLUSIVE
+    # A margin below the interval's reach: no finding either way.
+    [narrow] = verdict.judge_family([verdict.continuous(a, b, margin=1e-4)])
+    assert narrow.verdict == verdict.INCONCLUSIVE
+
+
+def test_the_verdict_comes_from_the_holm_adjusted_p():
+    a, b = [0.85, 0.88, 0.86, 0.89, 0.87], [0.84, 0.86, 0.85, 0.84, 0.86]
+    alone = verdict.continuous(a, b)
+    assert 0.01 < alone.p < 0.05  # significant alone
+    assert verdict.judge_family([alone])[0].verdict == verdict.SUPPORTED
+    # In a family of three, with two nulls: 3 p > 0.05.
+    nulls = [verdict.continuous([0.1, 0.2, 0.3], [0.1, 0.2, 0.3])] * 2
+    judged = verdict.judge_family([alone, *nulls])
+    np.testing.assert_allclose(judged[0].p_adjusted, 3 * alone.p)
+    assert judged[0].verdict == verdict.INCONCLUSIVE
+    assert judged[0].test.difference.low > 0  # though its raw interval is above 0
+
+
+def test_mde_of_the_t_test_is_where_the_noncentral_t_reaches_power_0_8():
+    se, df = 0.02, 8
+    mde = verdict.t_mde(se, df)
+    critical = stats.t.ppf(0.975, df)
+    power = stats.nct.sf(critical, df, mde / se) + stats.nct.cdf(-critical, df, mde / se)
+    np.testing.assert_allclose(power, 0.8, atol=1e-6)
+    # Five seeds a side: about 2 standard deviations (Cohen's d), se = sd sqrt(2/5).
+    np.testing.assert_allclose(verdict.t_mde(math.sqrt(2 / 5), 8), 2.02, atol=0.01)
+    # Many degrees of freedom: the normal approximation, z_0.975 + z_0.8.
+    np.testing.assert_allclose(verdict.t_mde(1.0, 10**6),
+                               stats.norm.ppf(0.975) + stats.norm.ppf(0.8), atol=1e-3)
+
+
+@pytest.mark.parametrize("table", [[[5, 0], [0, 5]], [[4, 2], [1, 6]], [[3, 2], [3, 2]],
+                                   [[0, 5], [2, 3]], [[7, 3], [2, 8]]])
+def test_fisher_exact_is_scipys(table):
+    (sa, fa), (sb, fb) = table
+    np.testing.assert_allclose(verdict.fisher_exact(sa, sa + fa, sb, sb + fb),
+                               stats.fisher_exact(table).pvalue)
+
+
+def test_binary_outcome_proportions_with_newcombe_interval():
+    test = verdict.binary([True] * 5, [False] * 5)
+    assert test.method == "Fisher's exact" and test.difference.mean == 1.0
+    np.testing.assert_allclose(test.p, 2 / 252)  # the two most extreme of C(10, 5) tables
+    # Newcombe: 1 - sqrt((1 - low_a)^2 + (high_b - 0)^2), Wilson's bounds of 5/5 and 0/5.
+    z = stats.norm.ppf(0.975)
+    wilson_high_0_of_5 = z * z / 5 / (1 + z * z / 5)
+    np.testing.assert_allclose(test.difference.low, 1 - math.hypot(wilson_high_0_of_5,
+                                                                    wilson_high_0_of_5))
+    # Diverging less is better: the claimed side flips.
+    assert verdict.binary([False] * 5, [True] * 5, higher_is_better=False).difference.mean == 1
+    # Reaching a target: untestable when no run of either side did.
+    assert verdict.binary([False] * 3, [False] * 3, reaching=True).untestable
+    assert not verdict.binary([False] * 3, [False] * 3).untestable  # none diverged: a tie
+    assert not verdict.binary([True], [False], reaching=True).untestable  # too few to say
+
+
+def test_censored_pairs_are_undetermined_unless_one_run_certainly_took_longer():
+    longer = verdict._longer
+    assert longer((200, True), (100, True)) == 1 and longer((100, True), (200, True)) == -1
+    assert longer((300, False), (300, True)) == 1  # censored at 300: longer than reaching at 300
+    assert longer((100, False), (200, True)) == 0  # budget 100 ran out before 200: unknown
+    assert longer((300, False), (300, False)) == 0 and longer((50, True), (50, True)) == 0
+
+
+def test_gehan_by_hand_and_against_mann_whitney():
+    # A reaches the target at 10, 20, 30 steps; B at 40 and twice never within
+    # the budget of 50. Every pair has A shorter: score sum -9, effect -1; of
+    # the C(6, 3) = 20 splits of the pooled scores (-5, -3, -1, +1, +4, +4)
+    # only A's and B's own reach |sum| 9: p = 2/20.
+    a, b = [(10, True), (20, True), (30, True)], [(40, True), (50, False), (50, False)]
+    effect, p = verdict.gehan(a, b)
+    assert effect == -1 and p == pytest.approx(0.1)
+    # Dropping the censored runs would leave B one run and no test.
+    test = verdict.censored(a, b)
+    assert test.difference.mean == 1 and test.p == pytest.approx(0.1)  # fewer steps: claimed
+    # Without censoring it is the exact Mann-Whitney test.
+    x, y = [3, 7, 8, 12, 15], [5, 9, 10, 14, 16, 20]
+    effect, p = verdict.gehan([(v, True) for v in x], [(v, True) for v in y])
+    reference = stats.mannwhitneyu(x, y, method="exact")
+    np.testing.assert_allclose(p, reference.pvalue)
+    np.testing.assert_allclose(effect, 2 * reference.statistic / 30 - 1)
+    # No run reached the target: untestable.
+    assert verdict.censored([(50, False)] * 3, [(50, False)] * 3).untestable
+
+
+def test_gehan_normal_approximation_past_the_exact_limit(monkeypatch):
+    monkeypatch.setattr(verdict, "EXACT_LIMIT", 1)
+    x, y = [3, 7, 8, 12, 15], [5, 9, 10, 14, 16, 20]
+    _, p = verdict.gehan([(v, True) for v in x], [(v, True) for v in y])
+    # Without ties Mantel's variance is the rank-sum test's.
+    np.testing.assert_allclose(p, stats.mannwhitneyu(x, y, method="asymptotic",
+                                                     use_continuity=False).pvalue)
+
+
+def test_mde_of_proportions_and_ranks_by_their_normal_approximations():
+    z = stats.norm.ppf(0.975) + stats.norm.ppf(0.8)
+    # A difference of rates at a 50% rate, 5 runs a side: z sqrt(0.25 (1/5 + 1/5)).
+    np.testing.assert_allclose(verdict.binary([True] * 5, [False] * 5).mde,
+                               z * math.sqrt(0.1))
+    # Noether: P(longer) - 1/2 = z / sqrt(12 c (1 - c) N); the pair score is twice it.
+    np.testing.assert_allclose(verdict.rank_mde(5, 5), 2 * z / math.sqrt(30))
+    assert verdict.rank_mde(5, 5) > 1 > verdict.rank_mde(20, 20)
+
+
+def test_beats_floor_needs_the_whole_interval_on_the_better_side():
+    assert verdict.beats_floor([0.30, 0.32, 0.31], 0.1, True)
+    assert not verdict.beats_floor([0.09, 0.12, 0.11], 0.1, True)
+    # A floor per run (the mean predictor of each run's data), lower is better.
+    assert verdict.beats_floor([0.10, 0.11], [0.17, 0.18], False)
+    assert not verdict.beats_floor([0.170, 0.171, 0.169], [0.170, 0.170, 0.170], False)
+
+
 # A study of two norms at two levels, judged on hand-made run tables.
 TOY = Study(
     name="toy", title="toy", task="cnn", factor="batch size",
@@ -71,10 +228,21 @@ TOY = Study(
 
 
 def run_table(cells):
-    """Rows `(variant, level, accuracy, diverged)` as a study's labelled run table."""
-    return pandas.DataFrame(
-        [{"run_id": str(i), "variant": v, "level": lv, "metrics.test_accuracy": acc,
-          "diverged": div} for i, (v, lv, acc, div) in enumerate(cells)])
+    """Rows `(variant, level, accuracy, diverged)` as a study's labelled run
+    table, seeds 0, 1, ... within each cell, 2 epochs of 4 steps each."""
+    seeds = {}
+    rows = []
+    for i, (v, lv, acc, div) in enumerate(cells):
+        seed = seeds[v, lv] = seeds.get((v, lv), -1) + 1
+        rows.append({"run_id": str(i), "variant": v, "level": lv, "metrics.test_accuracy": acc,
+                     "diverged": div, "params.seed": str(seed), "params.epochs": "2",
+                     "params.train_size": "8", "params.batch_size": "2"})
+    return pandas.DataFrame(rows)
+
+
+def judged(study, runs, history=None):
+    return {j.claim.text: j for j in report.judge_all(report.judge(study, "small", runs,
+                                                                   history))}
 
 
 def test_claims_are_judged_on_run_tables_with_diverged_runs_counted_not_averaged():
@@ -85,17 +253,113 @@ def test_claims_are_judged_on_run_tables_with_diverged_runs_counted_not_averaged
         + [("batch", "2", 0.99, True)]
         + [("batch", "32", acc, False) for acc in (0.70, 0.71, 0.72)]
         + [("group", "32", acc, False) for acc in (0.80, 0.82, 0.81)])
-    judged = {claim.text: (outcome, a, b) for claim, a, b, outcome, _ in
-              report.judge(TOY, "small", runs)}
-    assert judged["group beats batch at 2"][0] == verdict.SUPPORTED
-    assert judged["group beats batch at 2"][2].n == 3
-    np.testing.assert_allclose(judged["group beats batch at 2"][2].mean, 0.61)
-    assert judged["batch beats group at 32"][0] == verdict.CONTRADICTED
-    assert judged["batch at 32 beats batch at 2"][0] == verdict.SUPPORTED
+    result = judged(TOY, runs)
+    group_2 = result["group beats batch at 2"]
+    assert group_2.verdict == verdict.SUPPORTED
+    assert group_2.result.test.difference.n == 3
+    np.testing.assert_allclose(group_2.result.test.difference.mean, 0.81 - 0.61)
+    assert group_2.b.startswith("0.61 [")
+    assert result["batch beats group at 32"].verdict == verdict.CONTRADICTED
+    assert result["batch at 32 beats batch at 2"].verdict == verdict.SUPPORTED
+    # One family: Holm's adjustment over the three claims.
+    raw = [result[c.text].result.test.p for c in TOY.claims]
+    np.testing.assert_allclose([result[c.text].result.p_adjusted for c in TOY.claims],
+                               verdict.holm(raw))
     # Every run of a side diverged: nothing to compare.
     all_diverged = runs.assign(diverged=runs["variant"] == "batch")
-    outcomes = [outcome for _, _, _, outcome, _ in report.judge(TOY, "small", all_diverged)]
-    assert outcomes == [verdict.INCONCLUSIVE] * 3
+    assert {j.verdict for j in judged(TOY, all_diverged).values()} == {verdict.INCONCLUSIVE}
+
+
+def test_a_claim_whose_arms_never_beat_the_floor_is_untestable():
+    floored = dataclasses.replace(TOY, claims=(
+        dataclasses.replace(TOY.claims[0], floor=0.1),
+        dataclasses.replace(TOY.claims[1], floor=0.1)))
+    runs = run_table(
+        # Both at chance (10 classes): no arm beats the floor, whatever the difference.
+        [("group", "2", acc, False) for acc in (0.100, 0.105, 0.110)]
+        + [("batch", "2", acc, False) for acc in (0.090, 0.092, 0.091)]
+        + [("batch", "32", acc, False) for acc in (0.70, 0.71, 0.72)]
+        + [("group", "32", acc, False) for acc in (0.10, 0.11, 0.09)])
+    result = judged(floored, runs)
+    assert result["group beats batch at 2"].verdict == verdict.UNTESTABLE
+    assert math.isnan(result["group beats batch at 2"].result.p_adjusted)  # not in the family
+    assert result["batch beats group at 32"].verdict == verdict.SUPPORTED  # one arm beats it
+
+
+def test_paired_binary_and_censored_claims_on_run_tables():
+    claims = (
+        Claim("paired", ("group", "2"), ("batch", "2"), "test_accuracy", True, "-", "-",
+              paired=True),
+        Claim("reaches 0.75", ("group", "2"), ("batch", "2"), "test_accuracy", True, "-", "-",
+              outcome="binary", target=0.75),
+        Claim("diverges less", ("group", "2"), ("batch", "2"), "diverged", False, "-", "-",
+              outcome="binary"),
+        Claim("fewer steps to 0.5", ("group", "2"), ("batch", "2"), "val_accuracy", True, "-",
+              "-", outcome="censored", target=0.5),
+        # An error under a target: reaching it is still the better outcome.
+        Claim("error under 0.25", ("group", "2"), ("batch", "2"), "test_error", False, "-", "-",
+              outcome="binary", target=0.25),
+        Claim("error under 0.01", ("group", "2"), ("batch", "2"), "test_error", False, "-", "-",
+              outcome="binary", target=0.01))
+    study = dataclasses.replace(TOY, claims=claims)
+    runs = run_table([("group", "2", acc, False) for acc in (0.80, 0.71, 0.90, 0.78)]
+                     + [("batch", "2", acc, div) for acc, div in
+                        ((0.70, False), (0.62, False), (0.79, False), (0.99, True))])
+    runs["metrics.test_error"] = 1 - runs["metrics.test_accuracy"]
+    # Validation accuracy per epoch: group reaches 0.5 at epoch 1 (4 steps)
+    # but run 1 never does; batch at epoch 2 (8 steps) but runs 5 and 7 never.
+    curves = {"0": {1: 0.6, 2: 0.7}, "1": {1: 0.3, 2: 0.4}, "2": {1: 0.55, 2: 0.8},
+              "3": {1: 0.5, 2: 0.6}, "4": {1: 0.4, 2: 0.6}, "5": {1: 0.3, 2: 0.45},
+              "6": {1: 0.2, 2: 0.5}, "7": {1: 0.7, 2: 0.9}}
+    result = judged(study, runs, lambda run_id, metric: curves[run_id])
+    pairs = result["paired"].result.test
+    # Seed 3's partner diverged: three pairs.
+    assert pairs.method == "paired t" and pairs.difference.n == 3
+    np.testing.assert_allclose(pairs.p, stats.ttest_rel([0.80, 0.71, 0.90],
+                                                        [0.70, 0.62, 0.79]).pvalue)
+    reach = result["reaches 0.75"]
+    assert (reach.a, reach.b) == ("3/4", "1/4")  # the diverged 0.99 does not count
+    np.testing.assert_allclose(reach.result.test.p, stats.fisher_exact([[3, 1], [1, 3]]).pvalue)
+    assert result["diverges less"].result.test.difference.mean == 0.25
+    under = result["error under 0.25"]
+    assert (under.a, under.b) == ("3/4", "1/4")
+    np.testing.assert_allclose(under.result.test.difference.mean, 0.5)  # A more often: claimed
+    assert result["error under 0.01"].verdict == verdict.UNTESTABLE
+    steps = result["fewer steps to 0.5"]
+    # group (4, 8 censored, 4, 4) vs batch (8, 8 censored, 8, 8 censored: diverged).
+    assert steps.a == "median 4 steps, 3/4 reached"
+    assert steps.b == "median > 8 steps (budget), 2/4 reached"
+    effect, p = verdict.gehan([(4, True), (8, False), (4, True), (4, True)],
+                              [(8, True), (8, False), (8, True), (8, False)])
+    assert steps.result.test.difference.mean == -effect > 0 and steps.result.test.p == p
+
+
+def test_the_page_reads_only_the_seeds_the_scale_declares(monkeypatch):
+    configs = [{"norm": norm, "batch_size": size, "seed": 0}
+               for norm in ("batch", "group") for size in (2, 32)]
+    runs = pandas.DataFrame([
+        {"run_id": f"{norm}{size}-{seed}", "params.norm": norm, "params.batch_size": str(size),
+         "params.seed": str(seed), "metrics.test_accuracy": 0.5}
+        for norm in ("batch", "group") for size in (2, 32) for seed in range(5)])
+    monkeypatch.setattr(report.mlflow, "get_experiment_by_name", lambda name: object())
+    monkeypatch.setattr(report, "reported_runs", lambda name, study: runs)
+    monkeypatch.setattr(report.runner, "study_configs", lambda study, scale, seeds: configs)
+    read = report.study_runs(TOY, "small")  # TOY declares 3 seeds
+    assert sorted(read["params.seed"].unique()) == ["0", "1", "2"] and len(read) == 12
+    assert set(zip(read["variant"], read["level"])) == {(v, lv) for v in ("batch", "group")
+                                                        for lv in ("2", "32")}
+
+
+def test_a_claim_declares_its_test_consistently():
+    with pytest.raises(ValueError, match="outcome must be one of"):
+        Claim("x", ("a", "1"), ("b", "1"), "m", True, "-", "-", outcome="bimodal")
+    with pytest.raises(ValueError, match="needs a target"):
+        Claim("x", ("a", "1"), ("b", "1"), "m", True, "-", "-", outcome="censored")
+    with pytest.raises(ValueError, match="equivalence_margin must be > 0"):
+        Claim("x", ("a", "1"), ("b", "1"), "m", True, "-", "-", equivalence_margin=0)
+    with pytest.raises(ValueError, match="only a continuous outcome is paired"):
+        Claim("x", ("a", "1"), ("b", "1"), "m", True, "-", "-", outcome="binary", target=1,
+              paired=True)
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -104,6 +368,11 @@ def test_claims_are_judged_on_run_tables_with_diverged_runs_counted_not_averaged
     (["study", "rnn", "--scale", "huge"],
      "argument --scale: invalid choice 'huge' (choose from smoke, small, full)"),
     (["study", "rnn", "--seeds", "0"], "argument --seeds: must be an integer >= 1, got '0'"),
+    (["study", "rnn", "--scale", "small", "--seeds", "8"],
+     "argument --seeds: study rnn declares 5 seeds at scale small, got 8; seeds are fixed "
+     "before any run, so another count is a new scale or study, with its own tag"),
+    (["study", "all", "--scale", "smoke", "--seeds", "2"],
+     "argument --seeds: study bn-lr declares 1 seeds at scale smoke, got 2"),
     (["study", "rnn", "--workers", "0"], "argument --workers: must be a positive integer, got '0'"),
 ])
 def test_unknown_study_or_scale_is_refused_with_the_choices(argv, message, store, capsys,
@@ -151,8 +420,7 @@ def test_study_at_smoke_scale_end_to_end(name, seeds, figure, smoke, store, runs
     for claim in study.claims:
         row = page_row(page, claim)
         assert claim.paper in row and f"(#study-{name})" in row
-        verdicts.append(next(v for v in (verdict.SUPPORTED, verdict.CONTRADICTED,
-                                          verdict.INCONCLUSIVE) if f"**{v}**" in row))
+        verdicts.append(next(v for v in verdict.VERDICTS if f"**{v}**" in row))
     ran = [c for c in study.claims
            if report.in_grid(study, "smoke", c.a) and report.in_grid(study, "smoke", c.b)]
     assert ran, "the smoke grid judges at least one claim"
