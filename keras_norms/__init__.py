@@ -10,7 +10,7 @@ from keras_norms.filter_response_normalization import (
 from keras_norms.instance_normalization import InstanceNormalization
 from keras_norms.mean_only_batch_normalization import MeanOnlyBatchNormalization
 from keras_norms.weight_normalization import WeightNormalization
-from keras_norms import _tensorflow_addons  # noqa: F401  (registers names)
+from keras_norms._tensorflow_addons import load_tensorflow_addons_model
 
 __all__ = [
     "BatchNormalization",
@@ -20,4 +20,5 @@ __all__ = [
     "WeightNormalization",
     "__version__",
     "convert",
+    "load_tensorflow_addons_model",
 ]

@@ -430,3 +430,27 @@ def test_tfa_trained_weights_transfer_as_the_migration_guide_says():
     w = v * g / np.linalg.norm(v.astype(np.float64), axis=0)
     np.testing.assert_allclose(y, x @ w + bias, rtol=1e-5, atol=1e-5)
     np.testing.assert_array_equal(to_numpy(wrapper.g_offset), 0.0)
+
+
+def _keras2_lstm_config(time_major):
+    return {
+        "class_name": "LSTM",
+        "config": {"name": "lstm", "units": 3, "return_sequences": False,
+                   "time_major": time_major},
+    }
+
+
+def test_tfa_weight_norm_config_around_keras2_lstm_loads():
+    wrapper = keras.layers.deserialize(
+        _tfa_weight_norm_config(_keras2_lstm_config(False), data_init=False)
+    )
+    assert isinstance(wrapper.layer, L.LSTM) and wrapper.is_rnn
+    assert wrapper(random_normal((2, 4, 5))).shape == (2, 3)
+
+
+def test_tfa_weight_norm_config_around_time_major_lstm_raises():
+    # A wrapper's from_config error reaches the caller as it is.
+    with pytest.raises(ValueError, match="time-major.*time_major=True"):
+        keras.layers.deserialize(
+            _tfa_weight_norm_config(_keras2_lstm_config(True), data_init=False)
+        )
