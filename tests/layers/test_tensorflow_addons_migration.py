@@ -413,7 +413,7 @@ def test_user_layer_without_kernel_keeps_tfas_words_when_built():
 
 
 def test_tfa_trained_weights_transfer_as_the_migration_guide_says():
-    # A tfa wrapper around Dense kept [kernel v, bias, g, initialized].
+    # A tfa wrapper around Dense kept g, kernel v, bias and initialized.
     rng = np.random.RandomState(0)
     v = rng.normal(size=(5, 3)).astype("float32")
     bias = rng.normal(size=(3,)).astype("float32")
