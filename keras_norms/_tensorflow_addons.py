@@ -75,7 +75,8 @@ def load_tensorflow_addons_model(filepath, custom_objects=None, compile=True):
     Raises:
         ValueError: if the file holds no model config, or its weights do
             not fit the model (a layer count or weight shape that differs,
-            or a layer of this package inside a nested model).
+            as for tensorflow-addons' WeightNormalization inside a nested
+            model).
     """
     import h5py
 
@@ -122,9 +123,21 @@ def _attribute(group, name):
 
 
 def _names(group, name):
+    """A list of names stored in attribute `name` of an HDF5 group.
+
+    Keras 2 split a list too long for one HDF5 attribute into `name0`,
+    `name1`, ...
+    """
+    if name in group.attrs:
+        chunks = [group.attrs[name]]
+    else:
+        chunks = []
+        while f"{name}{len(chunks)}" in group.attrs:
+            chunks.append(group.attrs[f"{name}{len(chunks)}"])
     return [
         n.decode("utf-8") if hasattr(n, "decode") else str(n)
-        for n in group.attrs.get(name, [])
+        for chunk in chunks
+        for n in chunk
     ]
 
 
@@ -151,17 +164,21 @@ def _load_weights(group, model, filepath):
         values = [np.asarray(group[name][w]) for w in weight_names]
         if isinstance(layer, _BY_NAME):
             _assign_by_name(layer, weight_names, values)
-        elif isinstance(layer, keras.Model) and any(
-            isinstance(inner, _BY_NAME) for inner in layer._flatten_layers()
-        ):
+            continue
+        try:
+            _assign(layer, _legacy_order(layer), weight_names, values)
+        except ValueError as error:
+            if not isinstance(layer, keras.Model):
+                raise
+            # A nested model's weights go by position, which fits
+            # InstanceNormalization and FilterResponseNormalization (shapes
+            # aside), not tfa's WeightNormalization.
             raise ValueError(
                 f"Cannot load the weights of nested model '{layer.name}' "
-                f"from the file at {filepath!r}: it holds "
-                "tensorflow-addons layers, whose weights are read by name "
-                "only at the top level of the model."
-            )
-        else:
-            _assign(layer, _legacy_order(layer), weight_names, values)
+                f"from the file at {filepath!r}: {error} The weights of "
+                "tensorflow-addons' WeightNormalization are matched by name "
+                "only at the top level of a model."
+            ) from None
 
 
 def _assign(layer, variables, names, values):

@@ -154,7 +154,7 @@ def test_keras_own_loader_reads_weight_norm_files_not():
         keras.saving.load_model(FUNCTIONAL, compile=False)
 
 
-def _keras2_instance_norm_h5(path, gamma, beta):
+def _keras2_instance_norm_h5(path, gamma, beta, chunked=False):
     """A Keras 2 `.h5` file as tf-keras wrote it: Input -> tfa InstanceNorm."""
     channels = len(gamma)
     config = {
@@ -187,18 +187,24 @@ def _keras2_instance_norm_h5(path, gamma, beta):
         weights.attrs["layer_names"] = [b"instance_normalization"]
         layer = weights.create_group("instance_normalization")
         names = [b"instance_normalization/gamma:0", b"instance_normalization/beta:0"]
-        layer.attrs["weight_names"] = names
+        if chunked:
+            # As Keras 2 split lists too long for one HDF5 attribute.
+            layer.attrs["weight_names0"] = names[:1]
+            layer.attrs["weight_names1"] = names[1:]
+        else:
+            layer.attrs["weight_names"] = names
         for name, value in zip(names, (gamma, beta)):
             layer.create_dataset(name.decode(), data=value)
 
 
-def test_keras_own_loader_reads_instance_norm_files(tmp_path):
+@pytest.mark.parametrize("chunked", [False, True], ids=["one", "chunked"])
+def test_keras_own_loader_reads_instance_norm_files(tmp_path, chunked):
     # InstanceNormalization's weights are tfa's, in tfa's order: Keras's
     # loader needs no help once `import keras_norms` registered the name.
     path = str(tmp_path / "instance.h5")
     gamma = np.array([0.5, 2.0, 1.5], "float32")
     beta = np.array([0.1, -1.0, 0.3], "float32")
-    _keras2_instance_norm_h5(path, gamma, beta)
+    _keras2_instance_norm_h5(path, gamma, beta, chunked)
     for model in (
         keras.saving.load_model(path, compile=False),
         keras_norms.load_tensorflow_addons_model(path),
@@ -223,3 +229,60 @@ def test_not_a_model_file_raises(tmp_path):
         f.create_group("model_weights")
     with pytest.raises(ValueError, match="No model config.*filepath="):
         keras_norms.load_tensorflow_addons_model(path)
+
+
+def _nested_model_file(path, inner_layer, shape, names, values):
+    """A Keras 2 style weights group for a model nesting `inner_layer`."""
+    inner = keras.Sequential([keras.Input(shape), inner_layer], name="inner")
+    model = keras.Sequential([keras.Input(shape), inner])
+    with h5py.File(path, "w") as f:
+        group = f.create_group("model_weights")
+        group.attrs["layer_names"] = [b"inner"]
+        layer = group.create_group("inner")
+        layer.attrs["weight_names"] = [n.encode() for n in names]
+        for name, value in zip(names, values):
+            layer.create_dataset(name, data=value)
+    return model
+
+
+def test_nested_models_load_by_position_and_refuse_what_does_not_fit(tmp_path):
+    from keras_norms._tensorflow_addons import _load_weights
+
+    path = str(tmp_path / "nested.h5")
+    gamma, beta = np.full(3, 2.0, "float32"), np.full(3, 0.5, "float32")
+    model = _nested_model_file(
+        path, keras_norms.InstanceNormalization(), (4, 4, 3),
+        ["inner/instance_normalization/gamma:0", "inner/instance_normalization/beta:0"],
+        [gamma, beta],
+    )
+    with h5py.File(path, "r") as f:
+        _load_weights(f["model_weights"], model, path)
+    layer = model.layers[0].layers[0]
+    np.testing.assert_array_equal(to_numpy(layer.gamma), gamma)
+    np.testing.assert_array_equal(to_numpy(layer.beta), beta)
+
+    # FRN's weights come in tfa's order too, reshaped.
+    model = _nested_model_file(
+        path, keras_norms.FilterResponseNormalization(learned_epsilon=True),
+        (4, 4, 3),
+        ["learned_epsilon:0", "inner/frn/gamma:0", "inner/frn/beta:0"],
+        [np.full(1, 0.25, "float32"), gamma.reshape(1, 1, 1, 3),
+         beta.reshape(1, 1, 1, 3)],
+    )
+    with h5py.File(path, "r") as f:
+        _load_weights(f["model_weights"], model, path)
+    layer = model.layers[0].layers[0]
+    np.testing.assert_array_equal(to_numpy(layer.gamma), gamma)
+    np.testing.assert_array_equal(to_numpy(layer.eps_learned), [0.25])
+
+    # Weight norm's do not: tfa's 4 weights, our 6.
+    model = _nested_model_file(
+        path, keras_norms.WeightNormalization(keras.layers.Dense(2)), (3,),
+        ["inner/wn/g:0", "inner/wn/kernel:0", "inner/wn/bias:0",
+         "inner/wn/initialized:0"],
+        [np.ones(2, "float32"), np.ones((3, 2), "float32"),
+         np.zeros(2, "float32"), np.array(True)],
+    )
+    with h5py.File(path, "r") as f:
+        with pytest.raises(ValueError, match="nested model 'inner'.*top level"):
+            _load_weights(f["model_weights"], model, path)
