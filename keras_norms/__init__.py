@@ -1,19 +1,24 @@
-"""keras-norms: Batch, Instance and Weight Normalization layers for Keras 3."""
+"""keras-norms: Batch, Instance, Weight and Filter Response Normalization for Keras 3."""
 
 __version__ = "0.1.0"
 
 from keras_norms.batch_normalization import BatchNormalization
 from keras_norms.convert import convert
+from keras_norms.filter_response_normalization import (
+    FilterResponseNormalization,
+)
 from keras_norms.instance_normalization import InstanceNormalization
 from keras_norms.mean_only_batch_normalization import MeanOnlyBatchNormalization
 from keras_norms.weight_normalization import WeightNormalization
-from keras_norms import _tensorflow_addons  # noqa: F401  (registers names)
+from keras_norms._tensorflow_addons import load_tensorflow_addons_model
 
 __all__ = [
     "BatchNormalization",
+    "FilterResponseNormalization",
     "InstanceNormalization",
     "MeanOnlyBatchNormalization",
     "WeightNormalization",
     "__version__",
     "convert",
+    "load_tensorflow_addons_model",
 ]

@@ -28,6 +28,13 @@ DEPTHWISE = (keras.layers.DepthwiseConv1D, keras.layers.DepthwiseConv2D)
 COMPUTED = (keras.layers.Dense,) + CONVOLUTIONS + TRANSPOSED + DEPTHWISE + RECURRENT
 SUPPORTED = COMPUTED + (keras.layers.EinsumDense,)
 
+# tensorflow-addons' words for a layer without a kernel, kept in our messages
+# so code that matches them still does.
+_TFA_NO_KERNEL = (
+    "`WeightNormalization` must wrap a layer that contains a `kernel` for "
+    "weights"
+)
+
 
 def describe(layer):
     """Returns `'name' (ClassName)` for error messages."""
@@ -58,7 +65,8 @@ def check_wrappable(layer, given_axes=None):
             reason = (
                 "it is not a known layer type"
                 if has_kernel
-                else "it has no kernel, or creates one only when built"
+                else "it has no kernel, or creates one only when built "
+                f"({_TFA_NO_KERNEL})"
             )
             raise ValueError(
                 f"WeightNormalization cannot wrap layer {describe(layer)}: "
@@ -113,7 +121,7 @@ def check_kernel(layer):
     if not isinstance(getattr(layer, "kernel", None), keras.Variable):
         raise ValueError(
             f"WeightNormalization cannot wrap layer {describe(layer)}: it "
-            "has no kernel (no `kernel` variable once built)."
+            f"has no kernel (no `kernel` variable once built): {_TFA_NO_KERNEL}."
         )
 
 

@@ -9,13 +9,25 @@ from keras.src.models.functional import Functional
 
 from keras_norms import _weight_norm_layers as layer_types
 from keras_norms.batch_normalization import BatchNormalization
+from keras_norms.filter_response_normalization import (
+    FilterResponseNormalization,
+)
 from keras_norms.instance_normalization import InstanceNormalization
 from keras_norms.mean_only_batch_normalization import (
     MeanOnlyBatchNormalization,
 )
 from keras_norms.weight_normalization import WeightNormalization
 
-NORMS = ("none", "batch", "instance", "weight", "weight_meanbn", "layer", "group")
+NORMS = (
+    "none",
+    "batch",
+    "instance",
+    "weight",
+    "weight_meanbn",
+    "layer",
+    "group",
+    "frn",
+)
 
 # The layers `convert` replaces.
 NORMALIZATIONS = (
@@ -25,13 +37,18 @@ NORMALIZATIONS = (
     BatchNormalization,
     InstanceNormalization,
     MeanOnlyBatchNormalization,
+    FilterResponseNormalization,
 )
+
+# Batch norms: from one to another, `momentum` and `epsilon` are kept.
+BATCH_NORMALIZATIONS = (keras.layers.BatchNormalization, BatchNormalization)
 
 # The classes of the new layers, where one class serves.
 _NEW_LAYER = {
     "batch": BatchNormalization,
     "instance": InstanceNormalization,
     "layer": keras.layers.LayerNormalization,
+    "frn": FilterResponseNormalization,
 }
 
 # Group count of `group` unless given: the largest divisor of the channel
@@ -51,6 +68,8 @@ def convert(model, norm, **options):
     - `"layer"`: `keras.layers.LayerNormalization`;
     - `"group"`: `keras.layers.GroupNormalization`, with `groups` the largest
       divisor of the channel count up to 8 unless given;
+    - `"frn"`: `keras_norms.FilterResponseNormalization`, over every axis
+      but the batch and channel axes (its `axis`);
     - `"none"`: the normalization is removed;
     - `"weight"`: the normalization is removed and the layer feeding it
       (a `Dense`, convolution or other layer `WeightNormalization` wraps) is
@@ -63,6 +82,10 @@ def convert(model, norm, **options):
     nothing to replace. Existing `WeightNormalization` wrappers are kept by
     the weight norms and folded into plain layers (`fold()`) by the others.
 
+    From a batch norm (Keras's or this package's) to `"batch"`, the new
+    layer keeps the old one's `momentum` and `epsilon` unless `options`
+    give them.
+
     Every other layer is copied with its weights, so it computes what it
     did; replaced layers start from their initializers, and a wrapped layer
     keeps its kernel as the direction `v` with `g = ||v||`. Nested
@@ -72,7 +95,7 @@ def convert(model, norm, **options):
     Args:
         model: a built Sequential or Functional `keras.Model`.
         norm: one of `"none"`, `"batch"`, `"instance"`, `"weight"`,
-            `"weight_meanbn"`, `"layer"`, `"group"`.
+            `"weight_meanbn"`, `"layer"`, `"group"`, `"frn"`.
         **options: keyword arguments for every new layer, e.g.
             `momentum=0.9` for `"batch"`, `groups=4` for `"group"`,
             `data_init=False` for the weight norms. Not with `"none"`.
@@ -266,6 +289,14 @@ class _Converter:
             return None
         axis = _channel_axis(layer)
         kwargs = {"name": layer.name, "dtype": layer.dtype_policy, "axis": axis}
+        if self.norm == "frn":
+            rank = len(layer.get_build_config()["input_shape"])
+            kwargs["axis"] = [
+                a for a in range(1, rank) if a != axis % rank
+            ]
+        if self.norm == "batch" and isinstance(layer, BATCH_NORMALIZATIONS):
+            kwargs["momentum"] = layer.momentum
+            kwargs["epsilon"] = layer.epsilon
         if self.norm == "weight_meanbn":
             # The options are the wrapper's.
             return MeanOnlyBatchNormalization(**kwargs)
@@ -365,6 +396,12 @@ def _history_names(node):
 
 def _channel_axis(layer):
     """The axis `layer` keeps one scale per entry of, as an int."""
+    if isinstance(layer, FilterResponseNormalization):
+        # Its `axis` lists the spatial axes; the channel axis is the other.
+        rank = len(layer.get_build_config()["input_shape"])
+        spatial = {a % rank for a in layer.axis}
+        (axis,) = [a for a in range(1, rank) if a not in spatial]
+        return axis
     axis = layer.axis
     if isinstance(axis, (list, tuple)):
         # LayerNormalization over several trailing axes: the last one is

@@ -1,5 +1,7 @@
 """Instance normalization for 1D, 2D and 3D inputs, with masking."""
 
+import numbers
+
 import keras
 from keras import backend
 from keras import ops
@@ -55,9 +57,12 @@ class InstanceNormalization(Layer):
             `moving_variance` and normalize with them in inference.
         momentum: Momentum of the moving averages, in [0, 1).
         **kwargs: Base layer keyword arguments (e.g. `name` and `dtype`).
-            `groups=-1` is accepted too, as in the configs
-            tensorflow-addons saved (its layer was a `GroupNormalization`
-            with one group per channel); any other `groups` is refused.
+            `groups` is accepted too, as in the configs tensorflow-addons
+            saved (its layer was a `GroupNormalization` with one group per
+            channel): -1, or the channel count (checked when the layer is
+            built); any other value is refused. It is not written to our
+            own configs; the read-only attribute `groups` gives
+            tensorflow-addons' value.
 
     Call arguments:
         inputs: Input tensor of rank 3 (`(batch, steps, channels)`), 4 or 5.
@@ -96,15 +101,28 @@ class InstanceNormalization(Layer):
         **kwargs,
     ):
         groups = kwargs.pop("groups", -1)
-        if groups != -1:
+        if (
+            isinstance(groups, bool)
+            or not isinstance(groups, numbers.Integral)
+            or not (groups == -1 or groups > 0)
+        ):
             raise ValueError(
                 "InstanceNormalization normalizes each channel on its own: "
-                "argument `groups` can only be -1 (one group per channel). "
-                "For groups of channels use "
+                "argument `groups` can only be -1 (one group per channel) "
+                "or, as in configs tensorflow-addons saved from a built "
+                "layer, the channel count. For groups of channels use "
                 f"keras.layers.GroupNormalization. Received: groups={groups!r}"
             )
+        axis = _validation.check_axis(axis)
+        if axis == 0:
+            raise ValueError(
+                "Argument `axis` must be a channel axis, not the batch axis "
+                f"0. Received: axis={axis!r}"
+            )
         super().__init__(**kwargs)
-        self.axis = _validation.check_axis(axis)
+        self.axis = axis
+        # Checked against the channel count in `build`.
+        self._groups = int(groups)
         self.epsilon = _validation.check_epsilon(epsilon)
         self.momentum = _validation.check_momentum(momentum)
         self.center = center
@@ -140,6 +158,15 @@ class InstanceNormalization(Layer):
             a for a in range(1, ndim) if a != self._channel_axis
         )
         channels = input_shape[self._channel_axis]
+        if self._groups not in (-1, channels):
+            raise ValueError(
+                f"Layer {self.name} normalizes each of its {channels} "
+                "channels on its own: argument `groups` can only be -1 or "
+                f"{channels} (one group per channel). For groups of channels "
+                "use keras.layers.GroupNormalization. "
+                f"Received: groups={self._groups!r}"
+            )
+        self._groups = channels
         self._broadcast_shape = _weights.broadcast_shape(
             input_shape, (self._channel_axis,)
         )
@@ -202,6 +229,16 @@ class InstanceNormalization(Layer):
                 nonempty=kernels.is_nonempty(x),
             )
         return ops.cast(outputs, self.compute_dtype)
+
+    @property
+    def groups(self):
+        """The number of groups, read-only, as tensorflow-addons had it.
+
+        tensorflow-addons' `InstanceNormalization` was a `GroupNormalization`
+        with one group per channel: `groups` is -1 until the layer is built,
+        then the channel count.
+        """
+        return self._groups
 
     def _kernel_applies(self, mask):
         return mask is None

@@ -466,6 +466,18 @@ class WeightNormalization(keras.layers.Wrapper):
             # A Keras 2 config, as tensorflow-addons saved the wrapped
             # layer, names no module; Keras 3 finds built-ins by module.
             layer_config = {**layer_config, "module": "keras.layers"}
+        inner = layer_config.get("config", {})
+        if "time_major" in inner and hasattr(keras.layers, name):
+            # Keras 2's recurrent layers took `time_major`; Keras 3's run
+            # batch-major only and refuse the argument.
+            if inner["time_major"]:
+                raise ValueError(
+                    f"Cannot load the wrapped {name}: it ran time-major "
+                    "(Keras 2's time_major=True), which Keras 3's recurrent "
+                    "layers do not. Received: time_major=True"
+                )
+            inner = {k: v for k, v in inner.items() if k != "time_major"}
+            layer_config = {**layer_config, "config": inner}
         layer = keras.layers.deserialize(
             layer_config, custom_objects=custom_objects
         )

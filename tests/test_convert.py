@@ -21,6 +21,7 @@ REPLACEMENT = {
     "weight_meanbn": keras_norms.MeanOnlyBatchNormalization,
     "layer": L.LayerNormalization,
     "group": L.GroupNormalization,
+    "frn": keras_norms.FilterResponseNormalization,
 }
 SHAPE = (8, 8, 3)
 
@@ -212,6 +213,82 @@ def test_options_reach_the_new_layers():
     assert keras_norms.convert(model, "group").get_layer("norm").groups == 6
     meanbn = keras_norms.convert(model, "weight_meanbn", data_init=False)
     assert not meanbn.get_layer("weight_normalization_conv").data_init
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        lambda: L.BatchNormalization(momentum=0.9, epsilon=1e-5, name="norm"),
+        lambda: keras_norms.BatchNormalization(
+            momentum=0.9, epsilon=1e-5, name="norm"
+        ),
+    ],
+    ids=["keras", "keras_norms"],
+)
+def test_batch_to_batch_keeps_momentum_and_epsilon(source):
+    model = keras.Sequential(
+        [keras.Input(SHAPE), L.Conv2D(4, 3, name="conv"), source(), L.ReLU()]
+    )
+    layer = keras_norms.convert(model, "batch").get_layer("norm")
+    assert (layer.momentum, layer.epsilon) == (0.9, 1e-5)
+    # Given options win, one at a time.
+    layer = keras_norms.convert(model, "batch", momentum=0.5).get_layer("norm")
+    assert (layer.momentum, layer.epsilon) == (0.5, 1e-5)
+    layer = keras_norms.convert(model, "batch", epsilon=1e-2).get_layer("norm")
+    assert (layer.momentum, layer.epsilon) == (0.9, 1e-2)
+
+
+def test_other_norms_to_batch_take_batch_defaults():
+    # A group norm's epsilon is no batch norm's; nor does batch norm's
+    # momentum pass to other norms.
+    layer = keras_norms.convert(functional(), "batch").get_layer("norm")
+    assert (layer.momentum, layer.epsilon) == (0.99, 1e-3)
+    model = keras.Sequential(
+        [keras.Input(SHAPE), L.Conv2D(4, 3, name="conv"),
+         L.BatchNormalization(epsilon=1e-5, name="norm")]
+    )
+    instance = keras_norms.convert(model, "instance").get_layer("norm")
+    assert instance.epsilon == 1e-3
+
+
+@pytest.mark.parametrize(
+    "shape, channel_axis, spatial",
+    [((8, 8, 3), -1, [1, 2]), ((3, 8, 8), 1, [2, 3]), ((6, 3), -1, [1])],
+)
+def test_frn_takes_every_axis_but_batch_and_channels(shape, channel_axis, spatial):
+    model = keras.Sequential(
+        [keras.Input(shape), L.BatchNormalization(axis=channel_axis, name="norm"),
+         L.Flatten(), L.Dense(2)]
+    )
+    converted = keras_norms.convert(model, "frn", learned_epsilon=True)
+    layer = converted.get_layer("norm")
+    assert isinstance(layer, keras_norms.FilterResponseNormalization)
+    assert layer.axis == spatial and layer.learned_epsilon
+    x = random_normal((2,) + shape, scale=2.0)
+    y = to_numpy(layer(x)).astype(np.float64)
+    nu2 = (x.astype(np.float64) ** 2).mean(axis=tuple(spatial), keepdims=True)
+    np.testing.assert_allclose(
+        y, x / np.sqrt(nu2 + 1e-6 + 1e-4), rtol=1e-5, atol=1e-5
+    )
+
+
+def test_frn_converts_to_other_norms_on_its_channel_axis():
+    model = keras.Sequential(
+        [keras.Input((3, 8, 8)), L.Conv2D(4, 3, data_format="channels_first", name="conv"),
+         keras_norms.FilterResponseNormalization(axis=[2, 3], name="norm")]
+    )
+    for norm in ("batch", "instance", "group"):
+        layer = keras_norms.convert(model, norm).get_layer("norm")
+        assert layer.axis == 1, norm
+    frn = keras_norms.convert(model, "frn").get_layer("norm")
+    assert frn.axis == [2, 3]
+
+
+def test_frn_options_are_checked():
+    with pytest.raises(ValueError, match="tlu=1"):
+        keras_norms.convert(sequential(), "frn", tlu=1)
+    with pytest.raises(ValueError, match="centre"):
+        keras_norms.convert(sequential(), "frn", centre=True)
 
 
 # --- bad input ----------------------------------------------------------------

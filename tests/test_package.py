@@ -46,13 +46,14 @@ USES_EVERY_LAYER = textwrap.dedent(
     x = L.Conv2D(4, 3, padding="same")(x)
     x = keras_norms.BatchNormalization()(x)
     x = keras_norms.InstanceNormalization()(L.ReLU()(x))
+    x = keras_norms.FilterResponseNormalization(tlu=True)(x)
     x = L.GlobalAveragePooling2D()(x)
     outputs = keras_norms.WeightNormalization(L.Dense(2))(x)
     model = keras.Model(inputs, outputs)
 
     data = np.random.RandomState(0).normal(size=(16, 8, 8, 3)).astype("float32")
     labels = np.arange(16) % 2
-    models = [model] + [keras_norms.convert(model, n) for n in ("instance", "group")]
+    models = [model] + [keras_norms.convert(model, n) for n in ("instance", "group", "frn")]
     for each in models:
         each.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
         loss = each.fit(data, labels, epochs=2, verbose=0).history["loss"]

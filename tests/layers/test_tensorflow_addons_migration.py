@@ -7,6 +7,8 @@ InstanceNormalization carrying the `groups=-1` of the GroupNormalization it
 derived from.
 """
 
+import re
+
 import keras
 import numpy as np
 import pytest
@@ -122,13 +124,51 @@ def test_tfa_instance_norm_config_loads_and_normalizes():
     assert "groups" not in layer.get_config()
 
 
-@pytest.mark.parametrize("groups", [1, 2, 0])
-def test_tfa_instance_norm_config_with_other_groups_raises(groups):
-    with pytest.raises(ValueError, match=f"only be -1.*groups={groups}"):
+@pytest.mark.parametrize("groups", [0, -2, 1.5, True, "4"])
+def test_tfa_instance_norm_groups_neither_minus_one_nor_a_count_raise(groups):
+    with pytest.raises(ValueError, match=f"only be -1.*groups={groups!r}"):
         keras_norms.InstanceNormalization(groups=groups)
     # Keras re-raises errors of from_config as a TypeError, message kept.
-    with pytest.raises(TypeError, match=f"only be -1.*groups={groups}"):
+    with pytest.raises(TypeError, match=f"only be -1.*groups={groups!r}"):
         keras.layers.deserialize(_tfa_instance_norm_config(groups))
+
+
+@pytest.mark.parametrize("groups", [1, 2, 4])
+def test_tfa_instance_norm_groups_other_than_the_channels_raise_when_built(groups):
+    layer = keras.layers.deserialize(_tfa_instance_norm_config(groups))
+    with pytest.raises(ValueError, match=f"its 3 channels.*-1 or 3.*groups={groups}"):
+        layer.build((2, 5, 5, 3))
+
+
+def test_tfa_instance_norm_config_of_a_built_layer_loads():
+    # Once built, tfa's layer had replaced groups=-1 by the channel count,
+    # and saved that.
+    layer = keras.layers.deserialize(_tfa_instance_norm_config(groups=3))
+    x = random_normal((2, 5, 5, 3), loc=2.0, scale=3.0)
+    y = to_numpy(layer(x)).astype(np.float64)
+    mean = x.mean(axis=(1, 2), keepdims=True)
+    var = x.var(axis=(1, 2), keepdims=True)
+    np.testing.assert_allclose(y, (x - mean) / np.sqrt(var + 1e-3), atol=1e-4)
+
+
+@pytest.mark.parametrize("groups", [-1, 3])
+def test_groups_attribute_is_tfas_value_and_read_only(groups):
+    layer = keras_norms.InstanceNormalization(groups=groups)
+    assert layer.groups == groups
+    layer.build((2, 5, 5, 3))
+    # tfa's GroupNormalization set `groups` to the channel count in build.
+    assert layer.groups == 3
+    with pytest.raises(AttributeError):
+        layer.groups = 1
+    assert keras_norms.InstanceNormalization(axis=1).groups == -1
+
+
+def test_batch_axis_refused_at_construction():
+    with pytest.raises(ValueError) as info:
+        keras_norms.InstanceNormalization(axis=0)
+    message = str(info.value)
+    assert "`axis`" in message and "axis=0" in message
+    assert "\n" not in message
 
 
 def test_tfa_style_instance_norm_code_runs():
@@ -342,8 +382,38 @@ def test_user_layer_without_kernel_raises_when_built():
         keras_norms.WeightNormalization(layer, output_axes=-1)
 
 
+# tensorflow-addons' message for a layer without a kernel, kept in ours.
+TFA_NO_KERNEL = (
+    "`WeightNormalization` must wrap a layer that contains a `kernel` for weights"
+)
+
+
+@pytest.mark.parametrize("built", [False, True], ids=["unbuilt", "built"])
+def test_layer_without_kernel_error_keeps_tfas_words(built):
+    layer = L.ReLU(name="relu")
+    if built:
+        layer.build((2, 3))
+    with pytest.raises(ValueError) as info:
+        keras_norms.WeightNormalization(layer)
+    assert TFA_NO_KERNEL in str(info.value)
+    assert "'relu' (ReLU)" in str(info.value)
+
+
+def test_user_layer_without_kernel_keeps_tfas_words_when_built():
+    class NoKernel(keras.layers.Layer):
+        def build(self, input_shape):
+            self.w = self.add_weight(shape=(input_shape[-1],))
+
+        def call(self, inputs):
+            return inputs * self.w
+
+    wrapper = keras_norms.WeightNormalization(NoKernel(), output_axes=-1)
+    with pytest.raises(ValueError, match=re.escape(TFA_NO_KERNEL)):
+        wrapper.build((2, 3))
+
+
 def test_tfa_trained_weights_transfer_as_the_migration_guide_says():
-    # A tfa wrapper around Dense kept [kernel v, bias, g, initialized].
+    # A tfa wrapper around Dense kept g, kernel v, bias and initialized.
     rng = np.random.RandomState(0)
     v = rng.normal(size=(5, 3)).astype("float32")
     bias = rng.normal(size=(3,)).astype("float32")
@@ -360,3 +430,27 @@ def test_tfa_trained_weights_transfer_as_the_migration_guide_says():
     w = v * g / np.linalg.norm(v.astype(np.float64), axis=0)
     np.testing.assert_allclose(y, x @ w + bias, rtol=1e-5, atol=1e-5)
     np.testing.assert_array_equal(to_numpy(wrapper.g_offset), 0.0)
+
+
+def _keras2_lstm_config(time_major):
+    return {
+        "class_name": "LSTM",
+        "config": {"name": "lstm", "units": 3, "return_sequences": False,
+                   "time_major": time_major},
+    }
+
+
+def test_tfa_weight_norm_config_around_keras2_lstm_loads():
+    wrapper = keras.layers.deserialize(
+        _tfa_weight_norm_config(_keras2_lstm_config(False), data_init=False)
+    )
+    assert isinstance(wrapper.layer, L.LSTM) and wrapper.is_rnn
+    assert wrapper(random_normal((2, 4, 5))).shape == (2, 3)
+
+
+def test_tfa_weight_norm_config_around_time_major_lstm_raises():
+    # A wrapper's from_config error reaches the caller as it is.
+    with pytest.raises(ValueError, match="time-major.*time_major=True"):
+        keras.layers.deserialize(
+            _tfa_weight_norm_config(_keras2_lstm_config(True), data_init=False)
+        )
