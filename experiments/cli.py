@@ -21,7 +21,7 @@ from pathlib import Path
 from experiments import arguments, paths
 from experiments.errors import ExperimentError, SweepError, TrackingError
 from experiments.tasks import TASKS
-from experiments.tasks.loop import STEPS_PER_EXECUTION, loop_params
+from experiments.tasks.loop import STEPS_PER_EXECUTION, loop_params, task_loop
 
 SCRIPT = "keras-norms-experiments"
 PROG = SCRIPT if os.path.basename(sys.argv[0]) == SCRIPT else "python -m experiments"
@@ -210,7 +210,7 @@ def base_config(task, *, quick=False, data_dir=None, dataset=None, common=None, 
         "data_dir": str(Path(data_dir).resolve()) if data_dir else None,
         **settings,
         **options,
-        **(loop or loop_params()),
+        **task_loop(task, loop or loop_params()),
         **software_versions(),
     }
 

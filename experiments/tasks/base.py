@@ -11,7 +11,8 @@ To add a task (say `rnn`), write `experiments/tasks/rnn.py` with a subclass of
   first), `quick_norms` (the quick comparison) and `quick_run_seconds`
   (the seconds one of its quick runs takes, as measured on a 2-core CPU: the
   quick comparison starts the longest first, so that parallel workers end
-  together);
+  together); `xla` (False: the compiled loop runs without XLA, where XLA
+  does not compute the same or is slower, `experiments.tasks.loop`);
 - the report's view of it: `table_metrics` (final metrics, the first being the
   primary one; `higher_is_better` is its direction), `curve_metric` (a
   per-epoch metric, logged with `step=epoch`, at every epoch or some),
@@ -83,6 +84,7 @@ class Task:
     quick_norms = ()
     quick_run_seconds = 10
     norm_params = ()
+    xla = True
 
     table_metrics = ()
     higher_is_better = True

@@ -42,6 +42,10 @@ class GanTask(Task):
                       "fid_samples": 1000}
     quick_norms = ("none", "batch", "batch/weight")
     quick_run_seconds = 15
+    # Under XLA the first step's losses differ from the uncompiled loop's by
+    # 0.2% with batch norm in the generator and weight norm in the
+    # discriminator: more than rounding.
+    xla = False
 
     table_metrics = ("fid", "kid")
     higher_is_better = False
@@ -86,11 +90,7 @@ class GanTask(Task):
             if config[size] is not None and config[size] < config["fid_samples"]:
                 raise ValueError(f"--fid-samples {config['fid_samples']} is more than the "
                                  f"{config[size]} {kind} images ({size}) of this configuration")
-        return {**config, "g_norm": g_norm, "d_norm": d_norm, "norm": norm_label(g_norm, d_norm),
-                # Under XLA the first step's losses differ from the uncompiled
-                # loop's by 0.2% with batch norm in the generator and weight
-                # norm in the discriminator: more than rounding, so no XLA.
-                "jit_compile": False}
+        return {**config, "g_norm": g_norm, "d_norm": d_norm, "norm": norm_label(g_norm, d_norm)}
 
     def prepare(self, config):
         super().prepare(config)

@@ -8,8 +8,8 @@ steps run, not what they compute: the same losses to rounding on a fixed
 seed (`tests/experiments/test_loop.py`), so they are logged as params but are
 not part of a run's configuration. On torch, Keras's `jit_compile=True` means
 `torch.compile`, whose compile time outweighs what it saves on these small
-models, so the loop runs without it there; the gan task trains without XLA
-(`GanTask.configure` says why).
+models, so the loop runs without it there; a task whose `xla` is False
+runs without XLA everywhere (the gan task's says why).
 
 What needs a value per step sees one per call: the divergence policy
 (`keras_logging.DivergenceMonitor`) finds a non-finite loss at the end of the
@@ -35,6 +35,11 @@ def loop_params(compiled=True, steps_per_execution=None):
         return {"steps_per_execution": 1, "jit_compile": False}
     return {"steps_per_execution": steps_per_execution or STEPS_PER_EXECUTION,
             "jit_compile": keras.config.backend() != "torch"}
+
+
+def task_loop(task, loop):
+    """`loop` as `task` runs it: without XLA where the task says so (`Task.xla`)."""
+    return {**loop, "jit_compile": loop["jit_compile"] and task.xla}
 
 
 def compile_arguments(config):

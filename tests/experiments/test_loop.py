@@ -6,7 +6,7 @@ call under XLA. Steps per call change nothing (the same numbers, bit for
 bit); XLA changes the rounding only: the first step's losses agree to float32
 rounding, and a short run's stay within 1e-3 (Adam's normalized updates carry
 a rounding difference from step to step). The gan task trains without XLA
-(`GanTask.configure`): its first step under XLA differs by 0.2%, more than
+(`GanTask.xla`): its first step under XLA differs by 0.2%, more than
 rounding.
 """
 
@@ -22,7 +22,8 @@ from experiments.models.translate import (
     build_patch_discriminator,
     build_translation_generator,
 )
-from experiments.tasks.gan import GanTask
+from experiments.cli import base_config
+from experiments.tasks import TASKS as TASKS_BY_NAME
 from experiments.tasks.loop import LOOP_PARAMS, compile_arguments, loop_params
 from experiments.tracking.keras_logging import DivergenceMonitor
 
@@ -114,11 +115,12 @@ def test_divergence_is_found_at_the_end_of_its_call():
     assert int(gan.d_optimizer.iterations) == STEPS
 
 
-def test_the_gan_task_trains_without_xla():
-    config = GanTask().configure({"norm": "batch/weight", "g_norm": None, "d_norm": None,
-                                  "train_size": None, "val_size": None, "fid_samples": 10,
-                                  **loop_params()})
+def test_a_task_without_xla_compiles_its_loop_without_it():
+    assert base_config(TASKS_BY_NAME["cnn"])["jit_compile"] is True
+    config = base_config(TASKS_BY_NAME["gan"])
     assert config["jit_compile"] is False and config["steps_per_execution"] == 32
+    assert base_config(TASKS_BY_NAME["gan"], loop=loop_params(compiled=False))[
+        "steps_per_execution"] == 1
 
 
 def test_default_loop_compiles_and_no_compile_runs_step_by_step():

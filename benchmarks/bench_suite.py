@@ -1,0 +1,129 @@
+"""Training steps per second of each task's small-scale configuration, step
+by step against the compiled loop.
+
+Each task's model (the study's small-scale settings, one norm per task that
+exercises our layers) is compiled twice: as the suite trained before the
+compiled loop (one step per call, no XLA: `--no-compile`) and as it trains
+now (`experiments.tasks.loop`: 32 steps per call, XLA where the task uses
+it). An epoch of `fit` over a cached dataset of random inputs (a step's time
+does not depend on the values) is timed for each, interleaved, and the
+median steps per second are printed with their ratio. The suite's tasks
+train on TensorFlow. Usage:
+
+    KERAS_BACKEND=tensorflow python benchmarks/bench_suite.py [--repeats 10]
+"""
+
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import sys  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from experiments.models.cnn import build_cnn  # noqa: E402
+from experiments.models.gan import GAN, build_discriminator, build_generator  # noqa: E402
+from experiments.models.rnn import build_rnn  # noqa: E402
+from experiments.models.translate import (  # noqa: E402
+    Translator,
+    build_patch_discriminator,
+    build_translation_generator,
+)
+from experiments.tasks import TASKS  # noqa: E402
+from experiments.tasks.loop import compile_arguments, loop_params, task_loop  # noqa: E402
+from timing import command_line  # noqa: E402
+from timing import interleaved_medians  # noqa: E402
+from timing import save  # noqa: E402
+
+STEPS = 64  # per timed epoch: two calls of the compiled loop
+TARGET = 2.5  # the compiled loop's steps per second against step by step
+
+
+def _classifier(model, optimizer, from_logits):
+    def compile_(loop):
+        model_ = keras.models.clone_model(model)
+        model_.compile(optimizer=optimizer(),
+                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits),
+                       **compile_arguments(loop))
+        return model_
+    return compile_
+
+
+def _pair(build, **options):
+    def compile_(loop):
+        model = build()
+        model.compile(g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
+                      d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
+                      **compile_arguments(loop))
+        return model
+    return compile_
+
+
+def _dataset(batch_size, *shapes, labels=False):
+    rng = np.random.default_rng(0)
+    parts = [rng.uniform(-1, 1, (STEPS * batch_size, *shape)).astype("float32")
+             for shape in shapes]
+    if labels:
+        parts.append(rng.integers(0, 10, STEPS * batch_size))
+    return tf.data.Dataset.from_tensor_slices(tuple(parts)).batch(batch_size).cache()
+
+
+def configurations():
+    """`label -> (compile(loop) -> model, dataset, the task's compiled loop)`:
+    the small scale of each study."""
+    compiled = loop_params()
+    sgd = lambda: keras.optimizers.SGD(0.1, momentum=0.9)  # noqa: E731
+    adam = lambda: keras.optimizers.Adam(1e-3)  # noqa: E731
+    chosen = {}
+    for batch_size in (2, 8, 32):
+        chosen[f"cnn, batch-size study, batch {batch_size}"] = (
+            _classifier(build_cnn((28, 28, 1), 10, "batch", depth=1), adam, False),
+            _dataset(batch_size, (28, 28, 1), labels=True), compiled)
+    chosen["cnn, bn-lr study, batch 64"] = (
+        _classifier(build_cnn((28, 28, 1), 10, "batch", depth=1), sgd, False),
+        _dataset(64, (28, 28, 1), labels=True), compiled)
+    chosen["rnn, sequential images, batch 64"] = (
+        _classifier(build_rnn("weight", units=32), adam, True),
+        _dataset(64, (28, 28), labels=True), compiled)
+    chosen["gan, batch/weight, batch 64"] = (
+        _pair(lambda: GAN(build_generator("batch"), build_discriminator("weight"))),
+        _dataset(64, (28, 28, 1)), task_loop(TASKS["gan"], compiled))
+    for batch_size in (1, 16):
+        chosen[f"translate, instance, batch {batch_size}"] = (
+            _pair(lambda: Translator(build_translation_generator("instance"),
+                                     build_patch_discriminator("instance"))),
+            _dataset(batch_size, (28, 28, 1), (28, 28, 1)), task_loop(TASKS["translate"], compiled))
+    return chosen
+
+
+def main():
+    parser = command_line(__doc__, repeats=10)
+    args = parser.parse_args()
+    step_by_step = loop_params(compiled=False)
+    rows = []
+    for label, (compile_, dataset, compiled) in configurations().items():
+        models = {"step by step": compile_(step_by_step),
+                  "steps per call": compile_({**compiled, "jit_compile": False}),
+                  "compiled": compile_(compiled)}
+        seconds = interleaved_medians(
+            {name: (lambda model=model: model.fit(dataset, epochs=1, verbose=0, shuffle=False))
+             for name, model in models.items()},
+            args.repeats, warmup=1)
+        before, calls, after = (STEPS / seconds[name] for name in models)
+        loop = f"{compiled['steps_per_execution']} steps" + (", XLA" if compiled["jit_compile"]
+                                                            else "")
+        rows.append([label, loop, f"{before:.0f}", f"{calls:.0f}", f"{after:.0f}",
+                     f"{calls / before:.2f}", f"{after / before:.2f}"])
+        print(rows[-1], flush=True)
+    header = ["configuration", "compiled loop", "steps/s step by step", "steps/s 32 per call",
+              "steps/s compiled", "speed-up 32 per call", "speed-up compiled"]
+    save("suite", args.repeats, {"training steps per second": (header, rows)})
+
+
+if __name__ == "__main__":
+    main()
