@@ -40,6 +40,7 @@ demo: setup
 # are kept beside the CPU's. BENCH_REPEATS=3 checks the scripts quickly.
 BENCH_SCRIPTS := bench_layers bench_weight_norm bench_weight_norm_forms bench_train_step
 BENCH_REPEATS ?= 30
+SUITE_REPEATS ?= 10
 
 bench: setup
 	$(PY) -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[bench]"
@@ -53,6 +54,8 @@ bench: setup
 	      $(PY) benchmarks/$$script.py --repeats $(BENCH_REPEATS) || exit 1; \
 	  done; \
 	done
+	# The suite's tasks train on TensorFlow.
+	KERAS_BACKEND=tensorflow $(PY) benchmarks/bench_suite.py --repeats $(SUITE_REPEATS)
 	cd benchmarks && ../$(PY) render.py > ../BENCHMARKS.md
 
 # The quick comparison with one worker against one Ray worker per core. Ray

@@ -7,8 +7,9 @@ compiled loop (one step per call, no XLA: `--no-compile`) and as it trains
 now (`experiments.tasks.loop`: 32 steps per call, XLA where the task uses
 it). An epoch of `fit` over a cached dataset of random inputs (a step's time
 does not depend on the values) is timed for each, interleaved, and the
-median steps per second are printed with their ratio. The suite's tasks
-train on TensorFlow. Usage:
+median steps per second are printed with their ratio, and what the first
+epoch costs beyond a later one (tracing the step, and compiling it under
+XLA), which every run pays once. The suite's tasks train on TensorFlow. Usage:
 
     KERAS_BACKEND=tensorflow python benchmarks/bench_suite.py [--repeats 10]
 """
@@ -19,6 +20,7 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import sys  # noqa: E402
+import time  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
@@ -110,18 +112,27 @@ def main():
         models = {"step by step": compile_(step_by_step),
                   "steps per call": compile_({**compiled, "jit_compile": False}),
                   "compiled": compile_(compiled)}
-        seconds = interleaved_medians(
-            {name: (lambda model=model: model.fit(dataset, epochs=1, verbose=0, shuffle=False))
-             for name, model in models.items()},
-            args.repeats, warmup=1)
+        epochs = {name: (lambda model=model: model.fit(dataset, epochs=1, verbose=0,
+                                                       shuffle=False))
+                  for name, model in models.items()}
+        first = {}
+        for name, epoch in epochs.items():  # tracing and compiling included
+            start = time.perf_counter()
+            epoch()
+            first[name] = time.perf_counter() - start
+        seconds = interleaved_medians(epochs, args.repeats, warmup=0)
         before, calls, after = (STEPS / seconds[name] for name in models)
+        # What the first epoch costs beyond a later one: tracing, and XLA's compiling.
+        start_up = {name: first[name] - seconds[name] for name in models}
         loop = f"{compiled['steps_per_execution']} steps" + (", XLA" if compiled["jit_compile"]
                                                             else "")
         rows.append([label, loop, f"{before:.0f}", f"{calls:.0f}", f"{after:.0f}",
-                     f"{calls / before:.2f}", f"{after / before:.2f}"])
+                     f"{calls / before:.2f}", f"{after / before:.2f}",
+                     f"{start_up['step by step']:.1f}", f"{start_up['compiled']:.1f}"])
         print(rows[-1], flush=True)
     header = ["configuration", "compiled loop", "steps/s step by step", "steps/s 32 per call",
-              "steps/s compiled", "speed-up 32 per call", "speed-up compiled"]
+              "steps/s compiled", "speed-up 32 per call", "speed-up compiled",
+              "start-up s step by step", "start-up s compiled"]
     save("suite", args.repeats, {"training steps per second": (header, rows)})
 
 

@@ -22,6 +22,8 @@ LAYER_TARGETS = {"vs keras": 1.0, "vs native": 1.15}
 TRAIN_STEP_TARGET = 1.2
 # The quick comparison on one Ray worker per core against one worker.
 WORKERS_SPEED_UP_TARGET = 1.6
+# The compiled training loop against step by step (higher is better).
+SUITE_SPEED_UP_TARGET = 2.5
 
 INTRODUCTION = """\
 # Benchmarks
@@ -106,6 +108,21 @@ difference of a final metric (test accuracy, MSE, L1, SSIM, FID, KID) for
 one configuration and seed: between two rounds of one mode, and against
 one worker on one core, which sums in the order a Ray trial does. Run in a
 network namespace holding only loopback (`make bench-workers` shows how).
+"""
+
+SUITE = """\
+## The experiment suite's training loop (`benchmarks/bench_suite.py`)
+
+Training steps per second of each task's small-scale configuration (the
+studies' settings; one norm per task that runs our layers): step by step
+without XLA (`--no-compile`, how the suite trained before its compiled loop),
+32 steps per compiled call without XLA, and the task's compiled loop (32
+steps per call, XLA unless the task keeps it off). Epochs of 64 steps of
+`fit` on a cached dataset, interleaved, median over rounds; the speed-ups are
+against step by step. The start-up columns are what a run's first epoch costs
+beyond a later one (tracing the step, compiling it under XLA): paid once per
+run. TensorFlow only: the suite's GAN and translation steps
+are written for it.
 """
 
 MISSED = """\
@@ -200,7 +217,7 @@ def machine_table(runs):
             run["repeats"],
             run["setup"]["date"],
         ]
-        for script in ("layers", "weight_norm", "weight_norm_forms", "train_step")
+        for script in ("layers", "weight_norm", "weight_norm_forms", "train_step", "suite")
         for run in ordered(runs, script)
     ]
     header = ["script", "run", "Keras", "CPU", "cores", "load", "repeats", "date"]
@@ -262,6 +279,14 @@ def speed_up_verdict(header, rows):
             f"(>= {WORKERS_SPEED_UP_TARGET:.2f}x).")
 
 
+def suite_verdict(header, rows):
+    """How many configurations the compiled loop speeds up as far as its target."""
+    met = [row for row in rows
+           if float(dict(zip(header, row))["speed-up compiled"]) >= SUITE_SPEED_UP_TARGET]
+    return (f"{len(met)} of {len(rows)} configurations reach the target (compiled >= "
+            f"{SUITE_SPEED_UP_TARGET:.1f}x step by step).")
+
+
 def main():
     runs = load()
     parts = [INTRODUCTION, MACHINE, machine_table(runs) + "\n"]
@@ -287,6 +312,7 @@ def main():
         describe=lambda c: f"{c['model']}:",
     ))
     parts.append(section(runs, "quick_workers", QUICK_WORKERS, extra=speed_up_verdict))
+    parts.append(section(runs, "suite", SUITE, extra=suite_verdict))
     parts.append(MISSED)
     print("\n".join(parts).rstrip())
 
