@@ -85,12 +85,19 @@ def _task_parser(command, description, task):
                             help="continue the sweep of --study under its parent run: train only "
                                  "the configurations without a FINISHED run")
         add_engine_arguments(parser)
+        add_verbose_argument(parser)
     add_loop_arguments(parser)
     if task:
         task.add_arguments(parser.add_argument_group(f"options of --task {task.name}"))
     else:
         parser.epilog = f"Task options: {PROG} {command} --task TASK --help"
     return parser
+
+
+def add_verbose_argument(parser):
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="print the training's own output too: Keras's progress bars, "
+                             "MLflow's INFO lines (default: a line per finished run)")
 
 
 def add_loop_arguments(parser):
@@ -266,7 +273,9 @@ def cmd_sweep(argv):
         sweep = _prepared_sweep(task, base, grid, args.experiment,
                                 args.study or _default_study("sweep"), parser.error,
                                 resume=args.resume)
-        execution.run_sweeps([sweep], connect())
+        execution.run_sweeps([sweep], connect(), args.verbose)
+    print(f"\nReport of this sweep:  {PROG} report --study {sweep.study}")
+    print(f"Its runs in the MLflow UI:  {PROG} ui   (then http://127.0.0.1:5000)")
 
 
 def _prepared_sweep(task, base, grid, experiment, study, refuse, resume=False):
@@ -400,6 +409,7 @@ def cmd_quick(argv):
                         help=f"default: {paths.reports_dir() / 'quick'}")
     parser.add_argument("--data-dir", help="read the dataset from this directory of IDX files")
     add_engine_arguments(parser)
+    add_verbose_argument(parser)
     add_loop_arguments(parser)
     args = parser.parse_args(argv)
     loop = _loop(args)
@@ -419,7 +429,7 @@ def cmd_quick(argv):
                     "norm": list(task.quick_norms)}
             sweeps.append(_prepared_sweep(task, base, grid, None, study, parser.error))
         try:
-            execution.run_sweeps(sweeps, connect())
+            execution.run_sweeps(sweeps, connect(), args.verbose)
         except SweepError as error:  # its failed runs are marked; the others went on
             failure = error
     print_report(args.out, study=study)
@@ -447,6 +457,7 @@ def cmd_study(argv):
                         help="seeds 0..N-1: the count the scale declares (5 at small), fixed "
                              "before any run; another count is refused")
     add_engine_arguments(parser)
+    add_verbose_argument(parser)
     add_loop_arguments(parser)
     parser.add_argument("--data-dir", help="read Fashion-MNIST from this directory of IDX files")
     parser.add_argument("--report-only", action="store_true",
@@ -470,13 +481,15 @@ def cmd_study(argv):
             for study in chosen.values():
                 try:
                     runner.run_study(study, args.scale, study.scale(args.scale).seeds, connect,
-                                     data_dir=args.data_dir, loop=_loop(args))
+                                     data_dir=args.data_dir, loop=_loop(args),
+                                     verbose=args.verbose)
                 except SweepError as error:  # its failed runs are marked; the others go on
                     failures.append(f"{study.name}: {error}")
     store.open_store()
     # Every study, those not run yet at this scale included: the page accumulates.
     path = report.write_page(STUDIES, args.scale, args.out, f"{PROG} study")
     print(f"\nWhich normalization when: {path}")
+    print(f"The runs in the MLflow UI:  {PROG} ui   (then http://127.0.0.1:5000)")
     if failures:
         raise SweepError("some runs failed (FAILED in MLflow, with the error as a tag): "
                          + "; ".join(failures))

@@ -13,10 +13,13 @@ configuration, so a configuration is recognised across the attempts of a
 retried trial and across a resumed sweep.
 """
 
+import contextlib
 import dataclasses
 import hashlib
 import itertools
 import json
+import logging
+import statistics
 import time
 
 import mlflow
@@ -107,6 +110,31 @@ class Trial:
     parent_run_id: str
     study: str
     tracking_uri: str
+    verbose: bool = False
+
+
+@contextlib.contextmanager
+def quiet_training(verbose=False):
+    """Keeps a sweep's terminal to its own lines, in the command's process and
+    in each Ray trial's, unless `verbose`: no Keras progress bars (the
+    per-epoch values are in MLflow) and no MLflow INFO lines. Warnings and
+    errors still show."""
+    import keras
+
+    if verbose:
+        yield
+        return
+    interactive = keras.config.is_interactive_logging_enabled()
+    logger = logging.getLogger("mlflow")
+    level = logger.level
+    keras.config.disable_interactive_logging()
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        if interactive:
+            keras.config.enable_interactive_logging()
+        logger.setLevel(level)
 
 
 def train_trial(trial):
@@ -123,8 +151,9 @@ def train_trial(trial):
         trial.experiment, trial.parent_run_id, config_digest(trial.config),
         "its process died before the run ended (killed, out of memory, or its node lost); "
         "the configuration was trained again in a new run")
-    return train_config(TASKS[trial.task], trial.config, trial.experiment, trial.study,
-                        parent_run_id=trial.parent_run_id)
+    with quiet_training(trial.verbose):
+        return train_config(TASKS[trial.task], trial.config, trial.experiment, trial.study,
+                            parent_run_id=trial.parent_run_id)
 
 
 def _resumed_parent(task, params, experiment, study):
@@ -237,32 +266,61 @@ def _end_parent(parent_id, heartbeat, error=None):
 
 def _in_process(trials, tasks):
     """Trains `trials` one after the other here (`tasks`: each parent run's
-    task); yields `(trial, error)`."""
+    task); yields `(trial, run id or None, error)`."""
     for trial in trials:
         try:
-            train_config(tasks[trial.parent_run_id], trial.config, trial.experiment, trial.study,
-                         parent_run_id=trial.parent_run_id)
-            yield trial, None
+            run_id = train_config(tasks[trial.parent_run_id], trial.config, trial.experiment,
+                                  trial.study, parent_run_id=trial.parent_run_id)
+            yield trial, run_id, None
         except Exception as error:  # the child is FAILED with it; go on with the rest
-            yield trial, error
+            yield trial, None, error
 
 
 def _on_ray(trials, resources):
     """Trains `trials` as Ray tasks, all submitted at once; yields
-    `(trial, error)` as each ends."""
+    `(trial, run id or None, error)` as each ends."""
     from experiments import engine
 
-    for trial, _, error in engine.run_trials(train_trial, trials, resources):
+    for trial, run_id, error in engine.run_trials(train_trial, trials, resources):
         if isinstance(error, engine.TrialLost):
             end_dead_attempts(
                 trial.experiment, trial.parent_run_id, config_digest(trial.config),
                 f"its worker died on each of {engine.MAX_RETRIES + 1} attempts: {error}")
-        yield trial, error
+        yield trial, run_id, error
+
+
+def _score(run_id, metric):
+    """The value of `metric` that run `run_id` logged (None if it did not),
+    and the run's duration in seconds."""
+    run = mlflow.MlflowClient().get_run(run_id)
+    return run.data.metrics.get(metric), (run.info.end_time - run.info.start_time) / 1000
+
+
+def results_table(outcomes):
+    """The end of a sweep: per configuration (a run's label without its seed),
+    the primary metric's mean and standard deviation over the runs that
+    finished, and how many diverged or failed. `outcomes`: (config, metric
+    name, value or None, "done" | "diverged" | "failed")."""
+    groups = {}
+    for config, name, value, status in outcomes:
+        label = run_label(config).rsplit(" · seed", 1)[0]
+        groups.setdefault((label, name), []).append((value, status))
+    lines = [f"{'configuration':<44} {'metric':<16} {'mean':>9} {'std':>8}  runs"]
+    for (label, name), results in groups.items():
+        values = [value for value, status in results if status == "done" and value is not None]
+        mean = f"{statistics.fmean(values):.4g}" if values else "-"
+        spread = f"{statistics.stdev(values):.2g}" if len(values) > 1 else "-"
+        counts = f"{len(results)}" + "".join(
+            f", {sum(s == status for _, s in results)} {status}"
+            for status in ("diverged", "failed") if any(s == status for _, s in results))
+        lines.append(f"{label:<44} {name:<16} {mean:>9} {spread:>8}  {counts}")
+    return "\n".join(lines)
 
 
 def _train(trials, tasks, resources):
-    """Trains `trials` (see `run_sweeps`), printing each run's end and the time
-    left; returns the labels of the failed runs, by parent run."""
+    """Trains `trials` (see `run_sweeps`), printing a line as each run ends
+    (its primary metric and time, the time left), then the results table;
+    returns the labels of the failed runs, by parent run."""
     if resources is None:
         outcomes = _in_process(trials, tasks)
     else:
@@ -270,28 +328,38 @@ def _train(trials, tasks, resources):
               f"{resources.cpus} CPU(s) each", flush=True)
         outcomes = _on_ray(trials, resources)
     failed = {parent_id: [] for parent_id in tasks}
-    diverged = 0
+    results = []
     start = time.perf_counter()
-    for index, (trial, error) in enumerate(outcomes, 1):
+    for index, (trial, run_id, error) in enumerate(outcomes, 1):
         elapsed = time.perf_counter() - start
         left = len(trials) - index
         eta = f", about {_duration(elapsed / index * left)} left" if left else ""
         label = f"run {index}/{len(trials)}"
         name = run_label(trial.config)
+        view = tasks[trial.parent_run_id].report_view(trial.config["dataset"])
+        metric = view.table_metrics[0]
         if error is None:
-            print(f"=== {label} done: {name} ({_duration(elapsed)} elapsed{eta})", flush=True)
+            value, seconds = _score(run_id, metric)
+            score = f"{value:.4g}" if value is not None else "not logged"
+            print(f"=== {label} done: {name}: {metric} {score} in {_duration(seconds)} "
+                  f"({_duration(elapsed)} elapsed{eta})", flush=True)
+            results.append((trial.config, metric, value, "done"))
         elif isinstance(error, TrainingDiverged):
             print(f"=== {label} diverged: {error} ({name})", flush=True)
-            diverged += 1
+            results.append((trial.config, metric, None, "diverged"))
         else:
             print(f"=== {label} failed: {type(error).__name__}: {error} ({name})", flush=True)
             failed[trial.parent_run_id].append(name)
+            results.append((trial.config, metric, None, "failed"))
+    diverged = sum(status == "diverged" for *_, status in results)
     print(f"\n=== sweep done: {len(trials)} runs in {_duration(time.perf_counter() - start)}"
           + (f", {diverged} diverged" if diverged else ""), flush=True)
+    if results:
+        print(results_table(results), flush=True)
     return failed
 
 
-def run_sweeps(sweeps, resources=None):
+def run_sweeps(sweeps, resources=None, verbose=False):
     """Trains the configurations of every `Sweep`, each sweep's as children of
     its own parent run: here one after the other, or all at once on Ray with
     `resources` (`engine.Resources`), submitted in the order given (longest
@@ -301,8 +369,14 @@ def run_sweeps(sweeps, resources=None):
     counts, and the sweep goes on. Any other failed child also ends FAILED and
     the others go on, but then its sweep's parent ends FAILED too, and once
     every run has ended this raises `SweepError` naming them. Returns the
-    parent runs' ids, in the order of `sweeps`.
+    parent runs' ids, in the order of `sweeps`. With `verbose`, the training
+    processes print Keras's progress bars and MLflow's INFO lines too.
     """
+    with quiet_training(verbose):
+        return _run_sweeps(sweeps, resources, verbose)
+
+
+def _run_sweeps(sweeps, resources, verbose):
     parents = {}  # parent run id -> (its sweep, the configurations to train)
     running = {}  # the parents not ended yet -> their heartbeats
     try:
@@ -311,7 +385,8 @@ def run_sweeps(sweeps, resources=None):
             parents[parent_id] = sweep, configs
             running[parent_id] = Heartbeat(parent_id)
         uri = mlflow.get_tracking_uri()
-        trials = [Trial(sweep.task.name, config, sweep.experiment, parent_id, sweep.study, uri)
+        trials = [Trial(sweep.task.name, config, sweep.experiment, parent_id, sweep.study, uri,
+                        verbose)
                   for parent_id, (sweep, configs) in parents.items() for config in configs]
         failed = _train(trials, {parent_id: sweep.task
                                  for parent_id, (sweep, _) in parents.items()}, resources)

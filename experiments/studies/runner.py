@@ -63,22 +63,23 @@ def sweep_grid(study, scale, seeds):
     return grid
 
 
-def train(task, configs, grid, experiment, study_name, resources=None):
+def train(task, configs, grid, experiment, study_name, resources=None, verbose=False):
     """Trains `configs` as one sweep (children of one parent run), on Ray with
     `resources` (`engine.Resources`), else here one after the other: the one
     place a study meets the sweep engine."""
     from experiments import execution
 
     [parent_id] = execution.run_sweeps(
-        [execution.Sweep(task, configs, grid, experiment, study_name)], resources)
+        [execution.Sweep(task, configs, grid, experiment, study_name)], resources, verbose)
     return parent_id
 
 
-def run_study(study, scale, seeds, connect=lambda: None, data_dir=None, loop=None):
+def run_study(study, scale, seeds, connect=lambda: None, data_dir=None, loop=None,
+              verbose=False):
     """Trains what is missing of `study` at `scale` on the engine `connect()`
     returns (Ray's `engine.Resources`, or None: here, one after the other),
-    with the training loop `loop` (`experiments.tasks.loop.loop_params`);
-    returns (done before, trained)."""
+    with the training loop `loop` (`experiments.tasks.loop.loop_params`),
+    `verbose` as `execution.run_sweeps` has it; returns (done before, trained)."""
     from experiments.report.writer import reported_runs
     from experiments.tracking import store
 
@@ -96,5 +97,5 @@ def run_study(study, scale, seeds, connect=lambda: None, data_dir=None, loop=Non
           f"done, {len(missing)} to train", flush=True)
     if missing:
         train(task, missing, sweep_grid(study, scale, seeds), experiment_id, study.name,
-              connect())
+              connect(), verbose)
     return len(done), len(missing)

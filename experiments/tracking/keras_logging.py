@@ -128,7 +128,8 @@ class DivergenceMonitor(keras.callbacks.Callback):
     of `steps_per_execution` steps, the running means of the epoch: a
     non-finite value is found when its call returns, at most
     `steps_per_execution - 1` steps late, and the step recorded is the call's
-    last.
+    last (Keras numbers it as a full call's, so it is capped at the epoch's
+    steps).
 
     After `fit`, `end_run_if_diverged()` ends the run: it tags the active run
     `diverged` with `diverged_epoch` (counted from 1) and raises
@@ -148,7 +149,8 @@ class DivergenceMonitor(keras.callbacks.Callback):
         bad = {name: float(value) for name, value in (logs or {}).items()
                if not math.isfinite(float(value))}
         if bad and self.diverged_at is None:
-            self.diverged_at = (self._epoch, batch + 1, bad)
+            step = min(batch + 1, (self.params or {}).get("steps") or batch + 1)
+            self.diverged_at = (self._epoch, step, bad)
             self.model.stop_training = True
 
     def end_run_if_diverged(self):

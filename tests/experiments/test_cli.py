@@ -11,6 +11,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import keras
 import mlflow
 import pytest
 
@@ -112,8 +113,16 @@ def test_sweep_makes_a_parent_and_a_child_per_configuration_then_a_report(
     argv = ["sweep", "--task", "cnn", "--norms", "none,layer", "--epochs", "1", "--quick",
             "--study", "two", "--workers", "1"]
     assert main(argv) == 0
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
     assert "run 1/2" in out and "run 2/2" in out and "left" in out
+    # A line per run with its primary metric, a table at the end, where to look next.
+    assert "done: cnn · none · bs32 · lr1e-3 · seed 0: test_accuracy 0." in out
+    assert any(line.startswith("cnn · layer · bs32 · lr1e-3 ") and "test_accuracy" in line
+               for line in out.splitlines())
+    assert "report --study two" in out and " ui " in out
+    # Quiet: no Keras progress bars, no MLflow INFO lines (without -v).
+    assert "━" not in out and "INFO mlflow.system_metrics" not in err
+    assert keras.config.is_interactive_logging_enabled()  # given back after the sweep
 
     [parent] = _runs(store, run_kind="sweep")
     children = _runs(store, run_kind="train")

@@ -134,3 +134,14 @@ def test_params_restating_the_norm_are_not_a_configuration():
     names, _, _ = tables.summarize(runs, histories, VIEW, norm_params=("g_norm",))
     assert names == ["lr"]
     assert tables.configuration_params(runs) == ["lr", "g_norm"]
+
+
+def test_the_training_loop_does_not_make_a_configuration():
+    runs = pandas.DataFrame({
+        "run_id": ["a", "b", "c"],
+        "params.norm": ["batch", "batch", "none"],
+        "params.lr": ["0.001", "0.01", "0.001"],
+        "params.steps_per_execution": ["32", "1", "32"],
+        "params.jit_compile": ["True", "False", "True"],
+    })
+    assert tables.configuration_params(runs) == ["lr"]
