@@ -79,6 +79,23 @@ def comma_list(item_type):
     return parse
 
 
+def seeds(text):
+    """`--seeds` of sweep and study alike: a count N means seeds 0..N-1
+    (`3`: 0, 1, 2), a comma-separated list names them (`0,4,7`; one seed other
+    than 0 is `5,`)."""
+    if "," in text:
+        return comma_list(non_negative_int)(text)
+    try:
+        count = int(text)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise argparse.ArgumentTypeError(
+            f"must be a count N >= 1 (seeds 0..N-1) or a comma-separated list of seeds "
+            f"such as 0,4,7, got {text!r}")
+    return list(range(count))
+
+
 def port(text):
     """A TCP port number, 1-65535."""
     try:

@@ -25,6 +25,9 @@ from experiments.tasks import TASKS
 SCRIPT = "keras-norms-experiments"
 PROG = SCRIPT if os.path.basename(sys.argv[0]) == SCRIPT else "python -m experiments"
 COMMON_SETTINGS = ("epochs", "batch_size", "lr", "train_size")
+# `--seeds` means the same in sweep and study.
+SEEDS_HELP = ("N runs seeds 0..N-1; a comma-separated list runs those seeds, e.g. 0,4,7 "
+              "(one seed other than 0: 5,) (default: {default})")
 # Seconds the MLflow server may take to answer after it starts.
 UI_START_TIMEOUT_S = 120
 
@@ -69,8 +72,8 @@ def _task_parser(command, description, task):
                             help="comma-separated, e.g. 8,128 (default: the task's)")
         parser.add_argument("--lrs", type=arguments.comma_list(arguments.positive_float),
                             help="comma-separated learning rates, e.g. 1e-3,1e-2")
-        parser.add_argument("--seeds", type=arguments.comma_list(arguments.non_negative_int),
-                            default=[0], help="comma-separated seeds (default: 0)")
+        parser.add_argument("--seeds", type=arguments.seeds, default=[0],
+                            help=SEEDS_HELP.format(default="1: seed 0"))
     parser.add_argument("--train-size", type=arguments.positive_int,
                         help="training examples (default: the task's)")
     parser.add_argument("--quick", action="store_true",
@@ -419,8 +422,8 @@ def cmd_study(argv):
     parser.add_argument("--scale", type=arguments.choice(SCALES), default="small",
                         help="smoke (seconds), small (at most 20 minutes per study on 2 "
                              "cores; the default) or full (bigger machines)")
-    parser.add_argument("--seeds", type=arguments.int_at_least(1),
-                        help="seeds 0..N-1 (default: the scale's; 5 at small)")
+    parser.add_argument("--seeds", type=arguments.seeds,
+                        help=SEEDS_HELP.format(default="the scale's; 5 at small"))
     add_engine_arguments(parser)
     parser.add_argument("--data-dir", help="read Fashion-MNIST from this directory of IDX files")
     parser.add_argument("--report-only", action="store_true",
@@ -436,7 +439,7 @@ def cmd_study(argv):
     if not args.report_only:
         with _engine(args) as connect:
             for study in chosen.values():
-                seeds = args.seeds or study.scale(args.scale).seeds
+                seeds = args.seeds or list(range(study.scale(args.scale).seeds))
                 try:
                     runner.run_study(study, args.scale, seeds, connect, data_dir=args.data_dir)
                 except SweepError as error:  # its failed runs are marked; the others go on

@@ -37,7 +37,7 @@ def study_runs(study, scale):
     runs = reported_runs(name, study.name)
     if runs.empty:
         return runs
-    configs = runner.study_configs(study, scale, seeds=1)
+    configs = runner.study_configs(study, scale, seeds=[0])
     names = sorted(configs[0])
     # Any seeds, and the data wherever it was read from.
     without = ("seed", "data_dir")

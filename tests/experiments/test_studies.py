@@ -11,7 +11,7 @@ from scipy import stats
 
 from experiments import paths
 from experiments.cli import main
-from experiments.studies import STUDIES, report, verdict
+from experiments.studies import STUDIES, report, runner, verdict
 from experiments.studies.base import Claim, Level, Scale, Study, Variant
 
 
@@ -70,6 +70,12 @@ TOY = Study(
     metrics=("test_accuracy",))
 
 
+def test_a_study_trains_the_seeds_it_is_given():
+    configs = runner.study_configs(TOY, "small", [4, 0])
+    assert [c["seed"] for c in configs] == [4] * 4 + [0] * 4  # whole seeds in turn
+    assert runner.sweep_grid(TOY, "small", [4, 0])["seed"] == [4, 0]
+
+
 def run_table(cells):
     """Rows `(variant, level, accuracy, diverged)` as a study's labelled run table."""
     return pandas.DataFrame(
@@ -103,7 +109,8 @@ def test_claims_are_judged_on_run_tables_with_diverged_runs_counted_not_averaged
                          "rnn, gan-d, translate, all)"),
     (["study", "rnn", "--scale", "huge"],
      "argument --scale: invalid choice 'huge' (choose from smoke, small, full)"),
-    (["study", "rnn", "--seeds", "0"], "argument --seeds: must be an integer >= 1, got '0'"),
+    (["study", "rnn", "--seeds", "0"], "argument --seeds: must be a count N >= 1 (seeds 0..N-1) "
+                                       "or a comma-separated list of seeds such as 0,4,7, got '0'"),
     (["study", "rnn", "--workers", "0"], "argument --workers: must be a positive integer, got '0'"),
 ])
 def test_unknown_study_or_scale_is_refused_with_the_choices(argv, message, store, capsys,
