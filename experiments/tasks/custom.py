@@ -7,6 +7,9 @@ model (compiled or not), or a saved `.keras` model, which
 classification dataset (`--dataset`; the suite's own ones are fetched, any
 other must be prepared locally already) or a NumPy `.npz` file (`--data`)
 holding `x_train`, `y_train`, `x_test` and `y_test`.
+
+The batch norms `keras_norms.convert` creates take the built-in models'
+momentum (`experiments.models.norms.BATCH_MOMENTUM`).
 """
 
 import argparse
@@ -18,7 +21,8 @@ from pathlib import Path
 
 from experiments import arguments
 from experiments.errors import ModelError
-from experiments.models.norms import NORMS, convert_arguments
+from experiments.models import norms
+from experiments.models.norms import NORMS
 from experiments.tasks.base import Task, example_inputs, load_logged_images, log_data
 from experiments.tasks.cnn import CnnTask
 
@@ -143,11 +147,10 @@ class CustomTask(Task):
 
         source = config["model"]
         if source.endswith(".keras"):
-            import keras_norms
+            import keras_norms  # noqa: F401  (registers its layers for loading)
 
-            norm, options = convert_arguments(config["norm"])
             try:
-                model = keras_norms.convert(keras.saving.load_model(source), norm, **options)
+                model = norms.convert(keras.saving.load_model(source), config["norm"])
             except Exception as error:  # load or convert: the message says why
                 raise ModelError(f"--model {source} cannot be loaded and converted to "
                                  f"norm {config['norm']!r}: {type(error).__name__}: "

@@ -74,6 +74,25 @@ def test_a_build_function_on_a_npz_logs_what_the_built_in_tasks_log(store, tiny_
     assert logged["test_accuracy"] == metrics["test_accuracy"]
 
 
+@pytest.mark.parametrize("norm, layer_type", [
+    ("batch", "BatchNormalization"), ("batch_renorm", "BatchNormalization"),
+    ("weight_meanbn", "MeanOnlyBatchNormalization")])
+def test_a_converted_keras_files_batch_norms_take_the_suites_momentum(norm, layer_type, tmp_path):
+    import keras_norms
+
+    saved = tmp_path / "mine.keras"
+    inputs = keras.Input((8, 8, 1))
+    x = keras.layers.BatchNormalization(momentum=0.99)(keras.layers.Conv2D(4, 3)(inputs))
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(x)).save(saved)
+
+    config = {"model": str(saved), "norm": norm, "lr": 1e-3, "from_logits": None}
+    model = TASKS["custom"].build(config, (8, 8, 1), 3)
+    layers = [layer for layer in model.layers
+              if isinstance(layer, getattr(keras_norms, layer_type))]
+    assert layers and {layer.momentum for layer in layers} == {0.9}
+
+
 def test_a_sweep_of_a_build_function_on_a_tfds_dataset_then_the_report(
     store, tiny_data, runs_of, monkeypatch, tmp_path, capsys
 ):
