@@ -8,6 +8,10 @@ classification dataset (`--dataset`; the suite's own ones are fetched, any
 other must be prepared locally already) or a NumPy `.npz` file (`--data`)
 holding `x_train`, `y_train`, `x_test` and `y_test`.
 
+Every run trains at its own `--lr`: a model its build function compiled keeps
+its optimizer's class and settings, at the run's rate. An uncompiled model is
+compiled with Adam and sparse categorical cross-entropy, on logits or on
+probabilities as its last layer says (`--from-logits` overrides).
 The batch norms `keras_norms.convert` creates take the built-in models'
 momentum (`experiments.models.norms.BATCH_MOMENTUM`).
 """
@@ -81,6 +85,12 @@ class CustomTask(Task):
         parser.add_argument("--val-size", type=arguments.positive_int, default=None,
                             help="validation examples, held out from the end of the "
                                  "training ones (default: 5000; 1024 with --quick)")
+        parser.add_argument("--from-logits", action=argparse.BooleanOptionalAction,
+                            default=None,
+                            help="whether an uncompiled model outputs logits (--from-logits) "
+                                 "or probabilities (--no-from-logits) (default: probabilities "
+                                 "when its last layer applies softmax or sigmoid, else "
+                                 "logits)")
 
     def parse_dataset(self, text):
         if not _TFDS_NAME.fullmatch(text):
@@ -177,6 +187,8 @@ class CustomTask(Task):
             raise ModelError(f"--model {source} gives outputs of shape {(None, *shape[1:])}; "
                              f"the data has {num_classes} classes: end with one output per "
                              "class")
+        if model.compiled:
+            _check_compiled(model, config)
         return model
 
     def run(self, config):
@@ -195,15 +207,63 @@ class CustomTask(Task):
         else:
             data = load_logged_images(config)
         model = self.build(config, data.image_shape, data.num_classes)
-        # A model compiled by its build function trains with its own optimizer
-        # (its learning rate is logged as the optimizer's params), loss and metrics.
+        # A model compiled by its build function trains with its own optimizer,
+        # loss and metrics, its optimizer at the run's learning rate (logged
+        # as the optimizer's params).
         mlflow.set_tag("compiled_by", "build function" if model.compiled else "task")
-        if not model.compiled:
+        if model.compiled:
+            _optimizer(model).learning_rate = config["lr"]
+        else:
+            from_logits = config["from_logits"]
+            if from_logits is None:
+                from_logits = outputs_logits(model)
+            mlflow.set_tag("loss_from_logits", str(from_logits).lower())
             model.compile(optimizer=keras.optimizers.Adam(config["lr"]),
-                          loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+                          loss=keras.losses.SparseCategoricalCrossentropy(
+                              from_logits=from_logits),
+                          metrics=["accuracy"])
         history = self.fit(model, data.train, config, data.sizes["train"], validation=data.val)
         return self.finish(config, history, model, example=example_inputs(data.val),
                            test=data.test)
+
+
+def outputs_logits(model):
+    """Whether `model` outputs logits: unless its last layer is a softmax, or
+    applies softmax or sigmoid as its activation, which give probabilities."""
+    import keras
+
+    last = model.layers[-1] if model.layers else None
+    if isinstance(last, keras.layers.Softmax):
+        return False
+    activation = getattr(last, "activation", None)
+    name = getattr(activation, "__name__", None) or str(activation)
+    return name not in ("softmax", "sigmoid")
+
+
+def _optimizer(model):
+    """The optimizer that holds `model`'s learning rate (within a loss-scale one)."""
+    return getattr(model.optimizer, "inner_optimizer", model.optimizer)
+
+
+def _check_compiled(model, config):
+    """Refuses a run whose settings a model compiled by its build function
+    would silently ignore: its own loss replaces `--from-logits`, and a
+    learning-rate schedule cannot take the run's `--lr`."""
+    source = config["model"]
+    if config.get("from_logits") is not None:
+        flag = "--from-logits" if config["from_logits"] else "--no-from-logits"
+        raise ModelError(f"{flag}: the model {source} is compiled by its build function, "
+                         "whose loss it keeps; drop the option, or return the model "
+                         "uncompiled for the task to compile")
+    optimizer = _optimizer(model)
+    rate = optimizer.get_config().get("learning_rate")
+    if not isinstance(rate, (int, float)):
+        schedule = (rate.get("class_name") if isinstance(rate, dict)
+                    else type(rate).__name__)
+        raise ModelError(f"--lr {config['lr']:g}: the optimizer {type(optimizer).__name__} "
+                         f"of the model {source} (compiled by its build function) follows "
+                         f"the learning-rate schedule {schedule}, which a run's rate would "
+                         "replace; compile it with a fixed rate, or return it uncompiled")
 
 
 def _first_line(error):

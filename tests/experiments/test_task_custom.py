@@ -35,7 +35,7 @@ def test_a_build_function_on_a_npz_logs_what_the_built_in_tasks_log(store, tiny_
                                                                     metric_steps):
     argv = ["run", "--task", "custom", "--model", f"{MODELS}:build_dense", "--data",
             str(tiny_npz), "--norm", "layer", "--epochs", "2", "--batch-size", "32",
-            "--val-size", "40", "--study", "mine"]
+            "--val-size", "40", "--lr", "0.02", "--study", "mine"]
     assert main(argv) == 0
 
     [run] = runs_of("custom")
@@ -45,13 +45,15 @@ def test_a_build_function_on_a_npz_logs_what_the_built_in_tasks_log(store, tiny_
     assert (params["data"], params["dataset"]) == (str(tiny_npz), "tiny")
     assert (params["norm"], params["val_size"], params["epochs"]) == ("layer", "40", "2")
     assert {"keras_version", "tensorflow_version", "keras_norms_version"} <= set(params)
-    # Compiled by the build function: its own optimizer trains, and is logged.
+    # Compiled by the build function: its own optimizer trains, at the run's
+    # rate, its other settings kept, and is logged.
     assert tags["compiled_by"] == "build function"
     assert params["optimizer_name"].startswith("sgd")
-    assert float(params["optimizer_learning_rate"]) == pytest.approx(0.05)
+    assert float(params["optimizer_learning_rate"]) == pytest.approx(0.02)
+    assert float(params["optimizer_momentum"]) == pytest.approx(0.5)
     assert tags["study"] == "mine" and len(tags["mlflow.source.git.commit"]) == 40
     assert tags["data_source"] == str(tiny_npz)
-    assert run.info.run_name == "custom · layer · bs32 · lr1e-3 · seed 0"
+    assert run.info.run_name == "custom · layer · bs32 · lr2e-2 · seed 0"
     assert f"Model: `{MODELS}:build_dense`. Data: `{tiny_npz}`." in tags["mlflow.note.content"]
     for metric in ("loss", "accuracy", "val_loss", "val_accuracy", "epoch_time_s",
                    "examples_per_s"):
@@ -72,6 +74,55 @@ def test_a_build_function_on_a_npz_logs_what_the_built_in_tasks_log(store, tiny_
     assert scores["accuracy"] == pytest.approx(metrics["test_accuracy"], abs=1e-6)
     logged = {m.key: m.value for m in mlflow.get_logged_model(output.model_id).metrics}
     assert logged["test_accuracy"] == metrics["test_accuracy"]
+
+
+def test_a_sweep_of_learning_rates_trains_a_compiled_model_at_each(store, tiny_npz, runs_of):
+    argv = ["sweep", "--task", "custom", "--model", f"{MODELS}:build_dense", "--data",
+            str(tiny_npz), "--norms", "none", "--lrs", "0.01,0.1", "--epochs", "1",
+            "--val-size", "40", "--workers", "1"]
+    assert main(argv) == 0
+    children = runs_of("custom", run_kind="train")
+    rates = {float(c.data.params["lr"]): c.data.params for c in children}
+    assert sorted(rates) == [0.01, 0.1]
+    for rate, params in rates.items():
+        assert float(params["optimizer_learning_rate"]) == pytest.approx(rate)
+        assert params["optimizer_name"].startswith("sgd")
+        assert float(params["optimizer_momentum"]) == pytest.approx(0.5)
+
+
+def test_an_uncompiled_model_of_logits_trains_on_logits(store, tiny_npz, runs_of):
+    argv = ["run", "--task", "custom", "--model", f"{MODELS}:build_logits", "--data",
+            str(tiny_npz), "--norm", "batch", "--epochs", "1", "--val-size", "40"]
+    assert main(argv) == 0
+    [run] = runs_of("custom")
+    assert run.info.status == "FINISHED"
+    assert run.data.tags["loss_from_logits"] == "true"
+
+    argv += ["--no-from-logits", "--seed", "1"]
+    assert main(argv) == 0
+    assert runs_of("custom")[-1].data.tags["loss_from_logits"] == "false"
+
+
+@pytest.mark.parametrize("builder, logits", [("build", False), ("build_dense", False),
+                                              ("build_logits", True)])
+def test_logits_or_probabilities_are_read_from_the_last_layer(builder, logits):
+    from experiments.tasks.custom import outputs_logits
+    from tests.experiments import tiny_models
+
+    shape = (8, 8, 1) if builder == "build" else (12,)
+    assert outputs_logits(getattr(tiny_models, builder)(shape, 3, "none")) is logits
+
+
+@pytest.mark.parametrize("last, logits", [
+    (lambda: keras.layers.Softmax(), False), (lambda: keras.layers.Activation("sigmoid"), False),
+    (lambda: keras.layers.Dense(3, activation="softmax"), False),
+    (lambda: keras.layers.Dense(3, activation="linear"), True),
+    (lambda: keras.layers.Dense(3, activation="relu"), True)])
+def test_a_sequential_models_last_layer_says_logits_or_probabilities(last, logits):
+    from experiments.tasks.custom import outputs_logits
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3), last()])
+    assert outputs_logits(model) is logits
 
 
 @pytest.mark.parametrize("norm, layer_type", [
@@ -243,6 +294,15 @@ def _refusals(tmp_path):
         "too-few-examples": (
             run + dense + ["--data", npz], 1,
             "5000 validation examples leave none to train on: ok.npz has 200 training examples"),
+        "from-logits-of-a-compiled-model": (
+            run + dense + fits + ["--from-logits"], 1,
+            f"--from-logits: the model {MODELS}:build_dense is compiled by its build "
+            "function, whose loss it keeps"),
+        "learning-rate-schedule": (
+            run + model("compiled_with_schedule") + fits + ["--lr", "0.01"], 1,
+            f"--lr 0.01: the optimizer SGD of the model {MODELS}:compiled_with_schedule "
+            "(compiled by its build function) follows the learning-rate schedule "
+            "ExponentialDecay"),
         "unknown-dataset": (
             run + dense + ["--dataset", "no_such_dataset_xyz"], 1,
             "No tensorflow-datasets dataset 'no_such_dataset_xyz'"),
@@ -255,8 +315,9 @@ def _refusals(tmp_path):
 REFUSALS = ["unimportable", "no-function", "not-a-model-source", "keras-file-missing",
             "data-file-missing", "dataset-and-data", "bad-dataset-name", "model-required",
             "returns-a-non-model", "build-fails", "wrong-inputs", "wrong-outputs",
-            "missing-arrays", "mismatched-lengths", "too-few-examples", "unknown-dataset",
-            "dataset-not-prepared"]
+            "missing-arrays", "mismatched-lengths", "too-few-examples",
+            "from-logits-of-a-compiled-model", "learning-rate-schedule",
+            "unknown-dataset", "dataset-not-prepared"]
 
 
 @pytest.mark.parametrize("case", REFUSALS)
