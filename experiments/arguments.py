@@ -53,6 +53,24 @@ def positive_float(text):
     return value
 
 
+def count_or_fraction(text):
+    """A number of examples (an integer >= 1) or a share of them (a number
+    strictly between 0 and 1): `5000` or `0.1`."""
+    try:
+        value = int(text)
+    except ValueError:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not 0 < value < 1:
+            value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(
+            f"must be a count (an integer >= 1) or a fraction between 0 and 1, got {text!r}")
+    return value
+
+
 def choice(choices):
     """A value from `choices`; the error lists them (argparse's `choices=` does too,
     but this one also serves `comma_list`)."""

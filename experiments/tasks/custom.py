@@ -67,8 +67,9 @@ class CustomTask(Task):
                    "tensorflow-datasets dataset or a .npz file")
     norms = NORMS
     datasets = ()  # any tensorflow-datasets name (parse_dataset), else fashion_mnist
-    # A classifier trained as the cnn task trains its own.
-    settings = CnnTask.settings
+    # A classifier trained as the cnn task trains its own, validated on a tenth
+    # of the training examples, whatever their number.
+    settings = {**CnnTask.settings, "val_size": 0.1}
     quick_settings = CnnTask.quick_settings
     quick_norms = ()  # not part of the quick comparison: it needs a model
 
@@ -82,9 +83,11 @@ class CustomTask(Task):
                                  "num_classes, norm), or a saved .keras model to convert")
         parser.add_argument("--data", help="a .npz file with x_train, y_train, x_test, y_test "
                                            "(instead of --dataset)")
-        parser.add_argument("--val-size", type=arguments.positive_int, default=None,
-                            help="validation examples, held out from the end of the "
-                                 "training ones (default: 5000; 1024 with --quick)")
+        parser.add_argument("--val-size", type=arguments.count_or_fraction, default=None,
+                            help="validation examples held out from the training ones: a "
+                                 "count, or a fraction of them (default: 0.1; 1024 with "
+                                 "--quick). From a .npz they are drawn at random with the "
+                                 "run's seed, each class in proportion")
         parser.add_argument("--from-logits", action=argparse.BooleanOptionalAction,
                             default=None,
                             help="whether an uncompiled model outputs logits (--from-logits) "
@@ -146,7 +149,7 @@ class CustomTask(Task):
 
         builder = prepared_builder(config["dataset"], config["data_dir"])
         shapes = classification_shapes(builder)
-        check_split_sizes(builder, config)
+        check_split_sizes(builder, _with_val_count(config, builder))
         return shapes
 
     def build(self, config, input_shape, num_classes):
@@ -205,7 +208,10 @@ class CustomTask(Task):
                             val_size=config["val_size"], test_size=config["test_size"])
             log_data(data)
         else:
-            data = load_logged_images(config)
+            from experiments.data.images import prepared_builder
+
+            builder = prepared_builder(config["dataset"], config["data_dir"])
+            data = load_logged_images(_with_val_count(config, builder))
         model = self.build(config, data.image_shape, data.num_classes)
         # A model compiled by its build function trains with its own optimizer,
         # loss and metrics, its optimizer at the run's learning rate (logged
@@ -264,6 +270,15 @@ def _check_compiled(model, config):
                          f"of the model {source} (compiled by its build function) follows "
                          f"the learning-rate schedule {schedule}, which a run's rate would "
                          "replace; compile it with a fixed rate, or return it uncompiled")
+
+
+def _with_val_count(config, builder):
+    """`config` with its `val_size` as a count of the tfds `builder`'s training
+    examples (a fraction taken of them)."""
+    from experiments.data.arrays import validation_count
+
+    total = builder.info.splits["train"].num_examples
+    return {**config, "val_size": validation_count(config["val_size"], total)}
 
 
 def _first_line(error):

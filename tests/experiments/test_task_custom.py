@@ -61,7 +61,8 @@ def test_a_build_function_on_a_npz_logs_what_the_built_in_tasks_log(store, tiny_
     assert 0 <= metrics["test_accuracy"] <= 1
     inputs = {i.tags[0].value: i.dataset for i in run.inputs.dataset_inputs}
     assert set(inputs) == {"training", "validation", "test"}
-    assert inputs["training"].name == "tiny:train[:-40]"
+    assert inputs["training"].name == "tiny:train[160 not held out, seed 0]"
+    assert inputs["validation"].name == "tiny:train[40 held out by class, seed 0]"
     client = mlflow.MlflowClient()
     assert "learning_curves.png" in {a.path for a in client.list_artifacts(run.info.run_id)}
 
@@ -90,13 +91,20 @@ def test_a_sweep_of_learning_rates_trains_a_compiled_model_at_each(store, tiny_n
         assert float(params["optimizer_momentum"]) == pytest.approx(0.5)
 
 
-def test_an_uncompiled_model_of_logits_trains_on_logits(store, tiny_npz, runs_of):
+def test_an_uncompiled_model_of_logits_on_a_small_class_sorted_npz(store, tmp_path, runs_of):
+    # Sorted by class, as files often are; 60 examples, which a fixed count
+    # of validation examples (the old default: 5000) would leave none of.
+    labels = np.repeat([0, 1, 2], 20)
+    data = _save_npz(tmp_path / "sorted.npz", train=60, y_train=labels)
     argv = ["run", "--task", "custom", "--model", f"{MODELS}:build_logits", "--data",
-            str(tiny_npz), "--norm", "batch", "--epochs", "1", "--val-size", "40"]
+            str(data), "--norm", "batch", "--epochs", "1", "--batch-size", "16"]
     assert main(argv) == 0
     [run] = runs_of("custom")
     assert run.info.status == "FINISHED"
     assert run.data.tags["loss_from_logits"] == "true"
+    assert run.data.params["val_size"] == "0.1"
+    names = {i.tags[0].value: i.dataset.name for i in run.inputs.dataset_inputs}
+    assert names["validation"] == "sorted:train[6 held out by class, seed 0]"
 
     argv += ["--no-from-logits", "--seed", "1"]
     assert main(argv) == 0
@@ -123,6 +131,29 @@ def test_a_sequential_models_last_layer_says_logits_or_probabilities(last, logit
 
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3), last()])
     assert outputs_logits(model) is logits
+
+
+def test_the_validation_split_of_a_npz_is_shuffled_stratified_and_seeded(tmp_path):
+    from experiments.data.arrays import load_npz
+
+    labels = np.repeat([0, 1, 2, 3], [90, 60, 30, 20])  # sorted by class
+    x = np.arange(200, dtype="float32")[:, None]  # each example's row number
+    path = _save_npz(tmp_path / "sorted.npz", shape=(1,), x_train=x, y_train=labels)
+
+    def split(seed, val_size=0.1):
+        data = load_npz(path, batch_size=64, seed=seed, val_size=val_size)
+        rows = {role: np.concatenate([b[0].numpy()[:, 0] for b in getattr(data, role)])
+                for role in ("train", "val")}
+        return data, {role: r.astype(int) for role, r in rows.items()}
+
+    data, rows = split(0)
+    assert data.sizes == {"train": 180, "val": 20, "test": 40}
+    assert sorted([*rows["train"], *rows["val"]]) == list(range(200))
+    # Each class in proportion to its share of the file: 9, 6, 3, 2.
+    assert np.bincount(labels[rows["val"]]).tolist() == [9, 6, 3, 2]
+    assert set(split(0)[1]["val"]) == set(rows["val"])
+    assert set(split(1)[1]["val"]) != set(rows["val"])
+    assert np.bincount(labels[split(3, val_size=40)[1]["val"]]).tolist() == [18, 12, 6, 4]
 
 
 @pytest.mark.parametrize("norm, layer_type", [
@@ -195,7 +226,7 @@ def test_any_tfds_dataset_prepared_locally_is_read(store, tmp_path, monkeypatch,
     builder.download_and_prepare()
 
     argv = ["run", "--task", "custom", "--model", f"{MODELS}:build", "--dataset",
-            "keras_norms_test_blobs", "--norm", "instance", "--epochs", "1", "--val-size", "16"]
+            "keras_norms_test_blobs", "--norm", "instance", "--epochs", "1", "--val-size", "0.25"]
     assert main(argv) == 0
 
     [run] = runs_of("custom")
@@ -203,7 +234,8 @@ def test_any_tfds_dataset_prepared_locally_is_read(store, tmp_path, monkeypatch,
     assert run.data.params["dataset"] == "keras_norms_test_blobs"
     assert run.data.tags["data_source"] == str(builder.data_dir)
     names = {i.dataset.name for i in run.inputs.dataset_inputs}
-    assert names == {"keras_norms_test_blobs:train[:-16]", "keras_norms_test_blobs:train[-16:]",
+    # A quarter of the 96 training examples.
+    assert names == {"keras_norms_test_blobs:train[:-24]", "keras_norms_test_blobs:train[-24:]",
                      "keras_norms_test_blobs:test"}
     assert 0 <= run.data.metrics["test_accuracy"] <= 1
 
@@ -292,8 +324,16 @@ def _refusals(tmp_path):
             run + dense + ["--data", short], 1,
             f"--data {short}: x_train has 200 examples and y_train 150; they must be as many"),
         "too-few-examples": (
-            run + dense + ["--data", npz], 1,
-            "5000 validation examples leave none to train on: ok.npz has 200 training examples"),
+            run + dense + ["--data", npz, "--val-size", "200"], 1,
+            "200 validation examples leave none to train on: ok.npz has 200 training examples"),
+        "val-size-zero": (
+            run + dense + ["--data", npz, "--val-size", "0"], 2,
+            "argument --val-size: must be a count (an integer >= 1) or a fraction between 0 "
+            "and 1, got '0'"),
+        "val-size-above-one": (
+            run + dense + ["--data", npz, "--val-size", "1.5"], 2,
+            "argument --val-size: must be a count (an integer >= 1) or a fraction between 0 "
+            "and 1, got '1.5'"),
         "from-logits-of-a-compiled-model": (
             run + dense + fits + ["--from-logits"], 1,
             f"--from-logits: the model {MODELS}:build_dense is compiled by its build "
@@ -315,8 +355,8 @@ def _refusals(tmp_path):
 REFUSALS = ["unimportable", "no-function", "not-a-model-source", "keras-file-missing",
             "data-file-missing", "dataset-and-data", "bad-dataset-name", "model-required",
             "returns-a-non-model", "build-fails", "wrong-inputs", "wrong-outputs",
-            "missing-arrays", "mismatched-lengths", "too-few-examples",
-            "from-logits-of-a-compiled-model", "learning-rate-schedule",
+            "missing-arrays", "mismatched-lengths", "too-few-examples", "val-size-zero",
+            "val-size-above-one", "from-logits-of-a-compiled-model", "learning-rate-schedule",
             "unknown-dataset", "dataset-not-prepared"]
 
 
