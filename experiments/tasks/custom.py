@@ -43,8 +43,24 @@ def model_source(text):
         f"must be module.path:build_fn or a .keras file, got {text!r}")
 
 
+# Build functions given as Python objects (`experiments.compare`), by the spec
+# that names them in the run's params.
+_IN_PROCESS = {}
+
+
+def register_build_function(function):
+    """Makes `function` a `--model` of this process; returns its spec,
+    `module:qualified.name`, which the runs log as their `model` param."""
+    spec = f"{function.__module__}:{function.__qualname__}"
+    _IN_PROCESS[spec] = function
+    return spec
+
+
 def build_function(spec):
-    """The function named by `module.path:build_fn`; ValueError if it cannot be had."""
+    """The function named by `module.path:build_fn` (or registered under it
+    by `register_build_function`); ValueError if it cannot be had."""
+    if spec in _IN_PROCESS:
+        return _IN_PROCESS[spec]
     module_name, function_name = spec.split(":")
     # As `python -m` does, find the user's modules from the current directory,
     # also when run through the console script.
