@@ -8,8 +8,8 @@ classification dataset (`--dataset`; the suite's own ones are fetched, any
 other must be prepared locally already) or a NumPy `.npz` file (`--data`)
 holding `x_train`, `y_train`, `x_test` and `y_test`.
 
-Every run trains at its own `--lr`: a model its build function compiled keeps
-its optimizer's class and settings, at the run's rate. An uncompiled model is
+Every run trains at its own `--lr`: a model its build function compiled trains
+with a new optimizer of its optimizer's class and settings, at the run's rate. An uncompiled model is
 compiled with Adam and sparse categorical cross-entropy, on logits or on
 probabilities as its last layer says (`--from-logits` overrides).
 The batch norms `keras_norms.convert` creates take the built-in models'
@@ -234,7 +234,9 @@ class CustomTask(Task):
         # as the optimizer's params).
         mlflow.set_tag("compiled_by", "build function" if model.compiled else "task")
         if model.compiled:
-            _optimizer(model).learning_rate = config["lr"]
+            # A new optimizer: one its build function shares between models
+            # would carry one run's state into the next.
+            model.optimizer = _at_rate(model.optimizer, config["lr"])
         else:
             from_logits = config["from_logits"]
             if from_logits is None:
@@ -267,6 +269,19 @@ def _optimizer(model):
     return getattr(model.optimizer, "inner_optimizer", model.optimizer)
 
 
+def _at_rate(optimizer, rate):
+    """A new optimizer of `optimizer`'s class and settings, at learning rate
+    `rate` (for a loss-scale optimizer, its inner one at `rate`)."""
+    import keras
+
+    inner = getattr(optimizer, "inner_optimizer", None)
+    if inner is not None:
+        return type(optimizer).from_config(
+            {**optimizer.get_config(),
+             "inner_optimizer": keras.optimizers.serialize(_at_rate(inner, rate))})
+    return type(optimizer).from_config({**optimizer.get_config(), "learning_rate": rate})
+
+
 def _check_compiled(model, config):
     """Refuses a run whose settings a model compiled by its build function
     would silently ignore: its own loss replaces `--from-logits`, and a
@@ -286,6 +301,13 @@ def _check_compiled(model, config):
                          f"of the model {source} (compiled by its build function) follows "
                          f"the learning-rate schedule {schedule}, which a run's rate would "
                          "replace; compile it with a fixed rate, or return it uncompiled")
+    try:
+        _at_rate(model.optimizer, config["lr"])
+    except Exception as error:  # a class whose get_config() does not rebuild it
+        raise ModelError(f"--lr {config['lr']:g}: the optimizer {type(optimizer).__name__} "
+                         f"of the model {source} (compiled by its build function) cannot be "
+                         f"rebuilt at that rate from its get_config(): "
+                         f"{type(error).__name__}: {_first_line(error)}") from None
 
 
 def _with_val_count(config, builder):

@@ -91,6 +91,18 @@ def test_a_sweep_of_learning_rates_trains_a_compiled_model_at_each(store, tiny_n
         assert float(params["optimizer_momentum"]) == pytest.approx(0.5)
 
 
+def test_runs_of_a_build_function_sharing_one_optimizer_start_afresh(store, tiny_npz, runs_of):
+    # Each run gets its own optimizer (class, settings, the run's rate): the
+    # shared one, built by the first run for its model, would not fit the next.
+    argv = ["sweep", "--task", "custom", "--model", f"{MODELS}:shared_optimizer", "--data",
+            str(tiny_npz), "--norms", "none,batch", "--epochs", "1", "--val-size", "40",
+            "--workers", "1"]
+    assert main(argv) == 0
+    children = runs_of("custom", run_kind="train")
+    assert [c.info.status for c in children] == ["FINISHED", "FINISHED"]
+    assert {c.data.params["optimizer_name"] for c in children} == {"adam"}
+
+
 def test_an_uncompiled_model_of_logits_on_a_small_class_sorted_npz(store, tmp_path, runs_of):
     # Sorted by class, as files often are; 60 examples, which a fixed count
     # of validation examples (the old default: 5000) would leave none of.

@@ -54,3 +54,15 @@ def too_few_outputs(input_shape, num_classes, norm):
 def ignores_input_shape(input_shape, num_classes, norm):
     inputs = keras.Input((5,))
     return keras.Model(inputs, keras.layers.Dense(num_classes, activation="softmax")(inputs))
+
+
+_SHARED = keras.optimizers.Adam(0.01)
+
+
+def shared_optimizer(input_shape, num_classes, norm):
+    """A dense classifier compiled with one optimizer instance for every model."""
+    model = build_logits(input_shape, num_classes, norm)
+    model.compile(optimizer=_SHARED,
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                  metrics=["accuracy"])
+    return model
