@@ -109,13 +109,14 @@ def compare(build_fn, data, norms=DEFAULT_NORMS, *, epochs=None, batch_size=None
     task.prepare(configs[0])
     experiment_id = store.experiment_id(experiment or task.experiment_name)
     study = study or f"compare-{time.strftime('%Y%m%d-%H%M%S')}"
+    started_ms = int(time.time() * 1000)
     try:
         [parent_id] = execution.run_sweeps(
             [execution.Sweep(task, configs, grid, experiment_id, study)])
+        query = f"tags.`mlflow.parentRunId` = '{parent_id}'"
     except SweepError:  # the failed runs are FAILED, with the reason: the table says so
-        parent_id = None
-    query = (f"tags.`mlflow.parentRunId` = '{parent_id}'" if parent_id
-             else f"tags.study = '{study}' and tags.run_kind = 'train'")
+        query = (f"tags.study = '{study}' and tags.run_kind = 'train' "
+                 f"and attributes.start_time >= {started_ms}")
     runs = mlflow.search_runs([experiment_id], filter_string=query)
     return _results(runs, grid["norm"])
 

@@ -73,3 +73,22 @@ def test_compare_refuses_bad_arguments_before_anything_is_logged(kwargs, message
         experiments.compare(arguments.pop("build_fn"), arguments.pop("data"), **arguments)
     assert message in str(error.value) and "\n" not in str(error.value)
     assert runs_of("custom") == []
+
+
+def test_a_failed_run_is_a_row_with_its_status_and_error(store, runs_of, tmp_path,
+                                                         monkeypatch):
+    monkeypatch.setenv("KERAS_NORMS_HOME", str(tmp_path / "home"))
+    from experiments.tasks import TASKS
+
+    run = TASKS["custom"].run
+
+    def fails_for_group(config):
+        if config["norm"] == "group":
+            raise RuntimeError("out of luck")
+        return run(config)
+
+    monkeypatch.setattr(TASKS["custom"], "run", fails_for_group)
+    table = experiments.compare(build, _arrays(), norms=("group", "none"), epochs=1)
+    assert list(table["norm"]) == ["group", "none"]
+    assert list(table["status"]) == ["FAILED", "FINISHED"]
+    assert "out of luck" in table["error"][0]
