@@ -1,1 +1,6 @@
-"""The keras-norms experiment suite: `python -m experiments --help`."""
+"""The keras-norms experiment suite: `python -m experiments --help`, or
+`experiments.compare` from Python."""
+
+from experiments.api import compare
+
+__all__ = ["compare"]

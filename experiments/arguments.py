@@ -53,6 +53,24 @@ def positive_float(text):
     return value
 
 
+def count_or_fraction(text):
+    """A number of examples (an integer >= 1) or a share of them (a number
+    strictly between 0 and 1): `5000` or `0.1`."""
+    try:
+        value = int(text)
+    except ValueError:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not 0 < value < 1:
+            value = 0
+    if value <= 0:
+        raise argparse.ArgumentTypeError(
+            f"must be a count (an integer >= 1) or a fraction between 0 and 1, got {text!r}")
+    return value
+
+
 def choice(choices):
     """A value from `choices`; the error lists them (argparse's `choices=` does too,
     but this one also serves `comma_list`)."""
@@ -77,6 +95,23 @@ def comma_list(item_type):
         return list(dict.fromkeys(items))
 
     return parse
+
+
+def seeds(text):
+    """`--seeds` of sweep and study alike: a count N means seeds 0..N-1
+    (`3`: 0, 1, 2), a comma-separated list names them (`0,4,7`; one seed other
+    than 0 is `5,`)."""
+    if "," in text:
+        return comma_list(non_negative_int)(text)
+    try:
+        count = int(text)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise argparse.ArgumentTypeError(
+            f"must be a count N >= 1 (seeds 0..N-1) or a comma-separated list of seeds "
+            f"such as 0,4,7, got {text!r}")
+    return list(range(count))
 
 
 def port(text):

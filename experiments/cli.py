@@ -26,6 +26,9 @@ from experiments.tasks.loop import STEPS_PER_EXECUTION, loop_params, task_loop
 SCRIPT = "keras-norms-experiments"
 PROG = SCRIPT if os.path.basename(sys.argv[0]) == SCRIPT else "python -m experiments"
 COMMON_SETTINGS = ("epochs", "batch_size", "lr", "train_size")
+# `--seeds` means the same in sweep and study.
+SEEDS_HELP = ("N runs seeds 0..N-1; a comma-separated list runs those seeds, e.g. 0,4,7 "
+              "(one seed other than 0: 5,) (default: {default})")
 # Seconds the MLflow server may take to answer after it starts.
 UI_START_TIMEOUT_S = 120
 
@@ -70,8 +73,8 @@ def _task_parser(command, description, task):
                             help="comma-separated, e.g. 8,128 (default: the task's)")
         parser.add_argument("--lrs", type=arguments.comma_list(arguments.positive_float),
                             help="comma-separated learning rates, e.g. 1e-3,1e-2")
-        parser.add_argument("--seeds", type=arguments.comma_list(arguments.non_negative_int),
-                            default=[0], help="comma-separated seeds (default: 0)")
+        parser.add_argument("--seeds", type=arguments.seeds, default=[0],
+                            help=SEEDS_HELP.format(default="1: seed 0"))
     parser.add_argument("--train-size", type=arguments.positive_int,
                         help="training examples (default: the task's)")
     parser.add_argument("--quick", action="store_true",
@@ -440,6 +443,13 @@ def cmd_quick(argv):
                          f"{failure}")
 
 
+def _seeds_text(seeds):
+    """0..4 for seeds 0 to 4, else the list: 0,4,7."""
+    if seeds == list(range(len(seeds))) and len(seeds) > 1:
+        return f"0..{len(seeds) - 1}"
+    return ",".join(map(str, seeds))
+
+
 def cmd_study(argv):
     from experiments.studies import SCALES, STUDIES
 
@@ -453,9 +463,9 @@ def cmd_study(argv):
     parser.add_argument("--scale", type=arguments.choice(SCALES), default="small",
                         help="smoke (seconds), small (at most 20 minutes per study on 2 "
                              "cores; the default) or full (bigger machines)")
-    parser.add_argument("--seeds", type=arguments.int_at_least(1),
-                        help="seeds 0..N-1: the count the scale declares (5 at small), fixed "
-                             "before any run; another count is refused")
+    parser.add_argument("--seeds", type=arguments.seeds,
+                        help=SEEDS_HELP.format(default="the scale's; 5 at small")
+                             + "; a study runs the seeds its scale declares, no others")
     add_engine_arguments(parser)
     add_verbose_argument(parser)
     add_loop_arguments(parser)
@@ -470,17 +480,19 @@ def cmd_study(argv):
 
     chosen = STUDIES if args.name == "all" else {args.name: STUDIES[args.name]}
     for study in chosen.values():
-        declared = study.scale(args.scale).seeds
+        declared = list(range(study.scale(args.scale).seeds))
         if args.seeds is not None and args.seeds != declared:
-            parser.error(f"argument --seeds: study {study.name} declares {declared} seeds at "
-                         f"scale {args.scale}, got {args.seeds}; seeds are fixed before any "
-                         "run, so another count is a new scale or study, with its own tag")
+            parser.error(f"argument --seeds: study {study.name} declares seeds "
+                         f"{_seeds_text(declared)} at scale {args.scale}, got "
+                         f"{_seeds_text(args.seeds)}; seeds are fixed before any run, so "
+                         "other seeds are a new scale or study, with its own tag")
     failures = []
     if not args.report_only:
         with _engine(args) as connect:
             for study in chosen.values():
                 try:
-                    runner.run_study(study, args.scale, study.scale(args.scale).seeds, connect,
+                    runner.run_study(study, args.scale,
+                                     list(range(study.scale(args.scale).seeds)), connect,
                                      data_dir=args.data_dir, loop=_loop(args),
                                      verbose=args.verbose)
                 except SweepError as error:  # its failed runs are marked; the others go on

@@ -19,11 +19,20 @@ _V1_UNLIMITED = 2**62
 def cpus(root=CGROUP_ROOT, membership=None):
     """The cores this process may run on, no more than its CPU quota allows
     (rounded down, at least one)."""
-    count = len(os.sched_getaffinity(0))
+    count = _usable_cores()
     quotas = [_cpu_quota(directory, v2) for directory, v2 in
               _directories("cpu", root, membership)]
     quotas = [quota for quota in quotas if quota is not None]
     return max(1, min([count] + [math.floor(quota) for quota in quotas]))
+
+
+def _usable_cores():
+    """The cores this process may be scheduled on: its affinity mask where the
+    platform has one (Linux), else every core the machine has (macOS and
+    Windows have no `os.sched_getaffinity`)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def available_memory(root=CGROUP_ROOT, membership=None):

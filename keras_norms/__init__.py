@@ -1,6 +1,8 @@
 """keras-norms: Batch, Instance, Weight and Filter Response Normalization for Keras 3."""
 
-__version__ = "0.1.0"
+# The next release's development version: it moves on at each release, so a
+# model logged from this code never claims to be 0.1.0.
+__version__ = "0.2.0.dev0"
 
 from keras_norms.batch_normalization import BatchNormalization
 from keras_norms.convert import convert

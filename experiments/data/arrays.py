@@ -2,8 +2,8 @@
 
 The file holds `x_train`, `y_train`, `x_test` and `y_test`: inputs of any
 shape (the same for train and test; 8-bit pixels are scaled to [0, 1]) and
-class ids from 0. The validation examples are held out from the end of the
-training arrays, as for the tensorflow-datasets ones.
+class ids from 0. The validation examples are held out from the training
+arrays at random, each class in proportion (`stratified_holdout`).
 """
 
 import zipfile
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from experiments.data.images import ImageData, batched, check_sizes, split_specs
+from experiments.data.images import ImageData, batched, check_sizes
 from experiments.errors import DataError
 
 ARRAYS = ("x_train", "y_train", "x_test", "y_test")
@@ -58,25 +58,64 @@ def input_shape_and_classes(arrays):
 
 
 def check_npz_sizes(path, config):
-    """Refuses split sizes of `config` that the file `path` cannot serve."""
+    """Refuses split sizes of `config` that the file `path` cannot serve
+    (`val_size` a count or a fraction, `validation_count`)."""
     arrays = read_npz(path)
-    check_sizes(Path(path).name, len(arrays["x_train"]), len(arrays["x_test"]), config)
+    total = len(arrays["x_train"])
+    check_sizes(Path(path).name, total, len(arrays["x_test"]),
+                {**config, "val_size": validation_count(config["val_size"], total)})
     return arrays
+
+
+def stratified_holdout(labels, count, seed):
+    """Splits the indices of `labels` into (kept, held out): `count` held out,
+    each class in proportion to its share of the examples, drawn at random
+    with `seed`; both in a random order.
+
+    Each class's examples, shuffled, sit at evenly spaced points
+    `(k + 0.5) / class size` in [0, 1]; the `count` lowest points are held
+    out, so every class gives its share, rounded, whatever order the
+    examples come in (a file sorted by class included).
+    """
+    labels = np.asarray(labels)
+    order = np.random.default_rng(seed).permutation(len(labels))
+    points = np.empty(len(labels))
+    for label in np.unique(labels):
+        members = order[labels[order] == label]
+        points[members] = (np.arange(len(members)) + 0.5) / len(members)
+    ranked = order[np.argsort(points[order], kind="stable")]
+    held = np.zeros(len(labels), bool)
+    held[ranked[:count]] = True
+    return order[~held[order]], ranked[:count]
+
+
+def validation_count(val_size, train_total):
+    """The validation examples `val_size` asks for out of `train_total`: a
+    count as it is, a fraction (below 1) of the training examples rounded, at
+    least one."""
+    if isinstance(val_size, float) and val_size < 1:
+        return max(1, round(val_size * train_total))
+    return int(val_size)
 
 
 def load_npz(path, *, batch_size, seed, train_size=None, val_size=5000, test_size=None):
     """Returns `ImageData` of the `.npz` file `path`, as `load_images` does for
-    a tensorflow-datasets dataset (its `splits` name slices of the arrays)."""
+    a tensorflow-datasets dataset. The validation examples (`val_size`, a
+    count or a fraction of the training arrays) are held out at random with
+    `seed`, each class in proportion (`stratified_holdout`); `train_size`
+    takes that many of the rest, at random too."""
     import tensorflow as tf
 
     path = Path(path).resolve()
     arrays = check_npz_sizes(path, {"train_size": train_size, "val_size": val_size,
                                     "test_size": test_size})
     x_train, y_train = arrays["x_train"], arrays["y_train"]
-    train_end = train_size if train_size else len(x_train) - val_size
+    val_size = validation_count(val_size, len(x_train))
+    kept, held = stratified_holdout(y_train, val_size, seed)
+    kept = kept[:train_size] if train_size else kept
     roles = {
-        "train": (x_train[:train_end], y_train[:train_end]),
-        "val": (x_train[-val_size:], y_train[-val_size:]),
+        "train": (x_train[kept], y_train[kept]),
+        "val": (x_train[held], y_train[held]),
         "test": (arrays["x_test"][:test_size], arrays["y_test"][:test_size]),
     }
     pipelines = {role: tf.data.Dataset.from_tensor_slices(pair) for role, pair in roles.items()}
@@ -86,7 +125,9 @@ def load_npz(path, *, batch_size, seed, train_size=None, val_size=5000, test_siz
         train=batched(pipelines["train"], batch_size, seed=seed),
         val=batched(pipelines["val"], batch_size),
         test=batched(pipelines["test"], batch_size),
-        splits=split_specs(train_size, val_size, test_size),
+        splits={"train": f"train[{len(kept)} not held out, seed {seed}]",
+                "val": f"train[{val_size} held out by class, seed {seed}]",
+                "test": f"test[:{test_size}]" if test_size else "test"},
         sizes={role: len(pair[0]) for role, pair in roles.items()},
         image_shape=input_shape,
         num_classes=num_classes,

@@ -63,11 +63,36 @@ def uses_bias(norm):
 
 
 def convert_arguments(norm):
-    """The `keras_norms.convert(model, norm, **options)` arguments for `norm`."""
+    """The `keras_norms.convert(model, norm, **options)` arguments for `norm`:
+    the batch norms it creates take `BATCH_MOMENTUM`, as the built-in models' do."""
     check_norm(norm)
     if norm == "batch_renorm":
         return "batch", {"momentum": BATCH_MOMENTUM, **RENORM}
+    if norm == "batch":
+        return "batch", {"momentum": BATCH_MOMENTUM}
     return norm, {}
+
+
+def convert(model, norm):
+    """`keras_norms.convert(model, norm)` with the suite's settings: every batch
+    norm it creates, mean-only ones included, at `BATCH_MOMENTUM`."""
+    name, options = convert_arguments(norm)
+    converted = _keras_norms().convert(model, name, **options)
+    if norm == "weight_meanbn":
+        # convert's options go to the weight-norm wrappers; the mean-only batch
+        # norms it puts in place of the model's take the momentum here.
+        for layer in _every_layer(converted):
+            if isinstance(layer, _keras_norms().MeanOnlyBatchNormalization):
+                layer.momentum = BATCH_MOMENTUM
+    return converted
+
+
+def _every_layer(model):
+    """The layers of `model` and of the models nested in it."""
+    for layer in model.layers:
+        yield layer
+        if hasattr(layer, "layers"):
+            yield from _every_layer(layer)
 
 
 def normalized(layer, norm, groups=8, name=None):

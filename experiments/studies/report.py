@@ -42,7 +42,7 @@ def study_runs(study, scale):
     runs = reported_runs(name, study.name)
     if runs.empty:
         return runs
-    configs = runner.study_configs(study, scale, seeds=1)
+    configs = runner.study_configs(study, scale, seeds=[0])
     names = sorted(configs[0])
     # The declared seeds, and the data wherever it was read from.
     without = ("seed", "data_dir")

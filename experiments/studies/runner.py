@@ -16,7 +16,7 @@ _NOT_IDENTIFYING = {*VERSION_PARAMS, *LOOP_PARAMS}
 
 
 def study_configs(study, scale, seeds, data_dir=None, loop=None):
-    """Every configuration of `study`'s grid at `scale` for seeds 0..seeds-1,
+    """Every configuration of `study`'s grid at `scale` for each of `seeds`,
     completed by the task's `configure`; seeds vary slowest, variants fastest,
     so an interrupted study leaves whole seeds done."""
     from experiments.cli import base_config
@@ -25,7 +25,7 @@ def study_configs(study, scale, seeds, data_dir=None, loop=None):
     spec = study.scale(scale)
     base = {**base_config(task, data_dir=data_dir, loop=loop), **spec.settings}
     return [task.configure({**base, **level.params, **variant.params, "seed": seed})
-            for seed in range(seeds) for level in spec.levels
+            for seed in seeds for level in spec.levels
             for variant in study.variants_at(scale)]
 
 
@@ -55,7 +55,7 @@ def completed(configs, runs):
 
 def sweep_grid(study, scale, seeds):
     """The grid as the sweep's parent run records it."""
-    grid = {"seed": list(range(seeds))}
+    grid = {"seed": list(seeds)}
     for params in ([level.params for level in study.scale(scale).levels],
                    [variant.params for variant in study.variants_at(scale)]):
         for name in dict.fromkeys(name for each in params for name in each):
@@ -76,10 +76,11 @@ def train(task, configs, grid, experiment, study_name, resources=None, verbose=F
 
 def run_study(study, scale, seeds, connect=lambda: None, data_dir=None, loop=None,
               verbose=False):
-    """Trains what is missing of `study` at `scale` on the engine `connect()`
-    returns (Ray's `engine.Resources`, or None: here, one after the other),
-    with the training loop `loop` (`experiments.tasks.loop.loop_params`),
-    `verbose` as `execution.run_sweeps` has it; returns (done before, trained)."""
+    """Trains what is missing of `study` at `scale` for `seeds` (a list) on
+    the engine `connect()` returns (Ray's `engine.Resources`, or None: here,
+    one after the other), with the training loop `loop`
+    (`experiments.tasks.loop.loop_params`), `verbose` as
+    `execution.run_sweeps` has it; returns (done before, trained)."""
     from experiments.report.writer import reported_runs
     from experiments.tracking import store
 

@@ -7,6 +7,13 @@ model (compiled or not), or a saved `.keras` model, which
 classification dataset (`--dataset`; the suite's own ones are fetched, any
 other must be prepared locally already) or a NumPy `.npz` file (`--data`)
 holding `x_train`, `y_train`, `x_test` and `y_test`.
+
+Every run trains at its own `--lr`: a model its build function compiled trains
+with a new optimizer of its optimizer's class and settings, at the run's rate. An uncompiled model is
+compiled with Adam and sparse categorical cross-entropy, on logits or on
+probabilities as its last layer says (`--from-logits` overrides).
+The batch norms `keras_norms.convert` creates take the built-in models'
+momentum (`experiments.models.norms.BATCH_MOMENTUM`).
 """
 
 import argparse
@@ -18,7 +25,8 @@ from pathlib import Path
 
 from experiments import arguments
 from experiments.errors import ModelError
-from experiments.models.norms import NORMS, convert_arguments
+from experiments.models import norms
+from experiments.models.norms import NORMS
 from experiments.tasks.base import Task, example_inputs, load_logged_images, log_data
 from experiments.tasks.loop import compile_arguments
 from experiments.tasks.cnn import CnnTask
@@ -36,8 +44,24 @@ def model_source(text):
         f"must be module.path:build_fn or a .keras file, got {text!r}")
 
 
+# Build functions given as Python objects (`experiments.compare`), by the spec
+# that names them in the run's params.
+_IN_PROCESS = {}
+
+
+def register_build_function(function):
+    """Makes `function` a `--model` of this process; returns its spec,
+    `module:qualified.name`, which the runs log as their `model` param."""
+    spec = f"{function.__module__}:{function.__qualname__}"
+    _IN_PROCESS[spec] = function
+    return spec
+
+
 def build_function(spec):
-    """The function named by `module.path:build_fn`; ValueError if it cannot be had."""
+    """The function named by `module.path:build_fn` (or registered under it
+    by `register_build_function`); ValueError if it cannot be had."""
+    if spec in _IN_PROCESS:
+        return _IN_PROCESS[spec]
     module_name, function_name = spec.split(":")
     # As `python -m` does, find the user's modules from the current directory,
     # also when run through the console script.
@@ -60,8 +84,9 @@ class CustomTask(Task):
                    "tensorflow-datasets dataset or a .npz file")
     norms = NORMS
     datasets = ()  # any tensorflow-datasets name (parse_dataset), else fashion_mnist
-    # A classifier trained as the cnn task trains its own.
-    settings = CnnTask.settings
+    # A classifier trained as the cnn task trains its own, validated on a tenth
+    # of the training examples, whatever their number.
+    settings = {**CnnTask.settings, "val_size": 0.1}
     quick_settings = CnnTask.quick_settings
     quick_norms = ()  # not part of the quick comparison: it needs a model
 
@@ -75,9 +100,17 @@ class CustomTask(Task):
                                  "num_classes, norm), or a saved .keras model to convert")
         parser.add_argument("--data", help="a .npz file with x_train, y_train, x_test, y_test "
                                            "(instead of --dataset)")
-        parser.add_argument("--val-size", type=arguments.positive_int, default=None,
-                            help="validation examples, held out from the end of the "
-                                 "training ones (default: 5000; 1024 with --quick)")
+        parser.add_argument("--val-size", type=arguments.count_or_fraction, default=None,
+                            help="validation examples held out from the training ones: a "
+                                 "count, or a fraction of them (default: 0.1; 1024 with "
+                                 "--quick). From a .npz they are drawn at random with the "
+                                 "run's seed, each class in proportion")
+        parser.add_argument("--from-logits", action=argparse.BooleanOptionalAction,
+                            default=None,
+                            help="whether an uncompiled model outputs logits (--from-logits) "
+                                 "or probabilities (--no-from-logits) (default: probabilities "
+                                 "when its last layer applies softmax or sigmoid, else "
+                                 "logits)")
 
     def parse_dataset(self, text):
         if not _TFDS_NAME.fullmatch(text):
@@ -133,7 +166,7 @@ class CustomTask(Task):
 
         builder = prepared_builder(config["dataset"], config["data_dir"])
         shapes = classification_shapes(builder)
-        check_split_sizes(builder, config)
+        check_split_sizes(builder, _with_val_count(config, builder))
         return shapes
 
     def build(self, config, input_shape, num_classes):
@@ -144,11 +177,10 @@ class CustomTask(Task):
 
         source = config["model"]
         if source.endswith(".keras"):
-            import keras_norms
+            import keras_norms  # noqa: F401  (registers its layers for loading)
 
-            norm, options = convert_arguments(config["norm"])
             try:
-                model = keras_norms.convert(keras.saving.load_model(source), norm, **options)
+                model = norms.convert(keras.saving.load_model(source), config["norm"])
             except Exception as error:  # load or convert: the message says why
                 raise ModelError(f"--model {source} cannot be loaded and converted to "
                                  f"norm {config['norm']!r}: {type(error).__name__}: "
@@ -175,6 +207,8 @@ class CustomTask(Task):
             raise ModelError(f"--model {source} gives outputs of shape {(None, *shape[1:])}; "
                              f"the data has {num_classes} classes: end with one output per "
                              "class")
+        if model.compiled:
+            _check_compiled(model, config)
         return model
 
     def run(self, config):
@@ -191,18 +225,102 @@ class CustomTask(Task):
                             val_size=config["val_size"], test_size=config["test_size"])
             log_data(data)
         else:
-            data = load_logged_images(config)
+            from experiments.data.images import prepared_builder
+
+            builder = prepared_builder(config["dataset"], config["data_dir"])
+            data = load_logged_images(_with_val_count(config, builder))
         model = self.build(config, data.image_shape, data.num_classes)
-        # A model compiled by its build function trains with its own optimizer
-        # (its learning rate is logged as the optimizer's params), loss and metrics.
+        # A model compiled by its build function trains with its own optimizer,
+        # loss and metrics, its optimizer at the run's learning rate (logged
+        # as the optimizer's params).
         mlflow.set_tag("compiled_by", "build function" if model.compiled else "task")
-        if not model.compiled:
+        if model.compiled:
+            # A new optimizer: one its build function shares between models
+            # would carry one run's state into the next.
+            model.optimizer = _at_rate(model.optimizer, config["lr"])
+            # The run's training loop too, as the task's own compile sets it.
+            model.steps_per_execution = config["steps_per_execution"]
+            model.jit_compile = config["jit_compile"]
+        else:
+            from_logits = config["from_logits"]
+            if from_logits is None:
+                from_logits = outputs_logits(model)
+            mlflow.set_tag("loss_from_logits", str(from_logits).lower())
             model.compile(optimizer=keras.optimizers.Adam(config["lr"]),
-                          loss="sparse_categorical_crossentropy", metrics=["accuracy"],
-                          **compile_arguments(config))
+                          loss=keras.losses.SparseCategoricalCrossentropy(
+                              from_logits=from_logits),
+                          metrics=["accuracy"], **compile_arguments(config))
         history = self.fit(model, data.train, config, data.sizes["train"], validation=data.val)
         return self.finish(config, history, model, example=example_inputs(data.val),
                            test=data.test)
+
+
+def outputs_logits(model):
+    """Whether `model` outputs logits: unless its last layer is a softmax, or
+    applies softmax or sigmoid as its activation, which give probabilities."""
+    import keras
+
+    last = model.layers[-1] if model.layers else None
+    if isinstance(last, keras.layers.Softmax):
+        return False
+    activation = getattr(last, "activation", None)
+    name = getattr(activation, "__name__", None) or str(activation)
+    return name not in ("softmax", "sigmoid")
+
+
+def _optimizer(model):
+    """The optimizer that holds `model`'s learning rate (within a loss-scale one)."""
+    return getattr(model.optimizer, "inner_optimizer", model.optimizer)
+
+
+def _at_rate(optimizer, rate):
+    """A new optimizer of `optimizer`'s class and settings, at learning rate
+    `rate` (for a loss-scale optimizer, its inner one at `rate`)."""
+    import keras
+
+    inner = getattr(optimizer, "inner_optimizer", None)
+    if inner is not None:
+        return type(optimizer).from_config(
+            {**optimizer.get_config(),
+             "inner_optimizer": keras.optimizers.serialize(_at_rate(inner, rate))})
+    return type(optimizer).from_config({**optimizer.get_config(), "learning_rate": rate})
+
+
+def _check_compiled(model, config):
+    """Refuses a run whose settings a model compiled by its build function
+    would silently ignore: its own loss replaces `--from-logits`, and a
+    learning-rate schedule cannot take the run's `--lr`."""
+    source = config["model"]
+    if config.get("from_logits") is not None:
+        flag = "--from-logits" if config["from_logits"] else "--no-from-logits"
+        raise ModelError(f"{flag}: the model {source} is compiled by its build function, "
+                         "whose loss it keeps; drop the option, or return the model "
+                         "uncompiled for the task to compile")
+    optimizer = _optimizer(model)
+    rate = optimizer.get_config().get("learning_rate")
+    if not isinstance(rate, (int, float)):
+        schedule = (rate.get("class_name") if isinstance(rate, dict)
+                    else type(rate).__name__)
+        raise ModelError(f"--lr {config['lr']:g}: the optimizer {type(optimizer).__name__} "
+                         f"of the model {source} (compiled by its build function) follows "
+                         f"the learning-rate schedule {schedule}, which a run's rate would "
+                         "replace; compile it with a fixed rate, or return it uncompiled")
+    try:
+        _at_rate(model.optimizer, config["lr"])
+    except Exception as error:  # a class whose get_config() does not rebuild it
+        raise ModelError(f"--lr {config['lr']:g}: the optimizer {type(optimizer).__name__} "
+                         f"of the model {source} (compiled by its build function) cannot be "
+                         f"rebuilt at that rate from its get_config(): "
+                         f"{type(error).__name__}: {_first_line(error)}") from None
+
+
+def _with_val_count(config, builder):
+    """`config` with its `val_size` as a count of the tfds `builder`'s training
+    examples (a fraction taken of them)."""
+    from experiments.data.arrays import validation_count
+
+    total = builder.info.splits["train"].num_examples
+    return {**config, "val_size": validation_count(config["val_size"], total)}
 
 
 def _first_line(error):

@@ -17,8 +17,10 @@ every machine that shares the store).
 
 import contextlib
 import importlib.metadata
+import importlib.util
 import math
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -26,6 +28,7 @@ import sys
 import threading
 import time
 import warnings
+from pathlib import Path
 
 import mlflow
 import psutil
@@ -92,7 +95,19 @@ def end_runs_on_sigterm():
 
 
 def software_versions():
-    return {param: importlib.metadata.version(dist) for param, dist in VERSION_PARAMS.items()}
+    """The versions of `VERSION_PARAMS`; keras-norms's is the `__version__` of
+    the code that runs, which an editable install's metadata (written when
+    it was installed) does not follow."""
+    versions = {param: importlib.metadata.version(dist) for param, dist in VERSION_PARAMS.items()}
+    versions["keras_norms_version"] = _keras_norms_version()
+    return versions
+
+
+def _keras_norms_version():
+    """`keras_norms.__version__`, read from its source without importing Keras."""
+    spec = importlib.util.find_spec("keras_norms")
+    text = Path(spec.origin).read_text(encoding="utf-8")
+    return re.search(r'^__version__ = "([^"]+)"', text, re.MULTILINE).group(1)
 
 
 def git_tags():

@@ -185,6 +185,8 @@ BAD_INPUTS = [
     (["sweep", "--task", "cnn", "--norms", "batch", "--lrs", "1e-3,-1"], "--lrs: must be a positive number, got '-1'"),
     (["sweep", "--task", "cnn", "--norms", "batch", "--epochs", "-2"], "--epochs: must be a positive integer, got '-2'"),
     (["run", "--task", "cnn", "--norm", "batch", "--depth", "0"], "--depth: must be a positive integer, got '0'"),
+    (["sweep", "--task", "cnn", "--norms", "batch", "--seeds", "0"], "--seeds: must be a count N >= 1 (seeds 0..N-1) or a comma-separated list of seeds such as 0,4,7, got '0'"),
+    (["sweep", "--task", "cnn", "--norms", "batch", "--seeds", "1,-1"], "--seeds: must be a non-negative integer, got '-1'"),
 ]
 
 
@@ -368,3 +370,28 @@ def test_ui_serves_the_store_on_loopback_then_stops(store):
             urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2)
     finally:
         processes.kill_group(server)  # the MLflow server too, should the test fail
+
+
+@pytest.mark.parametrize("text, seeds", [("3", [0, 1, 2]), ("1", [0]), ("0,4,7", [0, 4, 7]),
+                                         ("5,", [5]), ("2,2,0", [2, 0])])
+@pytest.mark.parametrize("command", ["sweep", "study"])
+def test_seeds_mean_the_same_in_sweep_and_study(command, text, seeds, store, monkeypatch,
+                                               tmp_path):
+    """A count N is seeds 0..N-1, a comma-separated list names the seeds."""
+    from experiments import cli, execution
+    from experiments.studies import report, runner
+
+    trained = []
+    if command == "sweep":
+        monkeypatch.setattr(cli, "_prepared_sweep",
+                            lambda task, base, grid, *args, **kwargs: trained.append(grid["seed"]))
+        monkeypatch.setattr(execution, "run_sweeps", lambda sweeps, resources: [])
+        argv = ["sweep", "--task", "cnn", "--norms", "none", "--workers", "1"]
+    else:
+        monkeypatch.setattr(runner, "run_study", lambda study, scale, seeds, *args, **kwargs:
+                            trained.append(runner.sweep_grid(study, scale, seeds)["seed"]))
+        monkeypatch.setattr(report, "write_page", lambda *args: tmp_path / "page.md")
+        argv = ["study", "rnn", "--workers", "1", "--out", str(tmp_path)]
+    assert main([*argv, "--seeds", text]) == 0
+    assert trained == [seeds]
+

@@ -71,3 +71,14 @@ def test_inside_a_container_namespace_the_group_is_the_mount(tmp_path, eight_cor
     membership = "0::/kubepods/pod7/ctr\n"
     assert machine.cpus(tmp_path, membership) == 1
     assert machine.available_memory(tmp_path, membership) == GIB
+
+
+def test_without_an_affinity_mask_every_core_counts(tmp_path, monkeypatch):
+    # macOS and Windows have no os.sched_getaffinity.
+    monkeypatch.delattr(machine.os, "sched_getaffinity", raising=False)
+    monkeypatch.setattr(machine.os, "cpu_count", lambda: 6)
+    assert machine.cpus(tmp_path / "none", "0::/\n") == 6
+    _write(tmp_path, {"cpu.max": "200000 100000"})
+    assert machine.cpus(tmp_path, "0::/\n") == 2
+    monkeypatch.setattr(machine.os, "cpu_count", lambda: None)  # undeterminable
+    assert machine.cpus(tmp_path / "none", "0::/\n") == 1

@@ -52,6 +52,8 @@ def test_batch_renorm_is_batch_norm_with_the_papers_clipping():
 
 def test_convert_arguments_give_each_norm_through_keras_norms_convert():
     assert convert_arguments("group") == ("group", {})
+    # The batch norms convert creates take the built-in models' momentum.
+    assert convert_arguments("batch") == ("batch", {"momentum": 0.9})
     norm, options = convert_arguments("batch_renorm")
     assert norm == "batch" and options["renorm"] and options["momentum"] == 0.9
     with pytest.raises(ValueError, match="norm='bogus'"):

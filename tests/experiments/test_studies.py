@@ -12,7 +12,7 @@ from scipy import stats
 
 from experiments import paths
 from experiments.cli import main
-from experiments.studies import STUDIES, report, verdict
+from experiments.studies import STUDIES, report, runner, verdict
 from experiments.studies.base import Claim, Level, Scale, Study, Variant
 
 
@@ -227,6 +227,12 @@ TOY = Study(
     metrics=("test_accuracy",))
 
 
+def test_a_study_trains_the_seeds_it_is_given():
+    configs = runner.study_configs(TOY, "small", [4, 0])
+    assert [c["seed"] for c in configs] == [4] * 4 + [0] * 4  # whole seeds in turn
+    assert runner.sweep_grid(TOY, "small", [4, 0])["seed"] == [4, 0]
+
+
 def run_table(cells):
     """Rows `(variant, level, accuracy, diverged)` as a study's labelled run
     table, seeds 0, 1, ... within each cell, 2 epochs of 4 steps each."""
@@ -367,12 +373,15 @@ def test_a_claim_declares_its_test_consistently():
                          "rnn, gan-d, translate, all)"),
     (["study", "rnn", "--scale", "huge"],
      "argument --scale: invalid choice 'huge' (choose from smoke, small, full)"),
-    (["study", "rnn", "--seeds", "0"], "argument --seeds: must be an integer >= 1, got '0'"),
+    (["study", "rnn", "--seeds", "0"], "argument --seeds: must be a count N >= 1 (seeds 0..N-1) "
+                                       "or a comma-separated list of seeds such as 0,4,7, got '0'"),
     (["study", "rnn", "--scale", "small", "--seeds", "8"],
-     "argument --seeds: study rnn declares 5 seeds at scale small, got 8; seeds are fixed "
-     "before any run, so another count is a new scale or study, with its own tag"),
+     "argument --seeds: study rnn declares seeds 0..4 at scale small, got 0..7; seeds are "
+     "fixed before any run, so other seeds are a new scale or study, with its own tag"),
+    (["study", "rnn", "--scale", "small", "--seeds", "0,4,7"],
+     "argument --seeds: study rnn declares seeds 0..4 at scale small, got 0,4,7"),
     (["study", "all", "--scale", "smoke", "--seeds", "2"],
-     "argument --seeds: study bn-lr declares 1 seeds at scale smoke, got 2"),
+     "argument --seeds: study bn-lr declares seeds 0 at scale smoke, got 0..1"),
     (["study", "rnn", "--workers", "0"], "argument --workers: must be a positive integer, got '0'"),
 ])
 def test_unknown_study_or_scale_is_refused_with_the_choices(argv, message, store, capsys,

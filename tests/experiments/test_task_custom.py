@@ -35,7 +35,7 @@ def test_a_build_function_on_a_npz_logs_what_the_built_in_tasks_log(store, tiny_
                                                                     metric_steps):
     argv = ["run", "--task", "custom", "--model", f"{MODELS}:build_dense", "--data",
             str(tiny_npz), "--norm", "layer", "--epochs", "2", "--batch-size", "32",
-            "--val-size", "40", "--study", "mine"]
+            "--val-size", "40", "--lr", "0.02", "--study", "mine"]
     assert main(argv) == 0
 
     [run] = runs_of("custom")
@@ -45,13 +45,15 @@ def test_a_build_function_on_a_npz_logs_what_the_built_in_tasks_log(store, tiny_
     assert (params["data"], params["dataset"]) == (str(tiny_npz), "tiny")
     assert (params["norm"], params["val_size"], params["epochs"]) == ("layer", "40", "2")
     assert {"keras_version", "tensorflow_version", "keras_norms_version"} <= set(params)
-    # Compiled by the build function: its own optimizer trains, and is logged.
+    # Compiled by the build function: its own optimizer trains, at the run's
+    # rate, its other settings kept, and is logged.
     assert tags["compiled_by"] == "build function"
     assert params["optimizer_name"].startswith("sgd")
-    assert float(params["optimizer_learning_rate"]) == pytest.approx(0.05)
+    assert float(params["optimizer_learning_rate"]) == pytest.approx(0.02)
+    assert float(params["optimizer_momentum"]) == pytest.approx(0.5)
     assert tags["study"] == "mine" and len(tags["mlflow.source.git.commit"]) == 40
     assert tags["data_source"] == str(tiny_npz)
-    assert run.info.run_name == "custom · layer · bs32 · lr1e-3 · seed 0"
+    assert run.info.run_name == "custom · layer · bs32 · lr2e-2 · seed 0"
     assert f"Model: `{MODELS}:build_dense`. Data: `{tiny_npz}`." in tags["mlflow.note.content"]
     for metric in ("loss", "accuracy", "val_loss", "val_accuracy", "epoch_time_s",
                    "examples_per_s"):
@@ -59,7 +61,8 @@ def test_a_build_function_on_a_npz_logs_what_the_built_in_tasks_log(store, tiny_
     assert 0 <= metrics["test_accuracy"] <= 1
     inputs = {i.tags[0].value: i.dataset for i in run.inputs.dataset_inputs}
     assert set(inputs) == {"training", "validation", "test"}
-    assert inputs["training"].name == "tiny:train[:-40]"
+    assert inputs["training"].name == "tiny:train[160 not held out, seed 0]"
+    assert inputs["validation"].name == "tiny:train[40 held out by class, seed 0]"
     client = mlflow.MlflowClient()
     assert "learning_curves.png" in {a.path for a in client.list_artifacts(run.info.run_id)}
 
@@ -72,6 +75,116 @@ def test_a_build_function_on_a_npz_logs_what_the_built_in_tasks_log(store, tiny_
     assert scores["accuracy"] == pytest.approx(metrics["test_accuracy"], abs=1e-6)
     logged = {m.key: m.value for m in mlflow.get_logged_model(output.model_id).metrics}
     assert logged["test_accuracy"] == metrics["test_accuracy"]
+
+
+def test_a_sweep_of_learning_rates_trains_a_compiled_model_at_each(store, tiny_npz, runs_of):
+    argv = ["sweep", "--task", "custom", "--model", f"{MODELS}:build_dense", "--data",
+            str(tiny_npz), "--norms", "none", "--lrs", "0.01,0.1", "--epochs", "1",
+            "--val-size", "40", "--workers", "1"]
+    assert main(argv) == 0
+    children = runs_of("custom", run_kind="train")
+    rates = {float(c.data.params["lr"]): c.data.params for c in children}
+    assert sorted(rates) == [0.01, 0.1]
+    for rate, params in rates.items():
+        assert float(params["optimizer_learning_rate"]) == pytest.approx(rate)
+        assert params["optimizer_name"].startswith("sgd")
+        assert float(params["optimizer_momentum"]) == pytest.approx(0.5)
+
+
+def test_runs_of_a_build_function_sharing_one_optimizer_start_afresh(store, tiny_npz, runs_of):
+    # Each run gets its own optimizer (class, settings, the run's rate): the
+    # shared one, built by the first run for its model, would not fit the next.
+    argv = ["sweep", "--task", "custom", "--model", f"{MODELS}:shared_optimizer", "--data",
+            str(tiny_npz), "--norms", "none,batch", "--epochs", "1", "--val-size", "40",
+            "--workers", "1"]
+    assert main(argv) == 0
+    children = runs_of("custom", run_kind="train")
+    assert [c.info.status for c in children] == ["FINISHED", "FINISHED"]
+    assert {c.data.params["optimizer_name"] for c in children} == {"adam"}
+
+
+def test_an_uncompiled_model_of_logits_on_a_small_class_sorted_npz(store, tmp_path, runs_of):
+    # Sorted by class, as files often are; 60 examples, which a fixed count
+    # of validation examples (the old default: 5000) would leave none of.
+    labels = np.repeat([0, 1, 2], 20)
+    data = _save_npz(tmp_path / "sorted.npz", train=60, y_train=labels)
+    argv = ["run", "--task", "custom", "--model", f"{MODELS}:build_logits", "--data",
+            str(data), "--norm", "batch", "--epochs", "1", "--batch-size", "16"]
+    assert main(argv) == 0
+    [run] = runs_of("custom")
+    assert run.info.status == "FINISHED"
+    assert run.data.tags["loss_from_logits"] == "true"
+    assert run.data.params["val_size"] == "0.1"
+    names = {i.tags[0].value: i.dataset.name for i in run.inputs.dataset_inputs}
+    assert names["validation"] == "sorted:train[6 held out by class, seed 0]"
+
+    argv += ["--no-from-logits", "--seed", "1"]
+    assert main(argv) == 0
+    assert runs_of("custom")[-1].data.tags["loss_from_logits"] == "false"
+
+
+@pytest.mark.parametrize("builder, logits", [("build", False), ("build_dense", False),
+                                              ("build_logits", True)])
+def test_logits_or_probabilities_are_read_from_the_last_layer(builder, logits):
+    from experiments.tasks.custom import outputs_logits
+    from tests.experiments import tiny_models
+
+    shape = (8, 8, 1) if builder == "build" else (12,)
+    assert outputs_logits(getattr(tiny_models, builder)(shape, 3, "none")) is logits
+
+
+@pytest.mark.parametrize("last, logits", [
+    (lambda: keras.layers.Softmax(), False), (lambda: keras.layers.Activation("sigmoid"), False),
+    (lambda: keras.layers.Dense(3, activation="softmax"), False),
+    (lambda: keras.layers.Dense(3, activation="linear"), True),
+    (lambda: keras.layers.Dense(3, activation="relu"), True)])
+def test_a_sequential_models_last_layer_says_logits_or_probabilities(last, logits):
+    from experiments.tasks.custom import outputs_logits
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3), last()])
+    assert outputs_logits(model) is logits
+
+
+def test_the_validation_split_of_a_npz_is_shuffled_stratified_and_seeded(tmp_path):
+    from experiments.data.arrays import load_npz
+
+    labels = np.repeat([0, 1, 2, 3], [90, 60, 30, 20])  # sorted by class
+    x = np.arange(200, dtype="float32")[:, None]  # each example's row number
+    path = _save_npz(tmp_path / "sorted.npz", shape=(1,), x_train=x, y_train=labels)
+
+    def split(seed, val_size=0.1):
+        data = load_npz(path, batch_size=64, seed=seed, val_size=val_size)
+        rows = {role: np.concatenate([b[0].numpy()[:, 0] for b in getattr(data, role)])
+                for role in ("train", "val")}
+        return data, {role: r.astype(int) for role, r in rows.items()}
+
+    data, rows = split(0)
+    assert data.sizes == {"train": 180, "val": 20, "test": 40}
+    assert sorted([*rows["train"], *rows["val"]]) == list(range(200))
+    # Each class in proportion to its share of the file: 9, 6, 3, 2.
+    assert np.bincount(labels[rows["val"]]).tolist() == [9, 6, 3, 2]
+    assert set(split(0)[1]["val"]) == set(rows["val"])
+    assert set(split(1)[1]["val"]) != set(rows["val"])
+    assert np.bincount(labels[split(3, val_size=40)[1]["val"]]).tolist() == [18, 12, 6, 4]
+
+
+@pytest.mark.parametrize("norm, layer_type", [
+    ("batch", "BatchNormalization"), ("batch_renorm", "BatchNormalization"),
+    ("weight_meanbn", "MeanOnlyBatchNormalization")])
+def test_a_converted_keras_files_batch_norms_take_the_suites_momentum(norm, layer_type, tmp_path):
+    import keras_norms
+
+    saved = tmp_path / "mine.keras"
+    inputs = keras.Input((8, 8, 1))
+    x = keras.layers.BatchNormalization(momentum=0.99)(keras.layers.Conv2D(4, 3)(inputs))
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(x)).save(saved)
+
+    config = {"model": str(saved), "norm": norm, "lr": 1e-3, "from_logits": None}
+    model = TASKS["custom"].build(config, (8, 8, 1), 3)
+    layers = [layer for layer in model.layers
+              if isinstance(layer, getattr(keras_norms, layer_type))]
+    assert layers and {layer.momentum for layer in layers} == {0.9}
 
 
 def test_a_sweep_of_a_build_function_on_a_tfds_dataset_then_the_report(
@@ -125,7 +238,7 @@ def test_any_tfds_dataset_prepared_locally_is_read(store, tmp_path, monkeypatch,
     builder.download_and_prepare()
 
     argv = ["run", "--task", "custom", "--model", f"{MODELS}:build", "--dataset",
-            "keras_norms_test_blobs", "--norm", "instance", "--epochs", "1", "--val-size", "16"]
+            "keras_norms_test_blobs", "--norm", "instance", "--epochs", "1", "--val-size", "0.25"]
     assert main(argv) == 0
 
     [run] = runs_of("custom")
@@ -133,7 +246,8 @@ def test_any_tfds_dataset_prepared_locally_is_read(store, tmp_path, monkeypatch,
     assert run.data.params["dataset"] == "keras_norms_test_blobs"
     assert run.data.tags["data_source"] == str(builder.data_dir)
     names = {i.dataset.name for i in run.inputs.dataset_inputs}
-    assert names == {"keras_norms_test_blobs:train[:-16]", "keras_norms_test_blobs:train[-16:]",
+    # A quarter of the 96 training examples.
+    assert names == {"keras_norms_test_blobs:train[:-24]", "keras_norms_test_blobs:train[-24:]",
                      "keras_norms_test_blobs:test"}
     assert 0 <= run.data.metrics["test_accuracy"] <= 1
 
@@ -222,8 +336,25 @@ def _refusals(tmp_path):
             run + dense + ["--data", short], 1,
             f"--data {short}: x_train has 200 examples and y_train 150; they must be as many"),
         "too-few-examples": (
-            run + dense + ["--data", npz], 1,
-            "5000 validation examples leave none to train on: ok.npz has 200 training examples"),
+            run + dense + ["--data", npz, "--val-size", "200"], 1,
+            "200 validation examples leave none to train on: ok.npz has 200 training examples"),
+        "val-size-zero": (
+            run + dense + ["--data", npz, "--val-size", "0"], 2,
+            "argument --val-size: must be a count (an integer >= 1) or a fraction between 0 "
+            "and 1, got '0'"),
+        "val-size-above-one": (
+            run + dense + ["--data", npz, "--val-size", "1.5"], 2,
+            "argument --val-size: must be a count (an integer >= 1) or a fraction between 0 "
+            "and 1, got '1.5'"),
+        "from-logits-of-a-compiled-model": (
+            run + dense + fits + ["--from-logits"], 1,
+            f"--from-logits: the model {MODELS}:build_dense is compiled by its build "
+            "function, whose loss it keeps"),
+        "learning-rate-schedule": (
+            run + model("compiled_with_schedule") + fits + ["--lr", "0.01"], 1,
+            f"--lr 0.01: the optimizer SGD of the model {MODELS}:compiled_with_schedule "
+            "(compiled by its build function) follows the learning-rate schedule "
+            "ExponentialDecay"),
         "unknown-dataset": (
             run + dense + ["--dataset", "no_such_dataset_xyz"], 1,
             "No tensorflow-datasets dataset 'no_such_dataset_xyz'"),
@@ -236,8 +367,9 @@ def _refusals(tmp_path):
 REFUSALS = ["unimportable", "no-function", "not-a-model-source", "keras-file-missing",
             "data-file-missing", "dataset-and-data", "bad-dataset-name", "model-required",
             "returns-a-non-model", "build-fails", "wrong-inputs", "wrong-outputs",
-            "missing-arrays", "mismatched-lengths", "too-few-examples", "unknown-dataset",
-            "dataset-not-prepared"]
+            "missing-arrays", "mismatched-lengths", "too-few-examples", "val-size-zero",
+            "val-size-above-one", "from-logits-of-a-compiled-model", "learning-rate-schedule",
+            "unknown-dataset", "dataset-not-prepared"]
 
 
 @pytest.mark.parametrize("case", REFUSALS)
