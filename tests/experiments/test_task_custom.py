@@ -1,5 +1,6 @@
 """`--task custom`: the user's build function or .keras model, on a tfds dataset or a .npz."""
 
+import re
 import time
 
 import keras
@@ -100,7 +101,8 @@ def test_runs_of_a_build_function_sharing_one_optimizer_start_afresh(store, tiny
     assert main(argv) == 0
     children = runs_of("custom", run_kind="train")
     assert [c.info.status for c in children] == ["FINISHED", "FINISHED"]
-    assert {c.data.params["optimizer_name"] for c in children} == {"adam"}
+    # Keras numbers an optimizer named as another in the process: adam, adam_5.
+    assert all(re.fullmatch(r"adam(_\d+)?", c.data.params["optimizer_name"]) for c in children)
 
 
 def test_an_uncompiled_model_of_logits_on_a_small_class_sorted_npz(store, tmp_path, runs_of):
