@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 from experiments.engine import local_workers
+from experiments.tasks.base import Task
 
 REPO = Path(__file__).resolve().parent.parent
 # name: (options, environment). One worker, its TensorFlow on every core or,
@@ -37,7 +38,7 @@ MODES = {
     "1 worker": (["--workers", "1"], {}),
     ONE_CORE: (["--workers", "1"], {"TF_NUM_INTRAOP_THREADS": "1",
                                     "TF_NUM_INTEROP_THREADS": "1"}),
-    f"default ({local_workers()} workers)": ([], {}),
+    f"default ({local_workers(Task.trial_memory_bytes)} workers)": ([], {}),
 }
 
 

@@ -6,6 +6,7 @@ positive integer, got '0'", before anything is logged.
 
 import argparse
 import math
+import re
 
 
 def positive_int(text):
@@ -122,4 +123,31 @@ def port(text):
         value = 0
     if not 1 <= value <= 65535:
         raise argparse.ArgumentTypeError(f"must be a port number in 1-65535, got {text!r}")
+    return value
+
+
+_SIZE_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+
+
+def memory_size(text):
+    """A size in bytes: a number of bytes, or with K, M, G or T (powers of
+    1024, an optional "B" or "iB" after): "1.5G", "800M", "2GiB"."""
+    found = re.fullmatch(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([KMGT]?)(?:I?B)?\s*", text.upper())
+    size = int(float(found[1]) * _SIZE_UNITS[found[2]]) if found else 0
+    if size < 1:
+        raise argparse.ArgumentTypeError(
+            f"must be a size such as 1.5G or 800M (K, M, G, T: powers of 1024), got {text!r}")
+    return size
+
+
+def gpu_count(text):
+    """GPUs for one trial: 0, a fraction of one (several trials share it), or
+    a whole number (Ray gives more than one GPU only whole)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (value >= 0 and (value <= 1 or value.is_integer())):
+        raise argparse.ArgumentTypeError(
+            f"must be 0, a fraction of a GPU up to 1 (e.g. 0.5) or a whole number, got {text!r}")
     return value

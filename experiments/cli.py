@@ -120,27 +120,49 @@ def _loop(args):
 
 
 def add_engine_arguments(parser):
-    """`--workers` and `--ray-address`: how a sweep's runs are spread."""
+    """`--workers`, `--ray-address` and what each trial asks of Ray: how a
+    sweep's runs are spread."""
     parser.add_argument("--workers", type=arguments.positive_int,
-                        help="runs trained at once, each a Ray task with its share of the CPUs "
-                             "(default: what this machine fits, one per core as memory allows "
-                             "1.5 GiB each; one per CPU of the --ray-address cluster). 1 trains "
-                             "them one after the other in this process, without Ray")
+                        help="runs trained at once at most, each a Ray task with its share of "
+                             "the CPUs unless --cpus-per-trial says (default: what this machine "
+                             "fits, one per core as memory allows --memory-per-trial each; on "
+                             "a --ray-address cluster, as many as Ray fits). 1 trains them one "
+                             "after the other in this process, without Ray")
     parser.add_argument("--ray-address",
                         help="train on this Ray cluster (default: RAY_ADDRESS when set, else a "
                              "local Ray instance started for the command, unless --workers is 1)")
+    parser.add_argument("--cpus-per-trial", type=arguments.positive_int, metavar="N",
+                        help="CPUs each run reserves on Ray, its TensorFlow's threads (default: "
+                             "its share of the cores with --workers or on this machine; 1 on a "
+                             "--ray-address cluster)")
+    parser.add_argument("--gpus-per-trial", type=arguments.gpu_count, metavar="X",
+                        help="GPUs each run reserves where Ray has GPUs: 0, a fraction such as "
+                             "0.5 (runs share a GPU) or a whole number (default: the GPUs "
+                             "shared between the runs at once)")
+    parser.add_argument("--memory-per-trial", type=arguments.memory_size, metavar="SIZE",
+                        help="memory each run reserves on Ray, e.g. 1.5G or 800M (powers of "
+                             "1024); Ray starts no more runs on a node than its memory holds "
+                             "(default: what a run of the task takes, 1.5G for the built-in "
+                             "tasks; the largest of the command's tasks)")
 
 
 @contextlib.contextmanager
-def _engine(args):
+def _engine(args, tasks):
     """Yields `connect()`, which returns a trial's `engine.Resources`, joining
     or starting Ray on its first call (once the checks that need no Ray have
     passed), or None where the runs train here one after the other: with
-    `--workers 1`, or by default on a machine that fits one trial at a time."""
+    `--workers 1`, or by default on a machine that fits one trial at a time.
+
+    Each trial asks for the memory the largest of `tasks` needs (their
+    `trial_memory_bytes`) unless `--memory-per-trial` says."""
     from experiments import engine
 
     address = args.ray_address or os.environ.get("RAY_ADDRESS")
-    workers = args.workers or (None if address else engine.local_workers())
+    memory = args.memory_per_trial or max(task.trial_memory_bytes for task in tasks)
+    workers = args.workers or (
+        None if address else engine.local_workers(memory, args.cpus_per_trial or 1))
+    request = engine.Request(memory=memory, cpus=args.cpus_per_trial, gpus=args.gpus_per_trial,
+                             workers=workers)
     with contextlib.ExitStack() as stack:
         resources = []
 
@@ -148,7 +170,7 @@ def _engine(args):
             if workers == 1 and not address:
                 return None
             if not resources:
-                resources.append(stack.enter_context(engine.ray_cluster(workers, address)))
+                resources.append(stack.enter_context(engine.ray_cluster(request, address)))
                 _check_store_reaches_every_machine()
             return resources[0]
 
@@ -272,7 +294,7 @@ def cmd_sweep(argv):
     }
     from experiments import execution
 
-    with _engine(args) as connect:
+    with _engine(args, [task]) as connect:
         sweep = _prepared_sweep(task, base, grid, args.experiment,
                                 args.study or _default_study("sweep"), parser.error,
                                 resume=args.resume)
@@ -423,7 +445,7 @@ def cmd_quick(argv):
     failure = None
     # The longest runs go first, so that parallel workers end together.
     names = sorted(args.tasks, key=lambda name: -TASKS[name].quick_run_seconds)
-    with _engine(args) as connect:
+    with _engine(args, [TASKS[name] for name in names]) as connect:
         sweeps = []
         for name in names:  # every task's data prepared before any run trains
             task = TASKS[name]
@@ -488,7 +510,8 @@ def cmd_study(argv):
                          "other seeds are a new scale or study, with its own tag")
     failures = []
     if not args.report_only:
-        with _engine(args) as connect:
+        tasks = [TASKS[study.task] for study in chosen.values()]
+        with _engine(args, tasks) as connect:
             for study in chosen.values():
                 try:
                     runner.run_study(study, args.scale,

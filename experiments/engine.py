@@ -2,11 +2,13 @@
 
 A command starts a local Ray instance fitted to `--workers` and shuts it down
 after, or joins a running cluster (`--ray-address`, or `RAY_ADDRESS`). Each
-trial declares its share of the CPUs (and of the GPUs, where the cluster has
-them); in its worker TensorFlow's thread pools are sized to that share before
-TensorFlow runs anything, so parallel trials do not oversubscribe the cores.
-A worker trains trial after trial of one command, every one with the same
-share, so TensorFlow is loaded once per worker rather than once per trial.
+trial declares to Ray what it needs (`Request`, sized by `size_trials`): CPUs,
+memory, and GPUs where the cluster has them, so Ray runs at once only as many
+trials as each node holds. In its worker TensorFlow's thread pools are sized to
+the trial's CPUs before TensorFlow runs anything, so parallel trials do not
+oversubscribe the cores. A worker trains trial after trial of one command,
+every one with the same resources, so TensorFlow is loaded once per worker
+rather than once per trial.
 
 A trial whose worker dies (kill -9, out of memory, a lost node) is run again
 by Ray, up to `MAX_RETRIES` times; once they are spent the trial ends with
@@ -17,18 +19,15 @@ a dead attempt's run is ended, is the trial function's business.
 import contextlib
 import dataclasses
 import functools
+import itertools
+import math
 import os
 
 from experiments import machine
+from experiments.errors import ExperimentError
 
 # Attempts after the first of a trial whose worker died.
 MAX_RETRIES = 2
-
-# The memory one trial takes, to size the default number of workers: a quick
-# cnn, gan or translate run peaks at 1.1 GiB resident in a process of its own
-# (TensorFlow, the data, MLflow; measured with `ru_maxrss`), and a Ray worker
-# adds its own runtime and trains trial after trial.
-TRIAL_MEMORY_BYTES = 3 * 2**29  # 1.5 GiB
 
 # The driver's settings a trial needs wherever it runs: the Keras backend and
 # TensorFlow's switches, where tensorflow-datasets keeps data, the project's
@@ -43,41 +42,125 @@ class TrialLost(RuntimeError):
 
 
 @dataclasses.dataclass(frozen=True)
+class Request:
+    """What a command asks of each trial: `memory` bytes (the task's need, or
+    `--memory-per-trial`); `cpus` and `gpus` (None: a share, see
+    `size_trials`); at most `workers` trials at once (None: as many as Ray
+    fits on the cluster)."""
+
+    memory: int
+    cpus: int | None = None
+    gpus: float | None = None
+    workers: int | None = None
+
+
+@dataclasses.dataclass(frozen=True)
 class Resources:
-    """What one trial declares to Ray, and how many trials run at once."""
+    """What one trial declares to Ray (`memory` in bytes), how many trials
+    the cluster runs at once, and at most how many are submitted at once
+    (`at_most`, None: every trial, Ray's scheduler deciding)."""
 
     cpus: int
     gpus: float
     workers: int
+    memory: int | None = None
+    at_most: int | None = None
 
 
-def local_workers():
-    """How many trials this machine fits at once: one per core this process may
-    use, as many as the available memory holds, at least one (container limits
-    included, `experiments.machine`)."""
-    return max(1, min(machine.cpus(), machine.available_memory() // TRIAL_MEMORY_BYTES))
+def local_workers(memory, cpus=1):
+    """How many trials of `memory` bytes and `cpus` cores this machine fits at
+    once: as many as the cores this process may use and the available memory
+    hold, at least one (container limits included, `experiments.machine`)."""
+    return max(1, min(machine.cpus() // cpus, machine.available_memory() // memory))
 
 
-def _share(workers, cpus, gpus):
-    """Splits `cpus` and `gpus` between `workers` trials running at once."""
-    workers = workers or max(1, int(cpus))
-    return Resources(
-        cpus=max(1, int(cpus) // workers),
-        # A fraction of a GPU lets several trials share one; TensorFlow then
-        # grows its memory as needed instead of taking it all (see `_size_tensorflow`).
-        gpus=min(1.0, round(gpus / workers, 2)) if gpus else 0.0,
-        workers=workers,
-    )
+def trials_per_node(node, cpus, gpus, memory):
+    """How many trials of `cpus`, `gpus` and `memory` bytes fit on one Ray
+    node at once; `node` is its resources as Ray lists them ({"CPU": 16.0,
+    "GPU": 1.0, "memory": bytes, ...}). A fraction of a GPU fits on one GPU
+    as many times as it goes into 1; a whole number needs that many GPUs."""
+    counts = [int(node.get("CPU", 0) // cpus)]
+    if memory and "memory" in node:
+        counts.append(int(node["memory"] // memory))
+    if gpus:
+        whole = int(node.get("GPU", 0) + 1e-9)
+        counts.append(whole * int(1 / gpus + 1e-9) if gpus < 1 else int(whole // gpus))
+    return max(0, min(counts))
+
+
+def _gpu_share(gpus, trials):
+    """`gpus` GPUs split between `trials` trials so that they all fit at once:
+    a whole one at most, else the fraction that lets each GPU hold its part of
+    the trials (2 GPUs for 3 trials: 0.5, not 0.67, of which a GPU holds one),
+    rounded down to 1%, at least 1%."""
+    per_gpu = math.ceil(trials / int(gpus + 1e-9))
+    return 1.0 if per_gpu <= 1 else max(0.01, math.floor(100 / per_gpu) / 100)
+
+
+def size_trials(request, nodes):
+    """What each trial declares, given the `Request` and the alive nodes'
+    resources (`trials_per_node`'s `node`): Ray then runs on each node only as
+    many trials as it holds.
+
+    CPUs: the request's; else with `workers`, the cluster's CPUs split between
+    them (at least one); else one. GPUs, where the cluster has some and the
+    request says none: a share, so trials share the GPUs as they share the
+    cores: the cluster's GPUs split between `workers`, or without `workers`
+    each GPU node's split between the trials it holds by CPUs and memory (the
+    tightest node's share). Raises `ExperimentError` where no node holds one
+    trial, which Ray would otherwise keep waiting for.
+    """
+    total_cpus = sum(node.get("CPU", 0) for node in nodes)
+    total_gpus = sum(node.get("GPU", 0) for node in nodes)
+    cpus = request.cpus or (max(1, int(total_cpus) // request.workers) if request.workers else 1)
+    gpus = request.gpus
+    if gpus is None and total_gpus < 1:
+        gpus = 0.0
+    elif gpus is None and request.workers:
+        gpus = _gpu_share(total_gpus, request.workers)
+    elif gpus is None:
+        gpus = min((_gpu_share(node["GPU"], max(1, trials_per_node(node, cpus, 0, request.memory)))
+                    for node in nodes if node.get("GPU", 0) >= 1), default=0.0)
+    fit = sum(trials_per_node(node, cpus, gpus, request.memory) for node in nodes)
+    if fit == 0:
+        largest = max(nodes, key=lambda node: (node.get("CPU", 0), node.get("memory", 0)),
+                      default={})
+        raise ExperimentError(
+            f"no node of the Ray cluster holds one trial of {cpus} CPU(s), {gpus:g} GPU(s) and "
+            f"{_gib(request.memory)} of memory (its largest node has {largest.get('CPU', 0):g} "
+            f"CPU(s), {largest.get('GPU', 0):g} GPU(s) and {_gib(largest.get('memory', 0))} of "
+            "memory for tasks): lower --cpus-per-trial, --gpus-per-trial or --memory-per-trial")
+    return Resources(cpus=cpus, gpus=float(gpus), memory=request.memory,
+                     workers=min(fit, request.workers or fit), at_most=request.workers)
+
+
+def _gib(size):
+    return f"{size / 2**30:.2f} GiB"
+
+
+def local_instance(request):
+    """The CPUs and memory of the local Ray instance a command starts for
+    `request` (its `workers` set): exactly `workers` trials fit, each with
+    its share of this machine's cores unless `request.cpus` says otherwise."""
+    cpus = request.cpus or max(1, machine.cpus() // request.workers)
+    return cpus * request.workers, request.memory * request.workers
+
+
+def _nodes():
+    import ray
+
+    return [node["Resources"] for node in ray.nodes() if node["Alive"]]
 
 
 @contextlib.contextmanager
-def ray_cluster(workers=None, address=None):
-    """Connects to Ray for the duration of a command; yields a trial's `Resources`.
+def ray_cluster(request, address=None):
+    """Connects to Ray for the duration of a command; yields a trial's
+    `Resources` for `request` (a `Request`, see `size_trials`).
 
     Joins the cluster at `address` (or `RAY_ADDRESS`) when given, else starts
-    a local instance with `workers` trials at once (default: what the machine
-    fits, `local_workers()`), shut down on exit. Where Ray is already initialized (a notebook, a
-    script), that instance is used and left running.
+    a local instance holding `request.workers` trials at once (default: what
+    the machine fits, `local_workers`), shut down on exit. Where Ray is already
+    initialized (a notebook, a script), that instance is used and left running.
     """
     import ray
 
@@ -86,13 +169,14 @@ def ray_cluster(workers=None, address=None):
     if owned and address:
         ray.init(address=address, log_to_driver=True)
     elif owned:
-        cpus = machine.cpus()
-        workers = workers or local_workers()
-        ray.init(num_cpus=max(1, cpus // workers) * workers, include_dashboard=False,
+        if request.workers is None:
+            request = dataclasses.replace(
+                request, workers=local_workers(request.memory, request.cpus or 1))
+        cpus, memory = local_instance(request)
+        ray.init(num_cpus=cpus, _memory=memory, include_dashboard=False,
                  log_to_driver=True)
     try:
-        total = ray.cluster_resources()
-        yield _share(workers, total.get("CPU", 1), total.get("GPU", 0))
+        yield size_trials(request, _nodes())
     finally:
         if owned:
             ray.shutdown()
@@ -134,9 +218,39 @@ def forwarded_env():
     return {name: os.environ[name] for name in FORWARDED_ENV if os.environ.get(name)}
 
 
+def trial_env(resources):
+    """A trial's environment: the driver's `forwarded_env()`, and what its GPU
+    share asks. Ray points a trial given GPUs at them (CUDA_VISIBLE_DEVICES),
+    whatever the backend, but leaves every GPU visible to one given none:
+    those are hidden from it. On a GPU shared with other trials JAX allocates
+    as it goes instead of taking most of the GPU at start (TensorFlow grows
+    its memory, `_size_tensorflow`; torch allocates as it goes)."""
+    env = forwarded_env()
+    if not resources.gpus:
+        env["CUDA_VISIBLE_DEVICES"] = ""
+    elif resources.gpus < 1:
+        env.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+    return env
+
+
+def trial_options(resources):
+    """The options of a trial's Ray task (`ray.remote`): what it declares, its
+    retries, its environment."""
+    return {
+        "num_cpus": resources.cpus,
+        "num_gpus": resources.gpus,
+        "memory": resources.memory,
+        "max_retries": MAX_RETRIES,
+        "retry_exceptions": False,
+        "runtime_env": {"env_vars": trial_env(resources)},
+    }
+
+
 def run_trials(function, items, resources):
-    """Runs `function(item)` for every item, each as a Ray task; yields
-    `(item, result, error)` as each ends, in the order they end.
+    """Runs `function(item)` for every item, each as a Ray task declaring
+    `resources` (at most `resources.at_most` submitted at once, the next as
+    one ends); yields `(item, result, error)` as each ends, in the order they
+    end.
 
     `function` must be picklable by reference (a module-level function) and
     import what it needs in the worker. `error` is None, the exception
@@ -146,18 +260,21 @@ def run_trials(function, items, resources):
     import ray
     from ray.exceptions import RayError, RayTaskError
 
-    remote = ray.remote(
-        num_cpus=resources.cpus,
-        num_gpus=resources.gpus,
-        max_retries=MAX_RETRIES,
-        retry_exceptions=False,
-        runtime_env={"env_vars": forwarded_env()},
-    )(_run_trial)
-    pending = {remote.remote(function, item): item for item in items}
+    remote = ray.remote(**trial_options(resources))(_run_trial)
+    items = iter(items)
+    pending = {}
+
+    def submit(count):  # None: every item left
+        for item in itertools.islice(items, count):
+            pending[remote.remote(function, item)] = item
+
+    # With `at_most`, the next trial is submitted as one ends.
+    submit(resources.at_most)
     try:
         while pending:
             [ready], _ = ray.wait(list(pending), num_returns=1)
             item = pending.pop(ready)
+            submit(1 if resources.at_most else 0)
             result = error = None
             try:
                 result = ray.get(ready)

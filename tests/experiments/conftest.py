@@ -248,7 +248,9 @@ def local_ray():
         yield None
         return
     # "local": a new instance, whatever cluster a test has started with `ray start`.
-    context = ray.init(address="local", num_cpus=2, include_dashboard=False)
+    # Memory for two trials of 1.5 GiB whatever this machine has free: trials
+    # reserve it (`engine.trial_options`).
+    context = ray.init(address="local", num_cpus=2, _memory=4 * 2**30, include_dashboard=False)
     yield context.address_info["gcs_address"]
     ray.shutdown()
 

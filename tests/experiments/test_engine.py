@@ -18,6 +18,7 @@ import pytest
 from experiments import engine
 from experiments import machine
 from experiments.cli import main
+from experiments.errors import ExperimentError
 from experiments.execution import DIGEST_TAG
 from experiments.tasks import TASKS
 from tests.experiments.conftest import TINY_SETTINGS
@@ -47,18 +48,81 @@ def _wait_for(condition, what, process=None, timeout=DEADLINE_S):
     raise AssertionError(f"no {what} within {timeout} s{said}")
 
 
-def test_resources_split_the_cores_between_the_workers():
-    assert engine._share(2, 2, 0) == engine.Resources(cpus=1, gpus=0.0, workers=2)
-    assert engine._share(None, 8, 0) == engine.Resources(cpus=1, gpus=0.0, workers=8)
-    assert engine._share(3, 16, 0) == engine.Resources(cpus=5, gpus=0.0, workers=3)
-    # More workers than cores: each still gets one.
-    assert engine._share(4, 2, 0).cpus == 1
-    # GPUs are shared the same way, a whole one at most.
-    assert engine._share(4, 8, 2).gpus == 0.5
-    assert engine._share(2, 8, 4).gpus == 1.0
-
-
 GIB = 2**30
+TRIAL = 3 * 2**29  # a built-in task's trial: 1.5 GiB
+
+
+def _node(cpus, memory_gib, gpus=0):
+    """A node's resources as `ray.nodes()` lists them."""
+    node = {"CPU": float(cpus), "memory": memory_gib * GIB, "object_store_memory": GIB}
+    return {**node, "GPU": float(gpus)} if gpus else node
+
+
+def test_a_task_declares_the_memory_a_trial_of_it_takes():
+    assert TASKS["cnn"].trial_memory_bytes == 1.5 * GIB
+    assert all(task.trial_memory_bytes >= GIB for task in TASKS.values())
+
+
+def test_on_a_cluster_trials_are_sized_by_their_request_not_split_between_the_cores():
+    # A 64-core node with 32 GiB for tasks: 21 trials of 1.5 GiB at once, not 64.
+    resources = engine.size_trials(engine.Request(memory=TRIAL), [_node(64, 32)])
+    assert resources == engine.Resources(cpus=1, gpus=0.0, workers=21, memory=TRIAL,
+                                         at_most=None)
+    # More memory: one per core; more cores per trial: fewer at once.
+    assert engine.size_trials(engine.Request(memory=TRIAL), [_node(64, 256)]).workers == 64
+    assert engine.size_trials(engine.Request(memory=TRIAL, cpus=4),
+                              [_node(64, 256), _node(8, 4)]).workers == 16 + 2
+    # Each node holds what fits in it: two 1.5 GiB trials do not fit in two 1 GiB nodes.
+    assert engine.size_trials(engine.Request(memory=GIB), [_node(4, 1.25)] * 2).workers == 2
+    with pytest.raises(ExperimentError, match=r"no node of the Ray cluster holds one trial "
+                       r"of 1 CPU\(s\), 0 GPU\(s\) and 1.50 GiB of memory \(its largest node "
+                       r"has 4 CPU\(s\), 0 GPU\(s\) and 1.25 GiB.*--memory-per-trial"):
+        engine.size_trials(engine.Request(memory=TRIAL), [_node(4, 1.25)] * 2)
+
+
+def test_with_workers_the_cores_and_gpus_are_split_between_them_as_before():
+    def share(workers, cpus, gpus=0):
+        return engine.size_trials(engine.Request(memory=TRIAL, workers=workers),
+                                  [_node(cpus, 64, gpus)])
+
+    assert share(2, 2) == engine.Resources(cpus=1, gpus=0.0, workers=2, memory=TRIAL, at_most=2)
+    assert share(3, 16).cpus == 5
+    # More workers than cores: each still gets one, and as many run as the cores hold.
+    assert (share(4, 2).cpus, share(4, 2).workers) == (1, 2)
+    # GPUs are shared the same way, a whole one at most, in shares that fit.
+    assert share(4, 8, 2).gpus == 0.5
+    assert share(2, 8, 4).gpus == 1.0
+    # 2 GPUs for 3 trials: halves, since a GPU holds one share of two thirds.
+    assert share(3, 8, 2).gpus == 0.5 and share(3, 8, 2).workers == 3
+    # Asked for, the CPUs and GPUs are the request's; --workers still caps the trials at once.
+    asked = engine.size_trials(engine.Request(memory=TRIAL, cpus=2, gpus=0.25, workers=3),
+                               [_node(16, 64, 1)])
+    assert (asked.cpus, asked.gpus, asked.workers, asked.at_most) == (2, 0.25, 3, 3)
+
+
+def test_without_workers_each_gpu_is_shared_by_the_trials_its_node_holds():
+    # 16 cores and 32 GiB hold 16 trials: each takes 1/8 of one of the 2 GPUs.
+    gpu_node = _node(16, 32, gpus=2)
+    resources = engine.size_trials(engine.Request(memory=TRIAL), [gpu_node])
+    assert (resources.gpus, resources.workers) == (0.12, 16)
+    # The GPUs asked for bound the trials at once.
+    assert engine.size_trials(engine.Request(memory=TRIAL, gpus=1), [gpu_node]).workers == 2
+    assert engine.size_trials(engine.Request(memory=TRIAL, gpus=0.3), [gpu_node]).workers == 6
+    assert engine.size_trials(engine.Request(memory=TRIAL, gpus=2), [gpu_node]).workers == 1
+    # None asked, on a node without GPUs: none.
+    assert engine.size_trials(engine.Request(memory=TRIAL, gpus=0), [gpu_node]).workers == 16
+
+
+@pytest.mark.parametrize("node, cpus, gpus, memory, fits", [
+    (_node(64, 32), 1, 0, TRIAL, 21),
+    (_node(64, 32), 8, 0, TRIAL, 8),
+    (_node(4, 8, gpus=1), 1, 0.5, GIB, 2),
+    (_node(4, 8, gpus=4), 1, 2, GIB, 2),
+    (_node(4, 8), 1, 0.5, GIB, 0),   # no GPU
+    ({"CPU": 4.0}, 1, 0, GIB, 4),     # Ray lists no memory: the cores decide
+])
+def test_trials_per_node(node, cpus, gpus, memory, fits):
+    assert engine.trials_per_node(node, cpus, gpus, memory) == fits
 
 
 @pytest.mark.parametrize("cpus, memory, workers", [
@@ -70,8 +134,105 @@ GIB = 2**30
 def test_the_default_workers_are_what_the_machine_fits(cpus, memory, workers, monkeypatch):
     monkeypatch.setattr(machine, "cpus", lambda: cpus)
     monkeypatch.setattr(machine, "available_memory", lambda: memory)
-    assert engine.TRIAL_MEMORY_BYTES == 1.5 * GIB
-    assert engine.local_workers() == workers
+    assert engine.local_workers(TRIAL) == workers
+
+
+def test_the_local_instance_holds_the_workers_each_with_its_request(monkeypatch):
+    monkeypatch.setattr(machine, "cpus", lambda: 8)
+    monkeypatch.setattr(machine, "available_memory", lambda: 4 * GIB)
+    assert engine.local_workers(GIB, cpus=3) == 2
+    # Its CPUs and memory: exactly the workers fit, each with its share of the cores.
+    assert engine.local_instance(engine.Request(memory=TRIAL, workers=3)) == (6, 3 * TRIAL)
+    assert engine.local_instance(engine.Request(memory=GIB, cpus=3, workers=2)) == (6, 2 * GIB)
+    cpus, memory = engine.local_instance(engine.Request(memory=TRIAL, workers=3))
+    assert engine.size_trials(engine.Request(memory=TRIAL, workers=3),
+                              [{"CPU": cpus, "memory": memory}]).workers == 3
+
+
+def test_a_trial_reserves_its_memory_cpus_and_gpus_on_ray(monkeypatch):
+    monkeypatch.setenv("KERAS_BACKEND", "jax")
+    monkeypatch.delenv("XLA_PYTHON_CLIENT_PREALLOCATE", raising=False)
+    resources = engine.Resources(cpus=2, gpus=0.5, workers=4, memory=TRIAL)
+    options = engine.trial_options(resources)
+    assert {key: options[key] for key in ("num_cpus", "num_gpus", "memory")} == {
+        "num_cpus": 2, "num_gpus": 0.5, "memory": TRIAL}
+    assert options["max_retries"] == engine.MAX_RETRIES
+    env = options["runtime_env"]["env_vars"]
+    # On a shared GPU JAX allocates as it goes; Ray points the trial at its GPU.
+    assert env["KERAS_BACKEND"] == "jax" and env["XLA_PYTHON_CLIENT_PREALLOCATE"] == "false"
+    assert "CUDA_VISIBLE_DEVICES" not in env
+    # A trial given no GPU sees none (Ray would leave every GPU of its node visible).
+    no_gpu = engine.trial_options(engine.Resources(cpus=1, gpus=0.0, workers=1, memory=TRIAL))
+    assert no_gpu["runtime_env"]["env_vars"]["CUDA_VISIBLE_DEVICES"] == ""
+    whole = engine.trial_options(engine.Resources(cpus=1, gpus=1.0, workers=1, memory=TRIAL))
+    assert "XLA_PYTHON_CLIENT_PREALLOCATE" not in whole["runtime_env"]["env_vars"]
+
+
+@pytest.mark.parametrize("at_most, most_pending", [(None, 5), (2, 2)])
+def test_run_trials_submits_at_most_the_workers_at_once(at_most, most_pending, monkeypatch):
+    import ray
+
+    declared, pending, seen = [], [], []
+
+    class Remote:
+        def __init__(self, function):
+            self.function = function
+
+        def remote(self, function, item):
+            pending.append((function, item))
+            seen.append(len(pending))
+            return (function, item)
+
+    def remote(**options):
+        declared.append(options)
+        return Remote
+
+    def wait(refs, num_returns):
+        pending.remove(refs[0])
+        return [refs[0]], refs[1:]
+
+    monkeypatch.setattr(ray, "remote", remote)
+    monkeypatch.setattr(ray, "wait", wait)
+    monkeypatch.setattr(ray, "get", lambda ref: ref[0](ref[1]))
+    resources = engine.Resources(cpus=1, gpus=0.0, workers=2, memory=TRIAL, at_most=at_most)
+    ended = list(engine.run_trials(abs, [-1, -2, -3, -4, -5], resources))
+    assert [(item, result, error) for item, result, error in ended] == [
+        (-i, i, None) for i in range(1, 6)]
+    assert declared[0]["memory"] == TRIAL and max(seen) == most_pending
+
+
+@pytest.mark.parametrize("argv, bytes_", [
+    (["--memory-per-trial", "1.5G"], 3 * 2**29),
+    (["--memory-per-trial", "800M"], 800 * 2**20),
+    (["--memory-per-trial", "2GiB"], 2 * GIB),
+    (["--memory-per-trial", "1048576"], 2**20),
+])
+def test_memory_per_trial_is_read_in_bytes(argv, bytes_):
+    import argparse
+
+    from experiments import cli
+
+    parser = argparse.ArgumentParser()
+    cli.add_engine_arguments(parser)
+    args = parser.parse_args([*argv, "--cpus-per-trial", "2", "--gpus-per-trial", "0.5"])
+    assert (args.memory_per_trial, args.cpus_per_trial, args.gpus_per_trial) == (bytes_, 2, 0.5)
+
+
+@pytest.mark.parametrize("argv, said", [
+    (["--memory-per-trial", "1.5X"], "argument --memory-per-trial: must be a size such as "
+                                     "1.5G or 800M (K, M, G, T: powers of 1024), got '1.5X'"),
+    (["--memory-per-trial", "0"], "argument --memory-per-trial: must be a size"),
+    (["--memory-per-trial=-1G"], "argument --memory-per-trial: must be a size"),
+    (["--gpus-per-trial", "1.5"], "argument --gpus-per-trial: must be 0, a fraction of a GPU "
+                                  "up to 1 (e.g. 0.5) or a whole number, got '1.5'"),
+    (["--gpus-per-trial", "-1"], "argument --gpus-per-trial: must be 0"),
+    (["--cpus-per-trial", "0"], "argument --cpus-per-trial: must be a positive integer, got '0'"),
+])
+def test_bad_trial_sizes_are_refused_naming_the_option(argv, said, capsys):
+    for command in (["quick"], ["sweep", "--task", "cnn", "--norms", "none"], ["study", "all"]):
+        with pytest.raises(SystemExit):
+            main([*command, *argv])
+        assert said in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("argv, fits, address, started", [
@@ -79,7 +240,7 @@ def test_the_default_workers_are_what_the_machine_fits(cpus, memory, workers, mo
     ([], 1, None, None),                 # a machine that fits one: here, without Ray
     (["--workers", "1"], 4, None, None),
     (["--workers", "2"], 1, None, (2, None)),
-    ([], 1, "10.0.0.2:6379", (None, "10.0.0.2:6379")),  # a cluster: one per CPU of it
+    ([], 1, "10.0.0.2:6379", (None, "10.0.0.2:6379")),  # a cluster: as many as Ray fits
     (["--workers", "1"], 4, "10.0.0.2:6379", (1, "10.0.0.2:6379")),
 ])
 def test_the_engine_a_command_gets(argv, fits, address, started, monkeypatch):
@@ -91,11 +252,11 @@ def test_the_engine_a_command_gets(argv, fits, address, started, monkeypatch):
     calls = []
 
     @contextlib.contextmanager
-    def ray_cluster(workers, address):
-        calls.append((workers, address))
+    def ray_cluster(request, address):
+        calls.append((request.workers, address))
         yield "resources"
 
-    monkeypatch.setattr(engine, "local_workers", lambda: fits)
+    monkeypatch.setattr(engine, "local_workers", lambda memory, cpus=1: fits)
     monkeypatch.setattr(engine, "ray_cluster", ray_cluster)
     monkeypatch.setattr(cli, "_check_store_reaches_every_machine", lambda: None)
     if address:
@@ -104,10 +265,40 @@ def test_the_engine_a_command_gets(argv, fits, address, started, monkeypatch):
         monkeypatch.delenv("RAY_ADDRESS", raising=False)
     parser = argparse.ArgumentParser()
     cli.add_engine_arguments(parser)
-    with cli._engine(parser.parse_args(argv)) as connect:
+    with cli._engine(parser.parse_args(argv), [TASKS["cnn"]]) as connect:
         assert connect() == (None if started is None else "resources")
         connect()  # connected once per command
     assert calls == ([] if started is None else [started])
+
+
+def test_a_trial_asks_for_the_memory_of_the_largest_task_or_what_the_option_says(monkeypatch):
+    import argparse
+    import contextlib
+
+    from experiments import cli
+
+    requests, sized = [], []
+
+    @contextlib.contextmanager
+    def ray_cluster(request, address):
+        requests.append(request)
+        yield "resources"
+
+    monkeypatch.setattr(engine, "local_workers",
+                        lambda memory, cpus=1: sized.append((memory, cpus)) or 2)
+    monkeypatch.setattr(engine, "ray_cluster", ray_cluster)
+    monkeypatch.setattr(cli, "_check_store_reaches_every_machine", lambda: None)
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    monkeypatch.setattr(TASKS["gan"], "trial_memory_bytes", 3 * GIB)
+    parser = argparse.ArgumentParser()
+    cli.add_engine_arguments(parser)
+    for argv in ([], ["--memory-per-trial", "800M", "--cpus-per-trial", "2",
+                      "--gpus-per-trial", "0.5"]):
+        with cli._engine(parser.parse_args(argv), [TASKS["cnn"], TASKS["gan"]]) as connect:
+            connect()
+    assert requests == [engine.Request(memory=3 * GIB, workers=2),
+                        engine.Request(memory=800 * 2**20, cpus=2, gpus=0.5, workers=2)]
+    assert sized == [(3 * GIB, 1), (800 * 2**20, 2)]
 
 
 @pytest.mark.loopback_namespace(timeout=120)
