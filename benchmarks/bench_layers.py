@@ -15,18 +15,18 @@ import os
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
+import keras
 
-import keras_norms  # noqa: E402
-from timing import BACKEND  # noqa: E402
-from timing import command_line  # noqa: E402
-from timing import compile_modes  # noqa: E402
-from timing import floor_step  # noqa: E402
-from timing import function_step  # noqa: E402
-from timing import interleaved_medians  # noqa: E402
-from timing import layer_step  # noqa: E402
-from timing import save  # noqa: E402
-from timing import torch_device  # noqa: E402
+import keras_norms
+from timing import BACKEND
+from timing import command_line
+from timing import compile_modes
+from timing import floor_step
+from timing import function_step
+from timing import interleaved_medians
+from timing import layer_step
+from timing import save
+from timing import torch_device
 
 SHAPES = {
     "image (128, 28, 28, 32)": (128, 28, 28, 32),

@@ -19,28 +19,26 @@ import os
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import sys  # noqa: E402
-import time  # noqa: E402
+import functools
+import time
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import keras
+import numpy as np
+import tensorflow as tf
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-from experiments.models.cnn import build_cnn  # noqa: E402
-from experiments.models.gan import GAN, build_discriminator, build_generator  # noqa: E402
-from experiments.models.rnn import build_rnn  # noqa: E402
-from experiments.models.translate import (  # noqa: E402
+from experiments.models.cnn import build_cnn
+from experiments.models.gan import GAN, build_discriminator, build_generator
+from experiments.models.rnn import build_rnn
+from experiments.models.translate import (
     Translator,
     build_patch_discriminator,
     build_translation_generator,
 )
-from experiments.tasks import TASKS  # noqa: E402
-from experiments.tasks.loop import compile_arguments, loop_params, task_loop  # noqa: E402
-from timing import command_line  # noqa: E402
-from timing import interleaved_medians  # noqa: E402
-from timing import save  # noqa: E402
+from experiments.tasks import TASKS
+from experiments.tasks.loop import compile_arguments, loop_params, task_loop
+from timing import command_line
+from timing import interleaved_medians
+from timing import save
 
 STEPS = 64  # per timed epoch: two calls of the compiled loop
 TARGET = 2.5  # the compiled loop's steps per second against step by step
@@ -79,8 +77,8 @@ def configurations():
     """`label -> (compile(loop) -> model, dataset, the task's compiled loop)`:
     the small scale of each study."""
     compiled = loop_params()
-    sgd = lambda: keras.optimizers.SGD(0.1, momentum=0.9)  # noqa: E731
-    adam = lambda: keras.optimizers.Adam(1e-3)  # noqa: E731
+    sgd = functools.partial(keras.optimizers.SGD, 0.1, momentum=0.9)
+    adam = functools.partial(keras.optimizers.Adam, 1e-3)
     chosen = {}
     for batch_size in (2, 8, 32):
         chosen[f"cnn, batch-size study, batch {batch_size}"] = (

@@ -19,13 +19,13 @@ import os
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
+import keras
+import numpy as np
 
-import keras_norms  # noqa: E402
-from timing import command_line  # noqa: E402
-from timing import interleaved_medians  # noqa: E402
-from timing import save  # noqa: E402
+import keras_norms
+from timing import command_line
+from timing import interleaved_medians
+from timing import save
 
 NORMS = {
     "no normalization": None,

@@ -13,14 +13,14 @@ import os
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
+import keras
 
-import keras_norms  # noqa: E402
-from timing import command_line  # noqa: E402
-from timing import compile_modes  # noqa: E402
-from timing import interleaved_medians  # noqa: E402
-from timing import layer_step  # noqa: E402
-from timing import save  # noqa: E402
+import keras_norms
+from timing import command_line
+from timing import compile_modes
+from timing import interleaved_medians
+from timing import layer_step
+from timing import save
 
 # (name, layer factory, input shape, target overhead or None). Dense(1024)
 # also runs on a larger batch, which shows how much of its overhead is the

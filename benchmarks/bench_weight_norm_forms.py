@@ -26,16 +26,16 @@ import os
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import numpy as np  # noqa: E402
-from keras import ops  # noqa: E402
+import numpy as np
+from keras import ops
 
-from timing import BACKEND  # noqa: E402
-from timing import command_line  # noqa: E402
-from timing import compile_modes  # noqa: E402
-from timing import function_step  # noqa: E402
-from timing import interleaved_medians  # noqa: E402
-from timing import save  # noqa: E402
-from timing import torch_device  # noqa: E402
+from timing import BACKEND
+from timing import command_line
+from timing import compile_modes
+from timing import function_step
+from timing import interleaved_medians
+from timing import save
+from timing import torch_device
 
 # name: (input shape, kernel shape, op applying a kernel).
 CASES = {
