@@ -3,13 +3,24 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PYTEST := $(PY) -m pytest -q -p no:cacheprovider
 
-.PHONY: setup demo test test-tf test-jax test-torch bench bench-workers docs docs-serve clean
+.PHONY: setup demo lint format test test-tf test-jax test-torch bench bench-workers docs docs-serve clean
 
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: setup.cfg pyproject.toml constraints.txt scripts/setup.sh
 	bash scripts/setup.sh
 	touch $@
+
+# The lint and format gate (rules in pyproject.toml); `make format` applies it.
+LINTED := keras_norms experiments tests benchmarks
+
+lint: setup
+	$(VENV)/bin/ruff check $(LINTED)
+	$(VENV)/bin/ruff format --check $(LINTED)
+
+format: setup
+	$(VENV)/bin/ruff check --fix $(LINTED)
+	$(VENV)/bin/ruff format $(LINTED)
 
 # Layer tests run on the TensorFlow, JAX and torch backends; experiment tests
 # need TensorFlow.

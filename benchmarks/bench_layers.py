@@ -16,17 +16,19 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras
+from timing import (
+    BACKEND,
+    command_line,
+    compile_modes,
+    floor_step,
+    function_step,
+    interleaved_medians,
+    layer_step,
+    save,
+    torch_device,
+)
 
 import keras_norms
-from timing import BACKEND
-from timing import command_line
-from timing import compile_modes
-from timing import floor_step
-from timing import function_step
-from timing import interleaved_medians
-from timing import layer_step
-from timing import save
-from timing import torch_device
 
 SHAPES = {
     "image (128, 28, 28, 32)": (128, 28, 28, 32),
@@ -73,9 +75,7 @@ def tensorflow_native(layer, shape, compiled):
         moving_variance.assign(moving_variance * 0.99 + variance * 0.01)
         return tf.reshape(y, tf.shape(x))
 
-    return "tf fused_batch_norm", function_step(
-        fn, shape, compiled, params=[gamma, beta]
-    )
+    return "tf fused_batch_norm", function_step(fn, shape, compiled, params=[gamma, beta])
 
 
 def torch_native(layer, shape, compiled):
@@ -106,9 +106,7 @@ def jax_native(layer, shape, compiled):
     import jax
 
     if layer == "BatchNormalization":
-        module = nn.BatchNorm(
-            use_running_average=False, momentum=0.99, epsilon=EPSILON
-        )
+        module = nn.BatchNorm(use_running_average=False, momentum=0.99, epsilon=EPSILON)
         name = "flax BatchNorm"
     else:
         module = nn.GroupNorm(num_groups=None, group_size=1, epsilon=EPSILON)
@@ -124,9 +122,7 @@ def jax_native(layer, shape, compiled):
         )
         return y, updates["batch_stats"]
 
-    return name, function_step(
-        fn, shape, compiled, params=variables["params"], state=state
-    )
+    return name, function_step(fn, shape, compiled, params=variables["params"], state=state)
 
 
 NATIVE = {"tensorflow": tensorflow_native, "torch": torch_native, "jax": jax_native}
@@ -136,7 +132,7 @@ def main():
     args = command_line(__doc__).parse_args()
 
     rows = []
-    for layer, (ours, theirs, theirs_name) in LAYERS.items():
+    for layer, (ours, theirs, _) in LAYERS.items():
         for shape_name, shape in SHAPES.items():
             for mode, compiled in compile_modes():
                 contenders = {
@@ -150,23 +146,34 @@ def main():
                     native_name, contenders["native"] = native
                 ms = interleaved_medians(contenders, args.repeats)
                 ms = {name: seconds * 1e3 for name, seconds in ms.items()}
-                rows.append([
-                    layer,
-                    shape_name,
-                    mode,
-                    f"{ms['ours']:.2f}",
-                    f"{ms['keras']:.2f}",
-                    f"{ms['ours'] / ms['keras']:.2f}",
-                    native_name,
-                    f"{ms['native']:.2f}" if native else "-",
-                    f"{ms['ours'] / ms['native']:.2f}" if native else "-",
-                    f"{ms['floor']:.2f}",
-                    f"{ms['ours'] / ms['floor']:.2f}",
-                ])
+                rows.append(
+                    [
+                        layer,
+                        shape_name,
+                        mode,
+                        f"{ms['ours']:.2f}",
+                        f"{ms['keras']:.2f}",
+                        f"{ms['ours'] / ms['keras']:.2f}",
+                        native_name,
+                        f"{ms['native']:.2f}" if native else "-",
+                        f"{ms['ours'] / ms['native']:.2f}" if native else "-",
+                        f"{ms['floor']:.2f}",
+                        f"{ms['ours'] / ms['floor']:.2f}",
+                    ]
+                )
                 print(" | ".join(rows[-1]), flush=True)
     header = [
-        "layer", "input", "mode", "ours ms", "keras ms", "vs keras",
-        "native", "native ms", "vs native", "floor ms", "vs floor",
+        "layer",
+        "input",
+        "mode",
+        "ours ms",
+        "keras ms",
+        "vs keras",
+        "native",
+        "native ms",
+        "vs native",
+        "floor ms",
+        "vs floor",
     ]
     save("layers", args.repeats, {"layers": (header, rows)})
 

@@ -36,20 +36,38 @@ REPO = Path(__file__).resolve().parent.parent
 ONE_CORE = "1 worker, TensorFlow on 1 core"
 MODES = {
     "1 worker": (["--workers", "1"], {}),
-    ONE_CORE: (["--workers", "1"], {"TF_NUM_INTRAOP_THREADS": "1",
-                                    "TF_NUM_INTEROP_THREADS": "1"}),
+    ONE_CORE: (["--workers", "1"], {"TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1"}),
     f"default ({local_workers(Task.trial_memory_bytes)} workers)": ([], {}),
 }
 
 
 def quick(tasks, options, environment, directory):
     """Runs the quick comparison into a store in `directory`; returns the wall time."""
-    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{directory}/mlflow.db",
-           "KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "2", **environment}
+    env = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": f"sqlite:///{directory}/mlflow.db",
+        "KERAS_BACKEND": "tensorflow",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        **environment,
+    }
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "experiments", "quick", "--tasks", tasks,
-                    "--out", str(Path(directory) / "report"), *options],
-                   cwd=REPO, env=env, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "experiments",
+            "quick",
+            "--tasks",
+            tasks,
+            "--out",
+            str(Path(directory) / "report"),
+            *options,
+        ],
+        cwd=REPO,
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     return time.perf_counter() - start
 
 
@@ -74,8 +92,14 @@ def largest_difference(first, second):
     or None when they did not finish the same runs."""
     if set(first) != set(second):
         return None
-    return max((abs(first[k] - second[k]) for k in first
-                if math.isfinite(first[k]) and math.isfinite(second[k])), default=0.0)
+    return max(
+        (
+            abs(first[k] - second[k])
+            for k in first
+            if math.isfinite(first[k]) and math.isfinite(second[k])
+        ),
+        default=0.0,
+    )
 
 
 def main():
@@ -104,13 +128,25 @@ def main():
         difference = largest_difference(first, second)
         return "different runs finished" if difference is None else f"{difference:.1e}"
 
-    rows = [[mode, args.tasks, f"{medians[mode]:.0f}",
-             f"{medians[single] / medians[mode]:.2f}",
-             agreement(*results[mode][:2]) if args.repeats > 1 else "-",
-             agreement(results[ONE_CORE][0], results[mode][0])]
-            for mode in MODES]
-    header = ["workers", "tasks", "wall s", "speed-up", "vs own other round",
-              "vs 1 worker on 1 core"]
+    rows = [
+        [
+            mode,
+            args.tasks,
+            f"{medians[mode]:.0f}",
+            f"{medians[single] / medians[mode]:.2f}",
+            agreement(*results[mode][:2]) if args.repeats > 1 else "-",
+            agreement(results[ONE_CORE][0], results[mode][0]),
+        ]
+        for mode in MODES
+    ]
+    header = [
+        "workers",
+        "tasks",
+        "wall s",
+        "speed-up",
+        "vs own other round",
+        "vs 1 worker on 1 core",
+    ]
     save("quick_workers", args.repeats, {"quick comparison": (header, rows)})
 
 

@@ -25,6 +25,7 @@ import time
 import keras
 import numpy as np
 import tensorflow as tf
+from timing import command_line, interleaved_medians, save
 
 from experiments.models.cnn import build_cnn
 from experiments.models.gan import GAN, build_discriminator, build_generator
@@ -36,9 +37,6 @@ from experiments.models.translate import (
 )
 from experiments.tasks import TASKS
 from experiments.tasks.loop import compile_arguments, loop_params, task_loop
-from timing import command_line
-from timing import interleaved_medians
-from timing import save
 
 STEPS = 64  # per timed epoch: two calls of the compiled loop
 TARGET = 2.5  # the compiled loop's steps per second against step by step
@@ -47,27 +45,32 @@ TARGET = 2.5  # the compiled loop's steps per second against step by step
 def _classifier(model, optimizer, from_logits):
     def compile_(loop):
         model_ = keras.models.clone_model(model)
-        model_.compile(optimizer=optimizer(),
-                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits),
-                       **compile_arguments(loop))
+        model_.compile(
+            optimizer=optimizer(),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits),
+            **compile_arguments(loop),
+        )
         return model_
+
     return compile_
 
 
 def _pair(build, **options):
     def compile_(loop):
         model = build()
-        model.compile(g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
-                      d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
-                      **compile_arguments(loop))
+        model.compile(
+            g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
+            d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
+            **compile_arguments(loop),
+        )
         return model
+
     return compile_
 
 
 def _dataset(batch_size, *shapes, labels=False):
     rng = np.random.default_rng(0)
-    parts = [rng.uniform(-1, 1, (STEPS * batch_size, *shape)).astype("float32")
-             for shape in shapes]
+    parts = [rng.uniform(-1, 1, (STEPS * batch_size, *shape)).astype("float32") for shape in shapes]
     if labels:
         parts.append(rng.integers(0, 10, STEPS * batch_size))
     return tf.data.Dataset.from_tensor_slices(tuple(parts)).batch(batch_size).cache()
@@ -83,21 +86,34 @@ def configurations():
     for batch_size in (2, 8, 32):
         chosen[f"cnn, batch-size study, batch {batch_size}"] = (
             _classifier(build_cnn((28, 28, 1), 10, "batch", depth=1), adam, False),
-            _dataset(batch_size, (28, 28, 1), labels=True), compiled)
+            _dataset(batch_size, (28, 28, 1), labels=True),
+            compiled,
+        )
     chosen["cnn, bn-lr study, batch 64"] = (
         _classifier(build_cnn((28, 28, 1), 10, "batch", depth=1), sgd, False),
-        _dataset(64, (28, 28, 1), labels=True), compiled)
+        _dataset(64, (28, 28, 1), labels=True),
+        compiled,
+    )
     chosen["rnn, sequential images, batch 64"] = (
         _classifier(build_rnn("weight", units=32), adam, True),
-        _dataset(64, (28, 28), labels=True), compiled)
+        _dataset(64, (28, 28), labels=True),
+        compiled,
+    )
     chosen["gan, batch/weight, batch 64"] = (
         _pair(lambda: GAN(build_generator("batch"), build_discriminator("weight"))),
-        _dataset(64, (28, 28, 1)), task_loop(TASKS["gan"], compiled))
+        _dataset(64, (28, 28, 1)),
+        task_loop(TASKS["gan"], compiled),
+    )
     for batch_size in (1, 16):
         chosen[f"translate, instance, batch {batch_size}"] = (
-            _pair(lambda: Translator(build_translation_generator("instance"),
-                                     build_patch_discriminator("instance"))),
-            _dataset(batch_size, (28, 28, 1), (28, 28, 1)), task_loop(TASKS["translate"], compiled))
+            _pair(
+                lambda: Translator(
+                    build_translation_generator("instance"), build_patch_discriminator("instance")
+                )
+            ),
+            _dataset(batch_size, (28, 28, 1), (28, 28, 1)),
+            task_loop(TASKS["translate"], compiled),
+        )
     return chosen
 
 
@@ -107,12 +123,19 @@ def main():
     step_by_step = loop_params(compiled=False)
     rows = []
     for label, (compile_, dataset, compiled) in configurations().items():
-        models = {"step by step": compile_(step_by_step),
-                  "steps per call": compile_({**compiled, "jit_compile": False}),
-                  "compiled": compile_(compiled)}
-        epochs = {name: (lambda model=model: model.fit(dataset, epochs=1, verbose=0,
-                                                       shuffle=False))
-                  for name, model in models.items()}
+        models = {
+            "step by step": compile_(step_by_step),
+            "steps per call": compile_({**compiled, "jit_compile": False}),
+            "compiled": compile_(compiled),
+        }
+        epochs = {
+            name: (
+                lambda model=model, dataset=dataset: model.fit(
+                    dataset, epochs=1, verbose=0, shuffle=False
+                )
+            )
+            for name, model in models.items()
+        }
         first = {}
         for name, epoch in epochs.items():  # tracing and compiling included
             start = time.perf_counter()
@@ -122,15 +145,34 @@ def main():
         before, calls, after = (STEPS / seconds[name] for name in models)
         # What the first epoch costs beyond a later one: tracing, and XLA's compiling.
         start_up = {name: first[name] - seconds[name] for name in models}
-        loop = f"{compiled['steps_per_execution']} steps" + (", XLA" if compiled["jit_compile"]
-                                                            else "")
-        rows.append([label, loop, f"{before:.0f}", f"{calls:.0f}", f"{after:.0f}",
-                     f"{calls / before:.2f}", f"{after / before:.2f}",
-                     f"{start_up['step by step']:.1f}", f"{start_up['compiled']:.1f}"])
+        loop = f"{compiled['steps_per_execution']} steps" + (
+            ", XLA" if compiled["jit_compile"] else ""
+        )
+        rows.append(
+            [
+                label,
+                loop,
+                f"{before:.0f}",
+                f"{calls:.0f}",
+                f"{after:.0f}",
+                f"{calls / before:.2f}",
+                f"{after / before:.2f}",
+                f"{start_up['step by step']:.1f}",
+                f"{start_up['compiled']:.1f}",
+            ]
+        )
         print(rows[-1], flush=True)
-    header = ["configuration", "compiled loop", "steps/s step by step", "steps/s 32 per call",
-              "steps/s compiled", "speed-up 32 per call", "speed-up compiled",
-              "start-up s step by step", "start-up s compiled"]
+    header = [
+        "configuration",
+        "compiled loop",
+        "steps/s step by step",
+        "steps/s 32 per call",
+        "steps/s compiled",
+        "speed-up 32 per call",
+        "speed-up compiled",
+        "start-up s step by step",
+        "start-up s compiled",
+    ]
     save("suite", args.repeats, {"training steps per second": (header, rows)})
 
 

@@ -21,11 +21,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras
 import numpy as np
+from timing import command_line, interleaved_medians, save
 
 import keras_norms
-from timing import command_line
-from timing import interleaved_medians
-from timing import save
 
 NORMS = {
     "no normalization": None,
@@ -40,9 +38,7 @@ def small_cnn(norm_layer):
     inputs = keras.Input((28, 28, 1))
     x = inputs
     for filters in (32, 64, 64):
-        x = keras.layers.Conv2D(
-            filters, 3, padding="same", use_bias=norm_layer is None
-        )(x)
+        x = keras.layers.Conv2D(filters, 3, padding="same", use_bias=norm_layer is None)(x)
         if norm_layer is not None:
             x = norm_layer()(x)
         x = keras.layers.ReLU()(x)
@@ -67,10 +63,7 @@ def main():
     y = rng.integers(0, 10, args.batch_size)
     models = {name: small_cnn(layer) for name, layer in NORMS.items()}
     steps = interleaved_medians(
-        {
-            name: (lambda model=model: model.train_on_batch(x, y))
-            for name, model in models.items()
-        },
+        {name: (lambda model=model: model.train_on_batch(x, y)) for name, model in models.items()},
         args.repeats,
     )
     baseline = steps["no normalization"]

@@ -14,13 +14,9 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras
+from timing import command_line, compile_modes, interleaved_medians, layer_step, save
 
 import keras_norms
-from timing import command_line
-from timing import compile_modes
-from timing import interleaved_medians
-from timing import layer_step
-from timing import save
 
 # (name, layer factory, input shape, target overhead or None). Dense(1024)
 # also runs on a larger batch, which shows how much of its overhead is the
@@ -51,18 +47,19 @@ def main():
                 args.repeats,
             )
             ratio = medians["weight_norm"] / medians["plain"]
-            rows.append([
-                name,
-                str(shape),
-                mode,
-                f"{medians['plain'] * 1e3:.2f}",
-                f"{medians['weight_norm'] * 1e3:.2f}",
-                f"{ratio:.2f}",
-                "-" if target is None else f"<= {target:.2f}",
-            ])
+            rows.append(
+                [
+                    name,
+                    str(shape),
+                    mode,
+                    f"{medians['plain'] * 1e3:.2f}",
+                    f"{medians['weight_norm'] * 1e3:.2f}",
+                    f"{ratio:.2f}",
+                    "-" if target is None else f"<= {target:.2f}",
+                ]
+            )
             print(" | ".join(rows[-1]), flush=True)
-    header = ["layer", "input", "mode", "plain ms", "weight norm ms", "ratio",
-              "target"]
+    header = ["layer", "input", "mode", "plain ms", "weight norm ms", "ratio", "target"]
     save("weight_norm", args.repeats, {"weight norm": (header, rows)})
 
 

@@ -28,14 +28,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np
 from keras import ops
-
-from timing import BACKEND
-from timing import command_line
-from timing import compile_modes
-from timing import function_step
-from timing import interleaved_medians
-from timing import save
-from timing import torch_device
+from timing import (
+    BACKEND,
+    command_line,
+    compile_modes,
+    function_step,
+    interleaved_medians,
+    save,
+    torch_device,
+)
 
 # name: (input shape, kernel shape, op applying a kernel).
 CASES = {
@@ -76,23 +77,21 @@ FORMS = {
     "plain": lambda op, x, v, g, b: op(x, v) + b,
     "kernel form": lambda op, x, v, g, b: op(x, kernel_form(v, g)) + b,
     # A variable passed to a TensorFlow custom gradient gets no gradient.
-    "kernel form, closed gradient": lambda op, x, v, g, b: op(
-        x,
-        kernel_form_closed_gradient(
-            ops.convert_to_tensor(v), ops.convert_to_tensor(g)
-        ),
-    )
-    + b,
-    "output scaling": lambda op, x, v, g, b: op(x, v)
-    * ops.reshape(g * inverse_norm(v), (-1,))
-    + b,
+    "kernel form, closed gradient": lambda op, x, v, g, b: (
+        op(
+            x,
+            kernel_form_closed_gradient(ops.convert_to_tensor(v), ops.convert_to_tensor(g)),
+        )
+        + b
+    ),
+    "output scaling": lambda op, x, v, g, b: op(x, v) * ops.reshape(g * inverse_norm(v), (-1,)) + b,
 }
 if BACKEND == "torch":
     import torch
 
-    FORMS["fused torch._weight_norm"] = lambda op, x, v, g, b: op(
-        x, torch._weight_norm(v, g, v.ndim - 1)
-    ) + b
+    FORMS["fused torch._weight_norm"] = lambda op, x, v, g, b: (
+        op(x, torch._weight_norm(v, g, v.ndim - 1)) + b
+    )
 
 
 def contender(form, op, shape, kernel_shape, compiled):
@@ -111,8 +110,7 @@ def contender(form, op, shape, kernel_shape, compiled):
     else:
         import torch
 
-        v, g, b = (torch.tensor(a, device=torch_device(), requires_grad=True)
-                   for a in (v, g, b))
+        v, g, b = (torch.tensor(a, device=torch_device(), requires_grad=True) for a in (v, g, b))
     # The plain layer has no `g` to differentiate.
     plain = form is FORMS["plain"]
     params = [v, b] if plain else [v, g, b]
@@ -122,9 +120,7 @@ def contender(form, op, shape, kernel_shape, compiled):
         return form(op, x, v, g, g_or_b) if plain else form(op, x, v, g_or_b, *rest)
 
     if BACKEND == "jax":
-        return function_step(
-            lambda p, s, x: (apply(x, p), s), shape, compiled, params
-        )
+        return function_step(lambda p, s, x: (apply(x, p), s), shape, compiled, params)
     return function_step(lambda x: apply(x, params), shape, compiled, params)
 
 
@@ -143,14 +139,16 @@ def main():
             )
             plain = medians.pop("plain")
             for form_name, seconds in medians.items():
-                rows.append([
-                    name,
-                    mode,
-                    form_name,
-                    f"{plain * 1e3:.2f}",
-                    f"{seconds * 1e3:.2f}",
-                    f"{seconds / plain:.2f}",
-                ])
+                rows.append(
+                    [
+                        name,
+                        mode,
+                        form_name,
+                        f"{plain * 1e3:.2f}",
+                        f"{seconds * 1e3:.2f}",
+                        f"{seconds / plain:.2f}",
+                    ]
+                )
                 print(" | ".join(rows[-1]), flush=True)
     header = ["layer", "mode", "form", "plain ms", "form ms", "ratio"]
     save("weight_norm_forms", args.repeats, {"forms": (header, rows)})

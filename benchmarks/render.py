@@ -11,8 +11,7 @@ import glob
 import json
 import os
 
-from tables import RESULTS
-from tables import markdown_table
+from tables import RESULTS, markdown_table
 
 BACKENDS = ("tensorflow", "jax", "torch")
 
@@ -209,8 +208,7 @@ def ordered(runs, script):
     chosen = [run for run in runs if run["script"] == script]
     return sorted(
         chosen,
-        key=lambda r: (BACKENDS.index(r["setup"]["backend"]),
-                       str(r["setup"]["onednn"])),
+        key=lambda r: (BACKENDS.index(r["setup"]["backend"]), str(r["setup"]["onednn"])),
     )
 
 
@@ -256,7 +254,7 @@ def verdicts(rows, header, targets, describe):
 def section(runs, script, text, targets=None, describe=None, extra=None):
     parts = [text]
     for run in ordered(runs, script):
-        for title, (header, rows) in run["tables"].items():
+        for header, rows in run["tables"].values():
             parts.append(f"### {run_label(run['setup'])}\n")
             parts.append(markdown_table(header, rows) + "\n")
             if targets is not None:
@@ -273,10 +271,14 @@ def fastest_forms(header, rows):
         key = (cells["layer"], cells["mode"])
         if key not in best or float(cells["ratio"]) < float(best[key]["ratio"]):
             best[key] = cells
-    return "Fastest: " + "; ".join(
-        f"{layer} ({mode}): {cells['form']}, {cells['ratio']}"
-        for (layer, mode), cells in best.items()
-    ) + "."
+    return (
+        "Fastest: "
+        + "; ".join(
+            f"{layer} ({mode}): {cells['form']}, {cells['ratio']}"
+            for (layer, mode), cells in best.items()
+        )
+        + "."
+    )
 
 
 def speed_up_verdict(header, rows):
@@ -284,42 +286,62 @@ def speed_up_verdict(header, rows):
     parallel = dict(zip(header, rows[-1]))
     speed_up = float(parallel["speed-up"])
     met = "meets" if speed_up >= WORKERS_SPEED_UP_TARGET else "misses"
-    return (f"{parallel['workers']}: {speed_up:.2f}x faster, which {met} the target "
-            f"(>= {WORKERS_SPEED_UP_TARGET:.2f}x).")
+    return (
+        f"{parallel['workers']}: {speed_up:.2f}x faster, which {met} the target "
+        f"(>= {WORKERS_SPEED_UP_TARGET:.2f}x)."
+    )
 
 
 def suite_verdict(header, rows):
     """How many configurations the compiled loop speeds up as far as its target."""
-    met = [row for row in rows
-           if float(dict(zip(header, row))["speed-up compiled"]) >= SUITE_SPEED_UP_TARGET]
-    return (f"{len(met)} of {len(rows)} configurations reach the target (compiled >= "
-            f"{SUITE_SPEED_UP_TARGET:.1f}x step by step).")
+    met = [
+        row
+        for row in rows
+        if float(dict(zip(header, row))["speed-up compiled"]) >= SUITE_SPEED_UP_TARGET
+    ]
+    return (
+        f"{len(met)} of {len(rows)} configurations reach the target (compiled >= "
+        f"{SUITE_SPEED_UP_TARGET:.1f}x step by step)."
+    )
 
 
 def main():
     runs = load()
     parts = [INTRODUCTION, MACHINE, machine_table(runs) + "\n"]
-    parts.append(section(
-        runs, "layers", LAYERS,
-        targets=lambda cells: LAYER_TARGETS,
-        describe=lambda c: f"{c['layer']}, {c['input']}, {c['mode']}:",
-    ))
-    parts.append(section(
-        runs, "weight_norm", WEIGHT_NORM,
-        targets=lambda cells: (
-            {} if cells["target"] == "-" else {"ratio": float(cells["target"].split()[-1])}
-        ),
-        describe=lambda c: f"{c['layer']}, {c['input']}, {c['mode']}:",
-    ))
+    parts.append(
+        section(
+            runs,
+            "layers",
+            LAYERS,
+            targets=lambda cells: LAYER_TARGETS,
+            describe=lambda c: f"{c['layer']}, {c['input']}, {c['mode']}:",
+        )
+    )
+    parts.append(
+        section(
+            runs,
+            "weight_norm",
+            WEIGHT_NORM,
+            targets=lambda cells: (
+                {} if cells["target"] == "-" else {"ratio": float(cells["target"].split()[-1])}
+            ),
+            describe=lambda c: f"{c['layer']}, {c['input']}, {c['mode']}:",
+        )
+    )
     parts.append(section(runs, "weight_norm_forms", FORMS, extra=fastest_forms))
-    parts.append(section(
-        runs, "train_step", TRAIN_STEP,
-        targets=lambda cells: (
-            {"vs no norm": TRAIN_STEP_TARGET}
-            if cells["model"].startswith("keras_norms") else {}
-        ),
-        describe=lambda c: f"{c['model']}:",
-    ))
+    parts.append(
+        section(
+            runs,
+            "train_step",
+            TRAIN_STEP,
+            targets=lambda cells: (
+                {"vs no norm": TRAIN_STEP_TARGET}
+                if cells["model"].startswith("keras_norms")
+                else {}
+            ),
+            describe=lambda c: f"{c['model']}:",
+        )
+    )
     parts.append(section(runs, "quick_workers", QUICK_WORKERS, extra=speed_up_verdict))
     parts.append(section(runs, "suite", SUITE, extra=suite_verdict))
     parts.append(MISSED)

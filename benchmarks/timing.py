@@ -18,9 +18,7 @@ import time
 
 import keras
 import numpy as np
-
-from tables import RESULTS
-from tables import markdown_table
+from tables import RESULTS, markdown_table
 
 BACKEND = keras.backend.backend()
 
@@ -92,12 +90,8 @@ def layer_step(layer, shape, compiled):
             params=[v.value for v in layer.trainable_variables],
             state=[v.value for v in layer.non_trainable_variables],
         )
-    params = [
-        v.value if BACKEND == "torch" else v for v in layer.trainable_variables
-    ]
-    return function_step(
-        lambda x: layer(x, **kwargs), shape, compiled, params=params
-    )
+    params = [v.value if BACKEND == "torch" else v for v in layer.trainable_variables]
+    return function_step(lambda x: layer(x, **kwargs), shape, compiled, params=params)
 
 
 def function_step(fn, shape, compiled, params=(), state=()):
@@ -166,9 +160,7 @@ def torch_device():
 def floor_step(shape, compiled):
     """Forward+backward of `y = 2 * x`: one read and one write each way."""
     if BACKEND == "jax":
-        return function_step(
-            lambda params, state, x: (x * 2.0, state), shape, compiled
-        )
+        return function_step(lambda params, state, x: (x * 2.0, state), shape, compiled)
     return function_step(lambda x: x * 2.0, shape, compiled)
 
 
@@ -197,9 +189,7 @@ def _framework():
         return f"JAX {jax.__version__}", device.device_kind
     import torch
 
-    device = (
-        torch.cuda.get_device_name() if torch.cuda.is_available() else "CPU"
-    )
+    device = torch.cuda.get_device_name() if torch.cuda.is_available() else "CPU"
     return f"torch {torch.__version__}", device
 
 
@@ -245,7 +235,5 @@ def save(script, repeats, tables):
     os.makedirs(RESULTS, exist_ok=True)
     path = os.path.join(RESULTS, run_name(script, info["device"]) + ".json")
     with open(path, "w") as f:
-        json.dump(
-            {"setup": info, "repeats": repeats, "tables": tables}, f, indent=1
-        )
+        json.dump({"setup": info, "repeats": repeats, "tables": tables}, f, indent=1)
     print(f"\nwrote {path}")

@@ -13,14 +13,31 @@ from pathlib import Path
 
 DEFAULT_NORMS = ("none", "batch", "instance", "weight")
 # The results table's columns: the run's grid, its outcome, its scores.
-_COLUMNS = {"params.norm": "norm", "params.seed": "seed", "params.lr": "lr",
-            "params.batch_size": "batch_size", "status": "status"}
+_COLUMNS = {
+    "params.norm": "norm",
+    "params.seed": "seed",
+    "params.lr": "lr",
+    "params.batch_size": "batch_size",
+    "status": "status",
+}
 _ARRAYS = ("x_train", "y_train", "x_test", "y_test")
 
 
-def compare(build_fn, data, norms=DEFAULT_NORMS, *, epochs=None, batch_size=None, lrs=None,
-            seeds=(0,), train_size=None, val_size=None, from_logits=None, experiment=None,
-            study=None):
+def compare(
+    build_fn,
+    data,
+    norms=DEFAULT_NORMS,
+    *,
+    epochs=None,
+    batch_size=None,
+    lrs=None,
+    seeds=(0,),
+    train_size=None,
+    val_size=None,
+    from_logits=None,
+    experiment=None,
+    study=None,
+):
     """Trains `build_fn`'s model with each of `norms` on `data`, each run
     logged to MLflow as the command line's custom task logs it; returns the
     results, one row per run.
@@ -86,21 +103,30 @@ def compare(build_fn, data, norms=DEFAULT_NORMS, *, epochs=None, batch_size=None
     task = TASKS["custom"]
     if from_logits not in (None, True, False):
         raise ValueError(f"from_logits: must be True, False or None, got {from_logits!r}")
-    own = {"model": _model_source(build_fn), "from_logits": from_logits, "data": None,
-           "val_size": _optional("val_size", val_size, arguments.count_or_fraction)}
+    own = {
+        "model": _model_source(build_fn),
+        "from_logits": from_logits,
+        "data": None,
+        "val_size": _optional("val_size", val_size, arguments.count_or_fraction),
+    }
     dataset = None
     if isinstance(data, (str, Path)) and not str(data).endswith(".npz"):
         dataset = _checked("data", data, task.parse_dataset)
     else:
         own["data"] = str(data) if isinstance(data, (str, Path)) else _saved_arrays(data)
-    common = {"epochs": _optional("epochs", epochs, arguments.positive_int),
-              "batch_size": _optional("batch_size", batch_size, arguments.positive_int),
-              "train_size": _optional("train_size", train_size, arguments.positive_int)}
+    common = {
+        "epochs": _optional("epochs", epochs, arguments.positive_int),
+        "batch_size": _optional("batch_size", batch_size, arguments.positive_int),
+        "train_size": _optional("train_size", train_size, arguments.positive_int),
+    }
     base = base_config(task, dataset=dataset, common=common, own=own)
-    grid = {"seed": _seeds(seeds), "batch_size": [base["batch_size"]],
-            "lr": [_checked("lrs", lr, arguments.positive_float) for lr in _listed(lrs)]
-            or [base["lr"]],
-            "norm": [_checked("norms", norm, task.parse_norm) for norm in _listed(norms)]}
+    grid = {
+        "seed": _seeds(seeds),
+        "batch_size": [base["batch_size"]],
+        "lr": [_checked("lrs", lr, arguments.positive_float) for lr in _listed(lrs)]
+        or [base["lr"]],
+        "norm": [_checked("norms", norm, task.parse_norm) for norm in _listed(norms)],
+    }
     if not grid["norm"]:
         raise ValueError(f"norms: name at least one normalization, got {norms!r}")
     configs = execution.sweep_configs(task, base, grid)  # ValueError: refused as given
@@ -112,30 +138,38 @@ def compare(build_fn, data, norms=DEFAULT_NORMS, *, epochs=None, batch_size=None
     started_ms = int(time.time() * 1000)
     try:
         [parent_id] = execution.run_sweeps(
-            [execution.Sweep(task, configs, grid, experiment_id, study)])
+            [execution.Sweep(task, configs, grid, experiment_id, study)]
+        )
         query = f"tags.`mlflow.parentRunId` = '{parent_id}'"
     except SweepError:  # the failed runs are FAILED, with the reason: the table says so
-        query = (f"tags.study = '{study}' and tags.run_kind = 'train' "
-                 f"and attributes.start_time >= {started_ms}")
+        query = (
+            f"tags.study = '{study}' and tags.run_kind = 'train' "
+            f"and attributes.start_time >= {started_ms}"
+        )
     runs = mlflow.search_runs([experiment_id], filter_string=query)
     return _results(runs, grid["norm"])
 
 
 def _results(runs, norms):
     """The table `compare` returns, from `mlflow.search_runs`'s runs."""
-    metrics = sorted(column for column in runs.columns if column.startswith("metrics.")
-                     and column.split(".", 1)[1].startswith(("test_", "val_")))
+    metrics = sorted(
+        column
+        for column in runs.columns
+        if column.startswith("metrics.") and column.split(".", 1)[1].startswith(("test_", "val_"))
+    )
     table = runs[[*_COLUMNS, *metrics]].rename(
-        columns={**_COLUMNS, **{column: column.split(".", 1)[1] for column in metrics}})
+        columns={**_COLUMNS, **{column: column.split(".", 1)[1] for column in metrics}}
+    )
     table["error"] = runs["tags.error"] if "tags.error" in runs else None
     table["run_id"] = runs["run_id"]
     table["seed"] = table["seed"].astype(int)
     table["lr"] = table["lr"].astype(float)
     table["batch_size"] = table["batch_size"].astype(int)
     order = {norm: index for index, norm in enumerate(norms)}
-    table = table.sort_values(["norm", "lr", "seed"],
-                              key=lambda column: column.map(order) if column.name == "norm"
-                              else column)
+    table = table.sort_values(
+        ["norm", "lr", "seed"],
+        key=lambda column: column.map(order) if column.name == "norm" else column,
+    )
     return table.reset_index(drop=True)
 
 
@@ -146,8 +180,10 @@ def _model_source(build_fn):
         return register_build_function(build_fn)
     if isinstance(build_fn, (str, Path)) and str(build_fn).endswith(".keras"):
         return str(build_fn)
-    raise ValueError("build_fn: must be a function build_fn(input_shape, num_classes, norm) "
-                     f"or the path of a .keras model, got {build_fn!r}")
+    raise ValueError(
+        "build_fn: must be a function build_fn(input_shape, num_classes, norm) "
+        f"or the path of a .keras model, got {build_fn!r}"
+    )
 
 
 def _saved_arrays(data):
@@ -159,16 +195,20 @@ def _saved_arrays(data):
     if isinstance(data, dict):
         missing = [name for name in _ARRAYS if name not in data]
         if missing:
-            raise ValueError(f"data: the arrays lack {', '.join(missing)}; they must be "
-                             f"{', '.join(_ARRAYS)}, got {sorted(data)}")
+            raise ValueError(
+                f"data: the arrays lack {', '.join(missing)}; they must be "
+                f"{', '.join(_ARRAYS)}, got {sorted(data)}"
+            )
         arrays = {name: np.asarray(data[name]) for name in _ARRAYS}
     else:
         try:
             (x_train, y_train), (x_test, y_test) = data
         except (TypeError, ValueError):
-            raise ValueError("data: must be a .npz path, a tensorflow-datasets name, a dict "
-                             "of x_train, y_train, x_test, y_test, or ((x_train, y_train), "
-                             f"(x_test, y_test)), got a {type(data).__name__}") from None
+            raise ValueError(
+                "data: must be a .npz path, a tensorflow-datasets name, a dict "
+                "of x_train, y_train, x_test, y_test, or ((x_train, y_train), "
+                f"(x_test, y_test)), got a {type(data).__name__}"
+            ) from None
         arrays = dict(zip(_ARRAYS, map(np.asarray, (x_train, y_train, x_test, y_test))))
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
@@ -217,6 +257,7 @@ def _seeds(seeds):
         return _checked("seeds", seeds, arguments.seeds)
     listed = _listed(seeds)
     if not listed:
-        raise ValueError(f"seeds: must be a count N >= 1 (seeds 0..N-1) or a list of seeds, "
-                         f"got {seeds!r}")
+        raise ValueError(
+            f"seeds: must be a count N >= 1 (seeds 0..N-1) or a list of seeds, got {seeds!r}"
+        )
     return [_checked("seeds", seed, arguments.non_negative_int) for seed in listed]

@@ -68,7 +68,8 @@ def count_or_fraction(text):
             value = 0
     if value <= 0:
         raise argparse.ArgumentTypeError(
-            f"must be a count (an integer >= 1) or a fraction between 0 and 1, got {text!r}")
+            f"must be a count (an integer >= 1) or a fraction between 0 and 1, got {text!r}"
+        )
     return value
 
 
@@ -111,7 +112,8 @@ def seeds(text):
     if count < 1:
         raise argparse.ArgumentTypeError(
             f"must be a count N >= 1 (seeds 0..N-1) or a comma-separated list of seeds "
-            f"such as 0,4,7, got {text!r}")
+            f"such as 0,4,7, got {text!r}"
+        )
     return list(range(count))
 
 
@@ -136,7 +138,8 @@ def memory_size(text):
     size = int(float(found[1]) * _SIZE_UNITS[found[2]]) if found else 0
     if size < 1:
         raise argparse.ArgumentTypeError(
-            f"must be a size such as 1.5G or 800M (K, M, G, T: powers of 1024), got {text!r}")
+            f"must be a size such as 1.5G or 800M (K, M, G, T: powers of 1024), got {text!r}"
+        )
     return size
 
 
@@ -149,5 +152,6 @@ def gpu_count(text):
         value = math.nan
     if not (value >= 0 and (value <= 1 or value.is_integer())):
         raise argparse.ArgumentTypeError(
-            f"must be 0, a fraction of a GPU up to 1 (e.g. 0.5) or a whole number, got {text!r}")
+            f"must be 0, a fraction of a GPU up to 1 (e.g. 0.5) or a whole number, got {text!r}"
+        )
     return value

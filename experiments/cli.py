@@ -27,8 +27,10 @@ SCRIPT = "keras-norms-experiments"
 PROG = SCRIPT if os.path.basename(sys.argv[0]) == SCRIPT else "python -m experiments"
 COMMON_SETTINGS = ("epochs", "batch_size", "lr", "train_size")
 # `--seeds` means the same in sweep and study.
-SEEDS_HELP = ("N runs seeds 0..N-1; a comma-separated list runs those seeds, e.g. 0,4,7 "
-              "(one seed other than 0: 5,) (default: {default})")
+SEEDS_HELP = (
+    "N runs seeds 0..N-1; a comma-separated list runs those seeds, e.g. 0,4,7 "
+    "(one seed other than 0: 5,) (default: {default})"
+)
 # Seconds the MLflow server may take to answer after it starts.
 UI_START_TIMEOUT_S = 120
 
@@ -36,7 +38,8 @@ UI_START_TIMEOUT_S = 120
 def study_name(text):
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", text):
         raise argparse.ArgumentTypeError(
-            f"may hold only letters, digits, '_', '.' and '-', got {text!r}")
+            f"may hold only letters, digits, '_', '.' and '-', got {text!r}"
+        )
     return text
 
 
@@ -47,46 +50,79 @@ def _default_study(kind):
 def _task_parser(command, description, task):
     """The parser of `run` or `sweep`, with `task`'s own options when given."""
     parser = argparse.ArgumentParser(prog=f"{PROG} {command}", description=description)
-    parser.add_argument("--task", required=True, type=arguments.choice(tuple(TASKS)),
-                        help=f"one of: {', '.join(TASKS)}")
+    parser.add_argument(
+        "--task",
+        required=True,
+        type=arguments.choice(tuple(TASKS)),
+        help=f"one of: {', '.join(TASKS)}",
+    )
     norms = task.norms if task else sorted({n for t in TASKS.values() for n in t.norms})
     norm_type = task.parse_norm if task else arguments.choice(norms)
     datasets = task.datasets if task else sorted({d for t in TASKS.values() for d in t.datasets})
     if command == "run":
-        parser.add_argument("--norm", required=True, type=norm_type,
-                            help=f"normalization, one of: {', '.join(norms)}")
+        parser.add_argument(
+            "--norm",
+            required=True,
+            type=norm_type,
+            help=f"normalization, one of: {', '.join(norms)}",
+        )
     else:
-        parser.add_argument("--norms", required=True, type=arguments.comma_list(norm_type),
-                            help=f"comma-separated normalizations from: {', '.join(norms)}")
+        parser.add_argument(
+            "--norms",
+            required=True,
+            type=arguments.comma_list(norm_type),
+            help=f"comma-separated normalizations from: {', '.join(norms)}",
+        )
     dataset_type = task.parse_dataset if task else arguments.choice(datasets)
-    parser.add_argument("--dataset", type=dataset_type,
-                        help=f"one of: {', '.join(datasets)} (default: the task's first)"
-                        if datasets else "a tensorflow-datasets name, prepared locally "
-                        "(default: the task's)")
+    parser.add_argument(
+        "--dataset",
+        type=dataset_type,
+        help=f"one of: {', '.join(datasets)} (default: the task's first)"
+        if datasets
+        else "a tensorflow-datasets name, prepared locally (default: the task's)",
+    )
     parser.add_argument("--epochs", type=arguments.positive_int)
     if command == "run":
         parser.add_argument("--batch-size", type=arguments.positive_int)
         parser.add_argument("--lr", type=arguments.positive_float, help="learning rate")
         parser.add_argument("--seed", type=arguments.non_negative_int, default=0)
     else:
-        parser.add_argument("--batch-sizes", type=arguments.comma_list(arguments.positive_int),
-                            help="comma-separated, e.g. 8,128 (default: the task's)")
-        parser.add_argument("--lrs", type=arguments.comma_list(arguments.positive_float),
-                            help="comma-separated learning rates, e.g. 1e-3,1e-2")
-        parser.add_argument("--seeds", type=arguments.seeds, default=[0],
-                            help=SEEDS_HELP.format(default="1: seed 0"))
-    parser.add_argument("--train-size", type=arguments.positive_int,
-                        help="training examples (default: the task's)")
-    parser.add_argument("--quick", action="store_true",
-                        help="a small subset and few epochs: a smoke run of well under a minute")
+        parser.add_argument(
+            "--batch-sizes",
+            type=arguments.comma_list(arguments.positive_int),
+            help="comma-separated, e.g. 8,128 (default: the task's)",
+        )
+        parser.add_argument(
+            "--lrs",
+            type=arguments.comma_list(arguments.positive_float),
+            help="comma-separated learning rates, e.g. 1e-3,1e-2",
+        )
+        parser.add_argument(
+            "--seeds",
+            type=arguments.seeds,
+            default=[0],
+            help=SEEDS_HELP.format(default="1: seed 0"),
+        )
+    parser.add_argument(
+        "--train-size", type=arguments.positive_int, help="training examples (default: the task's)"
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a small subset and few epochs: a smoke run of well under a minute",
+    )
     parser.add_argument("--data-dir", help="read the dataset from this directory of IDX files")
     parser.add_argument("--experiment", help="MLflow experiment (default: keras-norms-TASK)")
-    parser.add_argument("--study", type=study_name,
-                        help="tag grouping runs in the report (default: dated)")
+    parser.add_argument(
+        "--study", type=study_name, help="tag grouping runs in the report (default: dated)"
+    )
     if command == "sweep":
-        parser.add_argument("--resume", action="store_true",
-                            help="continue the sweep of --study under its parent run: train only "
-                                 "the configurations without a FINISHED run")
+        parser.add_argument(
+            "--resume",
+            action="store_true",
+            help="continue the sweep of --study under its parent run: train only "
+            "the configurations without a FINISHED run",
+        )
         add_engine_arguments(parser)
         add_verbose_argument(parser)
     add_loop_arguments(parser)
@@ -98,52 +134,78 @@ def _task_parser(command, description, task):
 
 
 def add_verbose_argument(parser):
-    parser.add_argument("-v", "--verbose", action="store_true",
-                        help="print the training's own output too: Keras's progress bars, "
-                             "MLflow's INFO lines (default: a line per finished run)")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="print the training's own output too: Keras's progress bars, "
+        "MLflow's INFO lines (default: a line per finished run)",
+    )
 
 
 def add_loop_arguments(parser):
     """`--steps-per-execution` or `--no-compile`: the training loop's compilation."""
     group = parser.add_mutually_exclusive_group()
-    group.add_argument("--steps-per-execution", type=arguments.positive_int,
-                        help="training steps per compiled call; a non-finite loss is found "
-                             f"at the end of its call (default: {STEPS_PER_EXECUTION})")
-    group.add_argument("--no-compile", action="store_true",
-                        help="train step by step without XLA or jax.jit, to debug (slower; "
-                             "the same losses to rounding)")
+    group.add_argument(
+        "--steps-per-execution",
+        type=arguments.positive_int,
+        help="training steps per compiled call; a non-finite loss is found "
+        f"at the end of its call (default: {STEPS_PER_EXECUTION})",
+    )
+    group.add_argument(
+        "--no-compile",
+        action="store_true",
+        help="train step by step without XLA or jax.jit, to debug (slower; "
+        "the same losses to rounding)",
+    )
 
 
 def _loop(args):
-    return loop_params(compiled=not args.no_compile,
-                       steps_per_execution=args.steps_per_execution)
+    return loop_params(compiled=not args.no_compile, steps_per_execution=args.steps_per_execution)
 
 
 def add_engine_arguments(parser):
     """`--workers`, `--ray-address` and what each trial asks of Ray: how a
     sweep's runs are spread."""
-    parser.add_argument("--workers", type=arguments.positive_int,
-                        help="runs trained at once at most, each a Ray task with its share of "
-                             "the CPUs unless --cpus-per-trial says (default: what this machine "
-                             "fits, one per core as memory allows --memory-per-trial each; on "
-                             "a --ray-address cluster, as many as Ray fits). 1 trains them one "
-                             "after the other in this process, without Ray")
-    parser.add_argument("--ray-address",
-                        help="train on this Ray cluster (default: RAY_ADDRESS when set, else a "
-                             "local Ray instance started for the command, unless --workers is 1)")
-    parser.add_argument("--cpus-per-trial", type=arguments.positive_int, metavar="N",
-                        help="CPUs each run reserves on Ray, its TensorFlow's threads (default: "
-                             "its share of the cores with --workers or on this machine; 1 on a "
-                             "--ray-address cluster)")
-    parser.add_argument("--gpus-per-trial", type=arguments.gpu_count, metavar="X",
-                        help="GPUs each run reserves where Ray has GPUs: 0, a fraction such as "
-                             "0.5 (runs share a GPU) or a whole number (default: the GPUs "
-                             "shared between the runs at once)")
-    parser.add_argument("--memory-per-trial", type=arguments.memory_size, metavar="SIZE",
-                        help="memory each run reserves on Ray, e.g. 1.5G or 800M (powers of "
-                             "1024); Ray starts no more runs on a node than its memory holds "
-                             "(default: what a run of the task takes, 1.5G for the built-in "
-                             "tasks; the largest of the command's tasks)")
+    parser.add_argument(
+        "--workers",
+        type=arguments.positive_int,
+        help="runs trained at once at most, each a Ray task with its share of "
+        "the CPUs unless --cpus-per-trial says (default: what this machine "
+        "fits, one per core as memory allows --memory-per-trial each; on "
+        "a --ray-address cluster, as many as Ray fits). 1 trains them one "
+        "after the other in this process, without Ray",
+    )
+    parser.add_argument(
+        "--ray-address",
+        help="train on this Ray cluster (default: RAY_ADDRESS when set, else a "
+        "local Ray instance started for the command, unless --workers is 1)",
+    )
+    parser.add_argument(
+        "--cpus-per-trial",
+        type=arguments.positive_int,
+        metavar="N",
+        help="CPUs each run reserves on Ray, its TensorFlow's threads (default: "
+        "its share of the cores with --workers or on this machine; 1 on a "
+        "--ray-address cluster)",
+    )
+    parser.add_argument(
+        "--gpus-per-trial",
+        type=arguments.gpu_count,
+        metavar="X",
+        help="GPUs each run reserves where Ray has GPUs: 0, a fraction such as "
+        "0.5 (runs share a GPU) or a whole number (default: the GPUs "
+        "shared between the runs at once)",
+    )
+    parser.add_argument(
+        "--memory-per-trial",
+        type=arguments.memory_size,
+        metavar="SIZE",
+        help="memory each run reserves on Ray, e.g. 1.5G or 800M (powers of "
+        "1024); Ray starts no more runs on a node than its memory holds "
+        "(default: what a run of the task takes, 1.5G for the built-in "
+        "tasks; the largest of the command's tasks)",
+    )
 
 
 @contextlib.contextmanager
@@ -160,9 +222,11 @@ def _engine(args, tasks):
     address = args.ray_address or os.environ.get("RAY_ADDRESS")
     memory = args.memory_per_trial or max(task.trial_memory_bytes for task in tasks)
     workers = args.workers or (
-        None if address else engine.local_workers(memory, args.cpus_per_trial or 1))
-    request = engine.Request(memory=memory, cpus=args.cpus_per_trial, gpus=args.gpus_per_trial,
-                             workers=workers)
+        None if address else engine.local_workers(memory, args.cpus_per_trial or 1)
+    )
+    request = engine.Request(
+        memory=memory, cpus=args.cpus_per_trial, gpus=args.gpus_per_trial, workers=workers
+    )
     with contextlib.ExitStack() as stack:
         resources = []
 
@@ -186,7 +250,8 @@ def _check_store_reaches_every_machine():
         raise TrackingError(
             f"the Ray cluster spans {machines} machines, and the SQLite store "
             f"{store.tracking_uri()} is on this one only: start `{PROG} server` and set "
-            "MLFLOW_TRACKING_URI=http://HOST:PORT (see the README's cluster recipe)")
+            "MLFLOW_TRACKING_URI=http://HOST:PORT (see the README's cluster recipe)"
+        )
 
 
 def _task_options(task):
@@ -205,18 +270,23 @@ def _parse_task_args(command, description, argv):
     parser = _task_parser(command, description, task)
     args, unknown = parser.parse_known_args(argv)
     for flag in unknown:
-        owners = [t.name for t in TASKS.values()
-                  if any(flag.split("=")[0] in a.option_strings for a in _task_options(t))]
+        owners = [
+            t.name
+            for t in TASKS.values()
+            if any(flag.split("=")[0] in a.option_strings for a in _task_options(t))
+        ]
         if owners:
-            parser.error(f"{flag} is an option of --task {', '.join(owners)}, "
-                         f"not of --task {task.name}")
+            parser.error(
+                f"{flag} is an option of --task {', '.join(owners)}, not of --task {task.name}"
+            )
     if unknown:
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     return task, args, parser
 
 
-def base_config(task, *, quick=False, data_dir=None, dataset=None, common=None, own=None,
-                loop=None):
+def base_config(
+    task, *, quick=False, data_dir=None, dataset=None, common=None, own=None, loop=None
+):
     """Every param of a run but its norm and seed (and what `task.configure`
     completes): the common settings, the task's own options, the training
     loop's (`loop`, default `loop.loop_params()`), the versions.
@@ -231,8 +301,11 @@ def base_config(task, *, quick=False, data_dir=None, dataset=None, common=None, 
     settings.update({name: value for name, value in (common or {}).items() if value is not None})
     options = {action.dest: action.default for action in _task_options(task)}
     options.update(own or {})
-    options = {dest: value for dest, value in sorted(options.items())
-               if value is not None or dest not in settings}
+    options = {
+        dest: value
+        for dest, value in sorted(options.items())
+        if value is not None or dest not in settings
+    }
     return {
         "task": task.name,
         "norm": None,
@@ -249,10 +322,14 @@ def base_config(task, *, quick=False, data_dir=None, dataset=None, common=None, 
 
 def _base_config(task, args):
     return base_config(
-        task, quick=args.quick, data_dir=args.data_dir, dataset=args.dataset,
+        task,
+        quick=args.quick,
+        data_dir=args.data_dir,
+        dataset=args.dataset,
         common={name: getattr(args, name, None) for name in COMMON_SETTINGS},
         own={action.dest: getattr(args, action.dest) for action in _task_options(task)},
-        loop=_loop(args))
+        loop=_loop(args),
+    )
 
 
 def _open_and_prepare(task, config, experiment):
@@ -269,20 +346,21 @@ def cmd_run(argv):
     from experiments import execution
 
     try:
-        config = task.configure({**_base_config(task, args), "norm": args.norm,
-                                 "seed": args.seed})
+        config = task.configure({**_base_config(task, args), "norm": args.norm, "seed": args.seed})
     except ValueError as error:
         parser.error(str(error))
     experiment = _open_and_prepare(task, config, args.experiment)
-    run_id = execution.train_config(task, config, experiment,
-                                    args.study or _default_study("run"))
+    run_id = execution.train_config(task, config, experiment, args.study or _default_study("run"))
     print(f"Run {run_id} finished: see it with `{PROG} ui`")
 
 
 def cmd_sweep(argv):
     task, args, parser = _parse_task_args(
-        "sweep", "Train every combination of norms, batch sizes, learning rates and seeds, "
-        "as child runs of one parent run, as many at once as --workers says.", argv)
+        "sweep",
+        "Train every combination of norms, batch sizes, learning rates and seeds, "
+        "as child runs of one parent run, as many at once as --workers says.",
+        argv,
+    )
     if args.resume and not args.study:
         parser.error("--resume needs --study NAME: the study of the sweep to continue")
     base = _base_config(task, args)
@@ -295,9 +373,15 @@ def cmd_sweep(argv):
     from experiments import execution
 
     with _engine(args, [task]) as connect:
-        sweep = _prepared_sweep(task, base, grid, args.experiment,
-                                args.study or _default_study("sweep"), parser.error,
-                                resume=args.resume)
+        sweep = _prepared_sweep(
+            task,
+            base,
+            grid,
+            args.experiment,
+            args.study or _default_study("sweep"),
+            parser.error,
+            resume=args.resume,
+        )
         execution.run_sweeps([sweep], connect(), args.verbose)
     print(f"\nReport of this sweep:  {PROG} report --study {sweep.study}")
     print(f"Its runs in the MLflow UI:  {PROG} ui   (then http://127.0.0.1:5000)")
@@ -328,12 +412,19 @@ def cmd_report(argv):
     parser = argparse.ArgumentParser(
         prog=f"{PROG} report",
         description="Read the runs back from MLflow and write a Markdown report "
-                    "with PNG figures; print its tables.")
-    parser.add_argument("--experiment", help="only this MLflow experiment "
-                        "(default: every task's own, keras-norms-TASK)")
+        "with PNG figures; print its tables.",
+    )
+    parser.add_argument(
+        "--experiment",
+        help="only this MLflow experiment (default: every task's own, keras-norms-TASK)",
+    )
     parser.add_argument("--study", type=study_name, help="only runs tagged with this study")
-    parser.add_argument("--out", type=_out_dir, default=paths.reports_dir(),
-                        help=f"output directory (default: {paths.reports_dir()})")
+    parser.add_argument(
+        "--out",
+        type=_out_dir,
+        default=paths.reports_dir(),
+        help=f"output directory (default: {paths.reports_dir()})",
+    )
     args = parser.parse_args(argv)
     print_report(args.out, experiment=args.experiment, study=args.study)
 
@@ -351,9 +442,22 @@ def ui_command(port):
     from experiments.tracking import store
 
     # One worker: the UI serves one person, and this machine may have 2 cores.
-    return [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
-            "--workers", "1", "--backend-store-uri", store.tracking_uri(),
-            "--default-artifact-root", paths.store_dir().as_uri()]
+    return [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "server",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+        "--backend-store-uri",
+        store.tracking_uri(),
+        "--default-artifact-root",
+        paths.store_dir().as_uri(),
+    ]
 
 
 def _port_free(port):
@@ -380,28 +484,32 @@ def cmd_ui(argv):
 
     parser = argparse.ArgumentParser(
         prog=f"{PROG} ui",
-        description="Serve the MLflow UI on the project's store, on 127.0.0.1 only, "
-                    "until Ctrl-C.")
-    parser.add_argument("--port", type=arguments.port, default=5000,
-                        help="1-65535 (default: 5000)")
+        description="Serve the MLflow UI on the project's store, on 127.0.0.1 only, until Ctrl-C.",
+    )
+    parser.add_argument("--port", type=arguments.port, default=5000, help="1-65535 (default: 5000)")
     args = parser.parse_args(argv)
     from experiments.tracking import store
 
     store.open_store()  # creates the local store if needed; refuses an unusable one
     if not _port_free(args.port):
-        raise ExperimentError(f"port {args.port} on 127.0.0.1 is taken (another MLflow UI?): "
-                              f"stop what uses it, or pass --port with a free one")
+        raise ExperimentError(
+            f"port {args.port} on 127.0.0.1 is taken (another MLflow UI?): "
+            f"stop what uses it, or pass --port with a free one"
+        )
     url = f"http://127.0.0.1:{args.port}"
     server = subprocess.Popen(ui_command(args.port))
     try:
         deadline = time.monotonic() + UI_START_TIMEOUT_S
         while not _answers(f"{url}/health"):
             if server.poll() is not None:
-                raise ExperimentError(f"the MLflow server exited with status {server.returncode} "
-                                      "before answering; its messages are above")
+                raise ExperimentError(
+                    f"the MLflow server exited with status {server.returncode} "
+                    "before answering; its messages are above"
+                )
             if time.monotonic() > deadline:
-                raise ExperimentError(f"the MLflow server did not answer on {url} within "
-                                      f"{UI_START_TIMEOUT_S} s")
+                raise ExperimentError(
+                    f"the MLflow server did not answer on {url} within {UI_START_TIMEOUT_S} s"
+                )
             time.sleep(0.5)
         print(f"MLflow UI on {url} (Ctrl-C stops it)", flush=True)
         status = server.wait()
@@ -423,15 +531,23 @@ def cmd_quick(argv):
     parser = argparse.ArgumentParser(
         prog=f"{PROG} quick",
         description="The quick comparison: each task's quick sweep over its main norms "
-                    "(a few epochs on a subset), the runs of every task trained together, "
-                    "as many at once as --workers says; then the report and the command to "
-                    "open the MLflow UI.")
+        "(a few epochs on a subset), the runs of every task trained together, "
+        "as many at once as --workers says; then the report and the command to "
+        "open the MLflow UI.",
+    )
     quick_tasks = [name for name, task in TASKS.items() if task.quick_norms]
-    parser.add_argument("--tasks", type=arguments.comma_list(arguments.choice(quick_tasks)),
-                        default=quick_tasks,
-                        help=f"comma-separated (default: {','.join(quick_tasks)})")
-    parser.add_argument("--out", type=_out_dir, default=paths.reports_dir() / "quick",
-                        help=f"default: {paths.reports_dir() / 'quick'}")
+    parser.add_argument(
+        "--tasks",
+        type=arguments.comma_list(arguments.choice(quick_tasks)),
+        default=quick_tasks,
+        help=f"comma-separated (default: {','.join(quick_tasks)})",
+    )
+    parser.add_argument(
+        "--out",
+        type=_out_dir,
+        default=paths.reports_dir() / "quick",
+        help=f"default: {paths.reports_dir() / 'quick'}",
+    )
     parser.add_argument("--data-dir", help="read the dataset from this directory of IDX files")
     add_engine_arguments(parser)
     add_verbose_argument(parser)
@@ -450,8 +566,12 @@ def cmd_quick(argv):
         for name in names:  # every task's data prepared before any run trains
             task = TASKS[name]
             base = base_config(task, quick=True, data_dir=args.data_dir, loop=loop)
-            grid = {"seed": [0], "batch_size": [base["batch_size"]], "lr": [base["lr"]],
-                    "norm": list(task.quick_norms)}
+            grid = {
+                "seed": [0],
+                "batch_size": [base["batch_size"]],
+                "lr": [base["lr"]],
+                "norm": list(task.quick_norms),
+            }
             sweeps.append(_prepared_sweep(task, base, grid, None, study, parser.error))
         try:
             execution.run_sweeps(sweeps, connect(), args.verbose)
@@ -461,8 +581,7 @@ def cmd_quick(argv):
     print(f"\nQuick comparison done in {time.perf_counter() - start:.0f} s.")
     print(f"Open the MLflow UI on these runs:  {PROG} ui   (then http://127.0.0.1:5000)")
     if failure:
-        raise SweepError(f"some runs failed (FAILED in MLflow, with the error as a tag): "
-                         f"{failure}")
+        raise SweepError(f"some runs failed (FAILED in MLflow, with the error as a tag): {failure}")
 
 
 def _seeds_text(seeds):
@@ -478,24 +597,42 @@ def cmd_study(argv):
     parser = argparse.ArgumentParser(
         prog=f"{PROG} study",
         description="Run a study (a grid of norms x one factor x seeds, as one sweep tagged "
-                    "study=NAME), then write the \"Which normalization when\" page with a "
-                    "verdict per claim. Run again, it trains only what is missing.")
-    parser.add_argument("name", type=arguments.choice((*STUDIES, "all")),
-                        help=f"one of: {', '.join(STUDIES)}, or all")
-    parser.add_argument("--scale", type=arguments.choice(SCALES), default="small",
-                        help="smoke (seconds), small (at most 20 minutes per study on 2 "
-                             "cores; the default) or full (bigger machines)")
-    parser.add_argument("--seeds", type=arguments.seeds,
-                        help=SEEDS_HELP.format(default="the scale's; 5 at small")
-                             + "; a study runs the seeds its scale declares, no others")
+        'study=NAME), then write the "Which normalization when" page with a '
+        "verdict per claim. Run again, it trains only what is missing.",
+    )
+    parser.add_argument(
+        "name",
+        type=arguments.choice((*STUDIES, "all")),
+        help=f"one of: {', '.join(STUDIES)}, or all",
+    )
+    parser.add_argument(
+        "--scale",
+        type=arguments.choice(SCALES),
+        default="small",
+        help="smoke (seconds), small (at most 20 minutes per study on 2 "
+        "cores; the default) or full (bigger machines)",
+    )
+    parser.add_argument(
+        "--seeds",
+        type=arguments.seeds,
+        help=SEEDS_HELP.format(default="the scale's; 5 at small")
+        + "; a study runs the seeds its scale declares, no others",
+    )
     add_engine_arguments(parser)
     add_verbose_argument(parser)
     add_loop_arguments(parser)
     parser.add_argument("--data-dir", help="read Fashion-MNIST from this directory of IDX files")
-    parser.add_argument("--report-only", action="store_true",
-                        help="write the page from the runs in the store, training nothing")
-    parser.add_argument("--out", type=_out_dir, default=paths.reports_dir() / "studies",
-                        help=f"default: {paths.reports_dir() / 'studies'}")
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="write the page from the runs in the store, training nothing",
+    )
+    parser.add_argument(
+        "--out",
+        type=_out_dir,
+        default=paths.reports_dir() / "studies",
+        help=f"default: {paths.reports_dir() / 'studies'}",
+    )
     args = parser.parse_args(argv)
     from experiments.studies import report, runner
     from experiments.tracking import store
@@ -504,20 +641,27 @@ def cmd_study(argv):
     for study in chosen.values():
         declared = list(range(study.scale(args.scale).seeds))
         if args.seeds is not None and args.seeds != declared:
-            parser.error(f"argument --seeds: study {study.name} declares seeds "
-                         f"{_seeds_text(declared)} at scale {args.scale}, got "
-                         f"{_seeds_text(args.seeds)}; seeds are fixed before any run, so "
-                         "other seeds are a new scale or study, with its own tag")
+            parser.error(
+                f"argument --seeds: study {study.name} declares seeds "
+                f"{_seeds_text(declared)} at scale {args.scale}, got "
+                f"{_seeds_text(args.seeds)}; seeds are fixed before any run, so "
+                "other seeds are a new scale or study, with its own tag"
+            )
     failures = []
     if not args.report_only:
         tasks = [TASKS[study.task] for study in chosen.values()]
         with _engine(args, tasks) as connect:
             for study in chosen.values():
                 try:
-                    runner.run_study(study, args.scale,
-                                     list(range(study.scale(args.scale).seeds)), connect,
-                                     data_dir=args.data_dir, loop=_loop(args),
-                                     verbose=args.verbose)
+                    runner.run_study(
+                        study,
+                        args.scale,
+                        list(range(study.scale(args.scale).seeds)),
+                        connect,
+                        data_dir=args.data_dir,
+                        loop=_loop(args),
+                        verbose=args.verbose,
+                    )
                 except SweepError as error:  # its failed runs are marked; the others go on
                     failures.append(f"{study.name}: {error}")
     store.open_store()
@@ -526,8 +670,9 @@ def cmd_study(argv):
     print(f"\nWhich normalization when: {path}")
     print(f"The runs in the MLflow UI:  {PROG} ui   (then http://127.0.0.1:5000)")
     if failures:
-        raise SweepError("some runs failed (FAILED in MLflow, with the error as a tag): "
-                         + "; ".join(failures))
+        raise SweepError(
+            "some runs failed (FAILED in MLflow, with the error as a tag): " + "; ".join(failures)
+        )
 
 
 def cmd_server(argv):
@@ -536,23 +681,33 @@ def cmd_server(argv):
     parser = argparse.ArgumentParser(
         prog=f"{PROG} server",
         description="Serve the project's MLflow store to many writers over HTTP: trials on "
-                    "other machines log runs and artifacts through it "
-                    "(MLFLOW_TRACKING_URI=http://HOST:PORT).")
-    parser.add_argument("--host", default="127.0.0.1",
-                        help="address to bind (default: 127.0.0.1; any other needs --auth)")
-    parser.add_argument("--port", type=arguments.port, default=5000,
-                        help="1-65535 (default: 5000)")
-    parser.add_argument("--backend-store-uri",
-                        help="SQLAlchemy URI of the store, e.g. postgresql://USER@HOST:PORT/DB, "
-                             "its password in PGPASSWORD (default: the project's SQLite store)")
-    parser.add_argument("--artifacts-destination",
-                        help="where served artifacts are kept (default: artifacts/ beside "
-                             "the SQLite store)")
-    parser.add_argument("--auth", action="store_true",
-                        help="require a login (MLflow's basic-auth app); the admin password "
-                             f"comes from {server.PASSWORD_ENV} on the first start")
-    parser.add_argument("--workers", type=arguments.positive_int, default=2,
-                        help="server processes (default: 2)")
+        "other machines log runs and artifacts through it "
+        "(MLFLOW_TRACKING_URI=http://HOST:PORT).",
+    )
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to bind (default: 127.0.0.1; any other needs --auth)",
+    )
+    parser.add_argument("--port", type=arguments.port, default=5000, help="1-65535 (default: 5000)")
+    parser.add_argument(
+        "--backend-store-uri",
+        help="SQLAlchemy URI of the store, e.g. postgresql://USER@HOST:PORT/DB, "
+        "its password in PGPASSWORD (default: the project's SQLite store)",
+    )
+    parser.add_argument(
+        "--artifacts-destination",
+        help="where served artifacts are kept (default: artifacts/ beside the SQLite store)",
+    )
+    parser.add_argument(
+        "--auth",
+        action="store_true",
+        help="require a login (MLflow's basic-auth app); the admin password "
+        f"comes from {server.PASSWORD_ENV} on the first start",
+    )
+    parser.add_argument(
+        "--workers", type=arguments.positive_int, default=2, help="server processes (default: 2)"
+    )
     args = parser.parse_args(argv)
     server.check_exposure(args.host, args.auth)
     from experiments.tracking import store
@@ -572,9 +727,12 @@ def cmd_server(argv):
     if args.auth:
         environment.update(server.auth_environment(home))
     command = server.server_command(args.host, args.port, uri, artifacts, args.workers, args.auth)
-    print(f"MLflow tracking server on http://{args.host}:{args.port} "
-          f"({'login required' if args.auth else 'no login'}; store {uri}, artifacts "
-          f"{artifacts}). Ctrl-C stops it.", flush=True)
+    print(
+        f"MLflow tracking server on http://{args.host}:{args.port} "
+        f"({'login required' if args.auth else 'no login'}; store {uri}, artifacts "
+        f"{artifacts}). Ctrl-C stops it.",
+        flush=True,
+    )
     # The server replaces this process, so signals reach it directly.
     os.execve(command[0], command, environment)
 
@@ -600,8 +758,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="keras-norms experiments: compare normalizations on real data, "
-                    "tracked in MLflow.",
-        epilog="Run `%(prog)s COMMAND --help` for each command's options.")
+        "tracked in MLflow.",
+        epilog="Run `%(prog)s COMMAND --help` for each command's options.",
+    )
     parser.add_argument("command", choices=COMMANDS, help=", ".join(COMMANDS))
     parser.add_argument("options", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
     args = parser.parse_args(argv[:1])
@@ -615,8 +774,11 @@ def main(argv=None):
     except (KeyboardInterrupt, runs.Terminated) as interruption:
         terminated = isinstance(interruption, runs.Terminated)
         signal_name, status = ("SIGTERM", EXIT_SIGTERM) if terminated else ("SIGINT", EXIT_SIGINT)
-        ended = (f"runs ended KILLED: {', '.join(runs.killed_runs)}" if runs.killed_runs
-                 else "no run was open")
+        ended = (
+            f"runs ended KILLED: {', '.join(runs.killed_runs)}"
+            if runs.killed_runs
+            else "no run was open"
+        )
         print(f"{PROG} {args.command}: interrupted by {signal_name}; {ended}", file=sys.stderr)
         return status
 
@@ -631,7 +793,10 @@ def entry():
     # Set TF_ENABLE_ONEDNN_OPTS=0 to run without them.
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
     if os.environ["KERAS_BACKEND"] != "tensorflow":
-        print("The experiment suite runs on the TensorFlow backend. "
-              f"Received: KERAS_BACKEND={os.environ['KERAS_BACKEND']!r}", file=sys.stderr)
+        print(
+            "The experiment suite runs on the TensorFlow backend. "
+            f"Received: KERAS_BACKEND={os.environ['KERAS_BACKEND']!r}",
+            file=sys.stderr,
+        )
         return 1
     return main()

@@ -33,8 +33,14 @@ MAX_RETRIES = 2
 # TensorFlow's switches, where tensorflow-datasets keeps data, the project's
 # home (its caches, the GAN's FID classifier among them), the period of its
 # run's heartbeats (`experiments.tracking.runs`).
-FORWARDED_ENV = ("KERAS_BACKEND", "TF_ENABLE_ONEDNN_OPTS", "TF_CPP_MIN_LOG_LEVEL",
-                 "TFDS_DATA_DIR", "KERAS_NORMS_HOME", "KERAS_NORMS_HEARTBEAT_S")
+FORWARDED_ENV = (
+    "KERAS_BACKEND",
+    "TF_ENABLE_ONEDNN_OPTS",
+    "TF_CPP_MIN_LOG_LEVEL",
+    "TFDS_DATA_DIR",
+    "KERAS_NORMS_HOME",
+    "KERAS_NORMS_HEARTBEAT_S",
+)
 
 
 class TrialLost(RuntimeError):
@@ -119,19 +125,32 @@ def size_trials(request, nodes):
     elif gpus is None and request.workers:
         gpus = _gpu_share(total_gpus, request.workers)
     elif gpus is None:
-        gpus = min((_gpu_share(node["GPU"], max(1, trials_per_node(node, cpus, 0, request.memory)))
-                    for node in nodes if node.get("GPU", 0) >= 1), default=0.0)
+        gpus = min(
+            (
+                _gpu_share(node["GPU"], max(1, trials_per_node(node, cpus, 0, request.memory)))
+                for node in nodes
+                if node.get("GPU", 0) >= 1
+            ),
+            default=0.0,
+        )
     fit = sum(trials_per_node(node, cpus, gpus, request.memory) for node in nodes)
     if fit == 0:
-        largest = max(nodes, key=lambda node: (node.get("CPU", 0), node.get("memory", 0)),
-                      default={})
+        largest = max(
+            nodes, key=lambda node: (node.get("CPU", 0), node.get("memory", 0)), default={}
+        )
         raise ExperimentError(
             f"no node of the Ray cluster holds one trial of {cpus} CPU(s), {gpus:g} GPU(s) and "
             f"{_gib(request.memory)} of memory (its largest node has {largest.get('CPU', 0):g} "
             f"CPU(s), {largest.get('GPU', 0):g} GPU(s) and {_gib(largest.get('memory', 0))} of "
-            "memory for tasks): lower --cpus-per-trial, --gpus-per-trial or --memory-per-trial")
-    return Resources(cpus=cpus, gpus=float(gpus), memory=request.memory,
-                     workers=min(fit, request.workers or fit), at_most=request.workers)
+            "memory for tasks): lower --cpus-per-trial, --gpus-per-trial or --memory-per-trial"
+        )
+    return Resources(
+        cpus=cpus,
+        gpus=float(gpus),
+        memory=request.memory,
+        workers=min(fit, request.workers or fit),
+        at_most=request.workers,
+    )
 
 
 def _gib(size):
@@ -171,10 +190,10 @@ def ray_cluster(request, address=None):
     elif owned:
         if request.workers is None:
             request = dataclasses.replace(
-                request, workers=local_workers(request.memory, request.cpus or 1))
+                request, workers=local_workers(request.memory, request.cpus or 1)
+            )
         cpus, memory = local_instance(request)
-        ray.init(num_cpus=cpus, _memory=memory, include_dashboard=False,
-                 log_to_driver=True)
+        ray.init(num_cpus=cpus, _memory=memory, include_dashboard=False, log_to_driver=True)
     try:
         yield size_trials(request, _nodes())
     finally:
@@ -281,8 +300,9 @@ def run_trials(function, items, resources):
             except RayTaskError as failure:
                 error = failure.cause if isinstance(failure.cause, BaseException) else failure
             except RayError as failure:
-                error = TrialLost(f"{type(failure).__name__}: "
-                                  f"{str(failure).strip().splitlines()[0]}")
+                error = TrialLost(
+                    f"{type(failure).__name__}: {str(failure).strip().splitlines()[0]}"
+                )
             yield item, result, error
     finally:
         # An interrupted sweep leaves nothing running on a cluster that outlives it.

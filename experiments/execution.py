@@ -41,15 +41,19 @@ def _short_number(value):
 
 def run_label(config):
     """A run's name in the MLflow UI: "cnn · batch · bs64 · lr1e-3 · seed 0"."""
-    return (f"{config['task']} · {config['norm']} · bs{config['batch_size']} "
-            f"· lr{_short_number(config['lr'])} · seed {config['seed']}")
+    return (
+        f"{config['task']} · {config['norm']} · bs{config['batch_size']} "
+        f"· lr{_short_number(config['lr'])} · seed {config['seed']}"
+    )
 
 
 def sweep_description(task, configs, grid, study):
     """The sweep's parent run description in the MLflow UI (Markdown)."""
     axes = "; ".join(f"{name}: {', '.join(map(str, values))}" for name, values in grid.items())
-    return (f"**{task.name} sweep** of {len(configs)} runs, one per combination of {axes}. "
-            f"Study `{study}`; each run is a child of this one.")
+    return (
+        f"**{task.name} sweep** of {len(configs)} runs, one per combination of {axes}. "
+        f"Study `{study}`; each run is a child of this one."
+    )
 
 
 def config_digest(config):
@@ -61,10 +65,20 @@ def train_config(task, config, experiment, study, parent_run_id=None):
     """Trains `config` in its own MLflow run (a child of `parent_run_id` when
     given); returns the run id. The run ends FAILED (and this raises) when
     training fails or diverges."""
-    tags = {"study": study, "run_kind": "train", "task": task.name,
-            DIGEST_TAG: config_digest(config)}
-    with tracked_run(experiment, run_label(config), config, tags,
-                     parent_run_id=parent_run_id, description=task.describe(config)) as run:
+    tags = {
+        "study": study,
+        "run_kind": "train",
+        "task": task.name,
+        DIGEST_TAG: config_digest(config),
+    }
+    with tracked_run(
+        experiment,
+        run_label(config),
+        config,
+        tags,
+        parent_run_id=parent_run_id,
+        description=task.describe(config),
+    ) as run:
         task.run(config)
     return run.info.run_id
 
@@ -77,8 +91,10 @@ def sweep_configs(task, base, grid):
     spread over the sweep rather than bunched at its end.
     """
     names = list(grid)
-    return [task.configure({**base, **dict(zip(names, values))})
-            for values in itertools.product(*(grid[name] for name in names))]
+    return [
+        task.configure({**base, **dict(zip(names, values))})
+        for values in itertools.product(*(grid[name] for name in names))
+    ]
 
 
 def _children(experiment, parent_run_id, extra=""):
@@ -91,8 +107,11 @@ def end_dead_attempts(experiment, parent_run_id, digest, reason):
     every RUNNING child of the sweep for configuration `digest`: each was left
     by an attempt whose process died. Returns their run ids."""
     client = mlflow.MlflowClient()
-    runs = _children(experiment, parent_run_id,
-                     f" and tags.{DIGEST_TAG} = '{digest}' and attributes.status = 'RUNNING'")
+    runs = _children(
+        experiment,
+        parent_run_id,
+        f" and tags.{DIGEST_TAG} = '{digest}' and attributes.status = 'RUNNING'",
+    )
     for run in runs:
         client.set_tag(run.info.run_id, "error", reason)
         client.set_tag(run.info.run_id, "worker_died", "true")
@@ -148,12 +167,20 @@ def train_trial(trial):
     # The driver opened and checked the store; a busy server gets MLflow's own retries.
     mlflow.set_tracking_uri(trial.tracking_uri)
     end_dead_attempts(
-        trial.experiment, trial.parent_run_id, config_digest(trial.config),
+        trial.experiment,
+        trial.parent_run_id,
+        config_digest(trial.config),
         "its process died before the run ended (killed, out of memory, or its node lost); "
-        "the configuration was trained again in a new run")
+        "the configuration was trained again in a new run",
+    )
     with quiet_training(trial.verbose):
-        return train_config(TASKS[trial.task], trial.config, trial.experiment, trial.study,
-                            parent_run_id=trial.parent_run_id)
+        return train_config(
+            TASKS[trial.task],
+            trial.config,
+            trial.experiment,
+            trial.study,
+            parent_run_id=trial.parent_run_id,
+        )
 
 
 def _resumed_parent(task, params, experiment, study):
@@ -168,25 +195,42 @@ def _resumed_parent(task, params, experiment, study):
     found = client.search_runs(
         [experiment],
         f"tags.study = '{study}' and tags.run_kind = 'sweep' and tags.task = '{task.name}'",
-        order_by=["attributes.start_time DESC"], max_results=1)
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
     if not found:
-        raise SweepError(f"no sweep of --task {task.name} in study {study!r} to resume; "
-                         "run it without --resume first")
+        raise SweepError(
+            f"no sweep of --task {task.name} in study {study!r} to resume; "
+            "run it without --resume first"
+        )
     [parent] = found
-    running = [run for run in [parent, *_children(experiment, parent.info.run_id,
-                                                   " and attributes.status = 'RUNNING'")]
-               if run.info.status == "RUNNING"]
+    running = [
+        run
+        for run in [
+            parent,
+            *_children(experiment, parent.info.run_id, " and attributes.status = 'RUNNING'"),
+        ]
+        if run.info.status == "RUNNING"
+    ]
     if running:
-        processes = sorted({f"{run.data.tags.get('pid', '?')} on {run.data.tags.get('host', '?')}"
-                            for run in running})
+        processes = sorted(
+            {
+                f"{run.data.tags.get('pid', '?')} on {run.data.tags.get('host', '?')}"
+                for run in running
+            }
+        )
         raise SweepError(
             f"the sweep of study {study!r} is still running: process(es) "
-            f"{', '.join(processes)}; resume once they have ended")
-    changed = sorted(name for name, value in params.items()
-                     if parent.data.params.get(name) != str(value))
+            f"{', '.join(processes)}; resume once they have ended"
+        )
+    changed = sorted(
+        name for name, value in params.items() if parent.data.params.get(name) != str(value)
+    )
     if changed:
-        raise SweepError(f"study {study!r} was swept with other options ({', '.join(changed)} "
-                         "differ); resume with the options it was started with")
+        raise SweepError(
+            f"study {study!r} was swept with other options ({', '.join(changed)} "
+            "differ); resume with the options it was started with"
+        )
     if "stale" in parent.data.tags:  # its driver died; this command carries it on
         client.delete_tag(parent.info.run_id, "stale")
     return parent.info.run_id
@@ -199,11 +243,16 @@ def _duration(seconds):
 
 def sweep_params(configs, grid):
     """The parent run's params: what every configuration shares, and the grid."""
-    shared = {key: value for key, value in configs[0].items()
-              if key not in grid and all(config.get(key) == value for config in configs)}
-    return {**shared,
-            **{f"sweep_{name}": ",".join(map(str, values)) for name, values in grid.items()},
-            "sweep_runs": len(configs)}
+    shared = {
+        key: value
+        for key, value in configs[0].items()
+        if key not in grid and all(config.get(key) == value for config in configs)
+    }
+    return {
+        **shared,
+        **{f"sweep_{name}": ",".join(map(str, values)) for name, values in grid.items()},
+        "sweep_runs": len(configs),
+    }
 
 
 @dataclasses.dataclass(frozen=True)
@@ -230,23 +279,31 @@ def _open_parent(sweep):
     """
     client = mlflow.MlflowClient()
     params = sweep_params(sweep.configs, sweep.grid)
-    tags = {**live_tags(),
-            "study": sweep.study, "run_kind": "sweep", "task": sweep.task.name}
+    tags = {**live_tags(), "study": sweep.study, "run_kind": "sweep", "task": sweep.task.name}
     if sweep.resume:
         parent_id = _resumed_parent(sweep.task, params, sweep.experiment, sweep.study)
-        done = {run.data.tags.get(DIGEST_TAG) for run in _children(
-            sweep.experiment, parent_id, " and attributes.status = 'FINISHED'")}
+        done = {
+            run.data.tags.get(DIGEST_TAG)
+            for run in _children(sweep.experiment, parent_id, " and attributes.status = 'FINISHED'")
+        }
         todo = [config for config in sweep.configs if config_digest(config) not in done]
-        print(f"Resuming sweep {parent_id}: {len(sweep.configs) - len(todo)} of "
-              f"{len(sweep.configs)} configurations already FINISHED", flush=True)
+        print(
+            f"Resuming sweep {parent_id}: {len(sweep.configs) - len(todo)} of "
+            f"{len(sweep.configs)} configurations already FINISHED",
+            flush=True,
+        )
         client.log_batch(parent_id, tags=[RunTag(name, value) for name, value in tags.items()])
         client.update_run(parent_id, status="RUNNING")
         return parent_id, todo
     description = sweep_description(sweep.task, sweep.configs, sweep.grid, sweep.study)
-    run = client.create_run(sweep.experiment, run_name=f"{sweep.task.name} sweep · {sweep.study}",
-                            tags=resolve_tags({**tags, MLFLOW_RUN_NOTE: description}))
-    client.log_batch(run.info.run_id,
-                     params=[Param(name, str(value)) for name, value in params.items()])
+    run = client.create_run(
+        sweep.experiment,
+        run_name=f"{sweep.task.name} sweep · {sweep.study}",
+        tags=resolve_tags({**tags, MLFLOW_RUN_NOTE: description}),
+    )
+    client.log_batch(
+        run.info.run_id, params=[Param(name, str(value)) for name, value in params.items()]
+    )
     return run.info.run_id, sweep.configs
 
 
@@ -269,8 +326,13 @@ def _in_process(trials, tasks):
     task); yields `(trial, run id or None, error)`."""
     for trial in trials:
         try:
-            run_id = train_config(tasks[trial.parent_run_id], trial.config, trial.experiment,
-                                  trial.study, parent_run_id=trial.parent_run_id)
+            run_id = train_config(
+                tasks[trial.parent_run_id],
+                trial.config,
+                trial.experiment,
+                trial.study,
+                parent_run_id=trial.parent_run_id,
+            )
             yield trial, run_id, None
         except Exception as error:  # the child is FAILED with it; go on with the rest
             yield trial, None, error
@@ -284,8 +346,11 @@ def _on_ray(trials, resources):
     for trial, run_id, error in engine.run_trials(train_trial, trials, resources):
         if isinstance(error, engine.TrialLost):
             end_dead_attempts(
-                trial.experiment, trial.parent_run_id, config_digest(trial.config),
-                f"its worker died on each of {engine.MAX_RETRIES + 1} attempts: {error}")
+                trial.experiment,
+                trial.parent_run_id,
+                config_digest(trial.config),
+                f"its worker died on each of {engine.MAX_RETRIES + 1} attempts: {error}",
+            )
         yield trial, run_id, error
 
 
@@ -312,7 +377,9 @@ def results_table(outcomes):
         spread = f"{statistics.stdev(values):.2g}" if len(values) > 1 else "-"
         counts = f"{len(results)}" + "".join(
             f", {sum(s == status for _, s in results)} {status}"
-            for status in ("diverged", "failed") if any(s == status for _, s in results))
+            for status in ("diverged", "failed")
+            if any(s == status for _, s in results)
+        )
         lines.append(f"{label:<44} {name:<16} {mean:>9} {spread:>8}  {counts}")
     return "\n".join(lines)
 
@@ -324,8 +391,10 @@ def _train(trials, tasks, resources):
     if resources is None:
         outcomes = _in_process(trials, tasks)
     else:
-        print(f"\n=== {len(trials)} runs, {resources.workers} at once, "
-              f"{resources.cpus} CPU(s) each", flush=True)
+        print(
+            f"\n=== {len(trials)} runs, {resources.workers} at once, {resources.cpus} CPU(s) each",
+            flush=True,
+        )
         outcomes = _on_ray(trials, resources)
     failed = {parent_id: [] for parent_id in tasks}
     results = []
@@ -341,8 +410,11 @@ def _train(trials, tasks, resources):
         if error is None:
             value, seconds = _score(run_id, metric)
             score = f"{value:.4g}" if value is not None else "not logged"
-            print(f"=== {label} done: {name}: {metric} {score} in {_duration(seconds)} "
-                  f"({_duration(elapsed)} elapsed{eta})", flush=True)
+            print(
+                f"=== {label} done: {name}: {metric} {score} in {_duration(seconds)} "
+                f"({_duration(elapsed)} elapsed{eta})",
+                flush=True,
+            )
             results.append((trial.config, metric, value, "done"))
         elif isinstance(error, TrainingDiverged):
             print(f"=== {label} diverged: {error} ({name})", flush=True)
@@ -352,8 +424,11 @@ def _train(trials, tasks, resources):
             failed[trial.parent_run_id].append(name)
             results.append((trial.config, metric, None, "failed"))
     diverged = sum(status == "diverged" for *_, status in results)
-    print(f"\n=== sweep done: {len(trials)} runs in {_duration(time.perf_counter() - start)}"
-          + (f", {diverged} diverged" if diverged else ""), flush=True)
+    print(
+        f"\n=== sweep done: {len(trials)} runs in {_duration(time.perf_counter() - start)}"
+        + (f", {diverged} diverged" if diverged else ""),
+        flush=True,
+    )
     if results:
         print(results_table(results), flush=True)
     return failed
@@ -385,17 +460,22 @@ def _run_sweeps(sweeps, resources, verbose):
             parents[parent_id] = sweep, configs
             running[parent_id] = Heartbeat(parent_id)
         uri = mlflow.get_tracking_uri()
-        trials = [Trial(sweep.task.name, config, sweep.experiment, parent_id, sweep.study, uri,
-                        verbose)
-                  for parent_id, (sweep, configs) in parents.items() for config in configs]
-        failed = _train(trials, {parent_id: sweep.task
-                                 for parent_id, (sweep, _) in parents.items()}, resources)
+        trials = [
+            Trial(sweep.task.name, config, sweep.experiment, parent_id, sweep.study, uri, verbose)
+            for parent_id, (sweep, configs) in parents.items()
+            for config in configs
+        ]
+        failed = _train(
+            trials, {parent_id: sweep.task for parent_id, (sweep, _) in parents.items()}, resources
+        )
         errors = []
         for parent_id, (sweep, configs) in parents.items():
             error = None
             if failed[parent_id]:
-                error = SweepError(f"{len(failed[parent_id])} of {len(configs)} runs failed: "
-                                   f"{', '.join(failed[parent_id])}")
+                error = SweepError(
+                    f"{len(failed[parent_id])} of {len(configs)} runs failed: "
+                    f"{', '.join(failed[parent_id])}"
+                )
                 errors.append(f"{sweep.task.name}: {error}" if len(sweeps) > 1 else str(error))
             _end_parent(parent_id, running.pop(parent_id), error)
     except BaseException as error:  # interrupted, or the store failed: no parent left RUNNING

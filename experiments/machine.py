@@ -20,8 +20,7 @@ def cpus(root=CGROUP_ROOT, membership=None):
     """The cores this process may run on, no more than its CPU quota allows
     (rounded down, at least one)."""
     count = _usable_cores()
-    quotas = [_cpu_quota(directory, v2) for directory, v2 in
-              _directories("cpu", root, membership)]
+    quotas = [_cpu_quota(directory, v2) for directory, v2 in _directories("cpu", root, membership)]
     quotas = [quota for quota in quotas if quota is not None]
     return max(1, min([count] + [math.floor(quota) for quota in quotas]))
 

@@ -4,6 +4,7 @@
 # model logged from this code never claims to be 0.1.0.
 __version__ = "0.2.0.dev0"
 
+from keras_norms._tensorflow_addons import load_tensorflow_addons_model
 from keras_norms.batch_normalization import BatchNormalization
 from keras_norms.convert import convert
 from keras_norms.filter_response_normalization import (
@@ -12,7 +13,6 @@ from keras_norms.filter_response_normalization import (
 from keras_norms.instance_normalization import InstanceNormalization
 from keras_norms.mean_only_batch_normalization import MeanOnlyBatchNormalization
 from keras_norms.weight_normalization import WeightNormalization
-from keras_norms._tensorflow_addons import load_tensorflow_addons_model
 
 __all__ = [
     "BatchNormalization",

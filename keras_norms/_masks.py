@@ -21,13 +21,9 @@ def as_input_rank(mask, inputs, layer_name):
     """
     mask_shape = tuple(mask.shape)
     input_shape = tuple(inputs.shape)
-    if len(mask_shape) == len(input_shape) - 1 and _broadcasts(
-        mask_shape, input_shape[:-1]
-    ):
+    if len(mask_shape) == len(input_shape) - 1 and _broadcasts(mask_shape, input_shape[:-1]):
         return ops.expand_dims(mask, -1)
-    if len(mask_shape) == len(input_shape) and _broadcasts(
-        mask_shape, input_shape
-    ):
+    if len(mask_shape) == len(input_shape) and _broadcasts(mask_shape, input_shape):
         return mask
     raise ValueError(
         f"Layer {layer_name} expects a mask of shape {input_shape[:-1]} (the "
@@ -39,7 +35,4 @@ def as_input_rank(mask, inputs, layer_name):
 
 def _broadcasts(mask_shape, target_shape):
     """Whether each size is 1 or the target's; unknown sizes pass."""
-    return all(
-        m is None or t is None or m == 1 or m == t
-        for m, t in zip(mask_shape, target_shape)
-    )
+    return all(m is None or t is None or m == 1 or m == t for m, t in zip(mask_shape, target_shape))

@@ -98,9 +98,7 @@ def normalize(x, mean, variance, gamma, beta, epsilon):
     return x * inv + offset
 
 
-def update_moving_statistics(
-    updates, momentum, count=None, grouped=False, nonempty=None
-):
+def update_moving_statistics(updates, momentum, count=None, grouped=False, nonempty=None):
     """Moves each moving statistic towards the batch's value of it.
 
     Args:
@@ -125,15 +123,12 @@ def update_moving_statistics(
     if grouped and has_value is not None:
         groups_with_value = ops.sum(has_value, axis=0)
         updates = [
-            (variable, ops.sum(value * has_value, axis=0)
-             / ops.maximum(groups_with_value, 1.0))
+            (variable, ops.sum(value * has_value, axis=0) / ops.maximum(groups_with_value, 1.0))
             for variable, value in updates
         ]
         has_value = groups_with_value
     elif grouped:
-        updates = [
-            (variable, ops.mean(value, axis=0)) for variable, value in updates
-        ]
+        updates = [(variable, ops.mean(value, axis=0)) for variable, value in updates]
     for variable, value in updates:
         value = ops.reshape(ops.cast(value, variable.dtype), variable.shape)
         if has_value is not None:

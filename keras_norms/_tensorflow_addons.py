@@ -79,9 +79,7 @@ def load_tensorflow_addons_model(filepath, custom_objects=None, compile=True):
             model).
     """
     import h5py
-
-    from keras.src.legacy.saving import saving_options
-    from keras.src.legacy.saving import saving_utils
+    from keras.src.legacy.saving import saving_options, saving_utils
 
     with h5py.File(filepath, mode="r") as f:
         config = _attribute(f, "model_config")
@@ -93,9 +91,7 @@ def load_tensorflow_addons_model(filepath, custom_objects=None, compile=True):
             )
         objects = {**keras.saving.get_custom_objects(), **(custom_objects or {})}
         with saving_options.keras_option_scope(use_legacy_config=True):
-            model = saving_utils.model_from_config(
-                json.loads(config), custom_objects=objects
-            )
+            model = saving_utils.model_from_config(json.loads(config), custom_objects=objects)
         _load_weights(f["model_weights"], model, filepath)
         training_config = _attribute(f, "training_config")
         if compile and training_config is not None:
@@ -135,9 +131,7 @@ def _names(group, name):
         while f"{name}{len(chunks)}" in group.attrs:
             chunks.append(group.attrs[f"{name}{len(chunks)}"])
     return [
-        n.decode("utf-8") if hasattr(n, "decode") else str(n)
-        for chunk in chunks
-        for n in chunk
+        n.decode("utf-8") if hasattr(n, "decode") else str(n) for chunk in chunks for n in chunk
     ]
 
 
@@ -148,10 +142,7 @@ def _legacy_order(layer):
 
 def _load_weights(group, model, filepath):
     layers = [layer for layer in model.layers if _legacy_order(layer)]
-    saved = [
-        name for name in _names(group, "layer_names")
-        if _names(group[name], "weight_names")
-    ]
+    saved = [name for name in _names(group, "layer_names") if _names(group[name], "weight_names")]
     if len(saved) != len(layers):
         raise ValueError(
             f"The file at {filepath!r} holds weights for {len(saved)} layers "
@@ -228,9 +219,7 @@ def _assign_by_name(layer, names, values):
         # Our input kernel's magnitude, so that it is used as saved.
         kernel = layer._kernels[0]
         v = ops.cast(kernel.variable, "float32")
-        layer.g.assign(
-            ops.sqrt(ops.sum(ops.square(v), axis=kernel.norm_axes))
-        )
+        layer.g.assign(ops.sqrt(ops.sum(ops.square(v), axis=kernel.norm_axes)))
 
 
 _BY_NAME = (

@@ -9,14 +9,9 @@ import numbers
 
 def check_epsilon(epsilon):
     """Returns `epsilon` as a float, or raises if it is not positive."""
-    if (
-        isinstance(epsilon, bool)
-        or not isinstance(epsilon, numbers.Real)
-        or not epsilon > 0
-    ):
+    if isinstance(epsilon, bool) or not isinstance(epsilon, numbers.Real) or not epsilon > 0:
         raise ValueError(
-            "Argument `epsilon` must be a positive number. "
-            f"Received: epsilon={epsilon!r}"
+            f"Argument `epsilon` must be a positive number. Received: epsilon={epsilon!r}"
         )
     return float(epsilon)
 
@@ -32,8 +27,7 @@ def check_momentum(momentum, name="momentum"):
         or not 0.0 <= momentum < 1.0
     ):
         raise ValueError(
-            f"Argument `{name}` must be a number in [0, 1). "
-            f"Received: {name}={momentum!r}"
+            f"Argument `{name}` must be a number in [0, 1). Received: {name}={momentum!r}"
         )
     return float(momentum)
 
@@ -91,10 +85,9 @@ def check_axis(axis, allow_list=False):
     tuple was given. The range is checked against the input rank in `build`
     by `resolve_axes`.
     """
+
     def is_int(value):
-        return isinstance(value, numbers.Integral) and not isinstance(
-            value, bool
-        )
+        return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
     if is_int(axis):
         return int(axis)
@@ -102,9 +95,7 @@ def check_axis(axis, allow_list=False):
         if all(is_int(a) for a in axis):
             return tuple(int(a) for a in axis)
     expected = "an int or a non-empty list of ints" if allow_list else "an int"
-    raise ValueError(
-        f"Argument `axis` must be {expected}. Received: axis={axis!r}"
-    )
+    raise ValueError(f"Argument `axis` must be {expected}. Received: axis={axis!r}")
 
 
 def resolve_axes(axis, ndim):
@@ -128,9 +119,7 @@ def resolve_axes(axis, ndim):
             f"Received: axis={axis!r} for an input of rank {ndim}"
         )
     if len(set(resolved)) != len(resolved):
-        raise ValueError(
-            f"Argument `axis` lists an axis twice. Received: axis={axis!r}"
-        )
+        raise ValueError(f"Argument `axis` lists an axis twice. Received: axis={axis!r}")
     return tuple(sorted(resolved))
 
 

@@ -30,10 +30,7 @@ SUPPORTED = COMPUTED + (keras.layers.EinsumDense,)
 
 # tensorflow-addons' words for a layer without a kernel, kept in our messages
 # so code that matches them still does.
-_TFA_NO_KERNEL = (
-    "`WeightNormalization` must wrap a layer that contains a `kernel` for "
-    "weights"
-)
+_TFA_NO_KERNEL = "`WeightNormalization` must wrap a layer that contains a `kernel` for weights"
 
 
 def describe(layer):
@@ -48,10 +45,7 @@ def check_wrappable(layer, given_axes=None):
     `output_axes` argument, since nothing else tells its kernel layout.
     """
     if not isinstance(layer, keras.layers.Layer):
-        raise ValueError(
-            "Argument `layer` must be a Keras layer. "
-            f"Received: layer={layer!r}"
-        )
+        raise ValueError(f"Argument `layer` must be a Keras layer. Received: layer={layer!r}")
     if not isinstance(layer, SUPPORTED):
         if layer.built:
             check_kernel(layer)
@@ -59,14 +53,12 @@ def check_wrappable(layer, given_axes=None):
             # Layers with a kernel take a `kernel_initializer` argument or,
             # once built, hold one; others may create one when built.
             has_kernel = hasattr(layer, "kernel") or (
-                "kernel_initializer"
-                in inspect.signature(type(layer).__init__).parameters
+                "kernel_initializer" in inspect.signature(type(layer).__init__).parameters
             )
             reason = (
                 "it is not a known layer type"
                 if has_kernel
-                else "it has no kernel, or creates one only when built "
-                f"({_TFA_NO_KERNEL})"
+                else f"it has no kernel, or creates one only when built ({_TFA_NO_KERNEL})"
             )
             raise ValueError(
                 f"WeightNormalization cannot wrap layer {describe(layer)}: "
@@ -82,8 +74,7 @@ def check_wrappable(layer, given_axes=None):
         )
     if getattr(layer, "lora_enabled", False):
         raise ValueError(
-            f"WeightNormalization cannot wrap layer {describe(layer)}: "
-            "LoRA is enabled on it."
+            f"WeightNormalization cannot wrap layer {describe(layer)}: LoRA is enabled on it."
         )
 
 
@@ -139,11 +130,7 @@ def output_axes(layer, kernel_rank, given_axes=None):
     if given_axes is not None:
         in_range = all(-kernel_rank <= a < kernel_rank for a in given_axes)
         axes = sorted({a % kernel_rank for a in given_axes})
-        if (
-            not in_range
-            or len(axes) != len(given_axes)
-            or len(axes) == kernel_rank
-        ):
+        if not in_range or len(axes) != len(given_axes) or len(axes) == kernel_rank:
             raise ValueError(
                 f"Argument `output_axes` must name distinct axes of the "
                 f"rank-{kernel_rank} kernel of layer {describe(layer)}, "

@@ -5,10 +5,7 @@ A layer stores the arguments of a weight named `name` as the attributes
 Keras names, so these helpers can create and serialize any of them.
 """
 
-from keras import constraints
-from keras import initializers
-from keras import ops
-from keras import regularizers
+from keras import constraints, initializers, ops, regularizers
 
 _KINDS = {
     "initializer": initializers,
@@ -71,9 +68,7 @@ def add_moving_statistic(layer, name, shape, initializer=None):
 
 def broadcast_shape(input_shape, axes):
     """The input's sizes on `axes` and 1 elsewhere: how weights broadcast."""
-    return tuple(
-        input_shape[a] if a in axes else 1 for a in range(len(input_shape))
-    )
+    return tuple(input_shape[a] if a in axes else 1 for a in range(len(input_shape)))
 
 
 def as_broadcast(weight, dtype, shape):

@@ -1,16 +1,10 @@
 """Batch normalization with a fused TensorFlow kernel, masking and ghost batches."""
 
 import keras
-from keras import backend
-from keras import ops
-from keras.layers import InputSpec
-from keras.layers import Layer
+from keras import backend, ops
+from keras.layers import InputSpec, Layer
 
-from keras_norms import _masks
-from keras_norms import _statistics
-from keras_norms import _validation
-from keras_norms import _weights
-from keras_norms import kernels
+from keras_norms import _masks, _statistics, _validation, _weights, kernels
 
 
 @keras.saving.register_keras_serializable(package="keras_norms")
@@ -154,9 +148,7 @@ class BatchNormalization(Layer):
             )
         self.virtual_batch_size = virtual_batch_size
         if not isinstance(renorm, bool):
-            raise ValueError(
-                f"Argument `renorm` must be a bool. Received: renorm={renorm!r}"
-            )
+            raise ValueError(f"Argument `renorm` must be a bool. Received: renorm={renorm!r}")
         if renorm and virtual_batch_size is not None:
             raise ValueError(
                 "Argument `renorm=True` cannot be combined with ghost batches. "
@@ -164,12 +156,8 @@ class BatchNormalization(Layer):
                 f"virtual_batch_size={virtual_batch_size!r}"
             )
         self.renorm = renorm
-        self.renorm_clipping = _validation.check_renorm_clipping(
-            renorm_clipping
-        )
-        self.renorm_momentum = _validation.check_momentum(
-            renorm_momentum, "renorm_momentum"
-        )
+        self.renorm_clipping = _validation.check_renorm_clipping(renorm_clipping)
+        self.renorm_momentum = _validation.check_momentum(renorm_momentum, "renorm_momentum")
         self.center = center
         self.scale = scale
         _weights.set_arguments(
@@ -186,12 +174,8 @@ class BatchNormalization(Layer):
             regularizer=beta_regularizer,
             constraint=beta_constraint,
         )
-        _weights.set_arguments(
-            self, "moving_mean", initializer=moving_mean_initializer
-        )
-        _weights.set_arguments(
-            self, "moving_variance", initializer=moving_variance_initializer
-        )
+        _weights.set_arguments(self, "moving_mean", initializer=moving_mean_initializer)
+        _weights.set_arguments(self, "moving_variance", initializer=moving_variance_initializer)
         self.supports_masking = True
 
         self.gamma = None
@@ -200,13 +184,9 @@ class BatchNormalization(Layer):
         self.moving_variance = None
 
     def build(self, input_shape):
-        self._axes = _validation.check_input_shape(
-            input_shape, self.axis, 2, self.name
-        )
+        self._axes = _validation.check_input_shape(input_shape, self.axis, 2, self.name)
         ndim = len(input_shape)
-        self._reduction_axes = tuple(
-            a for a in range(ndim) if a not in self._axes
-        )
+        self._reduction_axes = tuple(a for a in range(ndim) if a not in self._axes)
         # Weights have the normalized axes' sizes; in `call` they are
         # reshaped to broadcast against the input.
         shape = tuple(input_shape[a] for a in self._axes)
@@ -215,17 +195,11 @@ class BatchNormalization(Layer):
             self.gamma = _weights.add_affine(self, "gamma", shape)
         if self.center:
             self.beta = _weights.add_affine(self, "beta", shape)
-        self.moving_mean = _weights.add_moving_statistic(
-            self, "moving_mean", shape
-        )
-        self.moving_variance = _weights.add_moving_statistic(
-            self, "moving_variance", shape
-        )
+        self.moving_mean = _weights.add_moving_statistic(self, "moving_mean", shape)
+        self.moving_variance = _weights.add_moving_statistic(self, "moving_variance", shape)
         if self.renorm:
             self._add_renorm_statistics(shape)
-        self.input_spec = InputSpec(
-            ndim=ndim, axes={a: input_shape[a] for a in self._axes}
-        )
+        self.input_spec = InputSpec(ndim=ndim, axes={a: input_shape[a] for a in self._axes})
 
     def call(self, inputs, training=None, mask=None):
         training = bool(training) and self.trainable
@@ -234,9 +208,7 @@ class BatchNormalization(Layer):
         self._check_virtual_batch(inputs)
 
         # Batch renormalization corrects the batch statistics: no fused kernel.
-        fused = None if self.renorm and training else self._fused_kernel(
-            inputs, mask
-        )
+        fused = None if self.renorm and training else self._fused_kernel(inputs, mask)
         if fused is not None:
             return self._call_fused(fused, inputs, training)
 
@@ -244,8 +216,8 @@ class BatchNormalization(Layer):
         # overflows when squaring inputs of magnitude ~1e3 and above.
         compute_dtype = backend.result_type(inputs.dtype, "float32")
         x = ops.cast(inputs, compute_dtype)
-        gamma, beta, moving_mean, moving_variance = (
-            self._weights_as(compute_dtype, self._broadcast_shape)
+        gamma, beta, moving_mean, moving_variance = self._weights_as(
+            compute_dtype, self._broadcast_shape
         )
         if training:
             mean, variance, count = self._batch_moments(x, mask)
@@ -262,9 +234,7 @@ class BatchNormalization(Layer):
                 return ops.cast(outputs, self.compute_dtype)
         else:
             mean, variance = moving_mean, moving_variance
-        outputs = _statistics.normalize(
-            x, mean, variance, gamma, beta, self.epsilon
-        )
+        outputs = _statistics.normalize(x, mean, variance, gamma, beta, self.epsilon)
         return ops.cast(outputs, self.compute_dtype)
 
     def _weights_as(self, dtype, shape):
@@ -286,31 +256,23 @@ class BatchNormalization(Layer):
         """
         all_reduce = kernels.cross_replica_sum if self.synchronized else None
         if self.virtual_batch_size is None:
-            return _statistics.moments(
-                x, self._reduction_axes, mask=mask, all_reduce=all_reduce
-            )
+            return _statistics.moments(x, self._reduction_axes, mask=mask, all_reduce=all_reduce)
         if mask is not None:
             # A mask broadcast over the batch is split like the batch.
             batch_shape = (ops.shape(x)[0],) + tuple(ops.shape(mask)[1:])
-            mask = self._split_virtual_batches(
-                ops.broadcast_to(mask, batch_shape)
-            )
+            mask = self._split_virtual_batches(ops.broadcast_to(mask, batch_shape))
         x = self._split_virtual_batches(x)
         axes = (1,) + tuple(a + 1 for a in self._reduction_axes if a != 0)
         return _statistics.moments(x, axes, mask=mask, all_reduce=all_reduce)
 
     def _split_virtual_batches(self, x):
         shape = ops.shape(x)
-        return ops.reshape(
-            x, (-1, self.virtual_batch_size) + tuple(shape[1:])
-        )
+        return ops.reshape(x, (-1, self.virtual_batch_size) + tuple(shape[1:]))
 
     def _ghost_normalize(self, x, mean, variance, gamma, beta):
         shape = ops.shape(x)
         x = self._split_virtual_batches(x)
-        outputs = _statistics.normalize(
-            x, mean, variance, gamma, beta, self.epsilon
-        )
+        outputs = _statistics.normalize(x, mean, variance, gamma, beta, self.epsilon)
         return ops.reshape(outputs, shape)
 
     def _update_moving_statistics(self, mean, variance, count, nonempty):
@@ -407,11 +369,7 @@ class BatchNormalization(Layer):
 
     def _fused_kernel(self, inputs, mask):
         """The backend's fused kernel for these inputs, or None."""
-        if (
-            mask is not None
-            or self.virtual_batch_size is not None
-            or self.synchronized
-        ):
+        if mask is not None or self.virtual_batch_size is not None or self.synchronized:
             return None
         return kernels.batch_norm(inputs, self._axes, self.epsilon)
 
@@ -426,12 +384,8 @@ class BatchNormalization(Layer):
         )
         if training:
             nonempty = kernels.is_nonempty(inputs)
-            _statistics.moving_average(
-                self.moving_mean, mean, self.momentum, nonempty
-            )
-            _statistics.moving_average(
-                self.moving_variance, variance, self.momentum, nonempty
-            )
+            _statistics.moving_average(self.moving_mean, mean, self.momentum, nonempty)
+            _statistics.moving_average(self.moving_variance, variance, self.momentum, nonempty)
         return ops.cast(outputs, self.compute_dtype)
 
     def _check_virtual_batch(self, inputs):
@@ -453,16 +407,12 @@ class BatchNormalization(Layer):
     def get_config(self):
         base_config = super().get_config()
         config = {
-            "axis": list(self.axis)
-            if isinstance(self.axis, tuple)
-            else self.axis,
+            "axis": list(self.axis) if isinstance(self.axis, tuple) else self.axis,
             "momentum": self.momentum,
             "epsilon": self.epsilon,
             "center": self.center,
             "scale": self.scale,
-            **_weights.config(
-                self, "beta", "gamma", "moving_mean", "moving_variance"
-            ),
+            **_weights.config(self, "beta", "gamma", "moving_mean", "moving_variance"),
             "synchronized": self.synchronized,
             "virtual_batch_size": self.virtual_batch_size,
             "renorm": self.renorm,

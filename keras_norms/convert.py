@@ -118,18 +118,14 @@ def convert(model, norm, **options):
     >>> weight = keras_norms.convert(model, "weight", data_init=True)
     """
     if norm not in NORMS:
-        raise ValueError(
-            f"Unknown normalization: norm={norm!r}. "
-            f"Choose one of: {', '.join(NORMS)}"
-        )
+        raise ValueError(f"Unknown normalization: norm={norm!r}. Choose one of: {', '.join(NORMS)}")
     _check_options(norm, options)
     _check_convertible(model)
     converter = _Converter(norm, options, not _holds_normalization(model))
     converted = converter.model(model)
     if not converter.replaced and not converter.wrapped:
         what = (
-            "no normalization layer and no layer that WeightNormalization "
-            "can wrap"
+            "no normalization layer and no layer that WeightNormalization can wrap"
             if norm in ("weight", "weight_meanbn")
             else "no normalization layer to replace"
         )
@@ -147,8 +143,7 @@ def _check_options(norm, options):
         return
     if norm == "none":
         raise ValueError(
-            "norm='none' adds no layer to take options. "
-            f"Received: {', '.join(options)}"
+            f"norm='none' adds no layer to take options. Received: {', '.join(options)}"
         )
     # Building one layer with the options is the check that never drifts
     # from the layers' own arguments.
@@ -168,9 +163,7 @@ def _check_options(norm, options):
 
 def _check_convertible(model):
     if not isinstance(model, keras.Model):
-        raise ValueError(
-            f"Argument `model` must be a keras.Model. Received: model={model!r}"
-        )
+        raise ValueError(f"Argument `model` must be a keras.Model. Received: model={model!r}")
     kind = type(model)
     if kind not in (keras.Sequential, Functional):
         raise ValueError(
@@ -199,18 +192,12 @@ class _Converter:
         self.wrapped = 0
 
     def model(self, model):
-        normalizations = [
-            layer
-            for layer in model.layers
-            if isinstance(layer, NORMALIZATIONS)
-        ]
+        normalizations = [layer for layer in model.layers if isinstance(layer, NORMALIZATIONS)]
         producers = _producers(model)
         to_wrap = set()
         if self.norm in ("weight", "weight_meanbn"):
             if self.wrap_all:
-                to_wrap = {
-                    id(layer) for layer in model.layers if _wrappable(layer)
-                }
+                to_wrap = {id(layer) for layer in model.layers if _wrappable(layer)}
             for layer in normalizations:
                 to_wrap.add(id(self._producer(model, layer, producers)))
         removed = set()
@@ -257,17 +244,13 @@ class _Converter:
                     kwargs.pop(name, None)
             return layer(*args, **kwargs)
 
-        return keras.models.clone_model(
-            model, clone_function=clone, call_function=call
-        )
+        return keras.models.clone_model(model, clone_function=clone, call_function=call)
 
     def _producer(self, model, normalization, producers):
         """The layer whose output `normalization` takes, checked wrappable."""
         names = producers.get(normalization.name, [])
         source = model.get_layer(names[0]) if len(names) == 1 else None
-        if source is None or not (
-            _wrappable(source) or isinstance(source, WeightNormalization)
-        ):
+        if source is None or not (_wrappable(source) or isinstance(source, WeightNormalization)):
             feeding = (
                 f"layer {layer_types.describe(source)}"
                 if source is not None
@@ -291,9 +274,7 @@ class _Converter:
         kwargs = {"name": layer.name, "dtype": layer.dtype_policy, "axis": axis}
         if self.norm == "frn":
             rank = len(layer.get_build_config()["input_shape"])
-            kwargs["axis"] = [
-                a for a in range(1, rank) if a != axis % rank
-            ]
+            kwargs["axis"] = [a for a in range(1, rank) if a != axis % rank]
         if self.norm == "batch" and isinstance(layer, BATCH_NORMALIZATIONS):
             kwargs["momentum"] = layer.momentum
             kwargs["epsilon"] = layer.epsilon
@@ -304,9 +285,7 @@ class _Converter:
             groups = self.options.get("groups")
             if groups is None:
                 groups = _default_groups(_channels(layer, axis))
-            return keras.layers.GroupNormalization(
-                **{**kwargs, **self.options, "groups": groups}
-            )
+            return keras.layers.GroupNormalization(**{**kwargs, **self.options, "groups": groups})
         return _NEW_LAYER[self.norm](**{**kwargs, **self.options})
 
     def _build_like(self, new, layer):
@@ -315,8 +294,7 @@ class _Converter:
             new.build_from_config(layer.get_build_config())
         except ValueError as error:
             raise ValueError(
-                f"Cannot convert layer {layer_types.describe(layer)} to "
-                f"norm={self.norm!r}: {error}"
+                f"Cannot convert layer {layer_types.describe(layer)} to norm={self.norm!r}: {error}"
             ) from None
 
     def _wrapped(self, layer):
@@ -326,9 +304,7 @@ class _Converter:
         inner = _copy(layer)
         # Built and holding its weights, the layer gives `g = ||v||` when
         # the wrapper builds around it.
-        return WeightNormalization(
-            inner, name=f"weight_normalization_{layer.name}", **self.options
-        )
+        return WeightNormalization(inner, name=f"weight_normalization_{layer.name}", **self.options)
 
 
 def _copy(layer):
@@ -376,10 +352,15 @@ def _producers(model):
         names = []
         for node in layer["inbound_nodes"]:
             names.extend(_history_names(node))
-        producers[layer["name"]] = [
-            name for name in dict.fromkeys(names)
-            if not isinstance(model.get_layer(name), keras.layers.InputLayer)
-        ] if names else []
+        producers[layer["name"]] = (
+            [
+                name
+                for name in dict.fromkeys(names)
+                if not isinstance(model.get_layer(name), keras.layers.InputLayer)
+            ]
+            if names
+            else []
+        )
     return producers
 
 
@@ -416,6 +397,4 @@ def _channels(layer, axis):
 
 
 def _default_groups(channels):
-    return max(
-        g for g in range(1, min(_MAX_GROUPS, channels) + 1) if channels % g == 0
-    )
+    return max(g for g in range(1, min(_MAX_GROUPS, channels) + 1) if channels % g == 0)

@@ -1,17 +1,10 @@
 """Filter response normalization, with an optional thresholded linear unit."""
 
 import keras
-from keras import backend
-from keras import constraints
-from keras import initializers
-from keras import ops
-from keras.layers import InputSpec
-from keras.layers import Layer
+from keras import backend, constraints, initializers, ops
+from keras.layers import InputSpec, Layer
 
-from keras_norms import _masks
-from keras_norms import _statistics
-from keras_norms import _validation
-from keras_norms import _weights
+from keras_norms import _masks, _statistics, _validation, _weights
 
 
 @keras.saving.register_keras_serializable(package="keras_norms")
@@ -114,10 +107,7 @@ class FilterResponseNormalization(Layer):
         self.axis = list(axes)
         for name, value in (("learned_epsilon", learned_epsilon), ("tlu", tlu)):
             if not isinstance(value, bool):
-                raise ValueError(
-                    f"Argument `{name}` must be a bool. "
-                    f"Received: {name}={value!r}"
-                )
+                raise ValueError(f"Argument `{name}` must be a bool. Received: {name}={value!r}")
         self.learned_epsilon = learned_epsilon
         self.tlu = tlu
         _weights.set_arguments(
@@ -141,9 +131,7 @@ class FilterResponseNormalization(Layer):
             regularizer=tau_regularizer,
             constraint=tau_constraint,
         )
-        self.learned_epsilon_constraint = constraints.get(
-            learned_epsilon_constraint
-        )
+        self.learned_epsilon_constraint = constraints.get(learned_epsilon_constraint)
         self.supports_masking = True
 
         self.gamma = None
@@ -175,21 +163,15 @@ class FilterResponseNormalization(Layer):
                 f"{tuple(input_shape)}"
             )
         (self._channel_axis,) = channel_axes
-        _validation.check_channels_defined(
-            input_shape, channel_axes, self.name
-        )
+        _validation.check_channels_defined(input_shape, channel_axes, self.name)
         channels = input_shape[self._channel_axis]
-        self._broadcast_shape = _weights.broadcast_shape(
-            input_shape, (self._channel_axis,)
-        )
+        self._broadcast_shape = _weights.broadcast_shape(input_shape, (self._channel_axis,))
         shape = (channels,)
         self.gamma = _weights.add_affine(self, "gamma", shape)
         self.beta = _weights.add_affine(self, "beta", shape)
         if self.tlu:
             self.tau = _weights.add_affine(self, "tau", shape)
-        self.input_spec = InputSpec(
-            ndim=ndim, axes={self._channel_axis: channels}
-        )
+        self.input_spec = InputSpec(ndim=ndim, axes={self._channel_axis: channels})
 
     def call(self, inputs, mask=None):
         if mask is not None:
@@ -204,9 +186,7 @@ class FilterResponseNormalization(Layer):
         outputs = self._weight_as(self.gamma, compute_dtype) * outputs
         outputs = outputs + self._weight_as(self.beta, compute_dtype)
         if self.tlu:
-            outputs = ops.maximum(
-                outputs, self._weight_as(self.tau, compute_dtype)
-            )
+            outputs = ops.maximum(outputs, self._weight_as(self.tau, compute_dtype))
         return ops.cast(outputs, self.compute_dtype)
 
     def _weight_as(self, weight, dtype):
@@ -226,9 +206,7 @@ class FilterResponseNormalization(Layer):
             "axis": list(self.axis),
             **_weights.config(self, "beta", "gamma"),
             "learned_epsilon": self.learned_epsilon,
-            "learned_epsilon_constraint": constraints.serialize(
-                self.learned_epsilon_constraint
-            ),
+            "learned_epsilon_constraint": constraints.serialize(self.learned_epsilon_constraint),
             "tlu": self.tlu,
             **_weights.config(self, "tau"),
         }

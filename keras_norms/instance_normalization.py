@@ -3,16 +3,10 @@
 import numbers
 
 import keras
-from keras import backend
-from keras import ops
-from keras.layers import InputSpec
-from keras.layers import Layer
+from keras import backend, ops
+from keras.layers import InputSpec, Layer
 
-from keras_norms import _masks
-from keras_norms import _statistics
-from keras_norms import _validation
-from keras_norms import _weights
-from keras_norms import kernels
+from keras_norms import _masks, _statistics, _validation, _weights, kernels
 
 
 @keras.saving.register_keras_serializable(package="keras_norms")
@@ -150,13 +144,9 @@ class InstanceNormalization(Layer):
         self.moving_variance = None
 
     def build(self, input_shape):
-        (self._channel_axis,) = _validation.check_input_shape(
-            input_shape, self.axis, 3, self.name
-        )
+        (self._channel_axis,) = _validation.check_input_shape(input_shape, self.axis, 3, self.name)
         ndim = len(input_shape)
-        self._reduction_axes = tuple(
-            a for a in range(1, ndim) if a != self._channel_axis
-        )
+        self._reduction_axes = tuple(a for a in range(1, ndim) if a != self._channel_axis)
         channels = input_shape[self._channel_axis]
         if self._groups not in (-1, channels):
             raise ValueError(
@@ -167,9 +157,7 @@ class InstanceNormalization(Layer):
                 f"Received: groups={self._groups!r}"
             )
         self._groups = channels
-        self._broadcast_shape = _weights.broadcast_shape(
-            input_shape, (self._channel_axis,)
-        )
+        self._broadcast_shape = _weights.broadcast_shape(input_shape, (self._channel_axis,))
         shape = (channels,)
         if self.scale:
             self.gamma = _weights.add_affine(self, "gamma", shape)
@@ -182,9 +170,7 @@ class InstanceNormalization(Layer):
             self.moving_variance = _weights.add_moving_statistic(
                 self, "moving_variance", shape, initializer="ones"
             )
-        self.input_spec = InputSpec(
-            ndim=ndim, axes={self._channel_axis: channels}
-        )
+        self.input_spec = InputSpec(ndim=ndim, axes={self._channel_axis: channels})
 
     def call(self, inputs, training=None, mask=None):
         if mask is not None:
@@ -197,9 +183,7 @@ class InstanceNormalization(Layer):
         if self.track_running_stats and not (training and self.trainable):
             mean = self._weight_as(self.moving_mean, compute_dtype)
             variance = self._weight_as(self.moving_variance, compute_dtype)
-            outputs = _statistics.normalize(
-                x, mean, variance, gamma, beta, self.epsilon
-            )
+            outputs = _statistics.normalize(x, mean, variance, gamma, beta, self.epsilon)
             return ops.cast(outputs, self.compute_dtype)
 
         if self._kernel_applies(mask):
@@ -213,12 +197,8 @@ class InstanceNormalization(Layer):
             )
             count = None
         else:
-            mean, variance, count = _statistics.moments(
-                x, self._reduction_axes, mask=mask
-            )
-            outputs = _statistics.normalize(
-                x, mean, variance, gamma, beta, self.epsilon
-            )
+            mean, variance, count = _statistics.moments(x, self._reduction_axes, mask=mask)
+            outputs = _statistics.normalize(x, mean, variance, gamma, beta, self.epsilon)
         if self.track_running_stats:
             # Each sample is a group: a fully masked one is left out.
             _statistics.update_moving_statistics(

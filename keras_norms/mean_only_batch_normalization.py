@@ -1,16 +1,10 @@
 """Mean-only batch normalization: batch centring with a learned bias."""
 
 import keras
-from keras import backend
-from keras import ops
-from keras.layers import InputSpec
-from keras.layers import Layer
+from keras import backend, ops
+from keras.layers import InputSpec, Layer
 
-from keras_norms import _masks
-from keras_norms import _statistics
-from keras_norms import _validation
-from keras_norms import _weights
-from keras_norms import kernels
+from keras_norms import _masks, _statistics, _validation, _weights, kernels
 
 
 @keras.saving.register_keras_serializable(package="keras_norms")
@@ -84,9 +78,7 @@ class MeanOnlyBatchNormalization(Layer):
         self.axis = _validation.check_axis(axis)
         self.momentum = _validation.check_momentum(momentum)
         if not isinstance(center, bool):
-            raise ValueError(
-                f"Argument `center` must be a bool. Received: center={center!r}"
-            )
+            raise ValueError(f"Argument `center` must be a bool. Received: center={center!r}")
         self.center = center
         _weights.set_arguments(
             self,
@@ -95,33 +87,21 @@ class MeanOnlyBatchNormalization(Layer):
             regularizer=beta_regularizer,
             constraint=beta_constraint,
         )
-        _weights.set_arguments(
-            self, "moving_mean", initializer=moving_mean_initializer
-        )
+        _weights.set_arguments(self, "moving_mean", initializer=moving_mean_initializer)
         self.supports_masking = True
         self.beta = None
         self.moving_mean = None
 
     def build(self, input_shape):
-        (self._channel_axis,) = _validation.check_input_shape(
-            input_shape, self.axis, 2, self.name
-        )
+        (self._channel_axis,) = _validation.check_input_shape(input_shape, self.axis, 2, self.name)
         ndim = len(input_shape)
-        self._reduction_axes = tuple(
-            a for a in range(ndim) if a != self._channel_axis
-        )
+        self._reduction_axes = tuple(a for a in range(ndim) if a != self._channel_axis)
         channels = input_shape[self._channel_axis]
-        self._broadcast_shape = _weights.broadcast_shape(
-            input_shape, (self._channel_axis,)
-        )
+        self._broadcast_shape = _weights.broadcast_shape(input_shape, (self._channel_axis,))
         if self.center:
             self.beta = _weights.add_affine(self, "beta", (channels,))
-        self.moving_mean = _weights.add_moving_statistic(
-            self, "moving_mean", (channels,)
-        )
-        self.input_spec = InputSpec(
-            ndim=ndim, axes={self._channel_axis: channels}
-        )
+        self.moving_mean = _weights.add_moving_statistic(self, "moving_mean", (channels,))
+        self.input_spec = InputSpec(ndim=ndim, axes={self._channel_axis: channels})
 
     def call(self, inputs, training=None, mask=None):
         training = bool(training) and self.trainable

@@ -29,15 +29,12 @@ class _NormalizedKernel:
         self.norm_axes = norm_axes
         self.g = g
         self.g_shape = tuple(
-            1 if axis in norm_axes else size
-            for axis, size in enumerate(variable.shape)
+            1 if axis in norm_axes else size for axis, size in enumerate(variable.shape)
         )
 
     def kernel(self, g):
         """The effective kernel `g * v / ||v||`, in float32."""
-        return kernels.weight_norm(
-            self.variable, ops.reshape(g, self.g_shape), self.norm_axes
-        )
+        return kernels.weight_norm(self.variable, ops.reshape(g, self.g_shape), self.norm_axes)
 
 
 class _Bias:
@@ -174,9 +171,7 @@ class WeightNormalization(keras.layers.Wrapper):
     >>> plain = dense.fold()  # a keras.layers.Dense with w as its kernel
     """
 
-    def __init__(
-        self, layer, data_init=True, epsilon=1e-6, output_axes=None, **kwargs
-    ):
+    def __init__(self, layer, data_init=True, epsilon=1e-6, output_axes=None, **kwargs):
         if isinstance(layer, WeightNormalization):
             raise ValueError(
                 "WeightNormalization cannot wrap layer "
@@ -195,8 +190,7 @@ class WeightNormalization(keras.layers.Wrapper):
             )
         if not isinstance(data_init, bool):
             raise ValueError(
-                "Argument `data_init` must be a bool. "
-                f"Received: data_init={data_init!r}"
+                f"Argument `data_init` must be a bool. Received: data_init={data_init!r}"
             )
         super().__init__(layer, **kwargs)
         layer._weight_normalization_wrapper = self.name
@@ -214,9 +208,7 @@ class WeightNormalization(keras.layers.Wrapper):
         for name in layer_types.kernel_names(self.layer):
             variable = getattr(owner, name)
             rank = len(variable.shape)
-            unit_axes = layer_types.output_axes(
-                self.layer, rank, self.output_axes
-            )
+            unit_axes = layer_types.output_axes(self.layer, rank, self.output_axes)
             norm_axes = tuple(a for a in range(rank) if a not in unit_axes)
             g = self.add_weight(
                 name="g" if name == "kernel" else "recurrent_g",
@@ -240,9 +232,7 @@ class WeightNormalization(keras.layers.Wrapper):
         bias = layer_types.per_unit_bias(self.layer, owner, self.g.shape)
         self._bias = None
         if bias is not None:
-            self._bias = _Bias(
-                owner, layer_types.attribute_holding(owner, bias), bias
-            )
+            self._bias = _Bias(owner, layer_types.attribute_holding(owner, bias), bias)
         self.g_offset = self.add_weight(
             name="g_offset",
             shape=self.g.shape,
@@ -282,8 +272,7 @@ class WeightNormalization(keras.layers.Wrapper):
         """The recurrent direction: a recurrent layer's recurrent kernel."""
         if len(self._kernels) < 2:
             raise AttributeError(
-                f"Layer {layer_types.describe(self.layer)} has no recurrent "
-                "kernel."
+                f"Layer {layer_types.describe(self.layer)} has no recurrent kernel."
             )
         return self._kernels[1].variable
 
@@ -305,9 +294,7 @@ class WeightNormalization(keras.layers.Wrapper):
             substitutes.append((kernel.owner, kernel.attribute, w))
         if self._bias is not None:
             bias = ops.cast(self._bias.variable, "float32") + bias_offset
-            substitutes.append(
-                (self._bias.owner, self._bias.attribute, ops.cast(bias, dtype))
-            )
+            substitutes.append((self._bias.owner, self._bias.attribute, ops.cast(bias, dtype)))
 
         kwargs = {}
         if _accepts(self.layer.call, "training"):
@@ -335,9 +322,7 @@ class WeightNormalization(keras.layers.Wrapper):
 
         def measure():
             w = kernel.kernel(g_current)
-            z = layer_types.preactivations(
-                self.layer, ops.cast(inputs, "float32"), w, g.shape
-            )
+            z = layer_types.preactivations(self.layer, ops.cast(inputs, "float32"), w, g.shape)
             z = ops.reshape(z, (-1, units))
             if use_mask:
                 weights = ops.reshape(ops.cast(mask, "float32"), (-1, 1))
@@ -377,15 +362,9 @@ class WeightNormalization(keras.layers.Wrapper):
             if layer_types.shifts_bias(self.layer):
                 new_bias_offset = bias_offset + shift
             else:
-                new_bias_offset = shift - ops.cast(
-                    self._bias.variable, "float32"
-                )
-            bias_offset = ops.where(
-                done, bias_offset, ops.stop_gradient(new_bias_offset)
-            )
-            self.bias_offset.assign(
-                ops.cast(bias_offset, self.bias_offset.dtype)
-            )
+                new_bias_offset = shift - ops.cast(self._bias.variable, "float32")
+            bias_offset = ops.where(done, bias_offset, ops.stop_gradient(new_bias_offset))
+            self.bias_offset.assign(ops.cast(bias_offset, self.bias_offset.dtype))
         self.initialized.assign(initialized)
         return g_offset, bias_offset
 
@@ -440,10 +419,7 @@ class WeightNormalization(keras.layers.Wrapper):
         folded = type(self.layer).from_config(self.layer.get_config())
         folded.build(self._input_shape)
         folded.set_weights(
-            [
-                ops.convert_to_numpy(effective.get(id(v), v))
-                for v in self.layer.weights
-            ]
+            [ops.convert_to_numpy(effective.get(id(v), v)) for v in self.layer.weights]
         )
         return folded
 
@@ -478,9 +454,7 @@ class WeightNormalization(keras.layers.Wrapper):
                 )
             inner = {k: v for k, v in inner.items() if k != "time_major"}
             layer_config = {**layer_config, "config": inner}
-        layer = keras.layers.deserialize(
-            layer_config, custom_objects=custom_objects
-        )
+        layer = keras.layers.deserialize(layer_config, custom_objects=custom_objects)
         return cls(layer, **config)
 
     def get_config(self):

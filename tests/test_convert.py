@@ -6,9 +6,7 @@ import pytest
 
 import keras_norms
 from keras_norms.convert import NORMS
-from tests.layers.backend_utils import random_normal
-from tests.layers.backend_utils import save_and_load
-from tests.layers.backend_utils import to_numpy
+from tests.layers.backend_utils import random_normal, save_and_load, to_numpy
 
 L = keras.layers
 
@@ -124,7 +122,9 @@ def test_convert_replaces_norms_and_keeps_the_rest(kind, norm, tmp_path):
             # The kernel is kept as v, g = ||v||: the same function before
             # training.
             _assert_same_weights(_layer(model, conv), wrapper.layer)
-            features = random_normal((2,) + tuple(wrapper.layer.get_build_config()["input_shape"][1:]))
+            features = random_normal(
+                (2,) + tuple(wrapper.layer.get_build_config()["input_shape"][1:])
+            )
             np.testing.assert_allclose(
                 to_numpy(wrapper(features)),
                 to_numpy(_layer(model, conv)(features)),
@@ -143,9 +143,7 @@ def test_convert_replaces_norms_and_keeps_the_rest(kind, norm, tmp_path):
     assert any(not np.array_equal(a, b) for a, b in zip(before, after))
 
     loaded = save_and_load(converted, tmp_path)
-    np.testing.assert_allclose(
-        to_numpy(loaded(x)), to_numpy(converted(x)), rtol=1e-5, atol=1e-5
-    )
+    np.testing.assert_allclose(to_numpy(loaded(x)), to_numpy(converted(x)), rtol=1e-5, atol=1e-5)
 
 
 def test_weight_norm_wraps_every_kernel_layer_of_a_model_without_norms():
@@ -153,13 +151,13 @@ def test_weight_norm_wraps_every_kernel_layer_of_a_model_without_norms():
         [keras.Input((6,)), L.Dense(4, name="a"), L.Dropout(0.1), L.Dense(2, name="b")]
     )
     converted = keras_norms.convert(model, "weight", data_init=False)
-    wrappers = [l for l in converted.layers if isinstance(l, keras_norms.WeightNormalization)]
+    wrappers = [
+        layer for layer in converted.layers if isinstance(layer, keras_norms.WeightNormalization)
+    ]
     assert [w.layer.name for w in wrappers] == ["a", "b"]
     assert all(not w.data_init for w in wrappers)
     x = random_normal((3, 6))
-    np.testing.assert_allclose(
-        to_numpy(converted(x)), to_numpy(model(x)), rtol=1e-5, atol=1e-5
-    )
+    np.testing.assert_allclose(to_numpy(converted(x)), to_numpy(model(x)), rtol=1e-5, atol=1e-5)
 
 
 def _sequential_with_weight_norm():
@@ -180,22 +178,18 @@ def _functional_with_weight_norm():
     return keras.Model(inputs, outputs)
 
 
-@pytest.mark.parametrize(
-    "build", [_sequential_with_weight_norm, _functional_with_weight_norm]
-)
+@pytest.mark.parametrize("build", [_sequential_with_weight_norm, _functional_with_weight_norm])
 def test_existing_weight_norm_is_folded_by_other_norms(build):
     model = build()
     x = random_normal((16, 6))
     model(x, training=True)  # data init changes g and the bias
     wrapper = next(
-        l for l in model.layers if isinstance(l, keras_norms.WeightNormalization)
+        layer for layer in model.layers if isinstance(layer, keras_norms.WeightNormalization)
     )
     converted = keras_norms.convert(model, "layer")
     folded = converted.get_layer("a")
     assert type(folded) is L.Dense
-    np.testing.assert_allclose(
-        to_numpy(folded(x)), to_numpy(wrapper(x)), rtol=1e-5, atol=1e-5
-    )
+    np.testing.assert_allclose(to_numpy(folded(x)), to_numpy(wrapper(x)), rtol=1e-5, atol=1e-5)
     converted.compile("sgd", "mse")
     converted.fit(x, np.zeros((16, 2)), verbose=0)
     # ... and kept, with its state, by weight norm.
@@ -219,16 +213,12 @@ def test_options_reach_the_new_layers():
     "source",
     [
         lambda: L.BatchNormalization(momentum=0.9, epsilon=1e-5, name="norm"),
-        lambda: keras_norms.BatchNormalization(
-            momentum=0.9, epsilon=1e-5, name="norm"
-        ),
+        lambda: keras_norms.BatchNormalization(momentum=0.9, epsilon=1e-5, name="norm"),
     ],
     ids=["keras", "keras_norms"],
 )
 def test_batch_to_batch_keeps_momentum_and_epsilon(source):
-    model = keras.Sequential(
-        [keras.Input(SHAPE), L.Conv2D(4, 3, name="conv"), source(), L.ReLU()]
-    )
+    model = keras.Sequential([keras.Input(SHAPE), L.Conv2D(4, 3, name="conv"), source(), L.ReLU()])
     layer = keras_norms.convert(model, "batch").get_layer("norm")
     assert (layer.momentum, layer.epsilon) == (0.9, 1e-5)
     # Given options win, one at a time.
@@ -244,8 +234,11 @@ def test_other_norms_to_batch_take_batch_defaults():
     layer = keras_norms.convert(functional(), "batch").get_layer("norm")
     assert (layer.momentum, layer.epsilon) == (0.99, 1e-3)
     model = keras.Sequential(
-        [keras.Input(SHAPE), L.Conv2D(4, 3, name="conv"),
-         L.BatchNormalization(epsilon=1e-5, name="norm")]
+        [
+            keras.Input(SHAPE),
+            L.Conv2D(4, 3, name="conv"),
+            L.BatchNormalization(epsilon=1e-5, name="norm"),
+        ]
     )
     instance = keras_norms.convert(model, "instance").get_layer("norm")
     assert instance.epsilon == 1e-3
@@ -257,8 +250,12 @@ def test_other_norms_to_batch_take_batch_defaults():
 )
 def test_frn_takes_every_axis_but_batch_and_channels(shape, channel_axis, spatial):
     model = keras.Sequential(
-        [keras.Input(shape), L.BatchNormalization(axis=channel_axis, name="norm"),
-         L.Flatten(), L.Dense(2)]
+        [
+            keras.Input(shape),
+            L.BatchNormalization(axis=channel_axis, name="norm"),
+            L.Flatten(),
+            L.Dense(2),
+        ]
     )
     converted = keras_norms.convert(model, "frn", learned_epsilon=True)
     layer = converted.get_layer("norm")
@@ -267,15 +264,16 @@ def test_frn_takes_every_axis_but_batch_and_channels(shape, channel_axis, spatia
     x = random_normal((2,) + shape, scale=2.0)
     y = to_numpy(layer(x)).astype(np.float64)
     nu2 = (x.astype(np.float64) ** 2).mean(axis=tuple(spatial), keepdims=True)
-    np.testing.assert_allclose(
-        y, x / np.sqrt(nu2 + 1e-6 + 1e-4), rtol=1e-5, atol=1e-5
-    )
+    np.testing.assert_allclose(y, x / np.sqrt(nu2 + 1e-6 + 1e-4), rtol=1e-5, atol=1e-5)
 
 
 def test_frn_converts_to_other_norms_on_its_channel_axis():
     model = keras.Sequential(
-        [keras.Input((3, 8, 8)), L.Conv2D(4, 3, data_format="channels_first", name="conv"),
-         keras_norms.FilterResponseNormalization(axis=[2, 3], name="norm")]
+        [
+            keras.Input((3, 8, 8)),
+            L.Conv2D(4, 3, data_format="channels_first", name="conv"),
+            keras_norms.FilterResponseNormalization(axis=[2, 3], name="norm"),
+        ]
     )
     for norm in ("batch", "instance", "group"):
         layer = keras_norms.convert(model, norm).get_layer("norm")

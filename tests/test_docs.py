@@ -15,8 +15,7 @@ def test_docs_build_strict(tmp_path):
     # --strict turns every warning (a broken link, a page missing from the
     # nav, a docstring mkdocstrings cannot read) into a failure.
     result = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict",
-         "--site-dir", str(tmp_path / "site")],
+        [sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path / "site")],
         cwd=ROOT,
         capture_output=True,
         text=True,

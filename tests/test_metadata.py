@@ -16,9 +16,14 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 def _extras():
     config = configparser.ConfigParser()
     config.read(ROOT / "setup.cfg")
-    return {name: [Requirement(line) for line in text.splitlines()
-                   if line.strip() and not line.strip().startswith("#")]
-            for name, text in config["options.extras_require"].items()}
+    return {
+        name: [
+            Requirement(line)
+            for line in text.splitlines()
+            if line.strip() and not line.strip().startswith("#")
+        ]
+        for name, text in config["options.extras_require"].items()
+    }
 
 
 def test_the_version_is_the_next_release_in_development_and_the_changelog_names_it():
@@ -45,6 +50,9 @@ def test_every_backend_has_an_extra_and_torch_is_pinned_in_the_constraints():
     assert torch.name == "torch" and "2.4" in torch.specifier and "2.3" not in torch.specifier
     # The exact release (a CPU build) comes from constraints.txt, as for dev.
     assert [r.specifier for r in extras["dev"] if r.name == "torch"] == [torch.specifier]
-    pins = [line for line in (ROOT / "constraints.txt").read_text().splitlines()
-            if line.startswith("torch==")]
+    pins = [
+        line
+        for line in (ROOT / "constraints.txt").read_text().splitlines()
+        if line.startswith("torch==")
+    ]
     assert len(pins) == 1 and Version(pins[0].partition("==")[2]) in torch.specifier

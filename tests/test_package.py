@@ -100,9 +100,14 @@ def test_wheel_installs_alone_and_every_layer_works(tmp_path):
         wheel.name.split("-py3")[0] + ".dist-info",
     }
     # The experiment suite travels with the library, with its console script.
-    for module in ("experiments/__main__.py", "experiments/cli.py",
-                   "experiments/tasks/cnn.py", "experiments/tracking/store.py",
-                   "experiments/report/tables.py", "experiments/data/idx.py"):
+    for module in (
+        "experiments/__main__.py",
+        "experiments/cli.py",
+        "experiments/tasks/cnn.py",
+        "experiments/tracking/store.py",
+        "experiments/report/tables.py",
+        "experiments/data/idx.py",
+    ):
         assert module in names, module
     with zipfile.ZipFile(wheel) as archive:
         entry_points = archive.read(
@@ -120,16 +125,11 @@ def test_wheel_installs_alone_and_every_layer_works(tmp_path):
     env_dir = tmp_path / "env"
     _run([sys.executable, "-m", "venv", env_dir])
     python = env_dir / "bin" / "python"
-    _run(
-        [python, "-m", "pip", "install", "-q", wheel]
-        + _pins("keras", "jax", "jaxlib")
-    )
+    _run([python, "-m", "pip", "install", "-q", wheel] + _pins("keras", "jax", "jaxlib"))
     work = tmp_path / "work"
     work.mkdir()
     env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("KERAS_", "PYTHON"))
+        key: value for key, value in os.environ.items() if not key.startswith(("KERAS_", "PYTHON"))
     }
     out = _run(
         [python, "-c", USES_EVERY_LAYER],

@@ -24,30 +24,42 @@ def read_npz(path):
     if not path.is_file():
         raise DataError(f"--data {path}: no such file")
     if not zipfile.is_zipfile(path):
-        raise DataError(f"--data {path} is not a NumPy .npz file (save one with "
-                        "numpy.savez(path, x_train=..., y_train=..., x_test=..., y_test=...))")
+        raise DataError(
+            f"--data {path} is not a NumPy .npz file (save one with "
+            "numpy.savez(path, x_train=..., y_train=..., x_test=..., y_test=...))"
+        )
     with np.load(path, allow_pickle=False) as archive:
         missing = [name for name in ARRAYS if name not in archive.files]
         if missing:
             held = ", ".join(archive.files) or "nothing"
-            raise DataError(f"--data {path} has no {', '.join(missing)}: it must hold "
-                            f"{', '.join(ARRAYS)} (it holds: {held})")
+            raise DataError(
+                f"--data {path} has no {', '.join(missing)}: it must hold "
+                f"{', '.join(ARRAYS)} (it holds: {held})"
+            )
         arrays = {name: archive[name] for name in ARRAYS}
     for split in ("train", "test"):
         x, y = arrays[f"x_{split}"], arrays[f"y_{split}"]
         if x.ndim < 2 or not np.issubdtype(x.dtype, np.number):
-            raise DataError(f"--data {path}: x_{split} must be numbers, one example per row; "
-                            f"got shape {x.shape}, dtype {x.dtype}")
+            raise DataError(
+                f"--data {path}: x_{split} must be numbers, one example per row; "
+                f"got shape {x.shape}, dtype {x.dtype}"
+            )
         if len(x) != len(y):
-            raise DataError(f"--data {path}: x_{split} has {len(x)} examples and y_{split} "
-                            f"{len(y)}; they must be as many")
+            raise DataError(
+                f"--data {path}: x_{split} has {len(x)} examples and y_{split} "
+                f"{len(y)}; they must be as many"
+            )
         if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer) or (y.size and y.min() < 0):
-            raise DataError(f"--data {path}: y_{split} must hold class ids, integers from 0, "
-                            f"one per example; got shape {y.shape}, dtype {y.dtype}")
+            raise DataError(
+                f"--data {path}: y_{split} must hold class ids, integers from 0, "
+                f"one per example; got shape {y.shape}, dtype {y.dtype}"
+            )
     if arrays["x_train"].shape[1:] != arrays["x_test"].shape[1:]:
-        raise DataError(f"--data {path}: x_train's examples have shape "
-                        f"{arrays['x_train'].shape[1:]}, x_test's {arrays['x_test'].shape[1:]}; "
-                        "they must be the same")
+        raise DataError(
+            f"--data {path}: x_train's examples have shape "
+            f"{arrays['x_train'].shape[1:]}, x_test's {arrays['x_test'].shape[1:]}; "
+            "they must be the same"
+        )
     return arrays
 
 
@@ -62,8 +74,12 @@ def check_npz_sizes(path, config):
     (`val_size` a count or a fraction, `validation_count`)."""
     arrays = read_npz(path)
     total = len(arrays["x_train"])
-    check_sizes(Path(path).name, total, len(arrays["x_test"]),
-                {**config, "val_size": validation_count(config["val_size"], total)})
+    check_sizes(
+        Path(path).name,
+        total,
+        len(arrays["x_test"]),
+        {**config, "val_size": validation_count(config["val_size"], total)},
+    )
     return arrays
 
 
@@ -107,8 +123,9 @@ def load_npz(path, *, batch_size, seed, train_size=None, val_size=5000, test_siz
     import tensorflow as tf
 
     path = Path(path).resolve()
-    arrays = check_npz_sizes(path, {"train_size": train_size, "val_size": val_size,
-                                    "test_size": test_size})
+    arrays = check_npz_sizes(
+        path, {"train_size": train_size, "val_size": val_size, "test_size": test_size}
+    )
     x_train, y_train = arrays["x_train"], arrays["y_train"]
     val_size = validation_count(val_size, len(x_train))
     kept, held = stratified_holdout(y_train, val_size, seed)
@@ -125,9 +142,11 @@ def load_npz(path, *, batch_size, seed, train_size=None, val_size=5000, test_siz
         train=batched(pipelines["train"], batch_size, seed=seed),
         val=batched(pipelines["val"], batch_size),
         test=batched(pipelines["test"], batch_size),
-        splits={"train": f"train[{len(kept)} not held out, seed {seed}]",
-                "val": f"train[{val_size} held out by class, seed {seed}]",
-                "test": f"test[:{test_size}]" if test_size else "test"},
+        splits={
+            "train": f"train[{len(kept)} not held out, seed {seed}]",
+            "val": f"train[{val_size} held out by class, seed {seed}]",
+            "test": f"test[:{test_size}]" if test_size else "test",
+        },
         sizes={role: len(pair[0]) for role, pair in roles.items()},
         image_shape=input_shape,
         num_classes=num_classes,

@@ -23,8 +23,8 @@ import threading
 import urllib.parse
 from pathlib import Path
 
-from experiments.errors import DataError
 from experiments.data.idx import IDX_BUILDERS, IDX_FILES
+from experiments.errors import DataError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,8 +97,10 @@ def _idx_cache_dir(name, idx_dir):
         for filename in split_files:
             path = idx_dir / filename
             if not path.is_file():
-                raise DataError(f"--data-dir {idx_dir} has no {filename}: it must hold the four "
-                                f"IDX files of {name} ({', '.join(sum(IDX_FILES.values(), ()))})")
+                raise DataError(
+                    f"--data-dir {idx_dir} has no {filename}: it must hold the four "
+                    f"IDX files of {name} ({', '.join(sum(IDX_FILES.values(), ()))})"
+                )
             digest.update(hashlib.sha256(path.read_bytes()).digest())
     root = Path(_tfds_dir() or Path.home() / "tensorflow_datasets")
     return root / "keras_norms_idx" / f"{name}-{digest.hexdigest()[:16]}"
@@ -125,8 +127,10 @@ def prepare_from_idx(name, idx_dir, data_dir=None):
             f"come in. Datasets readable from IDX files: {', '.join(IDX_BUILDERS)}"
         )
     if not Path(idx_dir).is_dir():
-        raise DataError(f"Data directory not found: {idx_dir}. Give a directory holding the "
-                        "four IDX files, or leave --data-dir out")
+        raise DataError(
+            f"Data directory not found: {idx_dir}. Give a directory holding the "
+            "four IDX files, or leave --data-dir out"
+        )
     builder = IDX_BUILDERS[name](data_dir=data_dir or _tfds_dir())
     if not builder.is_prepared():
         print(f"Preparing {name} from the IDX files in {idx_dir} (once) ...", flush=True)
@@ -153,7 +157,8 @@ def _locally_prepared(name):
             f"{builder.data_dir_root}, and only the suite's own datasets "
             f"({', '.join(DATASETS)}) are fetched. Prepare it once where the network is "
             f"reachable (`tfds build {name}`, with TFDS_DATA_DIR naming this directory), "
-            "or give the data as a .npz file")
+            "or give the data as a .npz file"
+        )
     return builder
 
 
@@ -191,12 +196,16 @@ def classification_shapes(builder):
     info = builder.info
     name = info.name
     if not info.supervised_keys or len(info.supervised_keys) != 2:
-        raise DataError(f"Dataset {name!r} has no (input, label) supervised keys: "
-                        "it is not a classification dataset")
+        raise DataError(
+            f"Dataset {name!r} has no (input, label) supervised keys: "
+            "it is not a classification dataset"
+        )
     missing = [split for split in ("train", "test") if split not in info.splits]
     if missing:
-        raise DataError(f"Dataset {name!r} has no {' and no '.join(missing)} split "
-                        f"(its splits: {', '.join(info.splits)})")
+        raise DataError(
+            f"Dataset {name!r} has no {' and no '.join(missing)} split "
+            f"(its splits: {', '.join(info.splits)})"
+        )
     input_key, label_key = info.supervised_keys
     num_classes = getattr(info.features[label_key], "num_classes", None)
     if num_classes is None:
@@ -206,25 +215,35 @@ def classification_shapes(builder):
 
 def check_split_sizes(builder, config):
     """Refuses split sizes of `config` that the prepared `builder` cannot serve."""
-    check_sizes(builder.info.name, builder.info.splits["train"].num_examples,
-                builder.info.splits["test"].num_examples, config)
+    check_sizes(
+        builder.info.name,
+        builder.info.splits["train"].num_examples,
+        builder.info.splits["test"].num_examples,
+        config,
+    )
 
 
 def check_sizes(name, train_total, test_total, config):
     """Refuses split sizes of `config` that `train_total` training and
     `test_total` test examples of dataset `name` cannot serve."""
-    val_size, train_size, test_size = (config["val_size"], config["train_size"],
-                                       config["test_size"])
+    val_size, train_size, test_size = (
+        config["val_size"],
+        config["train_size"],
+        config["test_size"],
+    )
     if val_size >= train_total:
-        raise DataError(f"{val_size} validation examples leave none to train on: {name} has "
-                        f"{train_total} training examples. Use fewer")
+        raise DataError(
+            f"{val_size} validation examples leave none to train on: {name} has "
+            f"{train_total} training examples. Use fewer"
+        )
     if train_size is not None and train_size + val_size > train_total:
-        raise DataError(f"--train-size {train_size} is more than the {train_total - val_size} "
-                        f"training examples of {name} left beside its {val_size} validation "
-                        f"ones. Use --train-size {train_total - val_size} or fewer")
+        raise DataError(
+            f"--train-size {train_size} is more than the {train_total - val_size} "
+            f"training examples of {name} left beside its {val_size} validation "
+            f"ones. Use --train-size {train_total - val_size} or fewer"
+        )
     if test_size is not None and test_size > test_total:
-        raise DataError(f"{test_size} test examples asked for, {name} has {test_total}. "
-                        "Use fewer")
+        raise DataError(f"{test_size} test examples asked for, {name} has {test_total}. Use fewer")
 
 
 def split_specs(train_size, val_size, test_size):

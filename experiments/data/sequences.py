@@ -33,8 +33,7 @@ def adding_problem(count, seq_len=100, seed=0):
         raise ValueError(f"seq_len must be an int. Received: seq_len={seq_len!r}")
     if seq_len < 2:
         raise ValueError(
-            "seq_len must be at least 2, to hold the two markers. "
-            f"Received: seq_len={seq_len!r}"
+            f"seq_len must be at least 2, to hold the two markers. Received: seq_len={seq_len!r}"
         )
     if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 1:
         raise ValueError(f"count must be a positive int. Received: count={count!r}")
@@ -66,7 +65,6 @@ def image_rows_as_steps(images):
         images = tf.squeeze(images, axis=-1)
     if images.shape.rank is None or images.shape.rank < 2:
         raise ValueError(
-            "images must have shape (..., height, width[, 1]). "
-            f"Received: shape={images.shape}"
+            f"images must have shape (..., height, width[, 1]). Received: shape={images.shape}"
         )
     return tf.cast(images, tf.float32)

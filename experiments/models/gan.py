@@ -36,14 +36,24 @@ def build_generator(norm, latent_dim=LATENT_DIM, width=32, seed=0):
         [(2 * width, 7, 1, "valid"), (width, 4, 2, "same")]
     ):
         conv = keras.layers.Conv2DTranspose(
-            filters, size, strides=strides, padding=padding, use_bias=uses_bias(norm),
-            kernel_initializer=_initializer(seed * 10 + index), name=f"g_conv{index + 1}",
+            filters,
+            size,
+            strides=strides,
+            padding=padding,
+            use_bias=uses_bias(norm),
+            kernel_initializer=_initializer(seed * 10 + index),
+            name=f"g_conv{index + 1}",
         )
         x = apply(x, conv, norm, name=f"g_conv{index + 1}")
         x = keras.layers.ReLU()(x)
     image = keras.layers.Conv2DTranspose(
-        1, 4, strides=2, padding="same", activation="tanh",
-        kernel_initializer=_initializer(seed * 10 + 2), name="g_output",
+        1,
+        4,
+        strides=2,
+        padding="same",
+        activation="tanh",
+        kernel_initializer=_initializer(seed * 10 + 2),
+        name="g_output",
     )(x)
     return keras.Model(noise, image, name=f"generator_{norm}")
 
@@ -58,13 +68,22 @@ def build_discriminator(norm, width=32, seed=0):
     check_norm(norm, DISCRIMINATOR_NORMS)
     image = keras.Input((28, 28, 1), name="image")
     x = keras.layers.Conv2D(
-        width, 4, strides=2, padding="same",
-        kernel_initializer=_initializer(seed * 10 + 5), name="d_input",
+        width,
+        4,
+        strides=2,
+        padding="same",
+        kernel_initializer=_initializer(seed * 10 + 5),
+        name="d_input",
     )(image)
     x = keras.layers.LeakyReLU(0.2)(x)
     conv = keras.layers.Conv2D(
-        2 * width, 4, strides=2, padding="same", use_bias=uses_bias(norm),
-        kernel_initializer=_initializer(seed * 10 + 6), name="d_conv2",
+        2 * width,
+        4,
+        strides=2,
+        padding="same",
+        use_bias=uses_bias(norm),
+        kernel_initializer=_initializer(seed * 10 + 6),
+        name="d_conv2",
     )
     x = apply(x, conv, norm, name="d_conv2")
     x = keras.layers.LeakyReLU(0.2)(x)

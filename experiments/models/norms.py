@@ -8,8 +8,7 @@ identical apart from its normalization.
 
 import importlib
 
-NORMS = ("none", "batch", "batch_renorm", "instance", "weight", "weight_meanbn", "layer",
-         "group")
+NORMS = ("none", "batch", "batch_renorm", "instance", "weight", "weight_meanbn", "layer", "group")
 
 # The norms a recurrent model takes (see experiments.models.rnn): weight norm
 # wraps the recurrent layer, the others act on its input projection.
@@ -29,8 +28,11 @@ BATCH_MOMENTUM = 0.9
 # Batch renormalization (Ioffe 2017) as `batch_renorm`: the paper's final
 # clipping (r in [1/3, 3], |d| <= 5) from the first step, since Keras's layer
 # takes no schedule for it, and its averages kept at the batch norms' momentum.
-RENORM = {"renorm": True, "renorm_clipping": {"rmax": 3.0, "dmax": 5.0},
-          "renorm_momentum": BATCH_MOMENTUM}
+RENORM = {
+    "renorm": True,
+    "renorm_clipping": {"rmax": 3.0, "dmax": 5.0},
+    "renorm_momentum": BATCH_MOMENTUM,
+}
 
 
 # Keras and the library are imported on first use, so the command line starts
@@ -47,8 +49,7 @@ def check_norm(norm, supported=NORMS):
     """Raises a ValueError naming `norm` if it is not in `supported`."""
     if norm not in supported:
         raise ValueError(
-            f"Unknown normalization: norm={norm!r}. "
-            f"Choose one of: {', '.join(supported)}"
+            f"Unknown normalization: norm={norm!r}. Choose one of: {', '.join(supported)}"
         )
     return norm
 
@@ -119,8 +120,10 @@ def normalized(layer, norm, groups=8, name=None):
         ]
     if norm in ("batch", "batch_renorm"):
         renorm = RENORM if norm == "batch_renorm" else {}
-        return [layer, _keras_norms().BatchNormalization(momentum=BATCH_MOMENTUM, name=norm_name,
-                                                         **renorm)]
+        return [
+            layer,
+            _keras_norms().BatchNormalization(momentum=BATCH_MOMENTUM, name=norm_name, **renorm),
+        ]
     if norm == "instance":
         return [layer, _keras_norms().InstanceNormalization(name=norm_name)]
     if norm == "layer":

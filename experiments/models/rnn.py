@@ -24,8 +24,16 @@ from experiments.models.norms import RNN_NORMS, apply, check_norm, uses_bias
 CELLS = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
 
 
-def build_rnn(norm, cell="lstm", units=64, input_shape=(28, 28), output_units=10,
-              output_activation=None, mask_value=None, seed=0):
+def build_rnn(
+    norm,
+    cell="lstm",
+    units=64,
+    input_shape=(28, 28),
+    output_units=10,
+    output_activation=None,
+    mask_value=None,
+    seed=0,
+):
     """Returns the sequence model for `norm`.
 
     Args:

@@ -16,13 +16,17 @@ import tensorflow as tf
 from experiments.models.norms import apply, check_norm, uses_bias
 
 
-
 def _conv_norm(x, kind, filters, size, strides, norm, seed, name, activation=None):
     """Applies a `kind` (Conv2D or Conv2DTranspose) layer and its normalization."""
     conv = kind(
-        filters, size, strides=strides, padding="same", activation=activation,
+        filters,
+        size,
+        strides=strides,
+        padding="same",
+        activation=activation,
         use_bias=uses_bias(norm),
-        kernel_initializer=keras.initializers.RandomNormal(stddev=0.02, seed=seed), name=name,
+        kernel_initializer=keras.initializers.RandomNormal(stddev=0.02, seed=seed),
+        name=name,
     )
     return apply(x, conv, norm, name=name)
 
@@ -96,8 +100,7 @@ class Translator(keras.Model):
     >>> model.evaluate(test_pairs, return_dict=True)  # {"l1": ..., "ssim": ...}
     """
 
-    def __init__(self, generator, discriminator, l1_weight=100.0, eval_batch_stats=False,
-                 **kwargs):
+    def __init__(self, generator, discriminator, l1_weight=100.0, eval_batch_stats=False, **kwargs):
         super().__init__(**kwargs)
         self.generator = generator
         self.discriminator = discriminator
@@ -150,13 +153,17 @@ class Translator(keras.Model):
             output, _ = self.generator.stateless_call(
                 [v.value for v in self.generator.trainable_variables],
                 [v.value for v in self.generator.non_trainable_variables],
-                edges, training=True)
+                edges,
+                training=True,
+            )
         else:
             output = self.generator(edges, training=False)
-        return self._update({
-            "l1": tf.reduce_mean(tf.abs(target - output), axis=[1, 2, 3]),
-            "ssim": tf.image.ssim(target, output, max_val=1.0),
-        })
+        return self._update(
+            {
+                "l1": tf.reduce_mean(tf.abs(target - output), axis=[1, 2, 3]),
+                "ssim": tf.image.ssim(target, output, max_val=1.0),
+            }
+        )
 
     def _update(self, values):
         for name, value in values.items():

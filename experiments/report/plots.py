@@ -5,8 +5,8 @@ import numpy as np
 
 matplotlib.use("Agg")  # no display: figures go to MLflow and PNG files
 
-from matplotlib import pyplot  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
+from matplotlib import pyplot  # noqa: E402  (after choosing the Agg backend)
+from matplotlib.ticker import MaxNLocator  # noqa: E402  (after choosing the Agg backend)
 
 
 def _epoch_axis(axis):
@@ -36,7 +36,7 @@ def overlaid_curves(curves, metric, title):
     """One line per label: `curves` maps a label to (epochs, means, stds)."""
     figure, axis = pyplot.subplots(figsize=(6, 4))
     for label, (epochs, means, stds) in curves.items():
-        line, = axis.plot(epochs, means, marker="o", label=label)
+        (line,) = axis.plot(epochs, means, marker="o", label=label)
         if any(stds):
             lower = [m - s for m, s in zip(means, stds)]
             upper = [m + s for m, s in zip(means, stds)]
@@ -55,12 +55,13 @@ def image_grid(images, columns, padding=2):
     images = np.asarray(images, "float32").reshape(len(images), *np.shape(images)[1:3])
     rows = -(-len(images) // columns)
     height, width = images.shape[1:]
-    grid = np.ones((rows * (height + padding) + padding, columns * (width + padding) + padding),
-                   "float32")
+    grid = np.ones(
+        (rows * (height + padding) + padding, columns * (width + padding) + padding), "float32"
+    )
     for index, image in enumerate(images):
         top = padding + (index // columns) * (height + padding)
         left = padding + (index % columns) * (width + padding)
-        grid[top:top + height, left:left + width] = image
+        grid[top : top + height, left : left + width] = image
     return np.round(np.clip(grid, 0.0, 1.0) * 255).astype("uint8")
 
 

@@ -52,9 +52,10 @@ def configuration_params(runs, norm_params=()):
     """The params that vary between the runs, other than norm (and the
     `norm_params` that restate it) and seed."""
     names = [
-        column[len("params."):] for column in runs.columns
+        column[len("params.") :]
+        for column in runs.columns
         if column.startswith("params.")
-        and column[len("params."):] not in {*NOT_CONFIGURATION, *norm_params}
+        and column[len("params.") :] not in {*NOT_CONFIGURATION, *norm_params}
         and not column.startswith("params.optimizer_")  # logged by MLflow's Keras callback
     ]
     return [name for name in names if runs[f"params.{name}"].nunique(dropna=False) > 1]
@@ -86,8 +87,11 @@ def mean_curve(histories):
     """(epochs, means, stds) over the epochs every history has."""
     epochs = sorted(set.intersection(*(set(h) for h in histories)))
     values = [[h[epoch] for h in histories] for epoch in epochs]
-    return (epochs, [statistics.mean(v) for v in values],
-            [statistics.stdev(v) if len(v) > 1 else 0.0 for v in values])
+    return (
+        epochs,
+        [statistics.mean(v) for v in values],
+        [statistics.stdev(v) if len(v) > 1 else 0.0 for v in values],
+    )
 
 
 def seconds_per_epoch(epoch_times):
@@ -129,19 +133,38 @@ def summarize(runs, histories, view, norm_params=()):
                 reached = [epochs_to(h, view.target, view.higher_is_better) for h in curves]
                 hits = [epochs for epochs in reached if epochs is not None]
                 target = (statistics.mean(hits) if hits else None, len(hits), len(reached))
-            rows.append(Row(
-                config=config, norm=norm, runs=len(group), diverged=len(group) - len(kept),
-                metrics={metric: mean_std([run.get(f"metrics.{metric}") for run in kept])
-                         for metric in view.table_metrics},
-                epochs_to_target=target,
-                seconds_per_epoch=seconds_per_epoch(
-                    [histories.get(run["run_id"], {}).get(EPOCH_TIME, {}) for run in kept]),
-                curve=mean_curve(curves) if curves and all(curves) else None,
-            ))
+            rows.append(
+                Row(
+                    config=config,
+                    norm=norm,
+                    runs=len(group),
+                    diverged=len(group) - len(kept),
+                    metrics={
+                        metric: mean_std([run.get(f"metrics.{metric}") for run in kept])
+                        for metric in view.table_metrics
+                    },
+                    epochs_to_target=target,
+                    seconds_per_epoch=seconds_per_epoch(
+                        [histories.get(run["run_id"], {}).get(EPOCH_TIME, {}) for run in kept]
+                    ),
+                    curve=mean_curve(curves) if curves and all(curves) else None,
+                )
+            )
         for label, logged in view.references.items():
-            references.append((config, label, {
-                metric: mean_std([run.get(f"metrics.{logged[metric]}") for run in kept_in_config])
-                if metric in logged else None for metric in view.table_metrics}))
+            references.append(
+                (
+                    config,
+                    label,
+                    {
+                        metric: mean_std(
+                            [run.get(f"metrics.{logged[metric]}") for run in kept_in_config]
+                        )
+                        if metric in logged
+                        else None
+                        for metric in view.table_metrics
+                    },
+                )
+            )
     return config_names, rows, references
 
 

@@ -25,10 +25,17 @@ def reported_runs(experiment_name, study=None):
     """The runs the report counts: finished training runs and diverged ones
     (FAILED, tagged `diverged`), not sweep parents, as one DataFrame."""
     query = TRAINING_RUNS + (f" and tags.study = '{study}'" if study else "")
-    found = [mlflow.search_runs(experiment_names=[experiment_name], max_results=50_000,
-                                filter_string=f"{query} and {condition}")
-             for condition in ("attributes.status = 'FINISHED'",
-                               "attributes.status = 'FAILED' and tags.diverged = 'true'")]
+    found = [
+        mlflow.search_runs(
+            experiment_names=[experiment_name],
+            max_results=50_000,
+            filter_string=f"{query} and {condition}",
+        )
+        for condition in (
+            "attributes.status = 'FINISHED'",
+            "attributes.status = 'FAILED' and tags.diverged = 'true'",
+        )
+    ]
     found = [runs for runs in found if not runs.empty]
     return pandas.concat(found, ignore_index=True) if found else pandas.DataFrame()
 
@@ -49,27 +56,37 @@ def task_section(task, runs, out_dir):
     parts, printed = [], []
     for dataset in datasets:
         heading = f"### {dataset}" if len(datasets) > 1 else ""
-        markdown, table = _dataset_part(task, runs[runs["params.dataset"] == dataset], dataset,
-                                        out_dir)
+        markdown, table = _dataset_part(
+            task, runs[runs["params.dataset"] == dataset], dataset, out_dir
+        )
         parts += [heading, markdown]
         printed.append("\n".join(filter(None, [heading.lstrip("# "), table])))
     studies = ", ".join(sorted(runs["tags.study"].dropna().unique()))
-    section = "\n\n".join(filter(None, [
-        f"## {task.name}: {task.description}",
-        f"{len(runs)} runs (studies: {studies}). Metrics are mean ± std over the runs "
-        "that did not diverge (a non-finite loss ends a run; `runs` counts those that did); "
-        "s/epoch leaves out the first epoch, which includes graph tracing.",
-        *parts,
-        task.report_extras(runs, out_dir),
-    ]))
+    section = "\n\n".join(
+        filter(
+            None,
+            [
+                f"## {task.name}: {task.description}",
+                f"{len(runs)} runs (studies: {studies}). Metrics are mean ± std over the runs "
+                "that did not diverge (a non-finite loss ends a run; `runs` counts those that "
+                "did); s/epoch leaves out the first epoch, which includes graph tracing.",
+                *parts,
+                task.report_extras(runs, out_dir),
+            ],
+        )
+    )
     return section, "\n\n".join(printed)
 
 
 def _histories(run_ids, metrics):
     client = mlflow.MlflowClient()
-    return {run_id: {metric: {m.step: m.value for m in client.get_metric_history(run_id, metric)}
-                     for metric in metrics}
-            for run_id in run_ids}
+    return {
+        run_id: {
+            metric: {m.step: m.value for m in client.get_metric_history(run_id, metric)}
+            for metric in metrics
+        }
+        for run_id in run_ids
+    }
 
 
 def _dataset_part(task, runs, dataset, out_dir):
@@ -78,20 +95,34 @@ def _dataset_part(task, runs, dataset, out_dir):
     histories = _histories(runs["run_id"], (view.curve_metric, tables.EPOCH_TIME))
     config_names, rows, references = tables.summarize(runs, histories, view, task.norm_params)
 
-    target_header = (f"epochs to {view.curve_metric} {'≥' if view.higher_is_better else '≤'} "
-                     f"{view.target}") if view.target is not None else None
+    target_header = (
+        (f"epochs to {view.curve_metric} {'≥' if view.higher_is_better else '≤'} {view.target}")
+        if view.target is not None
+        else None
+    )
     cells = []
     for config in sorted({row.config for row in rows}):
         for row in (row for row in rows if row.config == config):
-            cells.append([*config, row.norm, tables.format_runs(row),
-                          *(tables.format_mean_std(row.metrics[m]) for m in view.table_metrics),
-                          *([tables.format_epochs_to(row.epochs_to_target)] if target_header
-                            else []),
-                          f"{row.seconds_per_epoch:.2f}" if row.seconds_per_epoch else "-"])
+            cells.append(
+                [
+                    *config,
+                    row.norm,
+                    tables.format_runs(row),
+                    *(tables.format_mean_std(row.metrics[m]) for m in view.table_metrics),
+                    *([tables.format_epochs_to(row.epochs_to_target)] if target_header else []),
+                    f"{row.seconds_per_epoch:.2f}" if row.seconds_per_epoch else "-",
+                ]
+            )
         for _, label, values in (ref for ref in references if ref[0] == config):
-            cells.append([*config, label, "-",
-                          *(tables.format_mean_std(values[m]) for m in view.table_metrics),
-                          *(["-"] * (2 if target_header else 1))])
+            cells.append(
+                [
+                    *config,
+                    label,
+                    "-",
+                    *(tables.format_mean_std(values[m]) for m in view.table_metrics),
+                    *(["-"] * (2 if target_header else 1)),
+                ]
+            )
     header = [*config_names, "norm", "runs", *view.table_metrics]
     header += [target_header] if target_header else []
     header.append("s/epoch")

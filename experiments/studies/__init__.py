@@ -4,5 +4,7 @@ test as a grid of runs, with a verdict per claim (see `experiments.studies.base`
 from experiments.studies import batch_size, bn_lr, gan_d, rnn, translate
 from experiments.studies.base import SCALES  # noqa: F401 (the command line's choices)
 
-STUDIES = {study.name: study for study in (bn_lr.STUDY, batch_size.STUDY, rnn.STUDY,
-                                           gan_d.STUDY, translate.STUDY)}
+STUDIES = {
+    study.name: study
+    for study in (bn_lr.STUDY, batch_size.STUDY, rnn.STUDY, gan_d.STUDY, translate.STUDY)
+}

@@ -33,7 +33,7 @@ OUTCOMES = ("continuous", "binary", "censored")
 
 @dataclasses.dataclass(frozen=True)
 class Claim:
-    """"`a` beats `b` on `metric`", each a (variant label, level label) pair.
+    """ "`a` beats `b` on `metric`", each a (variant label, level label) pair.
 
     `paper` is the paper's figure for it and `source` the paper and table it
     comes from (docs/references.md lists them). How it is tested
@@ -71,15 +71,20 @@ class Claim:
 
     def __post_init__(self):
         if self.outcome not in OUTCOMES:
-            raise ValueError(f"Claim {self.text!r}: outcome must be one of {OUTCOMES}, "
-                             f"got {self.outcome!r}")
-        if (self.outcome == "censored" or self.outcome == "binary"
-                and self.metric != "diverged") and self.target is None:
+            raise ValueError(
+                f"Claim {self.text!r}: outcome must be one of {OUTCOMES}, got {self.outcome!r}"
+            )
+        if (
+            self.outcome == "censored" or self.outcome == "binary" and self.metric != "diverged"
+        ) and self.target is None:
             raise ValueError(f"Claim {self.text!r}: a {self.outcome} outcome needs a target")
         if self.equivalence_margin is not None and not (
-                self.outcome == "continuous" and self.equivalence_margin > 0):
-            raise ValueError(f"Claim {self.text!r}: equivalence_margin must be > 0 on a "
-                             f"continuous outcome, got {self.equivalence_margin!r}")
+            self.outcome == "continuous" and self.equivalence_margin > 0
+        ):
+            raise ValueError(
+                f"Claim {self.text!r}: equivalence_margin must be > 0 on a "
+                f"continuous outcome, got {self.equivalence_margin!r}"
+            )
         if self.paired and self.outcome != "continuous":
             raise ValueError(f"Claim {self.text!r}: only a continuous outcome is paired")
 

@@ -48,14 +48,20 @@ def study_runs(study, scale):
     without = ("seed", "data_dir")
     keys = {runner.config_key(config, without=without) for config in configs}
     seeds = {str(seed) for seed in range(study.scale(scale).seeds)}
-    runs = runs[[runner.run_key(run, names, without=without) in keys
-                 and str(run.get("params.seed")) in seeds
-                 for _, run in runs.iterrows()]].copy()
+    runs = runs[
+        [
+            runner.run_key(run, names, without=without) in keys
+            and str(run.get("params.seed")) in seeds
+            for _, run in runs.iterrows()
+        ]
+    ].copy()
 
     def label(run, choices):
         for choice in choices:
-            if all(str(run.get(f"params.{name}")) == str(value)
-                   for name, value in choice.params.items()):
+            if all(
+                str(run.get(f"params.{name}")) == str(value)
+                for name, value in choice.params.items()
+            ):
                 return choice.label
         return None
 
@@ -82,8 +88,10 @@ def _runs_text(runs):
 def in_grid(study, scale, side):
     """Whether `scale` runs a claim's side, a (variant, level) pair."""
     variant, level = side
-    return (any(v.label == variant for v in study.variants_at(scale))
-            and study.level(scale, level) is not None)
+    return (
+        any(v.label == variant for v in study.variants_at(scale))
+        and study.level(scale, level) is not None
+    )
 
 
 def mlflow_history(run_id, metric):
@@ -134,22 +142,39 @@ def _test(claim, a_runs, b_runs, history):
         # Reaching the target (in the metric's direction) is always the better outcome.
         return (*texts, verdict.binary(a, b, reaching=True))
     if claim.outcome == verdict.CENSORED:
-        a, b = ([s for s in (run_steps(run, claim.metric, claim.target, claim.higher_is_better,
-                                       history) for _, run in runs.iterrows()) if s is not None]
-                for runs in (a_runs, b_runs))
+        a, b = (
+            [
+                s
+                for s in (
+                    run_steps(run, claim.metric, claim.target, claim.higher_is_better, history)
+                    for _, run in runs.iterrows()
+                )
+                if s is not None
+            ]
+            for runs in (a_runs, b_runs)
+        )
         return (_steps_text(a), _steps_text(b), verdict.censored(a, b))
     a, b = _values(a_runs, claim.metric), _values(b_runs, claim.metric)
     pairs = None
     if claim.paired:
-        pairs = tuple({run["params.seed"]: run[f"metrics.{claim.metric}"]
-                       for _, run in runs[~runs["diverged"]].iterrows()}
-                      for runs in (a_runs, b_runs))
+        pairs = tuple(
+            {
+                run["params.seed"]: run[f"metrics.{claim.metric}"]
+                for _, run in runs[~runs["diverged"]].iterrows()
+            }
+            for runs in (a_runs, b_runs)
+        )
     test = verdict.continuous(a, b, claim.higher_is_better, pairs, claim.equivalence_margin)
     if claim.floor is not None and test.difference.n >= 2:
-        floors = ([claim.floor] * 2 if not isinstance(claim.floor, str)
-                  else [_values(runs, claim.floor) for runs in (a_runs, b_runs)])
-        if not any(verdict.beats_floor(values, floor, claim.higher_is_better)
-                   for values, floor in zip((a, b), floors)):
+        floors = (
+            [claim.floor] * 2
+            if not isinstance(claim.floor, str)
+            else [_values(runs, claim.floor) for runs in (a_runs, b_runs)]
+        )
+        if not any(
+            verdict.beats_floor(values, floor, claim.higher_is_better)
+            for values, floor in zip((a, b), floors)
+        ):
             test = dataclasses.replace(test, untestable=True)
     return str(verdict.mean_ci(a)), str(verdict.mean_ci(b)), test
 
@@ -160,9 +185,13 @@ def _successes(claim, runs):
     if claim.metric == "diverged":
         return [bool(d) for d in runs["diverged"]]
     column = f"metrics.{claim.metric}"
-    return [not run["diverged"] and column in run and finite_value(run[column]) and (
-        run[column] >= claim.target if claim.higher_is_better else run[column] <= claim.target)
-        for _, run in runs.iterrows()]
+    return [
+        not run["diverged"]
+        and column in run
+        and finite_value(run[column])
+        and (run[column] >= claim.target if claim.higher_is_better else run[column] <= claim.target)
+        for _, run in runs.iterrows()
+    ]
 
 
 def finite_value(value):
@@ -176,7 +205,7 @@ def _steps_text(steps):
         return "-"
     reached = sum(r for _, r in steps)
     ordered = sorted(steps, key=lambda s: (not s[1], s[0]))
-    middle = ordered[(len(ordered) - 1) // 2: len(ordered) // 2 + 1]
+    middle = ordered[(len(ordered) - 1) // 2 : len(ordered) // 2 + 1]
     if all(r for _, r in middle):
         median = f"median {statistics.median(s for s, _ in middle):.4g} steps"
     else:
@@ -195,8 +224,9 @@ def judge(study, scale, runs, history=mlflow_history):
         if runs.empty:
             rows.append(Row(claim, "-", "-", verdict.Test("-", verdict.NO_ESTIMATE)))
             continue
-        rows.append(Row(claim, *_test(claim, _cell(runs, *claim.a), _cell(runs, *claim.b),
-                                      history)))
+        rows.append(
+            Row(claim, *_test(claim, _cell(runs, *claim.a), _cell(runs, *claim.b), history))
+        )
     return rows
 
 
@@ -244,12 +274,17 @@ def _ours(judged):
         return "no runs yet"
     test = result.test
     if claim.outcome == verdict.CENSORED:
-        what = (f"{claim.metric}: steps until {'≥' if claim.higher_is_better else '≤'} "
-                f"{claim.target}, {judged.a} vs {judged.b}; pair score (fewer steps is "
-                "better)")
+        what = (
+            f"{claim.metric}: steps until {'≥' if claim.higher_is_better else '≤'} "
+            f"{claim.target}, {judged.a} vs {judged.b}; pair score (fewer steps is "
+            "better)"
+        )
     elif claim.outcome == verdict.BINARY:
-        event = ("diverged" if claim.metric == "diverged" else
-                 f"{claim.metric} {'≥' if claim.higher_is_better else '≤'} {claim.target}")
+        event = (
+            "diverged"
+            if claim.metric == "diverged"
+            else f"{claim.metric} {'≥' if claim.higher_is_better else '≤'} {claim.target}"
+        )
         what = f"{claim.metric}: {event} in {judged.a} vs {judged.b} runs; difference of rates"
     else:
         side = "higher" if claim.higher_is_better else "lower"
@@ -261,8 +296,13 @@ def _stats_cells(judged):
     """raw p, Holm p (with the TOST ones where a margin is declared), MDE, test."""
     result = judged.result
     if result is None or result.test.untestable:
-        note = "" if result is None else " (does not beat the floor)" if (
-            judged.claim.outcome == verdict.CONTINUOUS) else " (no run reached the target)"
+        note = (
+            ""
+            if result is None
+            else " (does not beat the floor)"
+            if (judged.claim.outcome == verdict.CONTINUOUS)
+            else " (no run reached the target)"
+        )
         return ["-", "-", "-", (result.test.method if result else "-") + note]
     test = result.test
     raw, adjusted = _p(test.p), _p(result.p_adjusted)
@@ -270,8 +310,12 @@ def _stats_cells(judged):
         margin = judged.claim.equivalence_margin
         raw += f"; TOST ±{margin:g}: {_p(test.p_equivalence)}"
         adjusted += f"; TOST: {_p(result.p_equivalence_adjusted)}"
-    mde = "-" if math.isnan(test.mde) else f"{test.mde:.3g}" + (
-        " (beyond reach)" if judged.claim.outcome != verdict.CONTINUOUS and test.mde > 1 else "")
+    mde = (
+        "-"
+        if math.isnan(test.mde)
+        else f"{test.mde:.3g}"
+        + (" (beyond reach)" if judged.claim.outcome != verdict.CONTINUOUS and test.mde > 1 else "")
+    )
     return [raw, adjusted, mde, test.method]
 
 
@@ -307,33 +351,47 @@ def _results(study, scale, runs, out_dir):
             row = [level.label, variant.label, _runs_text(cell), *estimates]
             if view.target is not None:
                 with_target = True
-                steps = [run_steps(run, view.curve_metric, view.target, view.higher_is_better,
-                                   lambda run_id, _: histories.get(run_id, {}))
-                         for _, run in cell.iterrows()]
-                row.append(f"{view.curve_metric} {'≥' if view.higher_is_better else '≤'} "
-                           f"{view.target}: {_steps_text([s for s in steps if s is not None])}")
+                steps = [
+                    run_steps(
+                        run,
+                        view.curve_metric,
+                        view.target,
+                        view.higher_is_better,
+                        lambda run_id, _, histories=histories: histories.get(run_id, {}),
+                    )
+                    for _, run in cell.iterrows()
+                ]
+                row.append(
+                    f"{view.curve_metric} {'≥' if view.higher_is_better else '≤'} "
+                    f"{view.target}: {_steps_text([s for s in steps if s is not None])}"
+                )
             rows.append(row)
-            curve = _ci_curve([histories[run_id] for run_id in
-                               cell[~cell["diverged"]]["run_id"]])
+            curve = _ci_curve([histories[run_id] for run_id in cell[~cell["diverged"]]["run_id"]])
             if curve:
                 curves[variant.label] = curve
             factor_points.setdefault(variant.label, []).append((level.label, estimates[0]))
         for label, metric in study.references.items():
             value = verdict.mean_ci(_values(level_runs, metric))
             if value.n:
-                rows.append([level.label, label, "-", value, *["-"] * (len(study.metrics) - 1)]
-                            + (["-"] if with_target else []))
+                rows.append(
+                    [level.label, label, "-", value, *["-"] * (len(study.metrics) - 1)]
+                    + (["-"] if with_target else [])
+                )
         if curves:
             name = f"study_{study.name}_{slug(level.label)}_{view.curve_metric}.png"
             figure = plots.overlaid_curves(
-                curves, view.curve_metric,
-                f"{study.name} {level.label}: {view.curve_metric} (mean, 95% CI)")
+                curves,
+                view.curve_metric,
+                f"{study.name} {level.label}: {view.curve_metric} (mean, 95% CI)",
+            )
             figure.savefig(Path(out_dir) / name, dpi=100)
             plots.close(figure)
             figures.append(f"![{view.curve_metric}, {level.label}]({name})")
     if with_target:
-        header.append("steps to target (median, a run that never reaches it counted "
-                      "as longer than its budget)")
+        header.append(
+            "steps to target (median, a run that never reaches it counted "
+            "as longer than its budget)"
+        )
     rows = [row + ["-"] * (len(header) - len(row)) for row in rows]
     if study.plot == "factor" and factor_points:
         figures.insert(0, _factor_figure(study, factor_points, out_dir))
@@ -351,8 +409,11 @@ def _ci_curve(histories):
         return None
     epochs = sorted(set.intersection(*(set(h) for h in histories)))
     estimates = [verdict.mean_ci([h[e] for h in histories]) for e in epochs]
-    return (epochs, [e.mean for e in estimates],
-            [0.0 if e.n < 2 else e.high - e.mean for e in estimates])
+    return (
+        epochs,
+        [e.mean for e in estimates],
+        [0.0 if e.n < 2 else e.high - e.mean for e in estimates],
+    )
 
 
 def _factor_figure(study, points, out_dir):
@@ -361,8 +422,10 @@ def _factor_figure(study, points, out_dir):
     as_error = metric.endswith("accuracy")
     figure, axis = plots.pyplot.subplots(figsize=(6, 4))
     for label, values in points.items():
-        xs = [float(level) if level.replace(".", "").isdigit() else i
-              for i, (level, _) in enumerate(values)]
+        xs = [
+            float(level) if level.replace(".", "").isdigit() else i
+            for i, (level, _) in enumerate(values)
+        ]
         means = [(1 - e.mean) if as_error else e.mean for _, e in values]
         errors = [0.0 if e.n < 2 else e.high - e.mean for _, e in values]
         axis.errorbar(xs, means, yerr=errors, marker="o", capsize=3, label=label)
@@ -392,19 +455,24 @@ def _sample_grid(study, runs, out_dir):
         if cell.empty:
             continue
         run_id = cell.sort_values("params.seed")["run_id"].iloc[0]
-        images = [a.path for a in client.list_artifacts(run_id, "images")
-                  if a.path.startswith("images/samples+step+") and a.path.endswith(".png")]
+        images = [
+            a.path
+            for a in client.list_artifacts(run_id, "images")
+            if a.path.startswith("images/samples+step+") and a.path.endswith(".png")
+        ]
         if not images:
             continue
         last = max(images, key=lambda path: int(path.split("+")[2]))
         with tempfile.TemporaryDirectory() as directory:
-            local = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=last,
-                                                        dst_path=directory)
+            local = mlflow.artifacts.download_artifacts(
+                run_id=run_id, artifact_path=last, dst_path=directory
+            )
             grids[variant.label] = np.asarray(Image.open(local))
     if not grids:
         return None
-    figure, axes = plots.pyplot.subplots(1, len(grids), figsize=(3 * len(grids), 3.3),
-                                         squeeze=False)
+    figure, axes = plots.pyplot.subplots(
+        1, len(grids), figsize=(3 * len(grids), 3.3), squeeze=False
+    )
     for axis, (label, grid) in zip(axes[0], grids.items()):
         axis.imshow(grid, cmap="gray", vmin=0, vmax=255)
         axis.set_title(f"D: {label}")
@@ -419,22 +487,45 @@ def _sample_grid(study, runs, out_dir):
 
 def section(study, scale, runs, judged, out_dir, command):
     """The Markdown section of one study, `judged` its claims' `Judged`."""
-    parts = [f'## <a id="{anchor(study)}"></a>{study.name}: {study.title}',
-             f"Task `{study.task}`, scale `{scale}`; factor: {study.factor}. "
-             f"Reproduce with `{command}`."]
+    parts = [
+        f'## <a id="{anchor(study)}"></a>{study.name}: {study.title}',
+        f"Task `{study.task}`, scale `{scale}`; factor: {study.factor}. "
+        f"Reproduce with `{command}`.",
+    ]
     if runs.empty:
         parts.append("Not yet run at this scale.")
         return "\n\n".join(parts)
     seeds = sorted(runs["params.seed"].unique(), key=int)
-    parts.append(f"{len(runs)} runs, seeds {', '.join(seeds)} (the scale declares "
-                 f"{study.scale(scale).seeds}).")
-    parts.append(markdown_table(
-        ["claim", "paper's figure", f"source ([references]({REFERENCES}))",
-         "ours: A vs B (mean [95% CI]); difference, claimed side > 0 [raw 95% CI]", "raw p",
-         "Holm p", "MDE", "test", "verdict"],
-        [[f"{j.claim.text} ({_claim_name(j.claim)})", j.claim.paper, j.claim.source,
-          _ours(j), *_stats_cells(j), f"**{j.verdict}**"]
-         for j in judged]))
+    parts.append(
+        f"{len(runs)} runs, seeds {', '.join(seeds)} (the scale declares "
+        f"{study.scale(scale).seeds})."
+    )
+    parts.append(
+        markdown_table(
+            [
+                "claim",
+                "paper's figure",
+                f"source ([references]({REFERENCES}))",
+                "ours: A vs B (mean [95% CI]); difference, claimed side > 0 [raw 95% CI]",
+                "raw p",
+                "Holm p",
+                "MDE",
+                "test",
+                "verdict",
+            ],
+            [
+                [
+                    f"{j.claim.text} ({_claim_name(j.claim)})",
+                    j.claim.paper,
+                    j.claim.source,
+                    _ours(j),
+                    *_stats_cells(j),
+                    f"**{j.verdict}**",
+                ]
+                for j in judged
+            ],
+        )
+    )
     table, figures = _results(study, scale, runs, out_dir)
     parts += [table, *figures]
     if study.notes:
@@ -470,30 +561,53 @@ def write_page(studies, scale, out_dir, command):
         mine = [next(judged) for _ in rows]
         link = f"[{study.name}](#{anchor(study)})"
         if runs.empty:
-            summary.append([f"every claim of {study.name}", "-", "not yet run", "-", "-", "-",
-                            "-", link])
+            summary.append(
+                [f"every claim of {study.name}", "-", "not yet run", "-", "-", "-", "-", link]
+            )
         for j in mine:
-            summary.append([j.claim.text, j.claim.paper, _ours(j), *_stats_cells(j)[:3],
-                            f"**{j.verdict}**", link])
-        sections.append(section(study, scale, runs, mine, out_dir,
-                                f"{command} {study.name} --scale {scale}"))
-    family = sum(1 for _, rows in ran.values() for row in rows
-                 if row.test is not None and row.test.tested)
-    page = "\n\n".join([
-        f"# Which normalization when\n\nStudies at scale `{scale}`, read from the store "
-        f"{_store_label()}.",
-        f"Each row is one claim from the literature (the [references]({REFERENCES}) give "
-        "each paper's table or figure), the paper's figure, ours, and the verdict. Ours is a "
-        "mean with its 95% confidence interval (Student's t over the seeds the scale "
-        "declares); diverged runs are counted, not averaged. The raw interval and raw p are "
-        f"the claim's own test; Holm p is adjusted over the family of the {family} claims "
-        "tested on this page (with the equivalence tests of those that declare a margin).",
-        f"**The verdict rule.** {verdict.RULE}",
-        markdown_table(["claim", "paper's figure",
-                        "ours: difference, claimed side > 0 [raw 95% CI]", "raw p", "Holm p",
-                        "MDE", "verdict", "study"], summary),
-        *sections,
-    ])
+            summary.append(
+                [
+                    j.claim.text,
+                    j.claim.paper,
+                    _ours(j),
+                    *_stats_cells(j)[:3],
+                    f"**{j.verdict}**",
+                    link,
+                ]
+            )
+        sections.append(
+            section(study, scale, runs, mine, out_dir, f"{command} {study.name} --scale {scale}")
+        )
+    family = sum(
+        1 for _, rows in ran.values() for row in rows if row.test is not None and row.test.tested
+    )
+    page = "\n\n".join(
+        [
+            f"# Which normalization when\n\nStudies at scale `{scale}`, read from the store "
+            f"{_store_label()}.",
+            f"Each row is one claim from the literature (the [references]({REFERENCES}) give "
+            "each paper's table or figure), the paper's figure, ours, and the verdict. Ours is a "
+            "mean with its 95% confidence interval (Student's t over the seeds the scale "
+            "declares); diverged runs are counted, not averaged. The raw interval and raw p are "
+            f"the claim's own test; Holm p is adjusted over the family of the {family} claims "
+            "tested on this page (with the equivalence tests of those that declare a margin).",
+            f"**The verdict rule.** {verdict.RULE}",
+            markdown_table(
+                [
+                    "claim",
+                    "paper's figure",
+                    "ours: difference, claimed side > 0 [raw 95% CI]",
+                    "raw p",
+                    "Holm p",
+                    "MDE",
+                    "verdict",
+                    "study",
+                ],
+                summary,
+            ),
+            *sections,
+        ]
+    )
     path = out_dir / PAGE
     path.write_text(page + "\n")
     return path

@@ -24,23 +24,36 @@ def study_configs(study, scale, seeds, data_dir=None, loop=None):
     task = TASKS[study.task]
     spec = study.scale(scale)
     base = {**base_config(task, data_dir=data_dir, loop=loop), **spec.settings}
-    return [task.configure({**base, **level.params, **variant.params, "seed": seed})
-            for seed in seeds for level in spec.levels
-            for variant in study.variants_at(scale)]
+    return [
+        task.configure({**base, **level.params, **variant.params, "seed": seed})
+        for seed in seeds
+        for level in spec.levels
+        for variant in study.variants_at(scale)
+    ]
 
 
 def config_key(config, without=()):
     """What identifies a configuration among logged runs: its params as MLflow
     stores them (strings), the software versions, the loop's settings and
     `without` left out."""
-    return tuple(sorted((name, str(value)) for name, value in config.items()
-                        if name not in _NOT_IDENTIFYING and name not in without))
+    return tuple(
+        sorted(
+            (name, str(value))
+            for name, value in config.items()
+            if name not in _NOT_IDENTIFYING and name not in without
+        )
+    )
 
 
 def run_key(run, names, without=()):
     """`config_key` of a run (a row of `mlflow.search_runs`), over the params `names`."""
-    return tuple(sorted((name, str(run.get(f"params.{name}"))) for name in names
-                        if name not in _NOT_IDENTIFYING and name not in without))
+    return tuple(
+        sorted(
+            (name, str(run.get(f"params.{name}")))
+            for name in names
+            if name not in _NOT_IDENTIFYING and name not in without
+        )
+    )
 
 
 def completed(configs, runs):
@@ -56,8 +69,10 @@ def completed(configs, runs):
 def sweep_grid(study, scale, seeds):
     """The grid as the sweep's parent run records it."""
     grid = {"seed": list(seeds)}
-    for params in ([level.params for level in study.scale(scale).levels],
-                   [variant.params for variant in study.variants_at(scale)]):
+    for params in (
+        [level.params for level in study.scale(scale).levels],
+        [variant.params for variant in study.variants_at(scale)],
+    ):
         for name in dict.fromkeys(name for each in params for name in each):
             grid[name] = list(dict.fromkeys(each.get(name) for each in params))
     return grid
@@ -70,12 +85,12 @@ def train(task, configs, grid, experiment, study_name, resources=None, verbose=F
     from experiments import execution
 
     [parent_id] = execution.run_sweeps(
-        [execution.Sweep(task, configs, grid, experiment, study_name)], resources, verbose)
+        [execution.Sweep(task, configs, grid, experiment, study_name)], resources, verbose
+    )
     return parent_id
 
 
-def run_study(study, scale, seeds, connect=lambda: None, data_dir=None, loop=None,
-              verbose=False):
+def run_study(study, scale, seeds, connect=lambda: None, data_dir=None, loop=None, verbose=False):
     """Trains what is missing of `study` at `scale` for `seeds` (a list) on
     the engine `connect()` returns (Ray's `engine.Resources`, or None: here,
     one after the other), with the training loop `loop`
@@ -94,9 +109,19 @@ def run_study(study, scale, seeds, connect=lambda: None, data_dir=None, loop=Non
     done = completed(configs, reported_runs(experiment_name, study.name))
     done_keys = {config_key(config) for config in done}
     missing = [config for config in configs if config_key(config) not in done_keys]
-    print(f"study {study.name} ({scale}): {len(configs)} configurations, {len(done)} already "
-          f"done, {len(missing)} to train", flush=True)
+    print(
+        f"study {study.name} ({scale}): {len(configs)} configurations, {len(done)} already "
+        f"done, {len(missing)} to train",
+        flush=True,
+    )
     if missing:
-        train(task, missing, sweep_grid(study, scale, seeds), experiment_id, study.name,
-              connect(), verbose)
+        train(
+            task,
+            missing,
+            sweep_grid(study, scale, seeds),
+            experiment_id,
+            study.name,
+            connect(),
+            verbose,
+        )
     return len(done), len(missing)

@@ -61,21 +61,23 @@ EQUIVALENT, UNTESTABLE = "equivalent", "untestable"
 VERDICTS = (SUPPORTED, CONTRADICTED, EQUIVALENT, INCONCLUSIVE, UNTESTABLE)
 CONTINUOUS, BINARY, CENSORED = OUTCOMES
 EXACT_LIMIT = 50_000  # arrangements the censored test enumerates before it approximates
-RULE = ("Each claim (A beats B) gets one test over the runs of its fixed seeds: Welch's t on "
-        "the difference of the means (a paired t over seeds where the arms share training), "
-        "Fisher's exact test on proportions for a binary outcome (the run reaches a target or "
-        "not; a diverged run has not), and for steps to a target Gehan's rank test, in which a "
-        "run that never reaches the target counts as longer than its budget. Differences are "
-        "oriented so that the claimed side is > 0. Holm's method adjusts the p-values over "
-        "every claim on this page, and the verdict comes from the adjusted p: "
-        "**supported** or **contradicted** when it is < 0.05 (by the side the difference "
-        "lies on); else **equivalent** when the claim declares a smallest effect of interest "
-        "and its two one-sided tests (TOST), Holm-adjusted too, are < 0.05; else "
-        "**inconclusive** (also when a side has fewer than 2 runs). A claim is "
-        "**untestable** when neither arm's 95% interval beats the task's floor (chance, the "
-        "mean predictor) or, for reaching a target or the steps to it, no run reached it. MDE is the difference "
-        "a two-sided test at 0.05 detects with power 0.8 at the claim's runs (before Holm's "
-        "adjustment, so a lower bound).")
+RULE = (
+    "Each claim (A beats B) gets one test over the runs of its fixed seeds: Welch's t on "
+    "the difference of the means (a paired t over seeds where the arms share training), "
+    "Fisher's exact test on proportions for a binary outcome (the run reaches a target or "
+    "not; a diverged run has not), and for steps to a target Gehan's rank test, in which a "
+    "run that never reaches the target counts as longer than its budget. Differences are "
+    "oriented so that the claimed side is > 0. Holm's method adjusts the p-values over "
+    "every claim on this page, and the verdict comes from the adjusted p: "
+    "**supported** or **contradicted** when it is < 0.05 (by the side the difference "
+    "lies on); else **equivalent** when the claim declares a smallest effect of interest "
+    "and its two one-sided tests (TOST), Holm-adjusted too, are < 0.05; else "
+    "**inconclusive** (also when a side has fewer than 2 runs). A claim is "
+    "**untestable** when neither arm's 95% interval beats the task's floor (chance, the "
+    "mean predictor) or, for reaching a target or the steps to it, no run reached it. MDE "
+    "is the difference a two-sided test at 0.05 detects with power 0.8 at the claim's runs "
+    "(before Holm's adjustment, so a lower bound)."
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -159,8 +161,11 @@ def welch(a, b):
     difference = statistics.fmean(a) - statistics.fmean(b)
     va, vb = statistics.variance(a) / len(a), statistics.variance(b) / len(b)
     se = math.sqrt(va + vb)
-    df = ((va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
-          if se > 0 else len(a) + len(b) - 2)
+    df = (
+        (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
+        if se > 0
+        else len(a) + len(b) - 2
+    )
     estimate, p = _t_test(difference, se, df, min(len(a), len(b)))
     return estimate, p, se, df
 
@@ -186,8 +191,9 @@ def difference_ci(a, b):
     a, b = finite(a), finite(b)
     if not a or not b:
         return NO_ESTIMATE
-    return Estimate(statistics.fmean(a) - statistics.fmean(b), math.nan, math.nan,
-                    min(len(a), len(b)))
+    return Estimate(
+        statistics.fmean(a) - statistics.fmean(b), math.nan, math.nan, min(len(a), len(b))
+    )
 
 
 def tost(difference, se, df, margin):
@@ -206,8 +212,9 @@ def t_power(noncentrality, df, alpha=ALPHA):
     the noncentral t with `df` degrees of freedom and this noncentrality."""
     critical = stats.t.ppf(1 - alpha / 2, df)
     wrong_side = stats.nct.cdf(-critical, df, noncentrality)
-    return stats.nct.sf(critical, df, noncentrality) + (0.0 if math.isnan(wrong_side)
-                                                         else wrong_side)
+    return stats.nct.sf(critical, df, noncentrality) + (
+        0.0 if math.isnan(wrong_side) else wrong_side
+    )
 
 
 def t_mde(se, df, alpha=ALPHA, power=POWER):
@@ -224,8 +231,9 @@ def holm(pvalues):
     """Holm's step-down adjustment of `pvalues`, NaN (untested) left out of the
     family and kept NaN: the i-th smallest of m gets (m - i + 1) p, made
     non-decreasing in that order and capped at 1."""
-    order = sorted((i for i, p in enumerate(pvalues) if not math.isnan(p)),
-                   key=lambda i: pvalues[i])
+    order = sorted(
+        (i for i, p in enumerate(pvalues) if not math.isnan(p)), key=lambda i: pvalues[i]
+    )
     adjusted = [math.nan] * len(pvalues)
     running = 0.0
     for rank, i in enumerate(order):
@@ -242,8 +250,14 @@ def fisher_exact(successes_a, n_a, successes_b, n_b):
     distribution = stats.hypergeom(n_a + n_b, successes, n_a)
     low, high = max(0, successes - n_b), min(successes, n_a)
     observed = distribution.pmf(successes_a)
-    return min(1.0, sum(distribution.pmf(k) for k in range(low, high + 1)
-                        if distribution.pmf(k) <= observed * (1 + 1e-7)))
+    return min(
+        1.0,
+        sum(
+            distribution.pmf(k)
+            for k in range(low, high + 1)
+            if distribution.pmf(k) <= observed * (1 + 1e-7)
+        ),
+    )
 
 
 def wilson(successes, n):
@@ -267,8 +281,11 @@ def proportions(successes_a, n_a, successes_b, n_b):
     high = difference + math.sqrt((high_a - rate_a) ** 2 + (rate_b - low_b) ** 2)
     z = stats.norm.ppf(1 - ALPHA / 2) + stats.norm.ppf(POWER)
     mde = z * math.sqrt(0.25 * (1 / n_a + 1 / n_b))
-    return (Estimate(difference, low, high, min(n_a, n_b)),
-            fisher_exact(successes_a, n_a, successes_b, n_b), mde)
+    return (
+        Estimate(difference, low, high, min(n_a, n_b)),
+        fisher_exact(successes_a, n_a, successes_b, n_b),
+        mde,
+    )
 
 
 def _longer(x, y):
@@ -319,8 +336,7 @@ def beats_floor(values, floors, higher_is_better):
     values = list(values)
     if not isinstance(floors, (list, tuple)):
         floors = [floors] * len(values)
-    margins = [v - f for v, f in zip(values, floors)
-               if finite([v]) and finite([f])]
+    margins = [v - f for v, f in zip(values, floors) if finite([v]) and finite([f])]
     estimate = mean_ci(margins if higher_is_better else [-m for m in margins])
     return estimate.n >= 2 and estimate.low > 0
 
@@ -330,8 +346,11 @@ def continuous(a, b, higher_is_better=True, pairs=None, margin=None):
     `pairs` ((a by seed, b by seed), the paired test) when given."""
     result = paired(*pairs) if pairs is not None else welch(a, b)
     if result is None:
-        difference = (difference_ci(list(pairs[0].values()), list(pairs[1].values()))
-                      if pairs is not None else difference_ci(a, b))
+        difference = (
+            difference_ci(list(pairs[0].values()), list(pairs[1].values()))
+            if pairs is not None
+            else difference_ci(a, b)
+        )
         if not higher_is_better:
             difference = difference.flipped()
         return Test("paired t" if pairs is not None else "Welch's t", difference)
@@ -339,8 +358,13 @@ def continuous(a, b, higher_is_better=True, pairs=None, margin=None):
     if not higher_is_better:
         difference = difference.flipped()
     p_equivalence = math.nan if margin is None else tost(difference.mean, se, df, margin)
-    return Test("paired t" if pairs is not None else "Welch's t", difference, p,
-                p_equivalence, t_mde(se, df))
+    return Test(
+        "paired t" if pairs is not None else "Welch's t",
+        difference,
+        p,
+        p_equivalence,
+        t_mde(se, df),
+    )
 
 
 def binary(a, b, higher_is_better=True, reaching=False):
@@ -370,8 +394,9 @@ def censored(a, b):
     # Longer is worse: the claimed side (A faster) is a negative score.
     if n < 2:
         return Test(method, Estimate(-effect, math.nan, math.nan, n))
-    return Test(method, Estimate(-effect, math.nan, math.nan, n), p, math.nan,
-                rank_mde(len(a), len(b)))
+    return Test(
+        method, Estimate(-effect, math.nan, math.nan, n), p, math.nan, rank_mde(len(a), len(b))
+    )
 
 
 def decide(test, p_adjusted, p_equivalence_adjusted=math.nan):
@@ -406,8 +431,10 @@ def judge_family(tests):
     untestable claims and the untested left out."""
     pvalues = []
     for test in tests:
-        pvalues += [test.p if test.tested else math.nan,
-                    test.p_equivalence if test.tested else math.nan]
+        pvalues += [
+            test.p if test.tested else math.nan,
+            test.p_equivalence if test.tested else math.nan,
+        ]
     adjusted = holm(pvalues)
     judged = []
     for i, test in enumerate(tests):

@@ -6,5 +6,6 @@ from experiments.tasks.gan import GanTask
 from experiments.tasks.rnn import RnnTask
 from experiments.tasks.translate import TranslateTask
 
-TASKS = {task.name: task for task in (CnnTask(), RnnTask(), GanTask(), TranslateTask(),
-                                      CustomTask())}
+TASKS = {
+    task.name: task for task in (CnnTask(), RnnTask(), GanTask(), TranslateTask(), CustomTask())
+}

@@ -120,8 +120,13 @@ class Task:
 
     def report_view(self, dataset):
         """The report's metrics for runs on `dataset`."""
-        return ReportView(self.table_metrics, self.higher_is_better, self.curve_metric,
-                          self.target, self.references)
+        return ReportView(
+            self.table_metrics,
+            self.higher_is_better,
+            self.curve_metric,
+            self.target,
+            self.references,
+        )
 
     def prepare(self, config):
         """Makes the data of `config` available, or raises saying how to get it."""
@@ -135,20 +140,27 @@ class Task:
 
     def describe(self, config):
         """A run's description in the MLflow UI (Markdown): what it trains, on what."""
-        examples = (f"{config['train_size']} training examples" if config.get("train_size")
-                    else "its whole training split")
-        return (f"**{self.name}**: {self.description}.\n\n"
-                f"Normalization `{config['norm']}`, on {config['dataset']} ({examples}), "
-                f"{config['epochs']} epochs, batch size {config['batch_size']}, "
-                f"learning rate {config['lr']:g}, seed {config['seed']}"
-                + (", a quick run" if config.get("quick") else "") + ".")
+        examples = (
+            f"{config['train_size']} training examples"
+            if config.get("train_size")
+            else "its whole training split"
+        )
+        return (
+            f"**{self.name}**: {self.description}.\n\n"
+            f"Normalization `{config['norm']}`, on {config['dataset']} ({examples}), "
+            f"{config['epochs']} epochs, batch size {config['batch_size']}, "
+            f"learning rate {config['lr']:g}, seed {config['seed']}"
+            + (", a quick run" if config.get("quick") else "")
+            + "."
+        )
 
     def title(self, config):
         """The title of a run's figures."""
         return f"{self.name}, norm={config['norm']}"
 
-    def fit(self, model, train, config, train_count, validation=None, callbacks=(),
-            optimizers=None):
+    def fit(
+        self, model, train, config, train_count, validation=None, callbacks=(), optimizers=None
+    ):
         """`model.fit` for `config["epochs"]` epochs, logging every epoch's metrics
         (`keras_logging.EpochLogger`, with `optimizers` as there), under the
         divergence policy; returns the history."""
@@ -160,14 +172,26 @@ class Task:
             validation_data=validation,
             epochs=config["epochs"],
             shuffle=False,  # the pipelines shuffle, with the run's seed
-            callbacks=[monitor, keras_logging.EpochLogger(train_count, optimizers=optimizers),
-                       *callbacks],
+            callbacks=[
+                monitor,
+                keras_logging.EpochLogger(train_count, optimizers=optimizers),
+                *callbacks,
+            ],
         ).history
         monitor.end_run_if_diverged()
         return history
 
-    def finish(self, config, history, model, example, test=None, metrics=None,
-               logged_model=None, model_name="model"):
+    def finish(
+        self,
+        config,
+        history,
+        model,
+        example,
+        test=None,
+        metrics=None,
+        logged_model=None,
+        model_name="model",
+    ):
         """The ending every run shares: scores `model` on `test` (metrics
         `test_<name>`, logged) unless `metrics` (logged already) are given,
         logs the learning curves and the model (`logged_model`, else `model`,
@@ -188,15 +212,15 @@ class Task:
         plots.close(figure)
         # A logged model's name may not hold "/" (as in the gan task's "batch/weight").
         name = f"{model_name}-{config['norm'].replace('/', '_')}"
-        info = keras_logging.log_keras_model(logged_model or model, example=example,
-                                             name=name, params=config, step=config["epochs"])
+        info = keras_logging.log_keras_model(
+            logged_model or model, example=example, name=name, params=config, step=config["epochs"]
+        )
         keras_logging.link_metrics_to_model(info.model_id, metrics or {})
         return metrics
 
     def report_extras(self, runs, out_dir):
         """Markdown added to the task's report section; `runs` is a DataFrame."""
         return ""
-
 
 
 def example_inputs(validation):
@@ -240,6 +264,4 @@ def log_data(data, splits=("train", "val", "test")):
 
     mlflow.set_tag("data_source", data.source)
     for split in splits:
-        runs.log_dataset(
-            data.name, data.source, data.splits[split], _CONTEXTS[split]
-        )
+        runs.log_dataset(data.name, data.source, data.splits[split], _CONTEXTS[split])

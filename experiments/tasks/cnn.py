@@ -19,8 +19,13 @@ class CnnTask(Task):
         "val_size": 5000,
         "test_size": None,
     }
-    quick_settings = {"epochs": 3, "batch_size": 64, "train_size": 2048, "val_size": 1024,
-                      "test_size": 2048}
+    quick_settings = {
+        "epochs": 3,
+        "batch_size": 64,
+        "train_size": 2048,
+        "val_size": 1024,
+        "test_size": 2048,
+    }
     quick_norms = ("none", "batch", "instance", "weight")
     quick_run_seconds = 8
 
@@ -30,11 +35,15 @@ class CnnTask(Task):
     target = 0.75  # within reach of the quick comparison's three short epochs
 
     def add_arguments(self, parser):
-        parser.add_argument("--depth", type=arguments.positive_int, default=3,
-                            help="residual blocks (default: 3)")
-        parser.add_argument("--optimizer", type=arguments.choice(("adam", "sgd")),
-                            default="adam",
-                            help="adam, or sgd with momentum 0.9 (default: adam)")
+        parser.add_argument(
+            "--depth", type=arguments.positive_int, default=3, help="residual blocks (default: 3)"
+        )
+        parser.add_argument(
+            "--optimizer",
+            type=arguments.choice(("adam", "sgd")),
+            default="adam",
+            help="adam, or sgd with momentum 0.9 (default: adam)",
+        )
 
     def run(self, config):
         # TensorFlow is imported here, not at module level: --help stays fast.
@@ -45,14 +54,22 @@ class CnnTask(Task):
         keras.utils.set_random_seed(config["seed"])
         data = load_logged_images(config)
 
-        model = build_cnn(data.image_shape, data.num_classes, config["norm"],
-                          depth=config["depth"], seed=config["seed"])
+        model = build_cnn(
+            data.image_shape,
+            data.num_classes,
+            config["norm"],
+            depth=config["depth"],
+            seed=config["seed"],
+        )
         if config["optimizer"] == "sgd":
             optimizer = keras.optimizers.SGD(config["lr"], momentum=0.9)
         else:
             optimizer = keras.optimizers.Adam(config["lr"])
-        model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy",
-                      metrics=["accuracy"], **compile_arguments(config))
+        model.compile(
+            optimizer=optimizer,
+            loss="sparse_categorical_crossentropy",
+            metrics=["accuracy"],
+            **compile_arguments(config),
+        )
         history = self.fit(model, data.train, config, data.sizes["train"], validation=data.val)
-        return self.finish(config, history, model, example=example_inputs(data.val),
-                           test=data.test)
+        return self.finish(config, history, model, example=example_inputs(data.val), test=data.test)

@@ -9,8 +9,8 @@ other must be prepared locally already) or a NumPy `.npz` file (`--data`)
 holding `x_train`, `y_train`, `x_test` and `y_test`.
 
 Every run trains at its own `--lr`: a model its build function compiled trains
-with a new optimizer of its optimizer's class and settings, at the run's rate. An uncompiled model is
-compiled with Adam and sparse categorical cross-entropy, on logits or on
+with a new optimizer of its optimizer's class and settings, at the run's rate. An
+uncompiled model is compiled with Adam and sparse categorical cross-entropy, on logits or on
 probabilities as its last layer says (`--from-logits` overrides).
 The batch norms `keras_norms.convert` creates take the built-in models'
 momentum (`experiments.models.norms.BATCH_MOMENTUM`).
@@ -28,8 +28,8 @@ from experiments.errors import ModelError
 from experiments.models import norms
 from experiments.models.norms import NORMS
 from experiments.tasks.base import Task, example_inputs, load_logged_images, log_data
-from experiments.tasks.loop import compile_arguments
 from experiments.tasks.cnn import CnnTask
+from experiments.tasks.loop import compile_arguments
 
 _TFDS_NAME = re.compile(r"[a-z0-9_]+(/[A-Za-z0-9_.+-]+)?(:[0-9.*]+)?")
 _BUILD_SPEC = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
@@ -40,8 +40,7 @@ def model_source(text):
     """A `--model` value: `module.path:build_fn` or a path ending in `.keras`."""
     if text.endswith(".keras") or _BUILD_SPEC.fullmatch(text):
         return text
-    raise argparse.ArgumentTypeError(
-        f"must be module.path:build_fn or a .keras file, got {text!r}")
+    raise argparse.ArgumentTypeError(f"must be module.path:build_fn or a .keras file, got {text!r}")
 
 
 # Build functions given as Python objects (`experiments.compare`), by the spec
@@ -70,8 +69,10 @@ def build_function(spec):
     try:
         module = importlib.import_module(module_name)
     except Exception as error:  # a module that fails at import: say how, in one line
-        raise ValueError(f"--model {spec}: cannot import {module_name}: "
-                         f"{type(error).__name__}: {_first_line(error)}") from None
+        raise ValueError(
+            f"--model {spec}: cannot import {module_name}: "
+            f"{type(error).__name__}: {_first_line(error)}"
+        ) from None
     function = getattr(module, function_name, None)
     if not callable(function):
         raise ValueError(f"--model {spec}: {module_name} has no function {function_name}")
@@ -80,8 +81,10 @@ def build_function(spec):
 
 class CustomTask(Task):
     name = "custom"
-    description = ("your own Keras classifier (--model), with each normalization, on a "
-                   "tensorflow-datasets dataset or a .npz file")
+    description = (
+        "your own Keras classifier (--model), with each normalization, on a "
+        "tensorflow-datasets dataset or a .npz file"
+    )
     norms = NORMS
     datasets = ()  # any tensorflow-datasets name (parse_dataset), else fashion_mnist
     # A classifier trained as the cnn task trains its own, validated on a tenth
@@ -95,28 +98,41 @@ class CustomTask(Task):
     curve_metric = "val_accuracy"
 
     def add_arguments(self, parser):
-        parser.add_argument("--model", required=True, type=model_source,
-                            help="module.path:build_fn, called as build_fn(input_shape, "
-                                 "num_classes, norm), or a saved .keras model to convert")
-        parser.add_argument("--data", help="a .npz file with x_train, y_train, x_test, y_test "
-                                           "(instead of --dataset)")
-        parser.add_argument("--val-size", type=arguments.count_or_fraction, default=None,
-                            help="validation examples held out from the training ones: a "
-                                 "count, or a fraction of them (default: 0.1; 1024 with "
-                                 "--quick). From a .npz they are drawn at random with the "
-                                 "run's seed, each class in proportion")
-        parser.add_argument("--from-logits", action=argparse.BooleanOptionalAction,
-                            default=None,
-                            help="whether an uncompiled model outputs logits (--from-logits) "
-                                 "or probabilities (--no-from-logits) (default: probabilities "
-                                 "when its last layer applies softmax or sigmoid, else "
-                                 "logits)")
+        parser.add_argument(
+            "--model",
+            required=True,
+            type=model_source,
+            help="module.path:build_fn, called as build_fn(input_shape, "
+            "num_classes, norm), or a saved .keras model to convert",
+        )
+        parser.add_argument(
+            "--data",
+            help="a .npz file with x_train, y_train, x_test, y_test (instead of --dataset)",
+        )
+        parser.add_argument(
+            "--val-size",
+            type=arguments.count_or_fraction,
+            default=None,
+            help="validation examples held out from the training ones: a "
+            "count, or a fraction of them (default: 0.1; 1024 with "
+            "--quick). From a .npz they are drawn at random with the "
+            "run's seed, each class in proportion",
+        )
+        parser.add_argument(
+            "--from-logits",
+            action=argparse.BooleanOptionalAction,
+            default=None,
+            help="whether an uncompiled model outputs logits (--from-logits) "
+            "or probabilities (--no-from-logits) (default: probabilities "
+            "when its last layer applies softmax or sigmoid, else "
+            "logits)",
+        )
 
     def parse_dataset(self, text):
         if not _TFDS_NAME.fullmatch(text):
             raise argparse.ArgumentTypeError(
-                f"must be a tensorflow-datasets name such as mnist or "
-                f"cifar10/1.0.0, got {text!r}")
+                f"must be a tensorflow-datasets name such as mnist or cifar10/1.0.0, got {text!r}"
+            )
         return text
 
     def configure(self, config):
@@ -143,8 +159,9 @@ class CustomTask(Task):
         return config
 
     def describe(self, config):
-        data = (f"`{config['data']}`" if config["data"]
-                else f"tensorflow-datasets {config['dataset']}")
+        data = (
+            f"`{config['data']}`" if config["data"] else f"tensorflow-datasets {config['dataset']}"
+        )
         return super().describe(config) + f"\n\nModel: `{config['model']}`. Data: {data}."
 
     def title(self, config):
@@ -161,8 +178,11 @@ class CustomTask(Task):
             from experiments.data.arrays import check_npz_sizes, input_shape_and_classes
 
             return input_shape_and_classes(check_npz_sizes(config["data"], config))
-        from experiments.data.images import (check_split_sizes, classification_shapes,
-                                             prepared_builder)
+        from experiments.data.images import (
+            check_split_sizes,
+            classification_shapes,
+            prepared_builder,
+        )
 
         builder = prepared_builder(config["dataset"], config["data_dir"])
         shapes = classification_shapes(builder)
@@ -182,31 +202,40 @@ class CustomTask(Task):
             try:
                 model = norms.convert(keras.saving.load_model(source), config["norm"])
             except Exception as error:  # load or convert: the message says why
-                raise ModelError(f"--model {source} cannot be loaded and converted to "
-                                 f"norm {config['norm']!r}: {type(error).__name__}: "
-                                 f"{_first_line(error)}") from None
+                raise ModelError(
+                    f"--model {source} cannot be loaded and converted to "
+                    f"norm {config['norm']!r}: {type(error).__name__}: "
+                    f"{_first_line(error)}"
+                ) from None
         else:
             try:
                 model = build_function(source)(input_shape, num_classes, config["norm"])
             except Exception as error:
-                raise ModelError(f"--model {source} failed for input_shape={input_shape}, "
-                                 f"num_classes={num_classes}, norm={config['norm']!r}: "
-                                 f"{type(error).__name__}: {_first_line(error)}") from None
+                raise ModelError(
+                    f"--model {source} failed for input_shape={input_shape}, "
+                    f"num_classes={num_classes}, norm={config['norm']!r}: "
+                    f"{type(error).__name__}: {_first_line(error)}"
+                ) from None
             if not isinstance(model, keras.Model):
-                raise ModelError(f"--model {source} returned a {type(model).__name__}, "
-                                 "not a keras.Model")
+                raise ModelError(
+                    f"--model {source} returned a {type(model).__name__}, not a keras.Model"
+                )
         # One forward pass checks what the model takes and gives, whatever its kind.
         try:
             outputs = model(np.zeros((1, *input_shape), "float32"))
         except Exception as error:
-            raise ModelError(f"--model {source} does not take the data's inputs, of shape "
-                             f"{(None, *input_shape)}: {type(error).__name__}: "
-                             f"{_first_line(error)}") from None
+            raise ModelError(
+                f"--model {source} does not take the data's inputs, of shape "
+                f"{(None, *input_shape)}: {type(error).__name__}: "
+                f"{_first_line(error)}"
+            ) from None
         shape = tuple(getattr(outputs, "shape", ()))
         if len(shape) != 2 or shape[-1] != num_classes:
-            raise ModelError(f"--model {source} gives outputs of shape {(None, *shape[1:])}; "
-                             f"the data has {num_classes} classes: end with one output per "
-                             "class")
+            raise ModelError(
+                f"--model {source} gives outputs of shape {(None, *shape[1:])}; "
+                f"the data has {num_classes} classes: end with one output per "
+                "class"
+            )
         if model.compiled:
             _check_compiled(model, config)
         return model
@@ -220,9 +249,14 @@ class CustomTask(Task):
         if config["data"]:
             from experiments.data.arrays import load_npz
 
-            data = load_npz(config["data"], batch_size=config["batch_size"],
-                            seed=config["seed"], train_size=config["train_size"],
-                            val_size=config["val_size"], test_size=config["test_size"])
+            data = load_npz(
+                config["data"],
+                batch_size=config["batch_size"],
+                seed=config["seed"],
+                train_size=config["train_size"],
+                val_size=config["val_size"],
+                test_size=config["test_size"],
+            )
             log_data(data)
         else:
             from experiments.data.images import prepared_builder
@@ -246,13 +280,14 @@ class CustomTask(Task):
             if from_logits is None:
                 from_logits = outputs_logits(model)
             mlflow.set_tag("loss_from_logits", str(from_logits).lower())
-            model.compile(optimizer=keras.optimizers.Adam(config["lr"]),
-                          loss=keras.losses.SparseCategoricalCrossentropy(
-                              from_logits=from_logits),
-                          metrics=["accuracy"], **compile_arguments(config))
+            model.compile(
+                optimizer=keras.optimizers.Adam(config["lr"]),
+                loss=keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits),
+                metrics=["accuracy"],
+                **compile_arguments(config),
+            )
         history = self.fit(model, data.train, config, data.sizes["train"], validation=data.val)
-        return self.finish(config, history, model, example=example_inputs(data.val),
-                           test=data.test)
+        return self.finish(config, history, model, example=example_inputs(data.val), test=data.test)
 
 
 def outputs_logits(model):
@@ -281,8 +316,11 @@ def _at_rate(optimizer, rate):
     inner = getattr(optimizer, "inner_optimizer", None)
     if inner is not None:
         return type(optimizer).from_config(
-            {**optimizer.get_config(),
-             "inner_optimizer": keras.optimizers.serialize(_at_rate(inner, rate))})
+            {
+                **optimizer.get_config(),
+                "inner_optimizer": keras.optimizers.serialize(_at_rate(inner, rate)),
+            }
+        )
     return type(optimizer).from_config({**optimizer.get_config(), "learning_rate": rate})
 
 
@@ -293,25 +331,30 @@ def _check_compiled(model, config):
     source = config["model"]
     if config.get("from_logits") is not None:
         flag = "--from-logits" if config["from_logits"] else "--no-from-logits"
-        raise ModelError(f"{flag}: the model {source} is compiled by its build function, "
-                         "whose loss it keeps; drop the option, or return the model "
-                         "uncompiled for the task to compile")
+        raise ModelError(
+            f"{flag}: the model {source} is compiled by its build function, "
+            "whose loss it keeps; drop the option, or return the model "
+            "uncompiled for the task to compile"
+        )
     optimizer = _optimizer(model)
     rate = optimizer.get_config().get("learning_rate")
     if not isinstance(rate, (int, float)):
-        schedule = (rate.get("class_name") if isinstance(rate, dict)
-                    else type(rate).__name__)
-        raise ModelError(f"--lr {config['lr']:g}: the optimizer {type(optimizer).__name__} "
-                         f"of the model {source} (compiled by its build function) follows "
-                         f"the learning-rate schedule {schedule}, which a run's rate would "
-                         "replace; compile it with a fixed rate, or return it uncompiled")
+        schedule = rate.get("class_name") if isinstance(rate, dict) else type(rate).__name__
+        raise ModelError(
+            f"--lr {config['lr']:g}: the optimizer {type(optimizer).__name__} "
+            f"of the model {source} (compiled by its build function) follows "
+            f"the learning-rate schedule {schedule}, which a run's rate would "
+            "replace; compile it with a fixed rate, or return it uncompiled"
+        )
     try:
         _at_rate(model.optimizer, config["lr"])
     except Exception as error:  # a class whose get_config() does not rebuild it
-        raise ModelError(f"--lr {config['lr']:g}: the optimizer {type(optimizer).__name__} "
-                         f"of the model {source} (compiled by its build function) cannot be "
-                         f"rebuilt at that rate from its get_config(): "
-                         f"{type(error).__name__}: {_first_line(error)}") from None
+        raise ModelError(
+            f"--lr {config['lr']:g}: the optimizer {type(optimizer).__name__} "
+            f"of the model {source} (compiled by its build function) cannot be "
+            f"rebuilt at that rate from its get_config(): "
+            f"{type(error).__name__}: {_first_line(error)}"
+        ) from None
 
 
 def _with_val_count(config, builder):

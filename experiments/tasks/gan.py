@@ -23,8 +23,10 @@ def norm_label(g_norm, d_norm):
 
 class GanTask(Task):
     name = "gan"
-    description = ("DCGAN on Fashion-MNIST, norms as generator/discriminator; FID and KID in a "
-                   "Fashion-MNIST classifier's feature space (lower is better)")
+    description = (
+        "DCGAN on Fashion-MNIST, norms as generator/discriminator; FID and KID in a "
+        "Fashion-MNIST classifier's feature space (lower is better)"
+    )
     norms = NORMS
     datasets = ("fashion_mnist",)
     norm_params = ("g_norm", "d_norm")
@@ -38,8 +40,13 @@ class GanTask(Task):
         "score_every": 5,
         "fid_samples": 2000,
     }
-    quick_settings = {"epochs": 4, "train_size": 4096, "val_size": 1000, "score_every": 2,
-                      "fid_samples": 1000}
+    quick_settings = {
+        "epochs": 4,
+        "train_size": 4096,
+        "val_size": 1000,
+        "score_every": 2,
+        "fid_samples": 1000,
+    }
     quick_norms = ("none", "batch", "batch/weight")
     quick_run_seconds = 15
     # Under XLA the first step's losses differ from the uncompiled loop's by
@@ -56,29 +63,42 @@ class GanTask(Task):
         parts = text.split("/")
         if len(parts) > 2:
             raise argparse.ArgumentTypeError(
-                f"must be a norm or GENERATOR/DISCRIMINATOR norms, got {text!r}")
+                f"must be a norm or GENERATOR/DISCRIMINATOR norms, got {text!r}"
+            )
         arguments.choice(self.norms)(parts[0])
         # Spectral norm is for the discriminator only: `batch/spectral`.
         arguments.choice(DISCRIMINATOR_NORMS)(parts[-1])
         return text
 
     def add_arguments(self, parser):
-        parser.add_argument("--g-norm", type=arguments.choice(self.norms),
-                            help="the generator's norm (default: from --norm, which takes one "
-                                 "norm for both networks or GENERATOR/DISCRIMINATOR ones, "
-                                 "e.g. batch/weight)")
-        parser.add_argument("--d-norm", type=arguments.choice(DISCRIMINATOR_NORMS),
-                            help="the discriminator's norm, or spectral (Keras's "
-                                 "SpectralNormalization) (default: from --norm)")
-        parser.add_argument("--score-every", type=arguments.positive_int,
-                            help="score FID and KID every N epochs, and after the last "
-                                 f"(default: {self.settings['score_every']}, "
-                                 f"{self.quick_settings['score_every']} with --quick)")
-        parser.add_argument("--fid-samples", type=arguments.int_at_least(2),
-                            help="images per FID/KID score, generated and real alike; compare "
-                                 "runs only at equal counts (default: "
-                                 f"{self.settings['fid_samples']}, "
-                                 f"{self.quick_settings['fid_samples']} with --quick)")
+        parser.add_argument(
+            "--g-norm",
+            type=arguments.choice(self.norms),
+            help="the generator's norm (default: from --norm, which takes one "
+            "norm for both networks or GENERATOR/DISCRIMINATOR ones, "
+            "e.g. batch/weight)",
+        )
+        parser.add_argument(
+            "--d-norm",
+            type=arguments.choice(DISCRIMINATOR_NORMS),
+            help="the discriminator's norm, or spectral (Keras's "
+            "SpectralNormalization) (default: from --norm)",
+        )
+        parser.add_argument(
+            "--score-every",
+            type=arguments.positive_int,
+            help="score FID and KID every N epochs, and after the last "
+            f"(default: {self.settings['score_every']}, "
+            f"{self.quick_settings['score_every']} with --quick)",
+        )
+        parser.add_argument(
+            "--fid-samples",
+            type=arguments.int_at_least(2),
+            help="images per FID/KID score, generated and real alike; compare "
+            "runs only at equal counts (default: "
+            f"{self.settings['fid_samples']}, "
+            f"{self.quick_settings['fid_samples']} with --quick)",
+        )
 
     def configure(self, config):
         g_norm, _, d_norm = config["norm"].partition("/")
@@ -88,8 +108,10 @@ class GanTask(Task):
         # floor from the held-out ones.
         for size, kind in (("train_size", "training"), ("val_size", "held-out")):
             if config[size] is not None and config[size] < config["fid_samples"]:
-                raise ValueError(f"--fid-samples {config['fid_samples']} is more than the "
-                                 f"{config[size]} {kind} images ({size}) of this configuration")
+                raise ValueError(
+                    f"--fid-samples {config['fid_samples']} is more than the "
+                    f"{config[size]} {kind} images ({size}) of this configuration"
+                )
         return {**config, "g_norm": g_norm, "d_norm": d_norm, "norm": norm_label(g_norm, d_norm)}
 
     def prepare(self, config):
@@ -118,17 +140,26 @@ class GanTask(Task):
         def images(dataset):
             return np.concatenate([batch for batch, _ in dataset.as_numpy_iterator()])
 
-        scorer = Scorer(extractor, images(data.train), sample_count=config["fid_samples"],
-                        seed=config["seed"])
+        scorer = Scorer(
+            extractor, images(data.train), sample_count=config["fid_samples"], seed=config["seed"]
+        )
         floor = scorer(images(data.val))
         mlflow.log_metrics({"real_fid": floor["fid"], "real_kid": floor["kid"]})
 
-        gan = GAN(build_generator(config["g_norm"], seed=config["seed"]),
-                  build_discriminator(config["d_norm"], seed=config["seed"]), seed=config["seed"])
-        optimizers = {name: keras.optimizers.Adam(config["lr"], beta_1=0.5, name=f"{name}_adam")
-                      for name in ("generator", "discriminator")}
-        gan.compile(g_optimizer=optimizers["generator"],
-                    d_optimizer=optimizers["discriminator"], **compile_arguments(config))
+        gan = GAN(
+            build_generator(config["g_norm"], seed=config["seed"]),
+            build_discriminator(config["d_norm"], seed=config["seed"]),
+            seed=config["seed"],
+        )
+        optimizers = {
+            name: keras.optimizers.Adam(config["lr"], beta_1=0.5, name=f"{name}_adam")
+            for name in ("generator", "discriminator")
+        }
+        gan.compile(
+            g_optimizer=optimizers["generator"],
+            d_optimizer=optimizers["discriminator"],
+            **compile_arguments(config),
+        )
         grid_noise = fixed_noise(SAMPLE_GRID**2, gan.latent_dim, seed=0)
         # The same noise for every run: scores differ only by the generator.
         score_noise = fixed_noise(config["fid_samples"], gan.latent_dim, seed=1)
@@ -147,13 +178,23 @@ class GanTask(Task):
             data.train.map(lambda image, label: image * 2.0 - 1.0),  # the generator's tanh range
             config,
             data.sizes["train"],
-            callbacks=[keras_logging.EveryEpochs(log_samples),
-                       keras_logging.EveryEpochs(log_scores, every=config["score_every"],
-                                                 last=config["epochs"])],
+            callbacks=[
+                keras_logging.EveryEpochs(log_samples),
+                keras_logging.EveryEpochs(
+                    log_scores, every=config["score_every"], last=config["epochs"]
+                ),
+            ],
             optimizers=optimizers,
         )
-        return self.finish(config, history, gan, example=grid_noise[:4], metrics=scores,
-                           logged_model=gan.generator, model_name="generator")
+        return self.finish(
+            config,
+            history,
+            gan,
+            example=grid_noise[:4],
+            metrics=scores,
+            logged_model=gan.generator,
+            model_name="generator",
+        )
 
 
 def _feature_extractor(config):
@@ -161,5 +202,4 @@ def _feature_extractor(config):
     from experiments import paths
     from experiments.tasks import gan_metrics
 
-    return gan_metrics.load_feature_extractor(paths.cache_dir(),
-                                              data_dir=config["data_dir"])
+    return gan_metrics.load_feature_extractor(paths.cache_dir(), data_dir=config["data_dir"])

@@ -39,12 +39,7 @@ def frechet_distance(mean_a, cov_a, mean_b, cov_b):
     product = root_a @ cov_b @ root_a
     eigenvalues = np.linalg.eigvalsh((product + product.T) / 2)
     trace_sqrt = np.sqrt(np.clip(eigenvalues, 0.0, None)).sum()
-    distance = (
-        np.sum((mean_a - mean_b) ** 2)
-        + np.trace(cov_a)
-        + np.trace(cov_b)
-        - 2.0 * trace_sqrt
-    )
+    distance = np.sum((mean_a - mean_b) ** 2) + np.trace(cov_a) + np.trace(cov_b) - 2.0 * trace_sqrt
     # Rounding can leave a tiny negative value where the true distance is 0.
     return float(max(distance, 0.0))
 
@@ -142,9 +137,7 @@ class FeatureExtractor:
     def __init__(self, classifier, trained=False):
         self.classifier = classifier
         self.trained = trained
-        self._features = keras.Model(
-            classifier.inputs, classifier.get_layer(FEATURE_LAYER).output
-        )
+        self._features = keras.Model(classifier.inputs, classifier.get_layer(FEATURE_LAYER).output)
 
     def features(self, images, batch_size=500):
         """Returns float64 features `(n, 64)` of images in [0, 1]."""
@@ -159,8 +152,7 @@ class FeatureExtractor:
         return self._features.predict(images, batch_size=batch_size, verbose=0).astype("float64")
 
 
-def load_feature_extractor(cache_dir, train_data=None, epochs=3, seed=0,
-                           data_dir=None):
+def load_feature_extractor(cache_dir, train_data=None, epochs=3, seed=0, data_dir=None):
     """Loads the cached classifier, or trains and caches it on first use.
 
     Args:
@@ -182,8 +174,9 @@ def load_feature_extractor(cache_dir, train_data=None, epochs=3, seed=0,
     if train_data is None:
         from experiments.data.images import load_images
 
-        train_data = load_images("fashion_mnist", batch_size=128, seed=seed,
-                                 data_dir=data_dir).train
+        train_data = load_images(
+            "fashion_mnist", batch_size=128, seed=seed, data_dir=data_dir
+        ).train
     keras.utils.set_random_seed(seed)
     classifier = build_classifier()
     classifier.compile(
@@ -217,8 +210,15 @@ class Scorer:
         seed: picks the reference subset and the KID subsets.
     """
 
-    def __init__(self, extractor, reference_images, sample_count=1000,
-                 kid_subsets=100, kid_subset_size=500, seed=0):
+    def __init__(
+        self,
+        extractor,
+        reference_images,
+        sample_count=1000,
+        kid_subsets=100,
+        kid_subset_size=500,
+        seed=0,
+    ):
         self.extractor = extractor
         self.sample_count = sample_count
         self.kid_subsets = kid_subsets
@@ -235,8 +235,11 @@ class Scorer:
         images = self._check_count(images, "images")[: self.sample_count]
         features = self.extractor.features(images)
         kid_mean, kid_std = kid(
-            features, self.reference_features, self.kid_subsets,
-            self.kid_subset_size, self.seed,
+            features,
+            self.reference_features,
+            self.kid_subsets,
+            self.kid_subset_size,
+            self.seed,
         )
         return {
             "fid": fid(features, self.reference_features),

@@ -33,8 +33,10 @@ def loop_params(compiled=True, steps_per_execution=None):
 
     if not compiled:
         return {"steps_per_execution": 1, "jit_compile": False}
-    return {"steps_per_execution": steps_per_execution or STEPS_PER_EXECUTION,
-            "jit_compile": keras.config.backend() != "torch"}
+    return {
+        "steps_per_execution": steps_per_execution or STEPS_PER_EXECUTION,
+        "jit_compile": keras.config.backend() != "torch",
+    }
 
 
 def task_loop(task, loop):

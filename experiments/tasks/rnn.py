@@ -16,8 +16,10 @@ SPLIT_STREAM = {"train": 0, "val": 1, "test": 2}
 
 class RnnTask(Task):
     name = "rnn"
-    description = ("LSTM/GRU on sequential Fashion-MNIST (28 rows as 28 steps) or the adding "
-                   "problem; the norm on the input projection, or weight norm on the kernels")
+    description = (
+        "LSTM/GRU on sequential Fashion-MNIST (28 rows as 28 steps) or the adding "
+        "problem; the norm on the input projection, or weight norm on the kernels"
+    )
     norms = RNN_NORMS
     datasets = ("fashion_mnist", "adding")
     settings = {
@@ -28,25 +30,43 @@ class RnnTask(Task):
         "val_size": 5000,
         "test_size": None,
     }
-    quick_settings = {"epochs": 3, "batch_size": 64, "train_size": 4096, "val_size": 1024,
-                      "test_size": 2048}
+    quick_settings = {
+        "epochs": 3,
+        "batch_size": 64,
+        "train_size": 4096,
+        "val_size": 1024,
+        "test_size": 2048,
+    }
     quick_norms = ("none", "batch", "instance", "layer", "weight")
     quick_run_seconds = 6
 
     def add_arguments(self, parser):
-        parser.add_argument("--cell", type=arguments.choice(("lstm", "gru")), default="lstm",
-                            help="recurrent cell (default: lstm)")
-        parser.add_argument("--hidden", type=arguments.positive_int, default=64,
-                            help="units of the projection and the recurrent state (default: 64)")
-        parser.add_argument("--seq-len", type=arguments.int_at_least(2),
-                            help=f"steps of --dataset adding (default: {ADDING_SEQ_LEN}); "
-                                 "sequential images always have 28")
+        parser.add_argument(
+            "--cell",
+            type=arguments.choice(("lstm", "gru")),
+            default="lstm",
+            help="recurrent cell (default: lstm)",
+        )
+        parser.add_argument(
+            "--hidden",
+            type=arguments.positive_int,
+            default=64,
+            help="units of the projection and the recurrent state (default: 64)",
+        )
+        parser.add_argument(
+            "--seq-len",
+            type=arguments.int_at_least(2),
+            help=f"steps of --dataset adding (default: {ADDING_SEQ_LEN}); "
+            "sequential images always have 28",
+        )
 
     def configure(self, config):
         if config["dataset"] != "adding":
             if config["seq_len"] is not None:
-                raise ValueError(f"--seq-len applies to --dataset adding only: {config['dataset']}"
-                                 " images are read as 28 rows of 28 pixels")
+                raise ValueError(
+                    f"--seq-len applies to --dataset adding only: {config['dataset']}"
+                    " images are read as 28 rows of 28 pixels"
+                )
             return {**config, "seq_len": 28}
         sizes = {name: config[name] or size for name, size in ADDING_SIZES.items()}
         return {**config, **sizes, "seq_len": config["seq_len"] or ADDING_SEQ_LEN}
@@ -54,10 +74,15 @@ class RnnTask(Task):
     def report_view(self, dataset):
         if dataset == "adding":
             return ReportView(
-                ("test_mse",), higher_is_better=False, curve_metric="val_mse", target=0.05,
-                references={"mean predictor (baseline)": {"test_mse": "baseline_mse"}})
-        return ReportView(("test_accuracy",), higher_is_better=True,
-                          curve_metric="val_accuracy", target=0.75)
+                ("test_mse",),
+                higher_is_better=False,
+                curve_metric="val_mse",
+                target=0.05,
+                references={"mean predictor (baseline)": {"test_mse": "baseline_mse"}},
+            )
+        return ReportView(
+            ("test_accuracy",), higher_is_better=True, curve_metric="val_accuracy", target=0.75
+        )
 
     def prepare(self, config):
         if config["dataset"] != "adding":  # generated, nothing to prepare
@@ -82,12 +107,21 @@ class RnnTask(Task):
             output_units = 10
             loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
             metrics = ["accuracy"]
-        model = build_rnn(config["norm"], cell=config["cell"], units=config["hidden"],
-                          input_shape=tuple(test.element_spec[0].shape[1:]),
-                          output_units=output_units, seed=config["seed"])
+        model = build_rnn(
+            config["norm"],
+            cell=config["cell"],
+            units=config["hidden"],
+            input_shape=tuple(test.element_spec[0].shape[1:]),
+            output_units=output_units,
+            seed=config["seed"],
+        )
         # Clipping keeps a long recurrence's rare large gradients from derailing a run.
-        model.compile(optimizer=keras.optimizers.Adam(config["lr"], clipnorm=1.0), loss=loss,
-                      metrics=metrics, **compile_arguments(config))
+        model.compile(
+            optimizer=keras.optimizers.Adam(config["lr"], clipnorm=1.0),
+            loss=loss,
+            metrics=metrics,
+            **compile_arguments(config),
+        )
         history = self.fit(model, train, config, train_count, validation=val)
         return self.finish(config, history, model, example=example_inputs(val), test=test)
 
@@ -116,16 +150,18 @@ def _adding_data(config):
 
     from experiments.data.sequences import adding_problem
 
-    sizes = {"train": config["train_size"], "val": config["val_size"],
-             "test": config["test_size"]}
+    sizes = {"train": config["train_size"], "val": config["val_size"], "test": config["test_size"]}
     splits = {}
     for role, context in (("train", "training"), ("val", "validation"), ("test", "test")):
         seed = [0 if role == "test" else config["seed"], SPLIT_STREAM[role]]
         inputs, targets = adding_problem(sizes[role], config["seq_len"], seed=seed)
         # Generated, so its source is this code.
-        mlflow.log_input(mlflow.data.from_numpy(
-            inputs, targets=targets, name=f"adding:seq_len={config['seq_len']}:{role}"),
-            context=context)
+        mlflow.log_input(
+            mlflow.data.from_numpy(
+                inputs, targets=targets, name=f"adding:seq_len={config['seq_len']}:{role}"
+            ),
+            context=context,
+        )
         splits[role] = (inputs, targets)
     baseline = float(np.mean((splits["test"][1] - splits["train"][1].mean()) ** 2))
     mlflow.log_metric("baseline_mse", baseline)
@@ -136,5 +172,9 @@ def _adding_data(config):
             dataset = dataset.shuffle(len(splits[role][0]), seed=config["seed"])
         return dataset.batch(config["batch_size"]).prefetch(tf.data.AUTOTUNE)
 
-    return (pipeline("train", True), pipeline("val", False), pipeline("test", False),
-            sizes["train"])
+    return (
+        pipeline("train", True),
+        pipeline("val", False),
+        pipeline("test", False),
+        sizes["train"],
+    )

@@ -18,8 +18,10 @@ BATCH_STATISTICS = ("batch", "weight_meanbn")
 
 class TranslateTask(Task):
     name = "translate"
-    description = ("edges-to-image translation on Fashion-MNIST: U-Net generator, L1 + patch "
-                   "discriminator; L1 (lower is better) and SSIM (higher) on the test set")
+    description = (
+        "edges-to-image translation on Fashion-MNIST: U-Net generator, L1 + patch "
+        "discriminator; L1 (lower is better) and SSIM (higher) on the test set"
+    )
     norms = NORMS
     datasets = ("fashion_mnist",)
     settings = {
@@ -32,8 +34,13 @@ class TranslateTask(Task):
     }
     # Batch size 1, where batch norm's training statistics (one image's) and its
     # moving ones at test time part ways, and instance norm's do not.
-    quick_settings = {"epochs": 3, "batch_size": 1, "train_size": 512, "val_size": 512,
-                      "test_size": 1024}
+    quick_settings = {
+        "epochs": 3,
+        "batch_size": 1,
+        "train_size": 512,
+        "val_size": 512,
+        "test_size": 1024,
+    }
     quick_norms = ("none", "batch", "instance")
     quick_run_seconds = 25
 
@@ -42,17 +49,26 @@ class TranslateTask(Task):
     curve_metric = "val_l1"
 
     def add_arguments(self, parser):
-        parser.add_argument("--l1-weight", type=arguments.positive_float, default=100.0,
-                            help="weight of the L1 loss against the adversarial one "
-                                 "(default: 100, as pix2pix)")
-        parser.add_argument("--eval-stats", type=arguments.choice(EVAL_STATS), default="moving",
-                            help="batch norm's statistics when scoring: its moving ones, or "
-                                 "each test batch's own, as pix2pix (default: moving)")
+        parser.add_argument(
+            "--l1-weight",
+            type=arguments.positive_float,
+            default=100.0,
+            help="weight of the L1 loss against the adversarial one (default: 100, as pix2pix)",
+        )
+        parser.add_argument(
+            "--eval-stats",
+            type=arguments.choice(EVAL_STATS),
+            default="moving",
+            help="batch norm's statistics when scoring: its moving ones, or "
+            "each test batch's own, as pix2pix (default: moving)",
+        )
 
     def configure(self, config):
         if config["eval_stats"] == "batch" and config["norm"] not in BATCH_STATISTICS:
-            raise ValueError(f"--eval-stats batch needs a norm with batch statistics "
-                             f"({', '.join(BATCH_STATISTICS)}), got --norm {config['norm']}")
+            raise ValueError(
+                f"--eval-stats batch needs a norm with batch statistics "
+                f"({', '.join(BATCH_STATISTICS)}), got --norm {config['norm']}"
+            )
         return config
 
     def run(self, config):
@@ -72,17 +88,25 @@ class TranslateTask(Task):
         keras.utils.set_random_seed(config["seed"])
         data = load_logged_images(config)
         # Edge maps are computed in the input pipeline, batch by batch.
-        train, val, test = (split.map(edges_and_target) for split in
-                            (data.train, data.val, data.test))
+        train, val, test = (
+            split.map(edges_and_target) for split in (data.train, data.val, data.test)
+        )
 
-        model = Translator(build_translation_generator(config["norm"], seed=config["seed"]),
-                           build_patch_discriminator(config["norm"], seed=config["seed"]),
-                           l1_weight=config["l1_weight"],
-                           eval_batch_stats=config["eval_stats"] == "batch")
-        optimizers = {name: keras.optimizers.Adam(config["lr"], beta_1=0.5, name=f"{name}_adam")
-                      for name in ("generator", "discriminator")}
-        model.compile(g_optimizer=optimizers["generator"],
-                      d_optimizer=optimizers["discriminator"], **compile_arguments(config))
+        model = Translator(
+            build_translation_generator(config["norm"], seed=config["seed"]),
+            build_patch_discriminator(config["norm"], seed=config["seed"]),
+            l1_weight=config["l1_weight"],
+            eval_batch_stats=config["eval_stats"] == "batch",
+        )
+        optimizers = {
+            name: keras.optimizers.Adam(config["lr"], beta_1=0.5, name=f"{name}_adam")
+            for name in ("generator", "discriminator")
+        }
+        model.compile(
+            g_optimizer=optimizers["generator"],
+            d_optimizer=optimizers["discriminator"],
+            **compile_arguments(config),
+        )
 
         shown = []  # edges and targets of the triplets, the same every epoch
 
@@ -92,8 +116,21 @@ class TranslateTask(Task):
             rows = model.triplets(*shown)
             mlflow.log_image(plots.image_grid(rows, columns=1), key="triplets", step=epoch)
 
-        history = self.fit(model, train, config, data.sizes["train"], validation=val,
-                           callbacks=[keras_logging.EveryEpochs(log_triplets)],
-                           optimizers=optimizers)
-        return self.finish(config, history, model, example=example_inputs(val), test=test,
-                           logged_model=model.generator, model_name="generator")
+        history = self.fit(
+            model,
+            train,
+            config,
+            data.sizes["train"],
+            validation=val,
+            callbacks=[keras_logging.EveryEpochs(log_triplets)],
+            optimizers=optimizers,
+        )
+        return self.finish(
+            config,
+            history,
+            model,
+            example=example_inputs(val),
+            test=test,
+            logged_model=model.generator,
+            model_name="generator",
+        )

@@ -37,9 +37,13 @@ class EpochLogger(mlflow.keras.MlflowCallback):
     def on_train_begin(self, logs=None):
         if self.optimizers is None:
             return super().on_train_begin(logs)
-        mlflow.log_params({f"optimizer_{name}_{key}": value
-                           for name, optimizer in self.optimizers.items()
-                           for key, value in optimizer.get_config().items()})
+        mlflow.log_params(
+            {
+                f"optimizer_{name}_{key}": value
+                for name, optimizer in self.optimizers.items()
+                for key, value in optimizer.get_config().items()
+            }
+        )
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch_start = time.perf_counter()
@@ -75,8 +79,14 @@ def log_keras_model(model, example, name="model", params=None, step=0):
         for dist, version in zip(VERSION_PARAMS.values(), software_versions().values())
     ]
     signature = mlflow.models.infer_signature(example, model.predict(example, verbose=0))
-    return mlflow.keras.log_model(model, name=name, signature=signature, params=params,
-                                  step=step, pip_requirements=requirements)
+    return mlflow.keras.log_model(
+        model,
+        name=name,
+        signature=signature,
+        params=params,
+        step=step,
+        pip_requirements=requirements,
+    )
 
 
 def link_metrics_to_model(model_id, names):
@@ -92,12 +102,17 @@ def link_metrics_to_model(model_id, names):
     client = mlflow.MlflowClient()
     run_id = mlflow.active_run().info.run_id
     linked = {metric.key for metric in client.get_logged_model(model_id).metrics or ()}
-    latest = [max(client.get_metric_history(run_id, name), key=lambda m: (m.step, m.timestamp))
-              for name in names if name not in linked]
+    latest = [
+        max(client.get_metric_history(run_id, name), key=lambda m: (m.step, m.timestamp))
+        for name in names
+        if name not in linked
+    ]
     if not latest:
         return
-    client.log_batch(run_id, metrics=[
-        Metric(m.key, m.value, m.timestamp, m.step, model_id=model_id) for m in latest])
+    client.log_batch(
+        run_id,
+        metrics=[Metric(m.key, m.value, m.timestamp, m.step, model_id=model_id) for m in latest],
+    )
 
 
 class EveryEpochs(keras.callbacks.Callback):
@@ -146,8 +161,11 @@ class DivergenceMonitor(keras.callbacks.Callback):
         self._epoch = epoch + 1
 
     def on_train_batch_end(self, batch, logs=None):
-        bad = {name: float(value) for name, value in (logs or {}).items()
-               if not math.isfinite(float(value))}
+        bad = {
+            name: float(value)
+            for name, value in (logs or {}).items()
+            if not math.isfinite(float(value))
+        }
         if bad and self.diverged_at is None:
             step = min(batch + 1, (self.params or {}).get("steps") or batch + 1)
             self.diverged_at = (self._epoch, step, bad)

@@ -134,8 +134,11 @@ def git_tags():
 def process_tags():
     """The host and process a run lives in, so a later command can tell it is gone."""
     process = psutil.Process()
-    return {"host": socket.gethostname(), "pid": str(process.pid),
-            "process_started": f"{process.create_time():.3f}"}
+    return {
+        "host": socket.gethostname(),
+        "pid": str(process.pid),
+        "process_started": f"{process.create_time():.3f}",
+    }
 
 
 def heartbeat_period():
@@ -148,8 +151,7 @@ def heartbeat_period():
     except ValueError:
         period = 0.0
     if not 0 < period < math.inf:
-        raise TrackingError(f"{HEARTBEAT_ENV} must be a positive number of seconds, "
-                            f"got {value!r}")
+        raise TrackingError(f"{HEARTBEAT_ENV} must be a positive number of seconds, got {value!r}")
     return period
 
 
@@ -174,8 +176,7 @@ class Heartbeat:
         # Fixed now: the thread must not follow a later change of the global URI.
         self._client = mlflow.MlflowClient(mlflow.get_tracking_uri())
         self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._beat, name=f"heartbeat {run_id}",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._beat, name=f"heartbeat {run_id}", daemon=True)
         self._thread.start()
 
     def _beat(self):
@@ -186,9 +187,12 @@ class Heartbeat:
                 failing = False
             except Exception as error:  # MLflow raises many kinds: each is a missed beat
                 if not failing:
-                    print(f"Heartbeat of run {self._run_id} not recorded, trying again every "
-                          f"{self._period:g} s: {type(error).__name__}: {str(error)[:200]}",
-                          file=sys.stderr, flush=True)
+                    print(
+                        f"Heartbeat of run {self._run_id} not recorded, trying again every "
+                        f"{self._period:g} s: {type(error).__name__}: {str(error)[:200]}",
+                        file=sys.stderr,
+                        flush=True,
+                    )
                 failing = True
 
     def stop(self):
@@ -199,8 +203,10 @@ class Heartbeat:
 def _process_alive(pid, started):
     try:
         process = psutil.Process(pid)
-        return (abs(process.create_time() - started) < _START_TIME_TOLERANCE_S
-                and process.status() != psutil.STATUS_ZOMBIE)
+        return (
+            abs(process.create_time() - started) < _START_TIME_TOLERANCE_S
+            and process.status() != psutil.STATUS_ZOMBIE
+        )
     except psutil.Error:  # gone, or not ours to see
         return False
 
@@ -211,10 +217,11 @@ def _system_metrics_wanted():
     from mlflow.environment_variables import MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING
 
     # MLflow reads it when the run starts its monitor.
-    os.environ.setdefault("MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL",
-                          str(SYSTEM_METRICS_INTERVAL_S))
-    return (not MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING.defined
-            or MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING.get())
+    os.environ.setdefault("MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL", str(SYSTEM_METRICS_INTERVAL_S))
+    return (
+        not MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING.defined
+        or MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING.get()
+    )
 
 
 def _why_stale(tags, host, now, limit):
@@ -247,8 +254,12 @@ def end_stale_runs():
     experiments = [e.experiment_id for e in client.search_experiments(view_type=ViewType.ALL)]
     if not experiments:
         return []
-    found = client.search_runs(experiments, filter_string="attributes.status = 'RUNNING'",
-                               run_view_type=ViewType.ALL, max_results=50_000)
+    found = client.search_runs(
+        experiments,
+        filter_string="attributes.status = 'RUNNING'",
+        run_view_type=ViewType.ALL,
+        max_results=50_000,
+    )
     host, now = socket.gethostname(), time.time()
     stale = []
     for run in found:
@@ -258,14 +269,18 @@ def end_stale_runs():
             client.set_terminated(run.info.run_id, "KILLED")
             stale.append(run.info.run_id)
     if stale:
-        print(f"Ended {len(stale)} stale run(s) as KILLED, their process gone: "
-              f"{', '.join(stale)}", file=sys.stderr, flush=True)
+        print(
+            f"Ended {len(stale)} stale run(s) as KILLED, their process gone: {', '.join(stale)}",
+            file=sys.stderr,
+            flush=True,
+        )
     return stale
 
 
 @contextlib.contextmanager
-def tracked_run(experiment, run_name, params, tags, parent_run_id=None, description=None,
-                resume_run_id=None):
+def tracked_run(
+    experiment, run_name, params, tags, parent_run_id=None, description=None, resume_run_id=None
+):
     """Starts an MLflow run (a child of `parent_run_id` when given) that always
     ends FINISHED, FAILED or KILLED.
 
@@ -286,10 +301,15 @@ def tracked_run(experiment, run_name, params, tags, parent_run_id=None, descript
         run = mlflow.start_run(run_id=resume_run_id, log_system_metrics=_system_metrics_wanted())
         mlflow.set_tags({**live_tags(), **tags})
     else:
-        run = mlflow.start_run(experiment_id=experiment, run_name=run_name,
-                               nested=parent_run_id is not None, parent_run_id=parent_run_id,
-                               tags={**live_tags(), **tags}, description=description,
-                               log_system_metrics=_system_metrics_wanted())
+        run = mlflow.start_run(
+            experiment_id=experiment,
+            run_name=run_name,
+            nested=parent_run_id is not None,
+            parent_run_id=parent_run_id,
+            tags={**live_tags(), **tags},
+            description=description,
+            log_system_metrics=_system_metrics_wanted(),
+        )
     heartbeat = Heartbeat(run.info.run_id, period)
     status = "FINISHED"
     try:

@@ -45,7 +45,8 @@ def check_exposure(host, auth):
         raise ExperimentError(
             f"refusing to serve the store on --host {host} without authentication: anyone who "
             f"reaches it could read and change every run. Add --auth (with {PASSWORD_ENV} set "
-            "on the first start), or serve on 127.0.0.1")
+            "on the first start), or serve on 127.0.0.1"
+        )
 
 
 def write_auth_config(directory):
@@ -61,7 +62,8 @@ def write_auth_config(directory):
         "default_permission = READ\n"
         f"database_uri = sqlite:///{(directory / AUTH_DATABASE).resolve()}\n"
         "admin_username = admin\n"
-        "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n")
+        "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n"
+    )
     return path
 
 
@@ -71,7 +73,8 @@ def auth_environment(directory, environ=os.environ):
     if not (Path(directory) / AUTH_DATABASE).exists() and not environ.get(PASSWORD_ENV):
         raise ExperimentError(
             f"--auth needs the admin password on its first start: set {PASSWORD_ENV} in the "
-            "environment (not on the command line), then start the server again")
+            "environment (not on the command line), then start the server again"
+        )
     return {
         "MLFLOW_AUTH_CONFIG_PATH": str(write_auth_config(directory)),
         SECRET_KEY_ENV: environ.get(SECRET_KEY_ENV) or secrets.token_hex(32),
@@ -91,21 +94,37 @@ def check_backend_store(uri):
         raise ExperimentError(
             f"the store URI {parts.scheme}://{parts.username}:***@{parts.hostname}... holds a "
             "password, which the server's command line would show to every user of the "
-            "machine: leave it out, and give it to the driver in PGPASSWORD or ~/.pgpass")
+            "machine: leave it out, and give it to the driver in PGPASSWORD or ~/.pgpass"
+        )
     if uri.startswith(("postgresql:", "postgresql+psycopg:")):
         try:
-            import psycopg  # noqa: F401
+            import psycopg  # noqa: F401  (only whether the driver is installed)
         except ImportError:
             raise ExperimentError(
                 f"the store {uri.split('@')[-1]} is PostgreSQL, whose driver is not installed: "
-                "pip install 'psycopg[binary]'") from None
+                "pip install 'psycopg[binary]'"
+            ) from None
 
 
 def server_command(host, port, backend_store_uri, artifacts_destination, workers=2, auth=False):
     """The `mlflow server` command line (it holds no secret)."""
-    command = [sys.executable, "-m", "mlflow", "server", "--host", host, "--port", str(port),
-               "--workers", str(workers), "--backend-store-uri", backend_store_uri,
-               "--serve-artifacts", "--artifacts-destination", artifacts_destination]
+    command = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "server",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--backend-store-uri",
+        backend_store_uri,
+        "--serve-artifacts",
+        "--artifacts-destination",
+        artifacts_destination,
+    ]
     if auth:
         command += ["--app-name", "basic-auth"]
     return command

@@ -44,7 +44,7 @@ def sqlite_path(uri):
     """The database file of a `sqlite:///` URI, else None."""
     if not uri.startswith("sqlite:///"):
         return None
-    return Path(uri[len("sqlite:///"):])
+    return Path(uri[len("sqlite:///") :])
 
 
 @contextlib.contextmanager
@@ -82,15 +82,20 @@ def _check_writable(database):
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise TrackingError(f"Cannot create the MLflow store directory {directory}: "
-                            f"{error.strerror}. Create it writable, {_USE_ANOTHER}.") from None
+        raise TrackingError(
+            f"Cannot create the MLflow store directory {directory}: "
+            f"{error.strerror}. Create it writable, {_USE_ANOTHER}."
+        ) from None
     if not os.access(directory, os.W_OK | os.X_OK):
-        raise TrackingError(f"The MLflow store directory {directory} is not writable. "
-                            f"Make it writable (chmod u+w), {_USE_ANOTHER}.")
+        raise TrackingError(
+            f"The MLflow store directory {directory} is not writable. "
+            f"Make it writable (chmod u+w), {_USE_ANOTHER}."
+        )
     if not database.exists():
         return
-    read_only = TrackingError(f"The MLflow store {database} is read-only. "
-                              f"Make it writable (chmod u+w), {_USE_ANOTHER}.")
+    read_only = TrackingError(
+        f"The MLflow store {database} is read-only. Make it writable (chmod u+w), {_USE_ANOTHER}."
+    )
     if not os.access(database, os.W_OK):
         raise read_only
     # A write, rolled back: it fails whatever else keeps the file from being
@@ -107,8 +112,9 @@ def _check_writable(database):
     except sqlite3.OperationalError as error:
         if "readonly" in str(error) or "read-only" in str(error):
             raise read_only from None
-        raise TrackingError(f"Cannot write the MLflow store {database}: {error}. "
-                            f"Check the file, {_USE_ANOTHER}.") from None
+        raise TrackingError(
+            f"Cannot write the MLflow store {database}: {error}. Check the file, {_USE_ANOTHER}."
+        ) from None
 
 
 def open_store(uri=None):
@@ -134,10 +140,16 @@ def open_store(uri=None):
             mlflow.MlflowClient().search_experiments(max_results=1)
     except Exception as error:  # MLflow raises many kinds: report them all alike
         problem = "Cannot open" if database is not None else "Cannot reach"
-        fix = ("Check the file" if database is not None else "Start the server, or unset "
-               f"MLFLOW_TRACKING_URI to use the local store {default_uri()}")
-        raise TrackingError(f"{problem} the MLflow tracking store {uri}: "
-                            f"{type(error).__name__}: {str(error)[:300]}. {fix}.") from None
+        fix = (
+            "Check the file"
+            if database is not None
+            else "Start the server, or unset "
+            f"MLFLOW_TRACKING_URI to use the local store {default_uri()}"
+        )
+        raise TrackingError(
+            f"{problem} the MLflow tracking store {uri}: "
+            f"{type(error).__name__}: {str(error)[:300]}. {fix}."
+        ) from None
     runs.end_stale_runs()
     return uri
 
@@ -160,14 +172,17 @@ def experiment_id(name):
                 location = (database.parent / name.replace("/", "_")).resolve().as_uri()
             try:
                 return client.create_experiment(
-                    name, artifact_location=location,
-                    tags={EXPERIMENT_KIND_TAG: MODEL_TRAINING_KIND})
+                    name,
+                    artifact_location=location,
+                    tags={EXPERIMENT_KIND_TAG: MODEL_TRAINING_KIND},
+                )
             except MlflowException:
                 # A server store has no lock: another process created it in between.
                 experiment = client.get_experiment_by_name(name)
                 if experiment is None:
                     raise
         if EXPERIMENT_KIND_TAG not in experiment.tags:  # made before the tag was set
-            client.set_experiment_tag(experiment.experiment_id, EXPERIMENT_KIND_TAG,
-                                      MODEL_TRAINING_KIND)
+            client.set_experiment_tag(
+                experiment.experiment_id, EXPERIMENT_KIND_TAG, MODEL_TRAINING_KIND
+            )
         return experiment.experiment_id

@@ -63,9 +63,7 @@ def instance_norm(x, gamma, beta, axes, epsilon, with_statistics):
     keepdims shapes and the variance biased; both are None unless
     `with_statistics`.
     """
-    return _implementation("instance_norm")(
-        x, gamma, beta, axes, epsilon, with_statistics
-    )
+    return _implementation("instance_norm")(x, gamma, beta, axes, epsilon, with_statistics)
 
 
 def weight_norm(v, g, norm_axes):

@@ -131,12 +131,8 @@ def instance_norm(x, gamma, beta, axes, epsilon, with_statistics):
             # Centred, so inputs far from zero keep their precision.
             centred = x - mean
             mean_dy = tf.reduce_mean(dy, axis=axes, keepdims=True)
-            mean_dy_xhat = inv * tf.reduce_mean(
-                dy * centred, axis=axes, keepdims=True
-            )
-            dx = dy * scale - centred * (scale * inv * mean_dy_xhat) - (
-                scale * mean_dy
-            )
+            mean_dy_xhat = inv * tf.reduce_mean(dy * centred, axis=axes, keepdims=True)
+            dx = dy * scale - centred * (scale * inv * mean_dy_xhat) - (scale * mean_dy)
             size = tf.cast(tf.size(x) // tf.size(mean), x.dtype)
             dgamma = _sum_to_shape_of(mean_dy_xhat * size, gamma)
             dbeta = _sum_to_shape_of(mean_dy * size, beta)
@@ -154,9 +150,7 @@ def _sum_to_shape_of(values, like):
     over every axis, for a scalar stand-in).
     """
     axes = [a for a, size in enumerate(like.shape) if size == 1]
-    return tf.reshape(
-        tf.reduce_sum(values, axis=axes, keepdims=True), tf.shape(like)
-    )
+    return tf.reshape(tf.reduce_sum(values, axis=axes, keepdims=True), tf.shape(like))
 
 
 def weight_norm(v, g, norm_axes):
@@ -175,9 +169,7 @@ def weight_norm(v, g, norm_axes):
         inverse = tf.math.rsqrt(tf.maximum(squared, generic.MIN_SQUARED_NORM))
         scale = g * inverse
         # 1 / ||v||^2 where the norm depends on v, 0 below the floor.
-        inverse_squared = tf.where(
-            squared >= generic.MIN_SQUARED_NORM, tf.square(inverse), 0.0
-        )
+        inverse_squared = tf.where(squared >= generic.MIN_SQUARED_NORM, tf.square(inverse), 0.0)
 
         def grad(dw):
             dot = tf.reduce_sum(dw * v, axis=norm_axes, keepdims=True)

@@ -45,9 +45,7 @@ def batch_norm(inputs, axes, epsilon):
     )
 
 
-def _batch_norm(
-    x, gamma, beta, moving_mean, moving_variance, training, channels_last, epsilon
-):
+def _batch_norm(x, gamma, beta, moving_mean, moving_variance, training, channels_last, epsilon):
     shape = x.shape
     x = ops.cast(x, "float32")
     if channels_last:
@@ -59,9 +57,7 @@ def _batch_norm(
         # variance into these buffers; the layers keep the biased variance.
         mean = torch.zeros_like(moving_mean)
         variance = torch.zeros_like(moving_variance)
-        y = F.batch_norm(
-            x, mean, variance, gamma, beta, True, 1.0, epsilon
-        )
+        y = F.batch_norm(x, mean, variance, gamma, beta, True, 1.0, epsilon)
         n = x.numel() // x.shape[1]
         variance = variance * ((n - 1) / n)
     else:

@@ -19,8 +19,13 @@ from tests.experiments import processes
 DEBIAN_DIR = data.DATASETS["fashion_mnist"].idx_dir
 TINY = {"train": 640, "test": 160}
 # Sizes the tiny dataset can serve; quick runs in tests use them.
-TINY_SETTINGS = {"epochs": 2, "batch_size": 32, "train_size": 256, "val_size": 128,
-                 "test_size": 128}
+TINY_SETTINGS = {
+    "epochs": 2,
+    "batch_size": 32,
+    "train_size": 256,
+    "val_size": 128,
+    "test_size": 128,
+}
 IN_NAMESPACE_ENV = "KERAS_NORMS_TEST_IN_NAMESPACE"  # the inner run's results file
 TINY_TFDS_ENV = "KERAS_NORMS_TEST_TINY_TFDS"  # the outer run's tiny dataset, for the inner
 
@@ -35,7 +40,7 @@ def write_idx_subset(source, target, count):
     for size in header[2:]:
         record *= size
     header[1] = count
-    body = raw[4 * (1 + dims): 4 * (1 + dims) + count * record]
+    body = raw[4 * (1 + dims) : 4 * (1 + dims) + count * record]
     with gzip.open(target, "wb") as f:
         f.write(struct.pack(f">{1 + dims}I", *header) + body)
 
@@ -75,8 +80,8 @@ def tiny_feature_cache(tmp_path_factory):
     images = rng.random((64, 28, 28, 1)).astype("float32")
     labels = rng.integers(0, 10, 64).astype("int32")
     gan_metrics.load_feature_extractor(
-        cache, train_data=tf.data.Dataset.from_tensor_slices((images, labels)).batch(32),
-        epochs=1)
+        cache, train_data=tf.data.Dataset.from_tensor_slices((images, labels)).batch(32), epochs=1
+    )
     return cache
 
 
@@ -121,8 +126,9 @@ def runs_of(store):
         experiment = mlflow.get_experiment_by_name(f"keras-norms-{task}")
         if experiment is None:
             return []
-        found = mlflow.MlflowClient().search_runs([experiment.experiment_id],
-                                                  order_by=["attributes.start_time ASC"])
+        found = mlflow.MlflowClient().search_runs(
+            [experiment.experiment_id], order_by=["attributes.start_time ASC"]
+        )
         return [r for r in found if all(r.data.tags.get(k) == v for k, v in tags.items())]
 
     return runs
@@ -148,8 +154,13 @@ def image_steps(store):
     def steps(run, key):
         paths = [a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id, "images")]
         # MLflow names them images/<key>+step+<step>+timestamp+...(.png|+compressed.webp).
-        return sorted({int(p.split("+")[2]) for p in paths
-                       if p.startswith(f"images/{key}+step+") and p.endswith(".png")})
+        return sorted(
+            {
+                int(p.split("+")[2])
+                for p in paths
+                if p.startswith(f"images/{key}+step+") and p.endswith(".png")
+            }
+        )
 
     return steps
 
@@ -164,23 +175,30 @@ def image_steps(store):
 
 def pytest_configure(config):
     config.addinivalue_line(
-        "markers", "loopback_namespace(timeout): run the test in the session's loopback-only "
-                   "network and PID namespace; `timeout` seconds count towards its limit")
+        "markers",
+        "loopback_namespace(timeout): run the test in the session's loopback-only "
+        "network and PID namespace; `timeout` seconds count towards its limit",
+    )
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_pyfunc_call(pyfuncitem):
-    if pyfuncitem.get_closest_marker("loopback_namespace") is None or \
-            os.environ.get(IN_NAMESPACE_ENV):
+    if pyfuncitem.get_closest_marker("loopback_namespace") is None or os.environ.get(
+        IN_NAMESPACE_ENV
+    ):
         return None
     results = _namespace_results(pyfuncitem)
     outcome = results.get(pyfuncitem.nodeid)
     if outcome is None:
-        pytest.fail(f"{pyfuncitem.nodeid} did not report from the namespace:\n"
-                    f"{results['<output>']}", pytrace=False)
+        pytest.fail(
+            f"{pyfuncitem.nodeid} did not report from the namespace:\n{results['<output>']}",
+            pytrace=False,
+        )
     if outcome["outcome"] != "passed":
-        pytest.fail(f"{pyfuncitem.nodeid} {outcome['outcome']} in the namespace:\n"
-                    f"{outcome['report']}", pytrace=False)
+        pytest.fail(
+            f"{pyfuncitem.nodeid} {outcome['outcome']} in the namespace:\n{outcome['report']}",
+            pytrace=False,
+        )
     return True
 
 
@@ -192,8 +210,9 @@ def _namespace_results(first):
     if hasattr(session, "loopback_results"):
         return session.loopback_results
     items = [item for item in session.items if item.get_closest_marker("loopback_namespace")]
-    timeout = sum(item.get_closest_marker("loopback_namespace").kwargs.get("timeout", 120)
-                  for item in items)
+    timeout = sum(
+        item.get_closest_marker("loopback_namespace").kwargs.get("timeout", 120) for item in items
+    )
     tiny_tfds = first.funcargs["tiny_tfds_dir"]
     unshare = ["unshare", "--net", "--pid", "--fork", "--kill-child", "--mount-proc"]
     if os.geteuid() != 0:
@@ -202,19 +221,43 @@ def _namespace_results(first):
     # within the 107 bytes a socket path may have.
     with tempfile.TemporaryDirectory(prefix="ray", dir="/tmp") as ray_tmp:
         results_file = Path(ray_tmp) / "results.jsonl"
-        command = [*unshare, "sh", "-c", 'ip link set lo up && exec "$0" "$@"',
-                   sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                   "-W", "ignore::DeprecationWarning", *(item.nodeid for item in items)]
-        env = {**os.environ, IN_NAMESPACE_ENV: str(results_file), "RAY_TMPDIR": ray_tmp,
-               "RAY_USAGE_STATS_ENABLED": "0", TINY_TFDS_ENV: str(tiny_tfds)}
+        command = [
+            *unshare,
+            "sh",
+            "-c",
+            'ip link set lo up && exec "$0" "$@"',
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-W",
+            "ignore::DeprecationWarning",
+            *(item.nodeid for item in items),
+        ]
+        env = {
+            **os.environ,
+            IN_NAMESPACE_ENV: str(results_file),
+            "RAY_TMPDIR": ray_tmp,
+            "RAY_USAGE_STATS_ENABLED": "0",
+            TINY_TFDS_ENV: str(tiny_tfds),
+        }
         try:
-            run = subprocess.run(command, cwd=session.config.rootpath, env=env,
-                                 timeout=timeout, capture_output=True, text=True)
+            run = subprocess.run(
+                command,
+                cwd=session.config.rootpath,
+                env=env,
+                timeout=timeout,
+                capture_output=True,
+                text=True,
+            )
             output = run.stdout[-8000:] + run.stderr[-4000:]
         except subprocess.TimeoutExpired as error:
             output = error.stdout or b""
-            output = (output.decode(errors="replace") if isinstance(output, bytes)
-                      else output)[-8000:]
+            output = (output.decode(errors="replace") if isinstance(output, bytes) else output)[
+                -8000:
+            ]
             output = f"the namespace's tests ran past {timeout} s:\n{output}"
         results = {"<output>": output}
         if results_file.exists():
@@ -233,8 +276,16 @@ def pytest_runtest_logreport(report):
     if not path or (report.when != "call" and report.outcome == "passed"):
         return
     with open(path, "a") as results:
-        results.write(json.dumps({"nodeid": report.nodeid, "outcome": report.outcome,
-                                  "report": str(report.longrepr or "")[-6000:]}) + "\n")
+        results.write(
+            json.dumps(
+                {
+                    "nodeid": report.nodeid,
+                    "outcome": report.outcome,
+                    "report": str(report.longrepr or "")[-6000:],
+                }
+            )
+            + "\n"
+        )
 
 
 @pytest.fixture(scope="session")
@@ -282,9 +333,17 @@ def sweep_process(tiny_tfds_dir, store):
         code = SWEEP_PROCESS.format(settings=TINY_SETTINGS)
         process = processes.start(
             [sys.executable, "-c", code, "sweep", "--task", "cnn", "--quick", *argv],
-            env={**os.environ, "TFDS_DATA_DIR": str(tiny_tfds_dir),
-                 "MLFLOW_TRACKING_URI": store, "TF_CPP_MIN_LOG_LEVEL": "2", **env},
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            env={
+                **os.environ,
+                "TFDS_DATA_DIR": str(tiny_tfds_dir),
+                "MLFLOW_TRACKING_URI": store,
+                "TF_CPP_MIN_LOG_LEVEL": "2",
+                **env,
+            },
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         started.append(process)
         return process
 

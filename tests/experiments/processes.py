@@ -15,8 +15,7 @@ def _sigint_at_default():
 def start(args, **kwargs):
     """`subprocess.Popen(args, **kwargs)` leading a process group of its own,
     with SIGINT at its default."""
-    return subprocess.Popen(args, preexec_fn=_sigint_at_default, start_new_session=True,
-                            **kwargs)
+    return subprocess.Popen(args, preexec_fn=_sigint_at_default, start_new_session=True, **kwargs)
 
 
 def kill_group(process):

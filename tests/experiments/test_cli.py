@@ -23,9 +23,25 @@ from tests.experiments.ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 
-COMMON_PARAMS = {"task", "norm", "dataset", "epochs", "batch_size", "lr", "seed", "quick",
-                 "train_size", "val_size", "test_size", "data_dir", "depth", "optimizer",
-                 "keras_version", "tensorflow_version", "keras_norms_version"}
+COMMON_PARAMS = {
+    "task",
+    "norm",
+    "dataset",
+    "epochs",
+    "batch_size",
+    "lr",
+    "seed",
+    "quick",
+    "train_size",
+    "val_size",
+    "test_size",
+    "data_dir",
+    "depth",
+    "optimizer",
+    "keras_version",
+    "tensorflow_version",
+    "keras_norms_version",
+}
 
 
 def _runs(uri, **filters):
@@ -33,7 +49,8 @@ def _runs(uri, **filters):
     if mlflow.get_experiment_by_name("keras-norms-cnn") is None:
         return []
     runs = mlflow.MlflowClient().search_runs(
-        [mlflow.get_experiment_by_name("keras-norms-cnn").experiment_id])
+        [mlflow.get_experiment_by_name("keras-norms-cnn").experiment_id]
+    )
     return [r for r in runs if all(r.data.tags.get(k) == v for k, v in filters.items())]
 
 
@@ -47,8 +64,14 @@ def test_quick_run_logs_params_epoch_metrics_dataset_model_and_figure(store, tin
     assert run.data.tags["study"] == "e2e"
     assert len(run.data.tags["mlflow.source.git.commit"]) == 40
     client = mlflow.MlflowClient()
-    for metric in ("loss", "accuracy", "val_loss", "val_accuracy", "epoch_time_s",
-                   "examples_per_s"):
+    for metric in (
+        "loss",
+        "accuracy",
+        "val_loss",
+        "val_accuracy",
+        "epoch_time_s",
+        "examples_per_s",
+    ):
         steps = [m.step for m in client.get_metric_history(run.info.run_id, metric)]
         assert sorted(steps) == [1, 2], metric
     assert 0.0 <= run.data.metrics["test_accuracy"] <= 1.0
@@ -58,13 +81,14 @@ def test_quick_run_logs_params_epoch_metrics_dataset_model_and_figure(store, tin
 
     # The model loads back (the library's layers registered by its import) and
     # scores on the test split what the run logged.
-    import keras_norms  # noqa: F401
+    import keras_norms  # noqa: F401  (registers the layers the logged model holds)
     from experiments.data.images import load_images
 
     [output] = run.outputs.model_outputs
     model = mlflow.keras.load_model(f"models:/{output.model_id}")
-    test = load_images("fashion_mnist", batch_size=32, seed=0, train_size=256,
-                       val_size=128, test_size=128).test
+    test = load_images(
+        "fashion_mnist", batch_size=32, seed=0, train_size=256, val_size=128, test_size=128
+    ).test
     accuracy = model.evaluate(test, return_dict=True, verbose=0)["accuracy"]
     assert math.isclose(accuracy, run.data.metrics["test_accuracy"], abs_tol=1e-6)
 
@@ -80,8 +104,10 @@ def test_a_run_has_a_readable_name_system_metrics_and_its_scores_on_its_logged_m
     assert run.info.run_name == "cnn · batch · bs32 · lr2e-3 · seed 0"
     description = run.data.tags["mlflow.note.content"]
     assert description.startswith("**cnn**: ResNet-style image classifier")
-    assert ("Normalization `batch`, on fashion_mnist (256 training examples), 2 epochs, "
-            "batch size 32, learning rate 0.002, seed 0, a quick run.") in description
+    assert (
+        "Normalization `batch`, on fashion_mnist (256 training examples), 2 epochs, "
+        "batch size 32, learning rate 0.002, seed 0, a quick run."
+    ) in description
 
     # MLflow's system metrics, sampled while the run trained.
     for metric in ("system/cpu_utilization_percentage", "system/system_memory_usage_megabytes"):
@@ -99,8 +125,10 @@ def test_a_run_has_a_readable_name_system_metrics_and_its_scores_on_its_logged_m
         assert scores[key] == run.data.metrics[key], key
     assert model.params["norm"] == "batch" and model.params["lr"] == "0.002"
     found = mlflow.search_logged_models(
-        experiment_ids=[run.info.experiment_id], output_format="list",
-        filter_string=f"metrics.test_accuracy >= {run.data.metrics['test_accuracy']}")
+        experiment_ids=[run.info.experiment_id],
+        output_format="list",
+        filter_string=f"metrics.test_accuracy >= {run.data.metrics['test_accuracy']}",
+    )
     assert [m.model_id for m in found] == [output.model_id]
     # Linking left the run's own history alone: one test score, one point.
     history = mlflow.MlflowClient().get_metric_history(run.info.run_id, "test_accuracy")
@@ -110,15 +138,29 @@ def test_a_run_has_a_readable_name_system_metrics_and_its_scores_on_its_logged_m
 def test_sweep_makes_a_parent_and_a_child_per_configuration_then_a_report(
     store, tiny_cnn, tmp_path, capsys
 ):
-    argv = ["sweep", "--task", "cnn", "--norms", "none,layer", "--epochs", "1", "--quick",
-            "--study", "two", "--workers", "1"]
+    argv = [
+        "sweep",
+        "--task",
+        "cnn",
+        "--norms",
+        "none,layer",
+        "--epochs",
+        "1",
+        "--quick",
+        "--study",
+        "two",
+        "--workers",
+        "1",
+    ]
     assert main(argv) == 0
     out, err = capsys.readouterr()
     assert "run 1/2" in out and "run 2/2" in out and "left" in out
     # A line per run with its primary metric, a table at the end, where to look next.
     assert "done: cnn · none · bs32 · lr1e-3 · seed 0: test_accuracy 0." in out
-    assert any(line.startswith("cnn · layer · bs32 · lr1e-3 ") and "test_accuracy" in line
-               for line in out.splitlines())
+    assert any(
+        line.startswith("cnn · layer · bs32 · lr1e-3 ") and "test_accuracy" in line
+        for line in out.splitlines()
+    )
     assert "report --study two" in out and " ui " in out
     # Quiet: no Keras progress bars, no MLflow INFO lines (without -v).
     assert "━" not in out and "INFO mlflow.system_metrics" not in err
@@ -130,9 +172,12 @@ def test_sweep_makes_a_parent_and_a_child_per_configuration_then_a_report(
     assert parent.info.run_name == "cnn sweep · two"
     assert parent.data.tags["mlflow.note.content"].startswith(
         "**cnn sweep** of 2 runs, one per combination of seed: 0; batch_size: 32; "
-        "lr: 0.001; norm: none, layer.")
+        "lr: 0.001; norm: none, layer."
+    )
     assert sorted(c.info.run_name for c in children) == [
-        "cnn · layer · bs32 · lr1e-3 · seed 0", "cnn · none · bs32 · lr1e-3 · seed 0"]
+        "cnn · layer · bs32 · lr1e-3 · seed 0",
+        "cnn · none · bs32 · lr1e-3 · seed 0",
+    ]
     assert sorted(c.data.params["norm"] for c in children) == ["layer", "none"]
     assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parent.info.run_id}
     assert all(c.info.status == "FINISHED" for c in children)
@@ -165,8 +210,9 @@ def test_a_failing_child_fails_the_sweep_but_not_its_siblings(store, tiny_cnn, m
         mlflow.log_metric("test_accuracy", 0.5)
 
     monkeypatch.setattr(tiny_cnn, "run", fail_for_group)
-    assert main(["sweep", "--task", "cnn", "--norms", "group,none", "--quick",
-                 "--workers", "1"]) == 1
+    assert (
+        main(["sweep", "--task", "cnn", "--norms", "group,none", "--quick", "--workers", "1"]) == 1
+    )
     statuses = {r.data.params.get("norm", "parent"): r.info.status for r in _runs(store)}
     assert statuses == {"group": "FAILED", "none": "FINISHED", "parent": "FAILED"}
     assert not [r for r in _runs(store) if r.info.status == "RUNNING"]
@@ -174,19 +220,57 @@ def test_a_failing_child_fails_the_sweep_but_not_its_siblings(store, tiny_cnn, m
 
 BAD_INPUTS = [
     (["run", "--task", "tsp", "--norm", "batch"], "--task: invalid choice 'tsp' (choose from cnn"),
-    (["run", "--task", "cnn", "--norm", "spectral"], "--norm: invalid choice 'spectral' (choose from none, batch, batch_renorm, instance, weight"),
-    (["run", "--task", "cnn", "--norm", "batch", "--dataset", "imagenet"], "--dataset: invalid choice 'imagenet' (choose from fashion_mnist, mnist, cifar10"),
-    (["run", "--task", "cnn", "--norm", "batch", "--epochs", "0"], "--epochs: must be a positive integer, got '0'"),
-    (["run", "--task", "cnn", "--norm", "batch", "--batch-size", "-8"], "--batch-size: must be a positive integer, got '-8'"),
-    (["run", "--task", "cnn", "--norm", "batch", "--lr", "0"], "--lr: must be a positive number, got '0'"),
-    (["run", "--task", "cnn", "--norm", "batch", "--lr", "nan"], "--lr: must be a positive number, got 'nan'"),
+    (
+        ["run", "--task", "cnn", "--norm", "spectral"],
+        "--norm: invalid choice 'spectral' (choose from none, batch, batch_renorm, instance, "
+        "weight",
+    ),
+    (
+        ["run", "--task", "cnn", "--norm", "batch", "--dataset", "imagenet"],
+        "--dataset: invalid choice 'imagenet' (choose from fashion_mnist, mnist, cifar10",
+    ),
+    (
+        ["run", "--task", "cnn", "--norm", "batch", "--epochs", "0"],
+        "--epochs: must be a positive integer, got '0'",
+    ),
+    (
+        ["run", "--task", "cnn", "--norm", "batch", "--batch-size", "-8"],
+        "--batch-size: must be a positive integer, got '-8'",
+    ),
+    (
+        ["run", "--task", "cnn", "--norm", "batch", "--lr", "0"],
+        "--lr: must be a positive number, got '0'",
+    ),
+    (
+        ["run", "--task", "cnn", "--norm", "batch", "--lr", "nan"],
+        "--lr: must be a positive number, got 'nan'",
+    ),
     (["sweep", "--task", "cnn", "--norms", "batch,bogus"], "--norms: invalid choice 'bogus'"),
-    (["sweep", "--task", "cnn", "--norms", "batch", "--batch-sizes", "8,0"], "--batch-sizes: must be a positive integer, got '0'"),
-    (["sweep", "--task", "cnn", "--norms", "batch", "--lrs", "1e-3,-1"], "--lrs: must be a positive number, got '-1'"),
-    (["sweep", "--task", "cnn", "--norms", "batch", "--epochs", "-2"], "--epochs: must be a positive integer, got '-2'"),
-    (["run", "--task", "cnn", "--norm", "batch", "--depth", "0"], "--depth: must be a positive integer, got '0'"),
-    (["sweep", "--task", "cnn", "--norms", "batch", "--seeds", "0"], "--seeds: must be a count N >= 1 (seeds 0..N-1) or a comma-separated list of seeds such as 0,4,7, got '0'"),
-    (["sweep", "--task", "cnn", "--norms", "batch", "--seeds", "1,-1"], "--seeds: must be a non-negative integer, got '-1'"),
+    (
+        ["sweep", "--task", "cnn", "--norms", "batch", "--batch-sizes", "8,0"],
+        "--batch-sizes: must be a positive integer, got '0'",
+    ),
+    (
+        ["sweep", "--task", "cnn", "--norms", "batch", "--lrs", "1e-3,-1"],
+        "--lrs: must be a positive number, got '-1'",
+    ),
+    (
+        ["sweep", "--task", "cnn", "--norms", "batch", "--epochs", "-2"],
+        "--epochs: must be a positive integer, got '-2'",
+    ),
+    (
+        ["run", "--task", "cnn", "--norm", "batch", "--depth", "0"],
+        "--depth: must be a positive integer, got '0'",
+    ),
+    (
+        ["sweep", "--task", "cnn", "--norms", "batch", "--seeds", "0"],
+        "--seeds: must be a count N >= 1 (seeds 0..N-1) or a comma-separated list of seeds "
+        "such as 0,4,7, got '0'",
+    ),
+    (
+        ["sweep", "--task", "cnn", "--norms", "batch", "--seeds", "1,-1"],
+        "--seeds: must be a non-negative integer, got '-1'",
+    ),
 ]
 
 
@@ -231,7 +315,6 @@ def test_report_without_runs_says_what_to_run(store, tmp_path, capsys):
     assert "python -m experiments quick" in capsys.readouterr().err
 
 
-
 def test_another_keras_backend_is_refused_by_name():
     environment = {**os.environ, "KERAS_BACKEND": "jax"}
     result = subprocess.run(
@@ -248,8 +331,24 @@ def test_another_keras_backend_is_refused_by_name():
 def test_a_run_diverging_in_its_only_epoch_ends_failed_and_the_report_counts_it(
     store, tiny_cnn, tmp_path, capsys
 ):
-    argv = ["sweep", "--task", "cnn", "--norms", "none", "--lrs", "1e-3,1e30", "--seeds", "0,1",
-            "--epochs", "1", "--quick", "--study", "diverge", "--workers", "1"]
+    argv = [
+        "sweep",
+        "--task",
+        "cnn",
+        "--norms",
+        "none",
+        "--lrs",
+        "1e-3,1e30",
+        "--seeds",
+        "0,1",
+        "--epochs",
+        "1",
+        "--quick",
+        "--study",
+        "diverge",
+        "--workers",
+        "1",
+    ]
     assert main(argv) == 0  # a divergence is a finding, not a failed sweep
     assert "diverged: training diverged at epoch 1, step" in capsys.readouterr().out
 
@@ -261,8 +360,7 @@ def test_a_run_diverging_in_its_only_epoch_ends_failed_and_the_report_counts_it(
         assert run.info.status == "FAILED"
         assert (run.data.tags["diverged"], run.data.tags["diverged_epoch"]) == ("true", "1")
         assert run.data.tags["error"].startswith("TrainingDiverged: training diverged at epoch 1")
-    assert all(r.info.status == "FINISHED" and "diverged" not in r.data.tags
-               for r in by_lr[1e-3])
+    assert all(r.info.status == "FINISHED" and "diverged" not in r.data.tags for r in by_lr[1e-3])
     [parent] = _runs(store, run_kind="sweep")
     assert parent.info.status == "FINISHED"
 
@@ -276,8 +374,18 @@ def test_a_run_diverging_in_its_only_epoch_ends_failed_and_the_report_counts_it(
 
 
 def test_a_data_dir_is_read_and_logged_as_the_source(store, tiny_cnn, tiny_idx_dir, capsys):
-    argv = ["run", "--task", "cnn", "--norm", "none", "--quick", "--epochs", "1",
-            "--data-dir", str(tiny_idx_dir)]
+    argv = [
+        "run",
+        "--task",
+        "cnn",
+        "--norm",
+        "none",
+        "--quick",
+        "--epochs",
+        "1",
+        "--data-dir",
+        str(tiny_idx_dir),
+    ]
     assert main(argv) == 0
     [run] = _runs(store)
     assert run.data.tags["data_source"] == str(tiny_idx_dir)
@@ -294,25 +402,31 @@ def _last_line(err):
 
 
 ONE_LINE_ERRORS = [
-    (["run", "--task", "cnn", "--norm", "none", "--quick", "--train-size", "600"],
-     "run: error: --train-size 600 is more than the 512 training examples of fashion_mnist "
-     "left beside its 128 validation ones. Use --train-size 512 or fewer"),
-    (["run", "--task", "cnn", "--norm", "none", "--quick", "--data-dir", "{empty}"],
-     "run: error: --data-dir {empty} has no train-images-idx3-ubyte.gz: it must hold the four "
-     "IDX files of fashion_mnist (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, "
-     "t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz)"),
+    (
+        ["run", "--task", "cnn", "--norm", "none", "--quick", "--train-size", "600"],
+        "run: error: --train-size 600 is more than the 512 training examples of fashion_mnist "
+        "left beside its 128 validation ones. Use --train-size 512 or fewer",
+    ),
+    (
+        ["run", "--task", "cnn", "--norm", "none", "--quick", "--data-dir", "{empty}"],
+        "run: error: --data-dir {empty} has no train-images-idx3-ubyte.gz: it must hold the four "
+        "IDX files of fashion_mnist (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, "
+        "t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz)",
+    ),
 ]
 
 
 @pytest.mark.parametrize("argv, message", ONE_LINE_ERRORS, ids=["train-size", "empty-data-dir"])
-def test_data_errors_are_one_line_before_anything_is_logged(argv, message, store, tiny_cnn,
-                                                            tmp_path, capsys):
+def test_data_errors_are_one_line_before_anything_is_logged(
+    argv, message, store, tiny_cnn, tmp_path, capsys
+):
     empty = tmp_path / "empty"
     empty.mkdir()
     argv = [arg.format(empty=empty) for arg in argv]
     assert main(argv) == 1
     assert _last_line(capsys.readouterr().err) == "python -m experiments " + message.format(
-        empty=empty)
+        empty=empty
+    )
     assert _runs(store) == []
 
 
@@ -321,8 +435,10 @@ def test_report_out_naming_a_file_is_refused(store, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["report", "--out", str(tmp_path / "taken")])
     assert exit_.value.code == 2
-    assert (f"argument --out: {tmp_path / 'taken'} is a file; give a directory"
-            in capsys.readouterr().err)
+    assert (
+        f"argument --out: {tmp_path / 'taken'} is a file; give a directory"
+        in capsys.readouterr().err
+    )
 
 
 @pytest.mark.parametrize("port", ["0", "70000", "http"])
@@ -330,9 +446,10 @@ def test_ui_refuses_a_port_outside_1_to_65535(port, capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["ui", "--port", port])
     assert exit_.value.code == 2
-    assert f"argument --port: must be a port number in 1-65535, got '{port}'" in \
-        capsys.readouterr().err
-
+    assert (
+        f"argument --port: must be a port number in 1-65535, got '{port}'"
+        in capsys.readouterr().err
+    )
 
 
 def test_ui_on_a_taken_port_exits_non_zero_in_one_line(store, capsys):
@@ -341,15 +458,21 @@ def test_ui_on_a_taken_port_exits_non_zero_in_one_line(store, capsys):
         taken.listen()
         port = taken.getsockname()[1]
         assert main(["ui", "--port", str(port)]) == 1
-    assert _last_line(capsys.readouterr().err) == (f"python -m experiments ui: error: port {port} on 127.0.0.1 is taken "
-                    "(another MLflow UI?): stop what uses it, or pass --port with a free one")
+    assert _last_line(capsys.readouterr().err) == (
+        f"python -m experiments ui: error: port {port} on 127.0.0.1 is taken "
+        "(another MLflow UI?): stop what uses it, or pass --port with a free one"
+    )
 
 
 def test_ui_serves_the_store_on_loopback_then_stops(store):
     port = free_port()
-    server = processes.start([sys.executable, "-m", "experiments", "ui", "--port", str(port)],
-                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True)
+    server = processes.start(
+        [sys.executable, "-m", "experiments", "ui", "--port", str(port)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         for line in server.stdout:  # after the server's own notes
             if line.startswith("MLflow UI on"):
@@ -359,8 +482,8 @@ def test_ui_serves_the_store_on_loopback_then_stops(store):
             assert answer.status == 200
         # The experiments it lists are the store's (the REST API behind the UI).
         with urllib.request.urlopen(
-                f"http://127.0.0.1:{port}/api/2.0/mlflow/experiments/search?max_results=10",
-                timeout=10) as answer:
+            f"http://127.0.0.1:{port}/api/2.0/mlflow/experiments/search?max_results=10", timeout=10
+        ) as answer:
             assert [e["name"] for e in json.load(answer)["experiments"]] == ["Default"]
         server.send_signal(signal.SIGINT)
         out, err = server.communicate(timeout=60)
@@ -372,26 +495,34 @@ def test_ui_serves_the_store_on_loopback_then_stops(store):
         processes.kill_group(server)  # the MLflow server too, should the test fail
 
 
-@pytest.mark.parametrize("text, seeds", [("3", [0, 1, 2]), ("1", [0]), ("0,4,7", [0, 4, 7]),
-                                         ("5,", [5]), ("2,2,0", [2, 0])])
+@pytest.mark.parametrize(
+    "text, seeds",
+    [("3", [0, 1, 2]), ("1", [0]), ("0,4,7", [0, 4, 7]), ("5,", [5]), ("2,2,0", [2, 0])],
+)
 @pytest.mark.parametrize("command", ["sweep", "study"])
-def test_seeds_mean_the_same_in_sweep_and_study(command, text, seeds, store, monkeypatch,
-                                               tmp_path):
+def test_seeds_mean_the_same_in_sweep_and_study(command, text, seeds, store, monkeypatch, tmp_path):
     """A count N is seeds 0..N-1, a comma-separated list names the seeds."""
     from experiments import cli, execution
     from experiments.studies import report, runner
 
     trained = []
     if command == "sweep":
-        monkeypatch.setattr(cli, "_prepared_sweep",
-                            lambda task, base, grid, *args, **kwargs: trained.append(grid["seed"]))
+        monkeypatch.setattr(
+            cli,
+            "_prepared_sweep",
+            lambda task, base, grid, *args, **kwargs: trained.append(grid["seed"]),
+        )
         monkeypatch.setattr(execution, "run_sweeps", lambda sweeps, resources: [])
         argv = ["sweep", "--task", "cnn", "--norms", "none", "--workers", "1"]
     else:
-        monkeypatch.setattr(runner, "run_study", lambda study, scale, seeds, *args, **kwargs:
-                            trained.append(runner.sweep_grid(study, scale, seeds)["seed"]))
+        monkeypatch.setattr(
+            runner,
+            "run_study",
+            lambda study, scale, seeds, *args, **kwargs: trained.append(
+                runner.sweep_grid(study, scale, seeds)["seed"]
+            ),
+        )
         monkeypatch.setattr(report, "write_page", lambda *args: tmp_path / "page.md")
         argv = ["study", "rnn", "--workers", "1", "--out", str(tmp_path)]
     assert main([*argv, "--seeds", text]) == 0
     assert trained == [seeds]
-

@@ -13,13 +13,11 @@ from experiments.tracking.keras_logging import DivergenceMonitor
 
 def test_training_stops_at_the_first_nonfinite_step():
     gan = GAN(build_generator("none", width=8), build_discriminator("none", width=8))
-    gan.compile(g_optimizer=keras.optimizers.Adam(1e-3),
-                d_optimizer=keras.optimizers.Adam(1e-3))
+    gan.compile(g_optimizer=keras.optimizers.Adam(1e-3), d_optimizer=keras.optimizers.Adam(1e-3))
     images = np.random.default_rng(0).uniform(-1, 1, (16, 28, 28, 1)).astype("float32")
     images[0, 0, 0, 0] = np.nan  # the first batch poisons the losses
     monitor = DivergenceMonitor()
-    history = gan.fit(images, batch_size=4, epochs=3, verbose=0, callbacks=[monitor],
-                      shuffle=False)
+    history = gan.fit(images, batch_size=4, epochs=3, verbose=0, callbacks=[monitor], shuffle=False)
     epoch, step, values = monitor.diverged_at
     assert (epoch, step) == (1, 1)
     assert not np.isfinite(values["d_loss"])

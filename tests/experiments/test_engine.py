@@ -15,8 +15,7 @@ import mlflow
 import psutil
 import pytest
 
-from experiments import engine
-from experiments import machine
+from experiments import engine, machine
 from experiments.cli import main
 from experiments.errors import ExperimentError
 from experiments.execution import DIGEST_TAG
@@ -66,24 +65,31 @@ def test_a_task_declares_the_memory_a_trial_of_it_takes():
 def test_on_a_cluster_trials_are_sized_by_their_request_not_split_between_the_cores():
     # A 64-core node with 32 GiB for tasks: 21 trials of 1.5 GiB at once, not 64.
     resources = engine.size_trials(engine.Request(memory=TRIAL), [_node(64, 32)])
-    assert resources == engine.Resources(cpus=1, gpus=0.0, workers=21, memory=TRIAL,
-                                         at_most=None)
+    assert resources == engine.Resources(cpus=1, gpus=0.0, workers=21, memory=TRIAL, at_most=None)
     # More memory: one per core; more cores per trial: fewer at once.
     assert engine.size_trials(engine.Request(memory=TRIAL), [_node(64, 256)]).workers == 64
-    assert engine.size_trials(engine.Request(memory=TRIAL, cpus=4),
-                              [_node(64, 256), _node(8, 4)]).workers == 16 + 2
+    assert (
+        engine.size_trials(
+            engine.Request(memory=TRIAL, cpus=4), [_node(64, 256), _node(8, 4)]
+        ).workers
+        == 16 + 2
+    )
     # Each node holds what fits in it: two 1.5 GiB trials do not fit in two 1 GiB nodes.
     assert engine.size_trials(engine.Request(memory=GIB), [_node(4, 1.25)] * 2).workers == 2
-    with pytest.raises(ExperimentError, match=r"no node of the Ray cluster holds one trial "
-                       r"of 1 CPU\(s\), 0 GPU\(s\) and 1.50 GiB of memory \(its largest node "
-                       r"has 4 CPU\(s\), 0 GPU\(s\) and 1.25 GiB.*--memory-per-trial"):
+    with pytest.raises(
+        ExperimentError,
+        match=r"no node of the Ray cluster holds one trial "
+        r"of 1 CPU\(s\), 0 GPU\(s\) and 1.50 GiB of memory \(its largest node "
+        r"has 4 CPU\(s\), 0 GPU\(s\) and 1.25 GiB.*--memory-per-trial",
+    ):
         engine.size_trials(engine.Request(memory=TRIAL), [_node(4, 1.25)] * 2)
 
 
 def test_with_workers_the_cores_and_gpus_are_split_between_them_as_before():
     def share(workers, cpus, gpus=0):
-        return engine.size_trials(engine.Request(memory=TRIAL, workers=workers),
-                                  [_node(cpus, 64, gpus)])
+        return engine.size_trials(
+            engine.Request(memory=TRIAL, workers=workers), [_node(cpus, 64, gpus)]
+        )
 
     assert share(2, 2) == engine.Resources(cpus=1, gpus=0.0, workers=2, memory=TRIAL, at_most=2)
     assert share(3, 16).cpus == 5
@@ -95,8 +101,9 @@ def test_with_workers_the_cores_and_gpus_are_split_between_them_as_before():
     # 2 GPUs for 3 trials: halves, since a GPU holds one share of two thirds.
     assert share(3, 8, 2).gpus == 0.5 and share(3, 8, 2).workers == 3
     # Asked for, the CPUs and GPUs are the request's; --workers still caps the trials at once.
-    asked = engine.size_trials(engine.Request(memory=TRIAL, cpus=2, gpus=0.25, workers=3),
-                               [_node(16, 64, 1)])
+    asked = engine.size_trials(
+        engine.Request(memory=TRIAL, cpus=2, gpus=0.25, workers=3), [_node(16, 64, 1)]
+    )
     assert (asked.cpus, asked.gpus, asked.workers, asked.at_most) == (2, 0.25, 3, 3)
 
 
@@ -113,24 +120,30 @@ def test_without_workers_each_gpu_is_shared_by_the_trials_its_node_holds():
     assert engine.size_trials(engine.Request(memory=TRIAL, gpus=0), [gpu_node]).workers == 16
 
 
-@pytest.mark.parametrize("node, cpus, gpus, memory, fits", [
-    (_node(64, 32), 1, 0, TRIAL, 21),
-    (_node(64, 32), 8, 0, TRIAL, 8),
-    (_node(4, 8, gpus=1), 1, 0.5, GIB, 2),
-    (_node(4, 8, gpus=4), 1, 2, GIB, 2),
-    (_node(4, 8), 1, 0.5, GIB, 0),   # no GPU
-    ({"CPU": 4.0}, 1, 0, GIB, 4),     # Ray lists no memory: the cores decide
-])
+@pytest.mark.parametrize(
+    "node, cpus, gpus, memory, fits",
+    [
+        (_node(64, 32), 1, 0, TRIAL, 21),
+        (_node(64, 32), 8, 0, TRIAL, 8),
+        (_node(4, 8, gpus=1), 1, 0.5, GIB, 2),
+        (_node(4, 8, gpus=4), 1, 2, GIB, 2),
+        (_node(4, 8), 1, 0.5, GIB, 0),  # no GPU
+        ({"CPU": 4.0}, 1, 0, GIB, 4),  # Ray lists no memory: the cores decide
+    ],
+)
 def test_trials_per_node(node, cpus, gpus, memory, fits):
     assert engine.trials_per_node(node, cpus, gpus, memory) == fits
 
 
-@pytest.mark.parametrize("cpus, memory, workers", [
-    (8, 64 * GIB, 8),   # one per core
-    (8, 4 * GIB, 2),    # as many as the memory holds
-    (2, 1 * GIB, 1),    # at least one
-    (1, 64 * GIB, 1),
-])
+@pytest.mark.parametrize(
+    "cpus, memory, workers",
+    [
+        (8, 64 * GIB, 8),  # one per core
+        (8, 4 * GIB, 2),  # as many as the memory holds
+        (2, 1 * GIB, 1),  # at least one
+        (1, 64 * GIB, 1),
+    ],
+)
 def test_the_default_workers_are_what_the_machine_fits(cpus, memory, workers, monkeypatch):
     monkeypatch.setattr(machine, "cpus", lambda: cpus)
     monkeypatch.setattr(machine, "available_memory", lambda: memory)
@@ -145,8 +158,12 @@ def test_the_local_instance_holds_the_workers_each_with_its_request(monkeypatch)
     assert engine.local_instance(engine.Request(memory=TRIAL, workers=3)) == (6, 3 * TRIAL)
     assert engine.local_instance(engine.Request(memory=GIB, cpus=3, workers=2)) == (6, 2 * GIB)
     cpus, memory = engine.local_instance(engine.Request(memory=TRIAL, workers=3))
-    assert engine.size_trials(engine.Request(memory=TRIAL, workers=3),
-                              [{"CPU": cpus, "memory": memory}]).workers == 3
+    assert (
+        engine.size_trials(
+            engine.Request(memory=TRIAL, workers=3), [{"CPU": cpus, "memory": memory}]
+        ).workers
+        == 3
+    )
 
 
 def test_a_trial_reserves_its_memory_cpus_and_gpus_on_ray(monkeypatch):
@@ -155,7 +172,10 @@ def test_a_trial_reserves_its_memory_cpus_and_gpus_on_ray(monkeypatch):
     resources = engine.Resources(cpus=2, gpus=0.5, workers=4, memory=TRIAL)
     options = engine.trial_options(resources)
     assert {key: options[key] for key in ("num_cpus", "num_gpus", "memory")} == {
-        "num_cpus": 2, "num_gpus": 0.5, "memory": TRIAL}
+        "num_cpus": 2,
+        "num_gpus": 0.5,
+        "memory": TRIAL,
+    }
     assert options["max_retries"] == engine.MAX_RETRIES
     env = options["runtime_env"]["env_vars"]
     # On a shared GPU JAX allocates as it goes; Ray points the trial at its GPU.
@@ -197,16 +217,20 @@ def test_run_trials_submits_at_most_the_workers_at_once(at_most, most_pending, m
     resources = engine.Resources(cpus=1, gpus=0.0, workers=2, memory=TRIAL, at_most=at_most)
     ended = list(engine.run_trials(abs, [-1, -2, -3, -4, -5], resources))
     assert [(item, result, error) for item, result, error in ended] == [
-        (-i, i, None) for i in range(1, 6)]
+        (-i, i, None) for i in range(1, 6)
+    ]
     assert declared[0]["memory"] == TRIAL and max(seen) == most_pending
 
 
-@pytest.mark.parametrize("argv, bytes_", [
-    (["--memory-per-trial", "1.5G"], 3 * 2**29),
-    (["--memory-per-trial", "800M"], 800 * 2**20),
-    (["--memory-per-trial", "2GiB"], 2 * GIB),
-    (["--memory-per-trial", "1048576"], 2**20),
-])
+@pytest.mark.parametrize(
+    "argv, bytes_",
+    [
+        (["--memory-per-trial", "1.5G"], 3 * 2**29),
+        (["--memory-per-trial", "800M"], 800 * 2**20),
+        (["--memory-per-trial", "2GiB"], 2 * GIB),
+        (["--memory-per-trial", "1048576"], 2**20),
+    ],
+)
 def test_memory_per_trial_is_read_in_bytes(argv, bytes_):
     import argparse
 
@@ -218,16 +242,28 @@ def test_memory_per_trial_is_read_in_bytes(argv, bytes_):
     assert (args.memory_per_trial, args.cpus_per_trial, args.gpus_per_trial) == (bytes_, 2, 0.5)
 
 
-@pytest.mark.parametrize("argv, said", [
-    (["--memory-per-trial", "1.5X"], "argument --memory-per-trial: must be a size such as "
-                                     "1.5G or 800M (K, M, G, T: powers of 1024), got '1.5X'"),
-    (["--memory-per-trial", "0"], "argument --memory-per-trial: must be a size"),
-    (["--memory-per-trial=-1G"], "argument --memory-per-trial: must be a size"),
-    (["--gpus-per-trial", "1.5"], "argument --gpus-per-trial: must be 0, a fraction of a GPU "
-                                  "up to 1 (e.g. 0.5) or a whole number, got '1.5'"),
-    (["--gpus-per-trial", "-1"], "argument --gpus-per-trial: must be 0"),
-    (["--cpus-per-trial", "0"], "argument --cpus-per-trial: must be a positive integer, got '0'"),
-])
+@pytest.mark.parametrize(
+    "argv, said",
+    [
+        (
+            ["--memory-per-trial", "1.5X"],
+            "argument --memory-per-trial: must be a size such as "
+            "1.5G or 800M (K, M, G, T: powers of 1024), got '1.5X'",
+        ),
+        (["--memory-per-trial", "0"], "argument --memory-per-trial: must be a size"),
+        (["--memory-per-trial=-1G"], "argument --memory-per-trial: must be a size"),
+        (
+            ["--gpus-per-trial", "1.5"],
+            "argument --gpus-per-trial: must be 0, a fraction of a GPU "
+            "up to 1 (e.g. 0.5) or a whole number, got '1.5'",
+        ),
+        (["--gpus-per-trial", "-1"], "argument --gpus-per-trial: must be 0"),
+        (
+            ["--cpus-per-trial", "0"],
+            "argument --cpus-per-trial: must be a positive integer, got '0'",
+        ),
+    ],
+)
 def test_bad_trial_sizes_are_refused_naming_the_option(argv, said, capsys):
     for command in (["quick"], ["sweep", "--task", "cnn", "--norms", "none"], ["study", "all"]):
         with pytest.raises(SystemExit):
@@ -235,14 +271,17 @@ def test_bad_trial_sizes_are_refused_naming_the_option(argv, said, capsys):
         assert said in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("argv, fits, address, started", [
-    ([], 3, None, (3, None)),            # the default: a local Ray instance of what fits
-    ([], 1, None, None),                 # a machine that fits one: here, without Ray
-    (["--workers", "1"], 4, None, None),
-    (["--workers", "2"], 1, None, (2, None)),
-    ([], 1, "10.0.0.2:6379", (None, "10.0.0.2:6379")),  # a cluster: as many as Ray fits
-    (["--workers", "1"], 4, "10.0.0.2:6379", (1, "10.0.0.2:6379")),
-])
+@pytest.mark.parametrize(
+    "argv, fits, address, started",
+    [
+        ([], 3, None, (3, None)),  # the default: a local Ray instance of what fits
+        ([], 1, None, None),  # a machine that fits one: here, without Ray
+        (["--workers", "1"], 4, None, None),
+        (["--workers", "2"], 1, None, (2, None)),
+        ([], 1, "10.0.0.2:6379", (None, "10.0.0.2:6379")),  # a cluster: as many as Ray fits
+        (["--workers", "1"], 4, "10.0.0.2:6379", (1, "10.0.0.2:6379")),
+    ],
+)
 def test_the_engine_a_command_gets(argv, fits, address, started, monkeypatch):
     import argparse
     import contextlib
@@ -284,20 +323,25 @@ def test_a_trial_asks_for_the_memory_of_the_largest_task_or_what_the_option_says
         requests.append(request)
         yield "resources"
 
-    monkeypatch.setattr(engine, "local_workers",
-                        lambda memory, cpus=1: sized.append((memory, cpus)) or 2)
+    monkeypatch.setattr(
+        engine, "local_workers", lambda memory, cpus=1: sized.append((memory, cpus)) or 2
+    )
     monkeypatch.setattr(engine, "ray_cluster", ray_cluster)
     monkeypatch.setattr(cli, "_check_store_reaches_every_machine", lambda: None)
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
     monkeypatch.setattr(TASKS["gan"], "trial_memory_bytes", 3 * GIB)
     parser = argparse.ArgumentParser()
     cli.add_engine_arguments(parser)
-    for argv in ([], ["--memory-per-trial", "800M", "--cpus-per-trial", "2",
-                      "--gpus-per-trial", "0.5"]):
+    for argv in (
+        [],
+        ["--memory-per-trial", "800M", "--cpus-per-trial", "2", "--gpus-per-trial", "0.5"],
+    ):
         with cli._engine(parser.parse_args(argv), [TASKS["cnn"], TASKS["gan"]]) as connect:
             connect()
-    assert requests == [engine.Request(memory=3 * GIB, workers=2),
-                        engine.Request(memory=800 * 2**20, cpus=2, gpus=0.5, workers=2)]
+    assert requests == [
+        engine.Request(memory=3 * GIB, workers=2),
+        engine.Request(memory=800 * 2**20, cpus=2, gpus=0.5, workers=2),
+    ]
     assert sized == [(3 * GIB, 1), (800 * 2**20, 2)]
 
 
@@ -305,8 +349,22 @@ def test_a_trial_asks_for_the_memory_of_the_largest_task_or_what_the_option_says
 def test_a_sweep_on_two_local_workers_makes_a_finished_child_per_configuration(
     local_ray, store, tiny_cnn, runs_of, capsys
 ):
-    argv = ["sweep", "--task", "cnn", "--norms", "none,layer", "--lrs", "1e-3,1e-2",
-            "--epochs", "1", "--quick", "--study", "two", "--workers", "2"]
+    argv = [
+        "sweep",
+        "--task",
+        "cnn",
+        "--norms",
+        "none,layer",
+        "--lrs",
+        "1e-3,1e-2",
+        "--epochs",
+        "1",
+        "--quick",
+        "--study",
+        "two",
+        "--workers",
+        "2",
+    ]
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "4 runs, 2 at once, 1 CPU(s) each" in out
@@ -316,11 +374,14 @@ def test_a_sweep_on_two_local_workers_makes_a_finished_child_per_configuration(
     children = runs_of("cnn", run_kind="train")
     assert parent.info.status == "FINISHED"
     assert sorted((c.data.params["norm"], c.data.params["lr"]) for c in children) == [
-        ("layer", "0.001"), ("layer", "0.01"), ("none", "0.001"), ("none", "0.01")]
+        ("layer", "0.001"),
+        ("layer", "0.01"),
+        ("none", "0.001"),
+        ("none", "0.01"),
+    ]
     assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parent.info.run_id}
     assert all(c.info.status == "FINISHED" for c in children)
-    assert all({"loss", "val_accuracy", "test_accuracy"} <= set(c.data.metrics)
-               for c in children)
+    assert all({"loss", "val_accuracy", "test_accuracy"} <= set(c.data.metrics) for c in children)
     # Trained in Ray's workers, not in this process.
     assert str(os.getpid()) not in {c.data.tags["pid"] for c in children}
 
@@ -361,13 +422,26 @@ def test_quick_on_two_workers_fans_every_task_out_at_once_each_run_under_its_tas
 def test_a_trial_whose_worker_is_killed_is_retried_and_its_dead_run_ends_killed(
     local_ray, sweep_process, runs_of
 ):
-    sweep = sweep_process("--norms", "none,batch", "--epochs", "1", "--workers", "2",
-                          "--ray-address", local_ray, "--study", "retry")
+    sweep = sweep_process(
+        "--norms",
+        "none,batch",
+        "--epochs",
+        "1",
+        "--workers",
+        "2",
+        "--ray-address",
+        local_ray,
+        "--study",
+        "retry",
+    )
 
     def a_started_run():
         # A child with no metric yet: its worker is still well before the end.
-        return [r for r in runs_of("cnn", run_kind="train")
-                if r.info.status == "RUNNING" and not r.data.metrics]
+        return [
+            r
+            for r in runs_of("cnn", run_kind="train")
+            if r.info.status == "RUNNING" and not r.data.metrics
+        ]
 
     [victim, *_] = _wait_for(a_started_run, "RUNNING child", sweep)
     os.kill(int(victim.data.tags["pid"]), signal.SIGKILL)
@@ -391,8 +465,18 @@ def test_a_trial_whose_worker_is_killed_is_retried_and_its_dead_run_ends_killed(
 def test_a_sweep_whose_driver_is_killed_resumes_without_redoing_finished_runs(
     local_ray, sweep_process, runs_of
 ):
-    argv = ("--norms", "none,batch,layer", "--epochs", "1", "--workers", "2",
-            "--ray-address", local_ray, "--study", "resumable")
+    argv = (
+        "--norms",
+        "none,batch,layer",
+        "--epochs",
+        "1",
+        "--workers",
+        "2",
+        "--ray-address",
+        local_ray,
+        "--study",
+        "resumable",
+    )
     first = sweep_process(*argv)
 
     def one_finished_and_one_running():
@@ -406,8 +490,10 @@ def test_a_sweep_whose_driver_is_killed_resumes_without_redoing_finished_runs(
     # Its workers end once Ray sees the driver gone, the run in hand perhaps
     # finished first; until then --resume refuses.
     workers = [int(r.data.tags["pid"]) for r in running if r.info.status == "RUNNING"]
-    _wait_for(lambda: not any(psutil.pid_exists(pid) for pid in workers),
-              "end of the killed sweep's workers")
+    _wait_for(
+        lambda: not any(psutil.pid_exists(pid) for pid in workers),
+        "end of the killed sweep's workers",
+    )
     before = {r.info.run_id: r for r in runs_of("cnn", run_kind="train")}
     finished = {i for i, r in before.items() if r.info.status == "FINISHED"}
     unfinished = set(before) - finished
@@ -421,7 +507,9 @@ def test_a_sweep_whose_driver_is_killed_resumes_without_redoing_finished_runs(
     after = {r.info.run_id: r for r in runs_of("cnn", run_kind="train")}
     assert all(after[i].info.status == "FINISHED" for i in finished)
     assert all(after[i].info.status == "KILLED" for i in unfinished), (
-        [(after[i].info.status, after[i].data.tags) for i in unfinished], output)
+        [(after[i].info.status, after[i].data.tags) for i in unfinished],
+        output,
+    )
     new = [r for i, r in after.items() if i not in before]
     # Only what had not finished ran again, once, under the same parent.
     assert len(new) == 3 - len(finished)
@@ -447,22 +535,44 @@ def test_resume_refuses_while_a_trial_of_the_sweep_beats_on_another_node(
     parent = client.create_run(experiment, tags={**sweep, "run_kind": "sweep"}).info.run_id
     client.set_terminated(parent, "KILLED")  # its driver died, and was found dead
     node = {"host": "node-2", "pid": "7", "heartbeat": f"{time.time():.3f}"}
-    child = client.create_run(experiment, tags={
-        **sweep, **node, "run_kind": "train", "mlflow.parentRunId": parent}).info.run_id
+    child = client.create_run(
+        experiment, tags={**sweep, **node, "run_kind": "train", "mlflow.parentRunId": parent}
+    ).info.run_id
 
-    argv = ["sweep", "--task", "cnn", "--quick", "--norms", "none", "--study", "far",
-            "--workers", "1"]
+    argv = [
+        "sweep",
+        "--task",
+        "cnn",
+        "--quick",
+        "--norms",
+        "none",
+        "--study",
+        "far",
+        "--workers",
+        "1",
+    ]
     assert main([*argv, "--resume"]) == 1
-    assert ("the sweep of study 'far' is still running: process(es) 7 on node-2; resume "
-            "once they have ended") in capsys.readouterr().err
+    assert (
+        "the sweep of study 'far' is still running: process(es) 7 on node-2; resume "
+        "once they have ended"
+    ) in capsys.readouterr().err
     assert client.get_run(child).info.status == "RUNNING"
 
 
-def test_two_sweeps_log_into_one_sqlite_store_at_once_without_a_lost_run(
-    sweep_process, runs_of
-):
-    sweeps = [sweep_process("--norms", "none,batch", "--epochs", "1", "--workers", "1",
-                            "--study", f"parallel-{index}") for index in range(2)]
+def test_two_sweeps_log_into_one_sqlite_store_at_once_without_a_lost_run(sweep_process, runs_of):
+    sweeps = [
+        sweep_process(
+            "--norms",
+            "none,batch",
+            "--epochs",
+            "1",
+            "--workers",
+            "1",
+            "--study",
+            f"parallel-{index}",
+        )
+        for index in range(2)
+    ]
     for sweep in sweeps:
         status, output = _finished(sweep)
         assert status == 0, output
@@ -472,8 +582,9 @@ def test_two_sweeps_log_into_one_sqlite_store_at_once_without_a_lost_run(
         children = runs_of("cnn", run_kind="train", study=f"parallel-{index}")
         assert sorted(r.data.params["norm"] for r in children) == ["batch", "none"]
         assert all(r.info.status == "FINISHED" for r in children)
-        assert all(mlflow.MlflowClient().get_metric_history(r.info.run_id, "loss")
-                   for r in children)
+        assert all(
+            mlflow.MlflowClient().get_metric_history(r.info.run_id, "loss") for r in children
+        )
         [parent] = runs_of("cnn", run_kind="sweep", study=f"parallel-{index}")
         assert parent.info.status == "FINISHED"
 
@@ -499,8 +610,10 @@ def test_a_dataset_another_run_added_at_the_same_moment_is_logged_again(store, m
     def log_input(dataset, context):
         calls.append(context)
         if len(calls) == 1:
-            raise MlflowException("(sqlite3.IntegrityError) UNIQUE constraint failed: "
-                                  "datasets.experiment_id, datasets.name, datasets.digest")
+            raise MlflowException(
+                "(sqlite3.IntegrityError) UNIQUE constraint failed: "
+                "datasets.experiment_id, datasets.name, datasets.digest"
+            )
 
     monkeypatch.setattr(mlflow, "log_input", log_input)
     runs.log_dataset("fashion_mnist", "/data", "train[:10]", "training")

@@ -27,7 +27,8 @@ def reference_trace_sqrt(cov_a, cov_b):
 def reference_frechet(mean_a, cov_a, mean_b, cov_b):
     return (
         np.sum((mean_a - mean_b) ** 2)
-        + np.trace(cov_a) + np.trace(cov_b)
+        + np.trace(cov_a)
+        + np.trace(cov_b)
         - 2 * reference_trace_sqrt(cov_a, cov_b)
     )
 
@@ -53,9 +54,15 @@ def random_covariance(dim, seed):
 # FID
 
 
-@pytest.mark.parametrize("mean_a, std_a, mean_b, std_b", [
-    (0.0, 1.0, 0.0, 1.0), (0.0, 1.0, 2.0, 1.0), (1.0, 0.5, -1.0, 3.0), (0.0, 2.0, 0.0, 0.1),
-])
+@pytest.mark.parametrize(
+    "mean_a, std_a, mean_b, std_b",
+    [
+        (0.0, 1.0, 0.0, 1.0),
+        (0.0, 1.0, 2.0, 1.0),
+        (1.0, 0.5, -1.0, 3.0),
+        (0.0, 2.0, 0.0, 0.1),
+    ],
+)
 def test_frechet_distance_one_dimensional_closed_form(mean_a, std_a, mean_b, std_b):
     # In 1-D: (m_a - m_b)^2 + s_a^2 + s_b^2 - 2 s_a s_b = (m_a - m_b)^2 + (s_a - s_b)^2.
     expected = (mean_a - mean_b) ** 2 + (std_a - std_b) ** 2
@@ -148,7 +155,10 @@ def test_kid_is_unbiased_for_samples_of_one_distribution():
     for seed in range(300):
         x, y = rng(seed).normal(size=(2, 10, 4))
         estimates.append(kid(x, y, subsets=1, subset_size=10)[0])
-        kernel = lambda u, v: (u @ v.T / 4 + 1) ** 3  # noqa: E731
+
+        def kernel(u, v):
+            return (u @ v.T / 4 + 1) ** 3
+
         biased.append(kernel(x, x).mean() + kernel(y, y).mean() - 2 * kernel(x, y).mean())
     standard_error = np.std(estimates) / np.sqrt(len(estimates))
     assert abs(np.mean(estimates)) < 3 * standard_error

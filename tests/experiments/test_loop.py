@@ -14,6 +14,7 @@ import keras
 import numpy as np
 import pytest
 
+from experiments.cli import base_config
 from experiments.models.cnn import build_cnn
 from experiments.models.gan import GAN, build_discriminator, build_generator
 from experiments.models.rnn import build_rnn
@@ -22,13 +23,14 @@ from experiments.models.translate import (
     build_patch_discriminator,
     build_translation_generator,
 )
-from experiments.cli import base_config
 from experiments.tasks import TASKS as TASKS_BY_NAME
 from experiments.tasks.loop import LOOP_PARAMS, compile_arguments, loop_params
 from experiments.tracking.keras_logging import DivergenceMonitor
 
-pytestmark = pytest.mark.skipif(keras.config.backend() != "tensorflow",
-                                reason="the experiment suite's tasks train on TensorFlow")
+pytestmark = pytest.mark.skipif(
+    keras.config.backend() != "tensorflow",
+    reason="the experiment suite's tasks train on TensorFlow",
+)
 
 STEPS = 4  # per call, in the compiled loops below; the data makes 8 steps per epoch
 LOOPS = {
@@ -44,31 +46,44 @@ LABELS = rng.integers(0, 10, 64)
 def _classifier(build, from_logits):
     def train(loop):
         model = build()
-        model.compile(optimizer=keras.optimizers.Adam(1e-3),
-                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits),
-                      **compile_arguments(loop))
+        model.compile(
+            optimizer=keras.optimizers.Adam(1e-3),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits),
+            **compile_arguments(loop),
+        )
         return model
+
     return train
 
 
 def _gan(loop):
     gan = GAN(build_generator("batch", width=8), build_discriminator("weight", width=8))
-    gan.compile(g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
-                d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5), **compile_arguments(loop))
+    gan.compile(
+        g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
+        d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
+        **compile_arguments(loop),
+    )
     return gan
 
 
 def _translator(loop):
-    model = Translator(build_translation_generator("instance", width=8),
-                       build_patch_discriminator("instance", width=8))
-    model.compile(g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
-                  d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5), **compile_arguments(loop))
+    model = Translator(
+        build_translation_generator("instance", width=8),
+        build_patch_discriminator("instance", width=8),
+    )
+    model.compile(
+        g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
+        d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
+        **compile_arguments(loop),
+    )
     return model
 
 
 TASKS = {
-    "cnn": (_classifier(lambda: build_cnn((28, 28, 1), 10, "batch", depth=1), False),
-            (IMAGES, LABELS)),
+    "cnn": (
+        _classifier(lambda: build_cnn((28, 28, 1), 10, "batch", depth=1), False),
+        (IMAGES, LABELS),
+    ),
     "rnn": (_classifier(lambda: build_rnn("weight", units=16), True), (IMAGES[..., 0], LABELS)),
     "gan": (_gan, (IMAGES * 2 - 1,)),
     "translate": (_translator, (IMAGES, IMAGES)),
@@ -119,8 +134,10 @@ def test_a_task_without_xla_compiles_its_loop_without_it():
     assert base_config(TASKS_BY_NAME["cnn"])["jit_compile"] is True
     config = base_config(TASKS_BY_NAME["gan"])
     assert config["jit_compile"] is False and config["steps_per_execution"] == 32
-    assert base_config(TASKS_BY_NAME["gan"], loop=loop_params(compiled=False))[
-        "steps_per_execution"] == 1
+    assert (
+        base_config(TASKS_BY_NAME["gan"], loop=loop_params(compiled=False))["steps_per_execution"]
+        == 1
+    )
 
 
 def test_default_loop_compiles_and_no_compile_runs_step_by_step():

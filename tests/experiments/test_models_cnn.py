@@ -46,8 +46,9 @@ def test_batch_renorm_is_batch_norm_with_the_papers_clipping():
     layers = [layer for layer in model.layers if layer.name.endswith("_batch_renorm")]
     assert layers and all(layer.renorm for layer in layers)
     assert layers[0].renorm_clipping == {"rmax": 3.0, "dmax": 5.0}  # rmin: 1 / rmax
-    assert {layer.momentum for layer in layers} == {layer.renorm_momentum for layer in layers} \
-        == {0.9}
+    assert (
+        {layer.momentum for layer in layers} == {layer.renorm_momentum for layer in layers} == {0.9}
+    )
 
 
 def test_convert_arguments_give_each_norm_through_keras_norms_convert():

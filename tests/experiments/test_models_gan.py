@@ -105,8 +105,11 @@ def test_spectral_norm_is_for_the_discriminator_only():
     with pytest.raises(ValueError, match="norm='spectral'"):
         build_generator("spectral")
     discriminator = build_discriminator("spectral", width=8)
-    [wrapped] = [layer for layer in discriminator.layers
-                 if isinstance(layer, keras.layers.SpectralNormalization)]
+    [wrapped] = [
+        layer
+        for layer in discriminator.layers
+        if isinstance(layer, keras.layers.SpectralNormalization)
+    ]
     assert wrapped.layer.name == "d_conv2" and wrapped.layer.use_bias
     # The input layer stays plain (Radford et al.); one logit per image.
     assert type(discriminator.get_layer("d_input")) is keras.layers.Conv2D

@@ -6,12 +6,12 @@ import pytest
 import tensorflow as tf
 
 from experiments.data.edges import edges_and_target
+from experiments.models.norms import NORMS
 from experiments.models.translate import (
     Translator,
     build_patch_discriminator,
     build_translation_generator,
 )
-from experiments.models.norms import NORMS
 
 
 def image_pairs(count=4, batch_size=2, seed=0):
@@ -124,10 +124,13 @@ def test_same_seed_same_shared_weights_across_norms():
 
 def test_evaluating_with_test_batch_statistics_leaves_the_moving_ones_alone():
     generator = build_translation_generator("batch", width=8)
-    model = Translator(generator, build_patch_discriminator("batch", width=8),
-                       eval_batch_stats=True)
-    model.compile(g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
-                  d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5))
+    model = Translator(
+        generator, build_patch_discriminator("batch", width=8), eval_batch_stats=True
+    )
+    model.compile(
+        g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
+        d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
+    )
     model.fit(image_pairs(), epochs=1, verbose=0, shuffle=False)
     moving = [v.numpy().copy() for v in generator.non_trainable_variables]
     pairs = image_pairs(count=4, batch_size=4, seed=2)

@@ -13,10 +13,28 @@ from tests.experiments.conftest import TINY_SETTINGS
 SMALLEST = {
     "cnn": ({**TINY_SETTINGS, "epochs": 1}, ("none", "batch")),
     "rnn": ({**TINY_SETTINGS, "epochs": 1}, ("weight",)),
-    "gan": ({**TINY_SETTINGS, "epochs": 1, "train_size": 128, "val_size": 64,
-             "score_every": 1, "fid_samples": 48}, ("batch/weight",)),
-    "translate": ({**TINY_SETTINGS, "epochs": 1, "batch_size": 8, "train_size": 24,
-                   "val_size": 16, "test_size": 16}, ("instance",)),
+    "gan": (
+        {
+            **TINY_SETTINGS,
+            "epochs": 1,
+            "train_size": 128,
+            "val_size": 64,
+            "score_every": 1,
+            "fid_samples": 48,
+        },
+        ("batch/weight",),
+    ),
+    "translate": (
+        {
+            **TINY_SETTINGS,
+            "epochs": 1,
+            "batch_size": 8,
+            "train_size": 24,
+            "val_size": 16,
+            "test_size": 16,
+        },
+        ("instance",),
+    ),
 }
 
 
@@ -42,7 +60,8 @@ def test_quick_runs_every_task_then_writes_the_report(
     assert len(parents) == len(SMALLEST)
     children = runs[runs["tags.run_kind"] == "train"]
     assert sorted(children["params.norm"]) == sorted(
-        norm for _, norms in SMALLEST.values() for norm in norms)
+        norm for _, norms in SMALLEST.values() for norm in norms
+    )
     assert set(children["tags.mlflow.parentRunId"]) == set(parents["run_id"])
     assert (children["params.quick"] == "True").all()
 

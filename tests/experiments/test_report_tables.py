@@ -10,35 +10,80 @@ import pytest
 from experiments.report import tables
 from experiments.tasks.base import ReportView
 
-VIEW = ReportView(("test_accuracy",), higher_is_better=True, curve_metric="val_accuracy",
-                  target=0.75, references={"floor": {"test_accuracy": "floor_accuracy"}})
+VIEW = ReportView(
+    ("test_accuracy",),
+    higher_is_better=True,
+    curve_metric="val_accuracy",
+    target=0.75,
+    references={"floor": {"test_accuracy": "floor_accuracy"}},
+)
 NAN = float("nan")
 
 # (run id, lr, norm, seed, test accuracy, diverged, val_accuracy by epoch, seconds by epoch)
 RUNS = [
-    ("a0", "0.001", "batch", "0", 0.80, None, {1: .70, 2: .76, 3: .80}, {1: 10.0, 2: 1.0, 3: 2.0}),
-    ("a1", "0.001", "batch", "1", 0.82, None, {1: .76, 2: .78, 3: .82}, {1: 9.0, 2: 3.0, 3: 3.0}),
-    ("a2", "0.001", "batch", "2", 0.84, None, {1: .50, 2: .60, 3: .70}, {1: 8.0, 2: 1.0, 3: 2.0}),
-    ("b0", "0.001", "none", "0", 0.70, None, {1: .60, 2: .70}, {1: 5.0, 2: 2.0}),
-    ("b1", "0.001", "none", "1", 0.74, None, {1: .65, 2: .74}, {1: 5.0, 2: 4.0}),
-    ("c0", "0.1", "none", "0", 0.50, None, {1: .50, 2: .52}, {1: 5.0, 2: 4.0}),
+    (
+        "a0",
+        "0.001",
+        "batch",
+        "0",
+        0.80,
+        None,
+        {1: 0.70, 2: 0.76, 3: 0.80},
+        {1: 10.0, 2: 1.0, 3: 2.0},
+    ),
+    (
+        "a1",
+        "0.001",
+        "batch",
+        "1",
+        0.82,
+        None,
+        {1: 0.76, 2: 0.78, 3: 0.82},
+        {1: 9.0, 2: 3.0, 3: 3.0},
+    ),
+    (
+        "a2",
+        "0.001",
+        "batch",
+        "2",
+        0.84,
+        None,
+        {1: 0.50, 2: 0.60, 3: 0.70},
+        {1: 8.0, 2: 1.0, 3: 2.0},
+    ),
+    ("b0", "0.001", "none", "0", 0.70, None, {1: 0.60, 2: 0.70}, {1: 5.0, 2: 2.0}),
+    ("b1", "0.001", "none", "1", 0.74, None, {1: 0.65, 2: 0.74}, {1: 5.0, 2: 4.0}),
+    ("c0", "0.1", "none", "0", 0.50, None, {1: 0.50, 2: 0.52}, {1: 5.0, 2: 4.0}),
     ("c1", "0.1", "none", "1", NAN, "true", {1: NAN}, {1: 100.0, 2: 100.0}),
-    ("c2", "0.1", "none", "2", 0.60, None, {1: .55, 2: .80}, {1: 5.0, 2: 6.0}),
-    ("d0", "0.1", "batch", "0", 0.90, None, {1: .90}, {1: 7.0}),
+    ("c2", "0.1", "none", "2", 0.60, None, {1: 0.55, 2: 0.80}, {1: 5.0, 2: 6.0}),
+    ("d0", "0.1", "batch", "0", 0.90, None, {1: 0.90}, {1: 7.0}),
 ]
 
 
 def _table():
-    runs = pandas.DataFrame([{
-        "run_id": run_id, "params.lr": lr, "params.norm": norm, "params.seed": seed,
-        "params.task": "cnn", "params.epochs": "3", "params.data_dir": None,
-        "params.keras_version": "3.15.0", "params.optimizer_name": "adam",
-        "metrics.test_accuracy": accuracy,
-        "metrics.floor_accuracy": 0.1 if lr == "0.001" else 0.2,
-        "tags.diverged": diverged,
-    } for run_id, lr, norm, seed, accuracy, diverged, _, _ in RUNS])
-    histories = {run_id: {"val_accuracy": curve, "epoch_time_s": seconds}
-                 for run_id, *_, curve, seconds in RUNS}
+    runs = pandas.DataFrame(
+        [
+            {
+                "run_id": run_id,
+                "params.lr": lr,
+                "params.norm": norm,
+                "params.seed": seed,
+                "params.task": "cnn",
+                "params.epochs": "3",
+                "params.data_dir": None,
+                "params.keras_version": "3.15.0",
+                "params.optimizer_name": "adam",
+                "metrics.test_accuracy": accuracy,
+                "metrics.floor_accuracy": 0.1 if lr == "0.001" else 0.2,
+                "tags.diverged": diverged,
+            }
+            for run_id, lr, norm, seed, accuracy, diverged, _, _ in RUNS
+        ]
+    )
+    histories = {
+        run_id: {"val_accuracy": curve, "epoch_time_s": seconds}
+        for run_id, *_, curve, seconds in RUNS
+    }
     return runs, histories
 
 
@@ -52,8 +97,12 @@ def test_runs_group_by_the_params_that_vary_other_than_norm_and_seed():
     names, rows, _ = _rows()
     assert names == ["lr"]
     # Configurations in order, the norms of each in the vocabulary's order.
-    assert list(rows) == [(("0.001",), "none"), (("0.001",), "batch"),
-                          (("0.1",), "none"), (("0.1",), "batch")]
+    assert list(rows) == [
+        (("0.001",), "none"),
+        (("0.001",), "batch"),
+        (("0.1",), "none"),
+        (("0.1",), "batch"),
+    ]
     assert [row.runs for row in rows.values()] == [2, 3, 3, 1]
 
 
@@ -114,18 +163,25 @@ def test_curves_average_the_epochs_every_run_has():
     _, rows, _ = _rows()
     epochs, means, stds = rows[("0.001",), "batch"].curve
     assert epochs == [1, 2, 3]
-    assert means == pytest.approx([(.70 + .76 + .50) / 3, (.76 + .78 + .60) / 3,
-                                   (.80 + .82 + .70) / 3])
-    assert stds == pytest.approx([np.std(epoch, ddof=1) for epoch in
-                                  ([.70, .76, .50], [.76, .78, .60], [.80, .82, .70])])
+    assert means == pytest.approx(
+        [(0.70 + 0.76 + 0.50) / 3, (0.76 + 0.78 + 0.60) / 3, (0.80 + 0.82 + 0.70) / 3]
+    )
+    assert stds == pytest.approx(
+        [
+            np.std(epoch, ddof=1)
+            for epoch in ([0.70, 0.76, 0.50], [0.76, 0.78, 0.60], [0.80, 0.82, 0.70])
+        ]
+    )
     epochs, means, _ = rows[("0.1",), "none"].curve
-    assert epochs == [1, 2] and means == pytest.approx([.525, .66])
+    assert epochs == [1, 2] and means == pytest.approx([0.525, 0.66])
 
 
 def test_reference_rows_are_per_configuration_over_the_runs_that_did_not_diverge():
     _, _, references = _rows()
-    assert references == [(("0.001",), "floor", {"test_accuracy": (0.1, 0.0)}),
-                          (("0.1",), "floor", {"test_accuracy": (0.2, 0.0)})]
+    assert references == [
+        (("0.001",), "floor", {"test_accuracy": (0.1, 0.0)}),
+        (("0.1",), "floor", {"test_accuracy": (0.2, 0.0)}),
+    ]
 
 
 def test_params_restating_the_norm_are_not_a_configuration():
@@ -137,11 +193,13 @@ def test_params_restating_the_norm_are_not_a_configuration():
 
 
 def test_the_training_loop_does_not_make_a_configuration():
-    runs = pandas.DataFrame({
-        "run_id": ["a", "b", "c"],
-        "params.norm": ["batch", "batch", "none"],
-        "params.lr": ["0.001", "0.01", "0.001"],
-        "params.steps_per_execution": ["32", "1", "32"],
-        "params.jit_compile": ["True", "False", "True"],
-    })
+    runs = pandas.DataFrame(
+        {
+            "run_id": ["a", "b", "c"],
+            "params.norm": ["batch", "batch", "none"],
+            "params.lr": ["0.001", "0.01", "0.001"],
+            "params.steps_per_execution": ["32", "1", "32"],
+            "params.jit_compile": ["True", "False", "True"],
+        }
+    )
     assert tables.configuration_params(runs) == ["lr"]

@@ -95,9 +95,11 @@ def test_batch_of_images(shape):
 def test_rows_as_steps_inside_tf_data():
     images = np.random.default_rng(0).integers(0, 255, (6, 28, 28, 1)).astype("uint8")
     labels = np.arange(6)
-    dataset = tf.data.Dataset.from_tensor_slices((images, labels)).map(
-        lambda image, label: (image_rows_as_steps(image), label)
-    ).batch(3)
+    dataset = (
+        tf.data.Dataset.from_tensor_slices((images, labels))
+        .map(lambda image, label: (image_rows_as_steps(image), label))
+        .batch(3)
+    )
     steps, label_batch = next(iter(dataset))
     assert steps.shape == (3, 28, 28) and steps.dtype == tf.float32
     np.testing.assert_array_equal(steps.numpy(), images[:3, ..., 0])

@@ -36,10 +36,22 @@ def serving(store_dir, port, *options, env=None):
     """Runs the server command on a SQLite store in `store_dir` until the block ends."""
     uri = f"sqlite:///{store_dir / 'mlflow.db'}"
     server = processes.start(
-        [sys.executable, "-m", "experiments", "server", "--port", str(port), "--workers", "1",
-         *options],
+        [
+            sys.executable,
+            "-m",
+            "experiments",
+            "server",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            *options,
+        ],
         env={**os.environ, "MLFLOW_TRACKING_URI": uri, **(env or {})},
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 120
         while True:
@@ -72,9 +84,21 @@ def two_node_cluster(port, env):
     # process does; `ray stop` would stop every Ray process of the test's
     # namespace, the session's `local_ray` with them.
     cluster = subprocess.Popen(
-        ["unshare", "--pid", "--fork", "--kill-child", "--mount-proc", "sh", "-c",
-         f"{shlex.join(head)} && {shlex.join(node)} && echo started && exec sleep infinity"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        [
+            "unshare",
+            "--pid",
+            "--fork",
+            "--kill-child",
+            "--mount-proc",
+            "sh",
+            "-c",
+            f"{shlex.join(head)} && {shlex.join(node)} && echo started && exec sleep infinity",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         said = []
         for line in cluster.stdout:  # `ray start` bounds its own waits
@@ -94,8 +118,11 @@ def _postgres_bin():
     PATH, else where Debian's packages put them."""
     found = shutil.which("postgres")
     candidates = [Path(found).parent] if found else []
-    candidates += sorted(Path("/usr/lib/postgresql").glob("*/bin"),
-                         key=lambda path: int(path.parent.name), reverse=True)
+    candidates += sorted(
+        Path("/usr/lib/postgresql").glob("*/bin"),
+        key=lambda path: int(path.parent.name),
+        reverse=True,
+    )
     for directory in candidates:
         if (directory / "initdb").exists() and (directory / "postgres").exists():
             return directory
@@ -108,7 +135,10 @@ def _postgres_bin():
 NOBODY = 65534
 _AS_NOBODY = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
 _ROOT = os.geteuid() == 0 and Path("/proc/self/uid_map").read_text().split()[:3] == [
-    "0", "0", "4294967295"]
+    "0",
+    "0",
+    "4294967295",
+]
 
 
 @contextlib.contextmanager
@@ -128,18 +158,57 @@ def postgresql(password):
         secret = home / "password"
         secret.write_text(password)
         os.chown(secret, NOBODY, NOBODY)
-        subprocess.run([*_AS_NOBODY, bindir / "initdb", "--pgdata", home / "data", "--username",
-                        "mlflow", "--pwfile", secret, "--auth", "scram-sha-256", "--encoding",
-                        "UTF8", "--locale", "C", "--no-sync"],
-                       cwd=home, check=True, timeout=120, capture_output=True)
+        subprocess.run(
+            [
+                *_AS_NOBODY,
+                bindir / "initdb",
+                "--pgdata",
+                home / "data",
+                "--username",
+                "mlflow",
+                "--pwfile",
+                secret,
+                "--auth",
+                "scram-sha-256",
+                "--encoding",
+                "UTF8",
+                "--locale",
+                "C",
+                "--no-sync",
+            ],
+            cwd=home,
+            check=True,
+            timeout=120,
+            capture_output=True,
+        )
         secret.unlink()
         with open(home / "log", "w") as log:
             server = subprocess.Popen(
-                [*_AS_NOBODY, bindir / "postgres", "-D", home / "data", "-p", str(port),
-                 "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={home}",
-                 "-c", "fsync=off"], cwd=home, stdout=log, stderr=subprocess.STDOUT)
-        login = {"host": "127.0.0.1", "port": port, "user": "mlflow", "password": password,
-                 "connect_timeout": 2}
+                [
+                    *_AS_NOBODY,
+                    bindir / "postgres",
+                    "-D",
+                    home / "data",
+                    "-p",
+                    str(port),
+                    "-c",
+                    "listen_addresses=127.0.0.1",
+                    "-c",
+                    f"unix_socket_directories={home}",
+                    "-c",
+                    "fsync=off",
+                ],
+                cwd=home,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        login = {
+            "host": "127.0.0.1",
+            "port": port,
+            "user": "mlflow",
+            "password": password,
+            "connect_timeout": 2,
+        }
         deadline = time.monotonic() + 60
         while True:
             assert server.poll() is None, (home / "log").read_text()[-3000:]
@@ -175,19 +244,33 @@ def test_a_two_node_cluster_sweep_logs_every_run_and_artifact_through_a_server_w
     sweep_process, tmp_path, monkeypatch
 ):
     login = {"MLFLOW_TRACKING_USERNAME": "admin", "MLFLOW_TRACKING_PASSWORD": PASSWORD}
-    with serving(tmp_path / "served", 5081, "--auth",
-                 env={"MLFLOW_AUTH_ADMIN_PASSWORD": PASSWORD}) as url:
+    with serving(
+        tmp_path / "served", 5081, "--auth", env={"MLFLOW_AUTH_ADMIN_PASSWORD": PASSWORD}
+    ) as url:
         with pytest.raises(urllib.error.HTTPError) as refused:
-            urllib.request.urlopen(f"{url}/api/2.0/mlflow/experiments/search?max_results=1",
-                                   timeout=10)
+            urllib.request.urlopen(
+                f"{url}/api/2.0/mlflow/experiments/search?max_results=1", timeout=10
+            )
         assert refused.value.code == 401
 
         # As on a real cluster, each node's workers get the login from the
         # environment `ray start` ran in.
         with two_node_cluster(6390, login) as address:
-            sweep = sweep_process("--norms", "none,batch", "--lrs", "1e-3,1e-2", "--epochs",
-                                  "1", "--ray-address", address, "--study", "cluster",
-                                  MLFLOW_TRACKING_URI=url, RAY_AUTH_MODE="disabled", **login)
+            sweep = sweep_process(
+                "--norms",
+                "none,batch",
+                "--lrs",
+                "1e-3,1e-2",
+                "--epochs",
+                "1",
+                "--ray-address",
+                address,
+                "--study",
+                "cluster",
+                MLFLOW_TRACKING_URI=url,
+                RAY_AUTH_MODE="disabled",
+                **login,
+            )
             output, _ = sweep.communicate(timeout=200)
         assert sweep.returncode == 0, output
         assert "4 runs, 2 at once, 1 CPU(s) each" in output  # both nodes' CPUs
@@ -202,8 +285,9 @@ def test_a_two_node_cluster_sweep_logs_every_run_and_artifact_through_a_server_w
         for child in children:
             # Artifacts went through the server, into its artifact store.
             assert child.info.artifact_uri.startswith("mlflow-artifacts:")
-            assert "learning_curves.png" in {a.path for a in client.list_artifacts(
-                child.info.run_id)}
+            assert "learning_curves.png" in {
+                a.path for a in client.list_artifacts(child.info.run_id)
+            }
     served = list((tmp_path / "served" / "artifacts").rglob("learning_curves.png"))
     assert len(served) == 4
     # The password is in no file the server wrote.
@@ -211,10 +295,14 @@ def test_a_two_node_cluster_sweep_logs_every_run_and_artifact_through_a_server_w
         assert PASSWORD not in path.read_text()
 
 
-@pytest.mark.skipif(_postgres_bin() is None, reason="PostgreSQL's initdb and postgres are not "
-                    "installed (Debian: apt-get install postgresql)")
-@pytest.mark.skipif(not _ROOT, reason="PostgreSQL runs as `nobody` here, which needs the "
-                    "tests to run as root")
+@pytest.mark.skipif(
+    _postgres_bin() is None,
+    reason="PostgreSQL's initdb and postgres are not "
+    "installed (Debian: apt-get install postgresql)",
+)
+@pytest.mark.skipif(
+    not _ROOT, reason="PostgreSQL runs as `nobody` here, which needs the tests to run as root"
+)
 @pytest.mark.loopback_namespace(timeout=150)
 def test_two_sweeps_at_once_log_every_run_through_the_server_into_postgresql(
     sweep_process, tmp_path
@@ -224,34 +312,55 @@ def test_two_sweeps_at_once_log_every_run_through_the_server_into_postgresql(
     password = "a-test-only-Pg-passw0rd"
     with postgresql(password) as database:
         # The password stays out of the URI, hence out of every command line.
-        with serving(tmp_path / "served", free_port(), "--backend-store-uri", database,
-                     "--artifacts-destination", (tmp_path / "artifacts").as_uri(),
-                     env={"PGPASSWORD": password}) as url:
+        with serving(
+            tmp_path / "served",
+            free_port(),
+            "--backend-store-uri",
+            database,
+            "--artifacts-destination",
+            (tmp_path / "artifacts").as_uri(),
+            env={"PGPASSWORD": password},
+        ) as url:
             # Two writers at once, each training its runs in its own process.
-            sweeps = [sweep_process("--norms", "none,batch", "--epochs", "1", "--workers", "1",
-                                    "--study", f"postgres-{index}", MLFLOW_TRACKING_URI=url)
-                      for index in range(2)]
+            sweeps = [
+                sweep_process(
+                    "--norms",
+                    "none,batch",
+                    "--epochs",
+                    "1",
+                    "--workers",
+                    "1",
+                    "--study",
+                    f"postgres-{index}",
+                    MLFLOW_TRACKING_URI=url,
+                )
+                for index in range(2)
+            ]
             for sweep in sweeps:
                 output, _ = sweep.communicate(timeout=180)
                 assert sweep.returncode == 0, output
-            assert not any(password in " ".join(process.info["cmdline"] or [])
-                           for process in psutil.process_iter(["cmdline"]))
+            assert not any(
+                password in " ".join(process.info["cmdline"] or [])
+                for process in psutil.process_iter(["cmdline"])
+            )
 
             for index in range(2):
                 [parent] = _runs(url, run_kind="sweep", study=f"postgres-{index}")
                 children = _runs(url, run_kind="train", study=f"postgres-{index}")
                 assert parent.info.status == "FINISHED"
                 assert sorted(c.data.params["norm"] for c in children) == ["batch", "none"]
-                assert {c.data.tags["mlflow.parentRunId"] for c in children} == {
-                    parent.info.run_id}
+                assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parent.info.run_id}
                 assert all(c.info.status == "FINISHED" for c in children)
-                assert all({"loss", "val_accuracy", "test_accuracy"} <= set(c.data.metrics)
-                           for c in children)
+                assert all(
+                    {"loss", "val_accuracy", "test_accuracy"} <= set(c.data.metrics)
+                    for c in children
+                )
 
         # The runs are PostgreSQL's rows, not a SQLite file's.
         host, port = database.split("@")[1].split("/")[0].split(":")
-        with psycopg.connect(host=host, port=port, dbname="mlflow", user="mlflow",
-                             password=password) as db:
+        with psycopg.connect(
+            host=host, port=port, dbname="mlflow", user="mlflow", password=password
+        ) as db:
             rows = db.execute("SELECT status, count(*) FROM runs GROUP BY status").fetchall()
         assert dict(rows) == {"FINISHED": 6}
 
@@ -276,8 +385,10 @@ def test_a_postgresql_store_without_its_driver_is_refused_in_one_line(monkeypatc
     uri = "postgresql://mlflow@127.0.0.1:5432/mlflow"
     assert main(["server", "--backend-store-uri", uri]) == 1
     [line] = capsys.readouterr().err.strip().splitlines()
-    assert line.endswith("error: the store 127.0.0.1:5432/mlflow is PostgreSQL, whose driver "
-                         "is not installed: pip install 'psycopg[binary]'")
+    assert line.endswith(
+        "error: the store 127.0.0.1:5432/mlflow is PostgreSQL, whose driver "
+        "is not installed: pip install 'psycopg[binary]'"
+    )
 
 
 def test_a_password_in_the_store_uri_is_refused_in_one_line(capsys):
@@ -285,10 +396,12 @@ def test_a_password_in_the_store_uri_is_refused_in_one_line(capsys):
     assert main(["server", "--backend-store-uri", uri]) == 1
     [line] = capsys.readouterr().err.strip().splitlines()
     assert "s3cret" not in line
-    assert line.endswith("error: the store URI postgresql://mlflow:***@127.0.0.1... holds a "
-                         "password, which the server's command line would show to every user "
-                         "of the machine: leave it out, and give it to the driver in PGPASSWORD "
-                         "or ~/.pgpass")
+    assert line.endswith(
+        "error: the store URI postgresql://mlflow:***@127.0.0.1... holds a "
+        "password, which the server's command line would show to every user "
+        "of the machine: leave it out, and give it to the driver in PGPASSWORD "
+        "or ~/.pgpass"
+    )
 
 
 def test_a_port_outside_1_to_65535_is_refused(capsys):

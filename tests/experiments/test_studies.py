@@ -31,22 +31,33 @@ def test_mean_ci_is_the_t_interval_over_finite_values():
     estimate = verdict.mean_ci([*values, float("nan"), None])
     half = stats.t.ppf(0.975, 3) * np.std(values, ddof=1) / 2
     assert estimate.n == 4
-    np.testing.assert_allclose([estimate.low, estimate.high],
-                               [np.mean(values) - half, np.mean(values) + half])
+    np.testing.assert_allclose(
+        [estimate.low, estimate.high], [np.mean(values) - half, np.mean(values) + half]
+    )
     assert verdict.mean_ci([0.5]).n == 1 and math.isnan(verdict.mean_ci([0.5]).low)
 
 
-@pytest.mark.parametrize("a, b, higher, expected", [
-    ([0.90, 0.91, 0.92], [0.80, 0.82, 0.81], True, verdict.SUPPORTED),
-    ([0.80, 0.82, 0.81], [0.90, 0.91, 0.92], True, verdict.CONTRADICTED),
-    ([0.80, 0.90, 0.85], [0.84, 0.86, 0.88], True, verdict.INCONCLUSIVE),
-    # Lower is better (an error, an MSE): the claimed side flips.
-    ([0.10, 0.11, 0.12], [0.20, 0.22, 0.21], False, verdict.SUPPORTED),
-    ([0.20, 0.22, 0.21], [0.10, 0.11, 0.12], False, verdict.CONTRADICTED),
-    # One run on a side: no interval, no verdict.
-    ([0.99], [0.10, 0.11, 0.12], True, verdict.INCONCLUSIVE),
-], ids=["supported", "contradicted", "overlap", "lower-supported", "lower-contradicted",
-        "one-run"])
+@pytest.mark.parametrize(
+    "a, b, higher, expected",
+    [
+        ([0.90, 0.91, 0.92], [0.80, 0.82, 0.81], True, verdict.SUPPORTED),
+        ([0.80, 0.82, 0.81], [0.90, 0.91, 0.92], True, verdict.CONTRADICTED),
+        ([0.80, 0.90, 0.85], [0.84, 0.86, 0.88], True, verdict.INCONCLUSIVE),
+        # Lower is better (an error, an MSE): the claimed side flips.
+        ([0.10, 0.11, 0.12], [0.20, 0.22, 0.21], False, verdict.SUPPORTED),
+        ([0.20, 0.22, 0.21], [0.10, 0.11, 0.12], False, verdict.CONTRADICTED),
+        # One run on a side: no interval, no verdict.
+        ([0.99], [0.10, 0.11, 0.12], True, verdict.INCONCLUSIVE),
+    ],
+    ids=[
+        "supported",
+        "contradicted",
+        "overlap",
+        "lower-supported",
+        "lower-contradicted",
+        "one-run",
+    ],
+)
 def test_verdict_rule(a, b, higher, expected):
     outcome, difference = verdict.verdict(a, b, higher)
     assert outcome == expected
@@ -73,8 +84,7 @@ def test_welch_and_paired_p_values_are_scipys():
 def test_holm_on_a_known_vector():
     # Sorted: 0.005 x 4 = 0.02, 0.01 x 3 = 0.03, 0.03 x 2 = 0.06, 0.04 x 1 = 0.04 -> 0.06
     # (never below the one before it); back in the given order.
-    np.testing.assert_allclose(verdict.holm([0.01, 0.04, 0.03, 0.005]),
-                               [0.03, 0.06, 0.06, 0.02])
+    np.testing.assert_allclose(verdict.holm([0.01, 0.04, 0.03, 0.005]), [0.03, 0.06, 0.06, 0.02])
     # Untested (NaN) p-values are not in the family; capped at 1.
     adjusted = verdict.holm([0.5, math.nan, 0.4])
     np.testing.assert_allclose(adjusted[0::2], [0.8, 0.8])
@@ -87,8 +97,9 @@ def test_tost_is_two_one_sided_welch_tests():
     estimate, _, se, df = verdict.welch(a, b)
     above = stats.ttest_ind(np.add(a, margin), b, equal_var=False, alternative="greater")
     below = stats.ttest_ind(np.subtract(a, margin), b, equal_var=False, alternative="less")
-    np.testing.assert_allclose(verdict.tost(estimate.mean, se, df, margin),
-                               max(above.pvalue, below.pvalue))
+    np.testing.assert_allclose(
+        verdict.tost(estimate.mean, se, df, margin), max(above.pvalue, below.pvalue)
+    )
     # Lower is better: the test is symmetric in the sign of the difference.
     test = verdict.continuous(a, b, higher_is_better=False, margin=margin)
     np.testing.assert_allclose(test.p_equivalence, max(above.pvalue, below.pvalue))
@@ -96,8 +107,9 @@ def test_tost_is_two_one_sided_welch_tests():
 
 def test_equivalent_needs_a_margin_and_a_narrow_interval():
     a, b = [0.800, 0.802, 0.801, 0.799, 0.800], [0.801, 0.800, 0.799, 0.802, 0.800]
-    [with_margin, without] = verdict.judge_family([verdict.continuous(a, b, margin=0.01),
-                                                   verdict.continuous(a, b)])
+    [with_margin, without] = verdict.judge_family(
+        [verdict.continuous(a, b, margin=0.01), verdict.continuous(a, b)]
+    )
     assert with_margin.verdict == verdict.EQUIVALENT
     assert without.verdict == verdict.INCONCLUSIVE
     # A margin below the interval's reach: no finding either way.
@@ -127,16 +139,20 @@ def test_mde_of_the_t_test_is_where_the_noncentral_t_reaches_power_0_8():
     # Five seeds a side: about 2 standard deviations (Cohen's d), se = sd sqrt(2/5).
     np.testing.assert_allclose(verdict.t_mde(math.sqrt(2 / 5), 8), 2.02, atol=0.01)
     # Many degrees of freedom: the normal approximation, z_0.975 + z_0.8.
-    np.testing.assert_allclose(verdict.t_mde(1.0, 10**6),
-                               stats.norm.ppf(0.975) + stats.norm.ppf(0.8), atol=1e-3)
+    np.testing.assert_allclose(
+        verdict.t_mde(1.0, 10**6), stats.norm.ppf(0.975) + stats.norm.ppf(0.8), atol=1e-3
+    )
 
 
-@pytest.mark.parametrize("table", [[[5, 0], [0, 5]], [[4, 2], [1, 6]], [[3, 2], [3, 2]],
-                                   [[0, 5], [2, 3]], [[7, 3], [2, 8]]])
+@pytest.mark.parametrize(
+    "table",
+    [[[5, 0], [0, 5]], [[4, 2], [1, 6]], [[3, 2], [3, 2]], [[0, 5], [2, 3]], [[7, 3], [2, 8]]],
+)
 def test_fisher_exact_is_scipys(table):
     (sa, fa), (sb, fb) = table
-    np.testing.assert_allclose(verdict.fisher_exact(sa, sa + fa, sb, sb + fb),
-                               stats.fisher_exact(table).pvalue)
+    np.testing.assert_allclose(
+        verdict.fisher_exact(sa, sa + fa, sb, sb + fb), stats.fisher_exact(table).pvalue
+    )
 
 
 def test_binary_outcome_proportions_with_newcombe_interval():
@@ -146,8 +162,9 @@ def test_binary_outcome_proportions_with_newcombe_interval():
     # Newcombe: 1 - sqrt((1 - low_a)^2 + (high_b - 0)^2), Wilson's bounds of 5/5 and 0/5.
     z = stats.norm.ppf(0.975)
     wilson_high_0_of_5 = z * z / 5 / (1 + z * z / 5)
-    np.testing.assert_allclose(test.difference.low, 1 - math.hypot(wilson_high_0_of_5,
-                                                                    wilson_high_0_of_5))
+    np.testing.assert_allclose(
+        test.difference.low, 1 - math.hypot(wilson_high_0_of_5, wilson_high_0_of_5)
+    )
     # Diverging less is better: the claimed side flips.
     assert verdict.binary([False] * 5, [True] * 5, higher_is_better=False).difference.mean == 1
     # Reaching a target: untestable when no run of either side did.
@@ -190,15 +207,15 @@ def test_gehan_normal_approximation_past_the_exact_limit(monkeypatch):
     x, y = [3, 7, 8, 12, 15], [5, 9, 10, 14, 16, 20]
     _, p = verdict.gehan([(v, True) for v in x], [(v, True) for v in y])
     # Without ties Mantel's variance is the rank-sum test's.
-    np.testing.assert_allclose(p, stats.mannwhitneyu(x, y, method="asymptotic",
-                                                     use_continuity=False).pvalue)
+    np.testing.assert_allclose(
+        p, stats.mannwhitneyu(x, y, method="asymptotic", use_continuity=False).pvalue
+    )
 
 
 def test_mde_of_proportions_and_ranks_by_their_normal_approximations():
     z = stats.norm.ppf(0.975) + stats.norm.ppf(0.8)
     # A difference of rates at a 50% rate, 5 runs a side: z sqrt(0.25 (1/5 + 1/5)).
-    np.testing.assert_allclose(verdict.binary([True] * 5, [False] * 5).mde,
-                               z * math.sqrt(0.1))
+    np.testing.assert_allclose(verdict.binary([True] * 5, [False] * 5).mde, z * math.sqrt(0.1))
     # Noether: P(longer) - 1/2 = z / sqrt(12 c (1 - c) N); the pair score is twice it.
     np.testing.assert_allclose(verdict.rank_mde(5, 5), 2 * z / math.sqrt(30))
     assert verdict.rank_mde(5, 5) > 1 > verdict.rank_mde(20, 20)
@@ -214,17 +231,47 @@ def test_beats_floor_needs_the_whole_interval_on_the_better_side():
 
 # A study of two norms at two levels, judged on hand-made run tables.
 TOY = Study(
-    name="toy", title="toy", task="cnn", factor="batch size",
+    name="toy",
+    title="toy",
+    task="cnn",
+    factor="batch size",
     variants=(Variant("batch", {"norm": "batch"}), Variant("group", {"norm": "group"})),
-    scales={"small": Scale({}, (Level("2", {"batch_size": 2}), Level("32", {"batch_size": 32})),
-                           seeds=3)},
-    claims=(Claim("group beats batch at 2", ("group", "2"), ("batch", "2"), "test_accuracy",
-                  True, "24.1 vs 34.7", "GN"),
-            Claim("batch beats group at 32", ("batch", "32"), ("group", "32"),
-                  "test_accuracy", True, "23.6 vs 24.1", "GN"),
-            Claim("batch at 32 beats batch at 2", ("batch", "32"), ("batch", "2"),
-                  "test_accuracy", True, "23.6 vs 34.7", "GN")),
-    metrics=("test_accuracy",))
+    scales={
+        "small": Scale(
+            {}, (Level("2", {"batch_size": 2}), Level("32", {"batch_size": 32})), seeds=3
+        )
+    },
+    claims=(
+        Claim(
+            "group beats batch at 2",
+            ("group", "2"),
+            ("batch", "2"),
+            "test_accuracy",
+            True,
+            "24.1 vs 34.7",
+            "GN",
+        ),
+        Claim(
+            "batch beats group at 32",
+            ("batch", "32"),
+            ("group", "32"),
+            "test_accuracy",
+            True,
+            "23.6 vs 24.1",
+            "GN",
+        ),
+        Claim(
+            "batch at 32 beats batch at 2",
+            ("batch", "32"),
+            ("batch", "2"),
+            "test_accuracy",
+            True,
+            "23.6 vs 34.7",
+            "GN",
+        ),
+    ),
+    metrics=("test_accuracy",),
+)
 
 
 def test_a_study_trains_the_seeds_it_is_given():
@@ -240,15 +287,24 @@ def run_table(cells):
     rows = []
     for i, (v, lv, acc, div) in enumerate(cells):
         seed = seeds[v, lv] = seeds.get((v, lv), -1) + 1
-        rows.append({"run_id": str(i), "variant": v, "level": lv, "metrics.test_accuracy": acc,
-                     "diverged": div, "params.seed": str(seed), "params.epochs": "2",
-                     "params.train_size": "8", "params.batch_size": "2"})
+        rows.append(
+            {
+                "run_id": str(i),
+                "variant": v,
+                "level": lv,
+                "metrics.test_accuracy": acc,
+                "diverged": div,
+                "params.seed": str(seed),
+                "params.epochs": "2",
+                "params.train_size": "8",
+                "params.batch_size": "2",
+            }
+        )
     return pandas.DataFrame(rows)
 
 
 def judged(study, runs, history=None):
-    return {j.claim.text: j for j in report.judge_all(report.judge(study, "small", runs,
-                                                                   history))}
+    return {j.claim.text: j for j in report.judge_all(report.judge(study, "small", runs, history))}
 
 
 def test_claims_are_judged_on_run_tables_with_diverged_runs_counted_not_averaged():
@@ -258,7 +314,8 @@ def test_claims_are_judged_on_run_tables_with_diverged_runs_counted_not_averaged
         # A diverged run's last value is not averaged: batch at 2 stays at ~0.61.
         + [("batch", "2", 0.99, True)]
         + [("batch", "32", acc, False) for acc in (0.70, 0.71, 0.72)]
-        + [("group", "32", acc, False) for acc in (0.80, 0.82, 0.81)])
+        + [("group", "32", acc, False) for acc in (0.80, 0.82, 0.81)]
+    )
     result = judged(TOY, runs)
     group_2 = result["group beats batch at 2"]
     assert group_2.verdict == verdict.SUPPORTED
@@ -269,23 +326,29 @@ def test_claims_are_judged_on_run_tables_with_diverged_runs_counted_not_averaged
     assert result["batch at 32 beats batch at 2"].verdict == verdict.SUPPORTED
     # One family: Holm's adjustment over the three claims.
     raw = [result[c.text].result.test.p for c in TOY.claims]
-    np.testing.assert_allclose([result[c.text].result.p_adjusted for c in TOY.claims],
-                               verdict.holm(raw))
+    np.testing.assert_allclose(
+        [result[c.text].result.p_adjusted for c in TOY.claims], verdict.holm(raw)
+    )
     # Every run of a side diverged: nothing to compare.
     all_diverged = runs.assign(diverged=runs["variant"] == "batch")
     assert {j.verdict for j in judged(TOY, all_diverged).values()} == {verdict.INCONCLUSIVE}
 
 
 def test_a_claim_whose_arms_never_beat_the_floor_is_untestable():
-    floored = dataclasses.replace(TOY, claims=(
-        dataclasses.replace(TOY.claims[0], floor=0.1),
-        dataclasses.replace(TOY.claims[1], floor=0.1)))
+    floored = dataclasses.replace(
+        TOY,
+        claims=(
+            dataclasses.replace(TOY.claims[0], floor=0.1),
+            dataclasses.replace(TOY.claims[1], floor=0.1),
+        ),
+    )
     runs = run_table(
         # Both at chance (10 classes): no arm beats the floor, whatever the difference.
         [("group", "2", acc, False) for acc in (0.100, 0.105, 0.110)]
         + [("batch", "2", acc, False) for acc in (0.090, 0.092, 0.091)]
         + [("batch", "32", acc, False) for acc in (0.70, 0.71, 0.72)]
-        + [("group", "32", acc, False) for acc in (0.10, 0.11, 0.09)])
+        + [("group", "32", acc, False) for acc in (0.10, 0.11, 0.09)]
+    )
     result = judged(floored, runs)
     assert result["group beats batch at 2"].verdict == verdict.UNTESTABLE
     assert math.isnan(result["group beats batch at 2"].result.p_adjusted)  # not in the family
@@ -294,35 +357,93 @@ def test_a_claim_whose_arms_never_beat_the_floor_is_untestable():
 
 def test_paired_binary_and_censored_claims_on_run_tables():
     claims = (
-        Claim("paired", ("group", "2"), ("batch", "2"), "test_accuracy", True, "-", "-",
-              paired=True),
-        Claim("reaches 0.75", ("group", "2"), ("batch", "2"), "test_accuracy", True, "-", "-",
-              outcome="binary", target=0.75),
-        Claim("diverges less", ("group", "2"), ("batch", "2"), "diverged", False, "-", "-",
-              outcome="binary"),
-        Claim("fewer steps to 0.5", ("group", "2"), ("batch", "2"), "val_accuracy", True, "-",
-              "-", outcome="censored", target=0.5),
+        Claim(
+            "paired", ("group", "2"), ("batch", "2"), "test_accuracy", True, "-", "-", paired=True
+        ),
+        Claim(
+            "reaches 0.75",
+            ("group", "2"),
+            ("batch", "2"),
+            "test_accuracy",
+            True,
+            "-",
+            "-",
+            outcome="binary",
+            target=0.75,
+        ),
+        Claim(
+            "diverges less",
+            ("group", "2"),
+            ("batch", "2"),
+            "diverged",
+            False,
+            "-",
+            "-",
+            outcome="binary",
+        ),
+        Claim(
+            "fewer steps to 0.5",
+            ("group", "2"),
+            ("batch", "2"),
+            "val_accuracy",
+            True,
+            "-",
+            "-",
+            outcome="censored",
+            target=0.5,
+        ),
         # An error under a target: reaching it is still the better outcome.
-        Claim("error under 0.25", ("group", "2"), ("batch", "2"), "test_error", False, "-", "-",
-              outcome="binary", target=0.25),
-        Claim("error under 0.01", ("group", "2"), ("batch", "2"), "test_error", False, "-", "-",
-              outcome="binary", target=0.01))
+        Claim(
+            "error under 0.25",
+            ("group", "2"),
+            ("batch", "2"),
+            "test_error",
+            False,
+            "-",
+            "-",
+            outcome="binary",
+            target=0.25,
+        ),
+        Claim(
+            "error under 0.01",
+            ("group", "2"),
+            ("batch", "2"),
+            "test_error",
+            False,
+            "-",
+            "-",
+            outcome="binary",
+            target=0.01,
+        ),
+    )
     study = dataclasses.replace(TOY, claims=claims)
-    runs = run_table([("group", "2", acc, False) for acc in (0.80, 0.71, 0.90, 0.78)]
-                     + [("batch", "2", acc, div) for acc, div in
-                        ((0.70, False), (0.62, False), (0.79, False), (0.99, True))])
+    runs = run_table(
+        [("group", "2", acc, False) for acc in (0.80, 0.71, 0.90, 0.78)]
+        + [
+            ("batch", "2", acc, div)
+            for acc, div in ((0.70, False), (0.62, False), (0.79, False), (0.99, True))
+        ]
+    )
     runs["metrics.test_error"] = 1 - runs["metrics.test_accuracy"]
     # Validation accuracy per epoch: group reaches 0.5 at epoch 1 (4 steps)
     # but run 1 never does; batch at epoch 2 (8 steps) but runs 5 and 7 never.
-    curves = {"0": {1: 0.6, 2: 0.7}, "1": {1: 0.3, 2: 0.4}, "2": {1: 0.55, 2: 0.8},
-              "3": {1: 0.5, 2: 0.6}, "4": {1: 0.4, 2: 0.6}, "5": {1: 0.3, 2: 0.45},
-              "6": {1: 0.2, 2: 0.5}, "7": {1: 0.7, 2: 0.9}}
+    curves = {
+        "0": {1: 0.6, 2: 0.7},
+        "1": {1: 0.3, 2: 0.4},
+        "2": {1: 0.55, 2: 0.8},
+        "3": {1: 0.5, 2: 0.6},
+        "4": {1: 0.4, 2: 0.6},
+        "5": {1: 0.3, 2: 0.45},
+        "6": {1: 0.2, 2: 0.5},
+        "7": {1: 0.7, 2: 0.9},
+    }
     result = judged(study, runs, lambda run_id, metric: curves[run_id])
     pairs = result["paired"].result.test
     # Seed 3's partner diverged: three pairs.
     assert pairs.method == "paired t" and pairs.difference.n == 3
-    np.testing.assert_allclose(pairs.p, stats.ttest_rel([0.80, 0.71, 0.90],
-                                                        [0.70, 0.62, 0.79]).pvalue)
+    np.testing.assert_allclose(
+        pairs.p, stats.ttest_rel([0.80, 0.71, 0.90], [0.70, 0.62, 0.79]).pvalue
+    )
     reach = result["reaches 0.75"]
     assert (reach.a, reach.b) == ("3/4", "1/4")  # the diverged 0.99 does not count
     np.testing.assert_allclose(reach.result.test.p, stats.fisher_exact([[3, 1], [1, 3]]).pvalue)
@@ -335,25 +456,41 @@ def test_paired_binary_and_censored_claims_on_run_tables():
     # group (4, 8 censored, 4, 4) vs batch (8, 8 censored, 8, 8 censored: diverged).
     assert steps.a == "median 4 steps, 3/4 reached"
     assert steps.b == "median > 8 steps (budget), 2/4 reached"
-    effect, p = verdict.gehan([(4, True), (8, False), (4, True), (4, True)],
-                              [(8, True), (8, False), (8, True), (8, False)])
+    effect, p = verdict.gehan(
+        [(4, True), (8, False), (4, True), (4, True)],
+        [(8, True), (8, False), (8, True), (8, False)],
+    )
     assert steps.result.test.difference.mean == -effect > 0 and steps.result.test.p == p
 
 
 def test_the_page_reads_only_the_seeds_the_scale_declares(monkeypatch):
-    configs = [{"norm": norm, "batch_size": size, "seed": 0}
-               for norm in ("batch", "group") for size in (2, 32)]
-    runs = pandas.DataFrame([
-        {"run_id": f"{norm}{size}-{seed}", "params.norm": norm, "params.batch_size": str(size),
-         "params.seed": str(seed), "metrics.test_accuracy": 0.5}
-        for norm in ("batch", "group") for size in (2, 32) for seed in range(5)])
+    configs = [
+        {"norm": norm, "batch_size": size, "seed": 0}
+        for norm in ("batch", "group")
+        for size in (2, 32)
+    ]
+    runs = pandas.DataFrame(
+        [
+            {
+                "run_id": f"{norm}{size}-{seed}",
+                "params.norm": norm,
+                "params.batch_size": str(size),
+                "params.seed": str(seed),
+                "metrics.test_accuracy": 0.5,
+            }
+            for norm in ("batch", "group")
+            for size in (2, 32)
+            for seed in range(5)
+        ]
+    )
     monkeypatch.setattr(report.mlflow, "get_experiment_by_name", lambda name: object())
     monkeypatch.setattr(report, "reported_runs", lambda name, study: runs)
     monkeypatch.setattr(report.runner, "study_configs", lambda study, scale, seeds: configs)
     read = report.study_runs(TOY, "small")  # TOY declares 3 seeds
     assert sorted(read["params.seed"].unique()) == ["0", "1", "2"] and len(read) == 12
-    assert set(zip(read["variant"], read["level"])) == {(v, lv) for v in ("batch", "group")
-                                                        for lv in ("2", "32")}
+    assert set(zip(read["variant"], read["level"])) == {
+        (v, lv) for v in ("batch", "group") for lv in ("2", "32")
+    }
 
 
 def test_a_claim_declares_its_test_consistently():
@@ -364,28 +501,57 @@ def test_a_claim_declares_its_test_consistently():
     with pytest.raises(ValueError, match="equivalence_margin must be > 0"):
         Claim("x", ("a", "1"), ("b", "1"), "m", True, "-", "-", equivalence_margin=0)
     with pytest.raises(ValueError, match="only a continuous outcome is paired"):
-        Claim("x", ("a", "1"), ("b", "1"), "m", True, "-", "-", outcome="binary", target=1,
-              paired=True)
+        Claim(
+            "x",
+            ("a", "1"),
+            ("b", "1"),
+            "m",
+            True,
+            "-",
+            "-",
+            outcome="binary",
+            target=1,
+            paired=True,
+        )
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["study", "bogus"], "argument name: invalid choice 'bogus' (choose from bn-lr, batch-size, "
-                         "rnn, gan-d, translate, all)"),
-    (["study", "rnn", "--scale", "huge"],
-     "argument --scale: invalid choice 'huge' (choose from smoke, small, full)"),
-    (["study", "rnn", "--seeds", "0"], "argument --seeds: must be a count N >= 1 (seeds 0..N-1) "
-                                       "or a comma-separated list of seeds such as 0,4,7, got '0'"),
-    (["study", "rnn", "--scale", "small", "--seeds", "8"],
-     "argument --seeds: study rnn declares seeds 0..4 at scale small, got 0..7; seeds are "
-     "fixed before any run, so other seeds are a new scale or study, with its own tag"),
-    (["study", "rnn", "--scale", "small", "--seeds", "0,4,7"],
-     "argument --seeds: study rnn declares seeds 0..4 at scale small, got 0,4,7"),
-    (["study", "all", "--scale", "smoke", "--seeds", "2"],
-     "argument --seeds: study bn-lr declares seeds 0 at scale smoke, got 0..1"),
-    (["study", "rnn", "--workers", "0"], "argument --workers: must be a positive integer, got '0'"),
-])
-def test_unknown_study_or_scale_is_refused_with_the_choices(argv, message, store, capsys,
-                                                            runs_of):
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (
+            ["study", "bogus"],
+            "argument name: invalid choice 'bogus' (choose from bn-lr, batch-size, "
+            "rnn, gan-d, translate, all)",
+        ),
+        (
+            ["study", "rnn", "--scale", "huge"],
+            "argument --scale: invalid choice 'huge' (choose from smoke, small, full)",
+        ),
+        (
+            ["study", "rnn", "--seeds", "0"],
+            "argument --seeds: must be a count N >= 1 (seeds 0..N-1) "
+            "or a comma-separated list of seeds such as 0,4,7, got '0'",
+        ),
+        (
+            ["study", "rnn", "--scale", "small", "--seeds", "8"],
+            "argument --seeds: study rnn declares seeds 0..4 at scale small, got 0..7; seeds are "
+            "fixed before any run, so other seeds are a new scale or study, with its own tag",
+        ),
+        (
+            ["study", "rnn", "--scale", "small", "--seeds", "0,4,7"],
+            "argument --seeds: study rnn declares seeds 0..4 at scale small, got 0,4,7",
+        ),
+        (
+            ["study", "all", "--scale", "smoke", "--seeds", "2"],
+            "argument --seeds: study bn-lr declares seeds 0 at scale smoke, got 0..1",
+        ),
+        (
+            ["study", "rnn", "--workers", "0"],
+            "argument --workers: must be a positive integer, got '0'",
+        ),
+    ],
+)
+def test_unknown_study_or_scale_is_refused_with_the_choices(argv, message, store, capsys, runs_of):
     with pytest.raises(SystemExit) as exit_:
         main(argv)
     assert exit_.value.code == 2
@@ -404,17 +570,36 @@ def page_row(page, claim):
     return row
 
 
-@pytest.mark.parametrize("name, seeds, figure", [
-    ("bn-lr", 1, "study_bn-lr_1x_val_accuracy.png"),
-    ("rnn", 1, "study_rnn_adding_T_100_val_mse.png"),
-    ("gan-d", 2, "study_gan-d_samples.png"),
-    ("translate", 1, "study_translate_batch_1_val_l1.png"),
-])
-def test_study_at_smoke_scale_end_to_end(name, seeds, figure, smoke, store, runs_of, tmp_path,
-                                         capsys):
+@pytest.mark.parametrize(
+    "name, seeds, figure",
+    [
+        ("bn-lr", 1, "study_bn-lr_1x_val_accuracy.png"),
+        ("rnn", 1, "study_rnn_adding_T_100_val_mse.png"),
+        ("gan-d", 2, "study_gan-d_samples.png"),
+        ("translate", 1, "study_translate_batch_1_val_l1.png"),
+    ],
+)
+def test_study_at_smoke_scale_end_to_end(
+    name, seeds, figure, smoke, store, runs_of, tmp_path, capsys
+):
     study = STUDIES[name]
-    assert main(["study", name, "--scale", "smoke", "--seeds", str(seeds),
-                 "--out", str(tmp_path), "--workers", "1"]) == 0
+    assert (
+        main(
+            [
+                "study",
+                name,
+                "--scale",
+                "smoke",
+                "--seeds",
+                str(seeds),
+                "--out",
+                str(tmp_path),
+                "--workers",
+                "1",
+            ]
+        )
+        == 0
+    )
     spec = study.scale("smoke")
     trained = runs_of(study.task, study=name, run_kind="train")
     assert len(trained) == seeds * len(spec.levels) * len(study.variants_at("smoke"))
@@ -430,8 +615,11 @@ def test_study_at_smoke_scale_end_to_end(name, seeds, figure, smoke, store, runs
         row = page_row(page, claim)
         assert claim.paper in row and f"(#study-{name})" in row
         verdicts.append(next(v for v in verdict.VERDICTS if f"**{v}**" in row))
-    ran = [c for c in study.claims
-           if report.in_grid(study, "smoke", c.a) and report.in_grid(study, "smoke", c.b)]
+    ran = [
+        c
+        for c in study.claims
+        if report.in_grid(study, "smoke", c.a) and report.in_grid(study, "smoke", c.b)
+    ]
     assert ran, "the smoke grid judges at least one claim"
     for claim in ran:
         assert f"{claim.metric}: " in page_row(page, claim)  # ours: the two means
@@ -445,10 +633,21 @@ def test_study_at_smoke_scale_end_to_end(name, seeds, figure, smoke, store, runs
         assert stats_ == {"moving", "batch"}
 
 
-def test_an_interrupted_study_completes_only_what_is_missing(smoke, store, runs_of, tmp_path,
-                                                             capsys):
-    argv = ["study", "batch-size", "--scale", "smoke", "--seeds", "1", "--out", str(tmp_path),
-            "--workers", "1"]
+def test_an_interrupted_study_completes_only_what_is_missing(
+    smoke, store, runs_of, tmp_path, capsys
+):
+    argv = [
+        "study",
+        "batch-size",
+        "--scale",
+        "smoke",
+        "--seeds",
+        "1",
+        "--out",
+        str(tmp_path),
+        "--workers",
+        "1",
+    ]
     assert main(argv) == 0
     first = runs_of("cnn", study="batch-size", run_kind="train")
     assert len(first) == 4  # batch and group at batch sizes 2 and 32

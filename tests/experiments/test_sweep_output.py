@@ -22,8 +22,7 @@ def test_the_results_table_has_a_row_per_configuration_over_its_seeds():
     rows = {line[:44].strip(): line[44:].split(maxsplit=3) for line in lines[1:]}
     spread = statistics.stdev([0.80, 0.84])
     assert rows == {
-        "cnn · batch · bs32 · lr1e-3": ["test_accuracy", "0.82", f"{spread:.2g}",
-                                       "3, 1 diverged"],
+        "cnn · batch · bs32 · lr1e-3": ["test_accuracy", "0.82", f"{spread:.2g}", "3, 1 diverged"],
         "cnn · none · bs32 · lr1e-3": ["test_accuracy", "0.7", "-", "1"],
         "cnn · none · bs32 · lr1e-2": ["test_accuracy", "-", "-", "1, 1 failed"],
     }

@@ -3,18 +3,25 @@
 import math
 
 import keras
-import keras_norms  # noqa: F401  (registers the layers the logged models hold)
 import mlflow
 import numpy as np
 import pytest
 
+import keras_norms  # noqa: F401  (registers the layers the logged models hold)
 from experiments import paths
 from experiments.cli import main
 from experiments.models import gan as gan_models
 from experiments.tasks import TASKS
 
-TINY = {"epochs": 3, "batch_size": 32, "train_size": 128, "val_size": 64, "test_size": 32,
-        "score_every": 2, "fid_samples": 48}
+TINY = {
+    "epochs": 3,
+    "batch_size": 32,
+    "train_size": 128,
+    "val_size": 64,
+    "test_size": 32,
+    "score_every": 2,
+    "fid_samples": 48,
+}
 
 
 @pytest.fixture
@@ -34,15 +41,28 @@ def test_run_logs_losses_samples_scores_floor_and_generator(
         return trained[-1]
 
     monkeypatch.setattr(gan_models, "build_generator", build_and_keep)
-    argv = ["run", "--task", "gan", "--norm", "batch", "--d-norm", "weight", "--quick",
-            "--study", "pair"]
+    argv = [
+        "run",
+        "--task",
+        "gan",
+        "--norm",
+        "batch",
+        "--d-norm",
+        "weight",
+        "--quick",
+        "--study",
+        "pair",
+    ]
     assert main(argv) == 0
 
     [run] = runs_of("gan")
     assert run.info.status == "FINISHED"
     params = run.data.params
-    assert (params["norm"], params["g_norm"], params["d_norm"]) == ("batch/weight", "batch",
-                                                                    "weight")
+    assert (params["norm"], params["g_norm"], params["d_norm"]) == (
+        "batch/weight",
+        "batch",
+        "weight",
+    )
     assert (params["fid_samples"], params["score_every"]) == ("48", "2")
     assert float(params["optimizer_generator_learning_rate"]) == pytest.approx(2e-4)
     assert params["optimizer_discriminator_beta_1"] == "0.5"
@@ -60,8 +80,9 @@ def test_run_logs_losses_samples_scores_floor_and_generator(
     [output] = run.outputs.model_outputs
     generator = mlflow.keras.load_model(f"models:/{output.model_id}")
     noise = gan_models.fixed_noise(4, seed=9)
-    np.testing.assert_allclose(generator.predict(noise, verbose=0),
-                               trained[0].predict(noise, verbose=0), atol=1e-6)
+    np.testing.assert_allclose(
+        generator.predict(noise, verbose=0), trained[0].predict(noise, verbose=0), atol=1e-6
+    )
     # MLflow's models view lists it with its final scores.
     logged = mlflow.get_logged_model(output.model_id)
     assert logged.name == "generator-batch_weight"
@@ -97,33 +118,45 @@ def test_divergence_fails_the_run_with_a_tag_and_the_sweep_goes_on(
 ):
     _poison_generator_for("none", monkeypatch)
     monkeypatch.setattr(TASKS["gan"], "quick_settings", {**TINY, "epochs": 1})
-    assert main(["sweep", "--task", "gan", "--norms", "none,layer", "--quick",
-                 "--workers", "1"]) == 0
+    assert (
+        main(["sweep", "--task", "gan", "--norms", "none,layer", "--quick", "--workers", "1"]) == 0
+    )
 
     runs = {r.data.params.get("norm", "parent"): r for r in runs_of("gan")}
     assert {norm: r.info.status for norm, r in runs.items()} == {
-        "none": "FAILED", "layer": "FINISHED", "parent": "FINISHED"}
+        "none": "FAILED",
+        "layer": "FINISHED",
+        "parent": "FINISHED",
+    }
     diverged = runs["none"]
     assert diverged.data.tags["diverged"] == "true"
     assert diverged.data.tags["diverged_epoch"] == "1"
     # Found at the end of the compiled call holding the NaN: the epoch's 4 steps.
-    assert "TrainingDiverged: training diverged at epoch 1, step 4" in \
-        diverged.data.tags["error"]
+    assert "TrainingDiverged: training diverged at epoch 1, step 4" in diverged.data.tags["error"]
     assert "diverged" not in runs["layer"].data.tags
     assert "run 1/2 diverged: training diverged at epoch 1, step 4" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("label, g_norm, d_norm, expected", [
-    ("batch", None, None, ("batch", "batch", "batch")),
-    ("batch/weight", None, None, ("batch/weight", "batch", "weight")),
-    ("batch/batch", None, None, ("batch", "batch", "batch")),
-    ("batch", None, "weight", ("batch/weight", "batch", "weight")),
-    ("batch/weight", "none", None, ("none/weight", "none", "weight")),
-    ("none", "layer", "layer", ("layer", "layer", "layer")),
-])
+@pytest.mark.parametrize(
+    "label, g_norm, d_norm, expected",
+    [
+        ("batch", None, None, ("batch", "batch", "batch")),
+        ("batch/weight", None, None, ("batch/weight", "batch", "weight")),
+        ("batch/batch", None, None, ("batch", "batch", "batch")),
+        ("batch", None, "weight", ("batch/weight", "batch", "weight")),
+        ("batch/weight", "none", None, ("none/weight", "none", "weight")),
+        ("none", "layer", "layer", ("layer", "layer", "layer")),
+    ],
+)
 def test_norm_label_resolves_generator_and_discriminator(label, g_norm, d_norm, expected):
-    config = {"norm": label, "g_norm": g_norm, "d_norm": d_norm, "fid_samples": 10,
-              "train_size": None, "val_size": 10}
+    config = {
+        "norm": label,
+        "g_norm": g_norm,
+        "d_norm": d_norm,
+        "fid_samples": 10,
+        "train_size": None,
+        "val_size": 10,
+    }
     resolved = TASKS["gan"].configure(config)
     assert (resolved["norm"], resolved["g_norm"], resolved["d_norm"]) == expected
 
@@ -132,19 +165,29 @@ BAD_INPUTS = [
     (["run", "--norm", "spectral/batch"], "argument --norm: invalid choice 'spectral'"),
     (["run", "--norm", "spectral"], "argument --norm: invalid choice 'spectral'"),
     (["run", "--norm", "batch", "--g-norm", "spectral"], "argument --g-norm: invalid choice"),
-    (["run", "--norm", "batch/weight/none"],
-     "argument --norm: must be a norm or GENERATOR/DISCRIMINATOR norms, got 'batch/weight/none'"),
+    (
+        ["run", "--norm", "batch/weight/none"],
+        "argument --norm: must be a norm or GENERATOR/DISCRIMINATOR norms, got 'batch/weight/none'",
+    ),
     (["run", "--norm", "batch", "--d-norm", "bogus"], "argument --d-norm: invalid choice"),
     (["sweep", "--norms", "batch,none/bogus"], "argument --norms: invalid choice 'bogus'"),
-    (["run", "--norm", "batch", "--train-size", "100", "--fid-samples", "200"],
-     "--fid-samples 200 is more than the 100 training images (train_size)"),
-    (["run", "--norm", "batch", "--fid-samples", "1"],
-     "argument --fid-samples: must be an integer >= 2, got '1'"),
-    (["run", "--norm", "batch", "--score-every", "0"],
-     "argument --score-every: must be a positive"),
+    (
+        ["run", "--norm", "batch", "--train-size", "100", "--fid-samples", "200"],
+        "--fid-samples 200 is more than the 100 training images (train_size)",
+    ),
+    (
+        ["run", "--norm", "batch", "--fid-samples", "1"],
+        "argument --fid-samples: must be an integer >= 2, got '1'",
+    ),
+    (
+        ["run", "--norm", "batch", "--score-every", "0"],
+        "argument --score-every: must be a positive",
+    ),
     (["run", "--norm", "batch", "--seq-len", "10"], "--seq-len is an option of --task rnn"),
-    (["run", "--norm", "batch", "--l1-weight", "10"], "--l1-weight is an option of --task "
-                                                      "translate, not of --task gan"),
+    (
+        ["run", "--norm", "batch", "--l1-weight", "10"],
+        "--l1-weight is an option of --task translate, not of --task gan",
+    ),
 ]
 
 

@@ -1,10 +1,10 @@
 """The rnn task end to end into a temporary store: sequential images, the adding problem."""
 
-import keras_norms  # noqa: F401  (registers the layers the logged models hold)
 import mlflow
 import numpy as np
 import pytest
 
+import keras_norms  # noqa: F401  (registers the layers the logged models hold)
 from experiments.cli import main
 from experiments.data.sequences import adding_problem
 from experiments.tasks import TASKS
@@ -18,8 +18,7 @@ def tiny_rnn(tiny_data, monkeypatch):
     monkeypatch.setattr(TASKS["rnn"], "quick_settings", TINY)
 
 
-def test_sequential_images_log_accuracy_datasets_and_model(store, tiny_rnn, runs_of,
-                                                           metric_steps):
+def test_sequential_images_log_accuracy_datasets_and_model(store, tiny_rnn, runs_of, metric_steps):
     argv = ["run", "--task", "rnn", "--norm", "batch", "--hidden", "8", "--quick"]
     assert main(argv) == 0
 
@@ -27,22 +26,47 @@ def test_sequential_images_log_accuracy_datasets_and_model(store, tiny_rnn, runs
     assert run.info.status == "FINISHED"
     params = run.data.params
     assert (params["dataset"], params["cell"], params["hidden"], params["seq_len"]) == (
-        "fashion_mnist", "lstm", "8", "28")
+        "fashion_mnist",
+        "lstm",
+        "8",
+        "28",
+    )
     assert 0.0 <= run.data.metrics["test_accuracy"] <= 1.0
     for metric in ("loss", "accuracy", "val_accuracy", "epoch_time_s"):
         assert metric_steps(run, metric) == [1], metric
-    assert {i.tags[0].value for i in run.inputs.dataset_inputs} == {"training", "validation",
-                                                                   "test"}
+    assert {i.tags[0].value for i in run.inputs.dataset_inputs} == {
+        "training",
+        "validation",
+        "test",
+    }
     assert len(run.outputs.model_outputs) == 1
 
 
-def test_adding_problem_logs_mse_and_the_baseline_the_report_shows(store, tiny_rnn, runs_of,
-                                                                   tmp_path, capsys, monkeypatch):
+def test_adding_problem_logs_mse_and_the_baseline_the_report_shows(
+    store, tiny_rnn, runs_of, tmp_path, capsys, monkeypatch
+):
     # Generated data: a test set large enough for the baseline to be near 1/6.
     monkeypatch.setattr(TASKS["rnn"], "quick_settings", {**TINY, "test_size": 1024})
-    argv = ["sweep", "--task", "rnn", "--dataset", "adding", "--seq-len", "10", "--cell", "gru",
-            "--hidden", "8", "--norms", "none,weight", "--quick", "--study", "adding",
-            "--workers", "1"]
+    argv = [
+        "sweep",
+        "--task",
+        "rnn",
+        "--dataset",
+        "adding",
+        "--seq-len",
+        "10",
+        "--cell",
+        "gru",
+        "--hidden",
+        "8",
+        "--norms",
+        "none,weight",
+        "--quick",
+        "--study",
+        "adding",
+        "--workers",
+        "1",
+    ]
     assert main(argv) == 0
 
     runs = runs_of("rnn", run_kind="train")
@@ -77,14 +101,17 @@ def test_adding_problem_logs_mse_and_the_baseline_the_report_shows(store, tiny_r
 
 
 BAD_INPUTS = [
-    (["--norm", "none", "--seq-len", "1", "--dataset", "adding"],
-     "argument --seq-len: must be an integer >= 2, got '1'"),
-    (["--norm", "none", "--seq-len", "50"],
-     "--seq-len applies to --dataset adding only"),
+    (
+        ["--norm", "none", "--seq-len", "1", "--dataset", "adding"],
+        "argument --seq-len: must be an integer >= 2, got '1'",
+    ),
+    (["--norm", "none", "--seq-len", "50"], "--seq-len applies to --dataset adding only"),
     (["--norm", "group"], "argument --norm: invalid choice 'group' (choose from none, batch"),
     (["--norm", "weight_meanbn"], "argument --norm: invalid choice 'weight_meanbn'"),
-    (["--norm", "none", "--g-norm", "batch"], "--g-norm is an option of --task gan, not of "
-                                              "--task rnn"),
+    (
+        ["--norm", "none", "--g-norm", "batch"],
+        "--g-norm is an option of --task gan, not of --task rnn",
+    ),
     (["--norm", "none", "--cell", "rnn"], "argument --cell: invalid choice 'rnn'"),
     (["--norm", "none", "--hidden", "0"], "argument --hidden: must be a positive integer"),
 ]
@@ -99,8 +126,9 @@ def test_bad_input_is_refused_before_anything_is_logged(argv, message, store, ru
     assert runs_of("rnn") == []
 
 
-@pytest.mark.parametrize("task, option", [("cnn", "--seq-len"), ("translate", "--cell"),
-                                          ("gan", "--hidden")])
+@pytest.mark.parametrize(
+    "task, option", [("cnn", "--seq-len"), ("translate", "--cell"), ("gan", "--hidden")]
+)
 def test_rnn_options_are_refused_with_other_tasks(task, option, store, capsys):
     with pytest.raises(SystemExit):
         main(["run", "--task", task, "--norm", "none", option, "3"])

@@ -1,10 +1,10 @@
 """The translate task end to end into a temporary store, at batch size 1."""
 
-import keras_norms  # noqa: F401  (registers the layers the logged models hold)
 import mlflow
 import numpy as np
 import pytest
 
+import keras_norms  # noqa: F401  (registers the layers the logged models hold)
 from experiments.cli import main
 from experiments.models import translate as translate_models
 from experiments.tasks import TASKS
@@ -28,8 +28,20 @@ def test_sweep_at_batch_size_one_logs_l1_ssim_triplets_and_generators_then_a_rep
         return trained[norm]
 
     monkeypatch.setattr(translate_models, "build_translation_generator", build_and_keep)
-    argv = ["sweep", "--task", "translate", "--norms", "instance,batch", "--batch-sizes", "1",
-            "--quick", "--study", "one", "--workers", "1"]
+    argv = [
+        "sweep",
+        "--task",
+        "translate",
+        "--norms",
+        "instance,batch",
+        "--batch-sizes",
+        "1",
+        "--quick",
+        "--study",
+        "one",
+        "--workers",
+        "1",
+    ]
     assert main(argv) == 0
 
     runs = runs_of("translate", run_kind="train")
@@ -44,14 +56,19 @@ def test_sweep_at_batch_size_one_logs_l1_ssim_triplets_and_generators_then_a_rep
             assert metric_steps(run, metric) == [1, 2], metric
         assert image_steps(run, "triplets") == [1, 2]
         assert {i.tags[0].value for i in run.inputs.dataset_inputs} == {
-            "training", "validation", "test"}
+            "training",
+            "validation",
+            "test",
+        }
         # The logged generator loads back through MLflow and maps edges as the trained one.
         [output] = run.outputs.model_outputs
         generator = mlflow.keras.load_model(f"models:/{output.model_id}")
         edges = np.random.default_rng(0).random((4, 28, 28, 1)).astype("float32")
-        np.testing.assert_allclose(generator.predict(edges, verbose=0),
-                                   trained[run.data.params["norm"]].predict(edges, verbose=0),
-                                   atol=1e-6)
+        np.testing.assert_allclose(
+            generator.predict(edges, verbose=0),
+            trained[run.data.params["norm"]].predict(edges, verbose=0),
+            atol=1e-6,
+        )
 
     capsys.readouterr()
     assert main(["report", "--out", str(tmp_path), "--study", "one"]) == 0
@@ -68,9 +85,11 @@ BAD_INPUTS = [
     (["--norm", "instance", "--batch-size", "0"], "argument --batch-size: must be a positive"),
     (["--norm", "instance", "--fid-samples", "10"], "--fid-samples is an option of --task gan"),
     (["--norm", "instance/batch"], "argument --norm: invalid choice 'instance/batch'"),
-    (["--norm", "instance", "--eval-stats", "batch"],
-     "--eval-stats batch needs a norm with batch statistics (batch, weight_meanbn), "
-     "got --norm instance"),
+    (
+        ["--norm", "instance", "--eval-stats", "batch"],
+        "--eval-stats batch needs a norm with batch statistics (batch, weight_meanbn), "
+        "got --norm instance",
+    ),
     (["--norm", "batch", "--eval-stats", "own"], "argument --eval-stats: invalid choice 'own'"),
 ]
 

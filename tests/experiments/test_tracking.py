@@ -28,9 +28,14 @@ def python():
     started = []
 
     def start(code, env=None):
-        process = processes.start([sys.executable, "-c", textwrap.dedent(code)], cwd=REPO,
-                                  env={**os.environ, **(env or {})}, text=True,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        process = processes.start(
+            [sys.executable, "-c", textwrap.dedent(code)],
+            cwd=REPO,
+            env={**os.environ, **(env or {})},
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         started.append(process)
         return process
 
@@ -81,14 +86,15 @@ def test_only_runs_whose_process_is_gone_are_stale(store):
     # This process, alive: not stale. Its pid with another start time: a
     # reused pid, so the run's own process is gone. A run of another host: left alone.
     alive = client.create_run(experiment, tags=mine).info.run_id
-    reused = client.create_run(experiment, tags={
-        **mine, "process_started": str(float(mine["process_started"]) - 3600)}).info.run_id
-    elsewhere = client.create_run(experiment, tags={
-        **mine, "host": "another-host", "pid": "1"}).info.run_id
+    reused = client.create_run(
+        experiment, tags={**mine, "process_started": str(float(mine["process_started"]) - 3600)}
+    ).info.run_id
+    elsewhere = client.create_run(
+        experiment, tags={**mine, "host": "another-host", "pid": "1"}
+    ).info.run_id
 
     assert runs.end_stale_runs() == [reused]
-    status = {run_id: client.get_run(run_id).info.status
-              for run_id in (alive, reused, elsewhere)}
+    status = {run_id: client.get_run(run_id).info.status for run_id in (alive, reused, elsewhere)}
     assert status == {alive: "RUNNING", reused: "KILLED", elsewhere: "RUNNING"}
 
 
@@ -105,25 +111,37 @@ def test_runs_of_other_hosts_are_stale_once_their_heartbeat_stopped(store, monke
     another = {"host": "another-host", "pid": "1", "process_started": "1.0"}
     made = {
         # Another host: judged by its heartbeat (one recorded before heartbeats: left alone).
-        "silent": {**another, **old}, "beating": {**another, **fresh}, "unknown": another,
+        "silent": {**another, **old},
+        "beating": {**another, **fresh},
+        "unknown": another,
         # This host: by its process, whatever its heartbeat, unless it has no pid.
         "alive here": {**mine, **old},
-        "gone here": {**mine, **fresh,
-                      "process_started": str(float(mine["process_started"]) - 3600)},
+        "gone here": {
+            **mine,
+            **fresh,
+            "process_started": str(float(mine["process_started"]) - 3600),
+        },
         "no pid here": {"host": mine["host"], **old},
     }
-    ids = {name: client.create_run(experiment, tags=tags).info.run_id
-           for name, tags in made.items()}
+    ids = {
+        name: client.create_run(experiment, tags=tags).info.run_id for name, tags in made.items()
+    }
 
     tracking_store.open_store()
     ended = {name: client.get_run(run_id) for name, run_id in ids.items()}
     assert {name: run.info.status for name, run in ended.items()} == {
-        "silent": "KILLED", "beating": "RUNNING", "unknown": "RUNNING",
-        "alive here": "RUNNING", "gone here": "KILLED", "no pid here": "KILLED"}
+        "silent": "KILLED",
+        "beating": "RUNNING",
+        "unknown": "RUNNING",
+        "alive here": "RUNNING",
+        "gone here": "KILLED",
+        "no pid here": "KILLED",
+    }
     since = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(now - 60))
     assert ended["silent"].data.tags["stale"] == f"no heartbeat from another-host since {since}"
-    assert ended["no pid here"].data.tags["stale"] == \
-        f"no heartbeat from {mine['host']} since {since}"
+    assert (
+        ended["no pid here"].data.tags["stale"] == f"no heartbeat from {mine['host']} since {since}"
+    )
     assert ended["gone here"].data.tags["stale"] == f"process {mine['pid']} gone"
     assert "Ended 3 stale run(s) as KILLED" in capsys.readouterr().err
 
@@ -141,8 +159,7 @@ def test_an_open_run_beats_until_it_ends_and_leaves_no_thread(store, monkeypatch
     client = mlflow.MlflowClient()
     with runs.tracked_run(experiment, "held", {}, {}) as run:
         first = float(client.get_run(run.info.run_id).data.tags["heartbeat"])
-        assert [thread.name for thread in _heartbeat_threads()] == \
-            [f"heartbeat {run.info.run_id}"]
+        assert [thread.name for thread in _heartbeat_threads()] == [f"heartbeat {run.info.run_id}"]
         deadline = time.monotonic() + 30
         while float(client.get_run(run.info.run_id).data.tags["heartbeat"]) == first:
             assert time.monotonic() < deadline, "no heartbeat within 30 s"
@@ -174,14 +191,17 @@ def test_a_failing_heartbeat_is_reported_once_and_the_run_goes_on(store, monkeyp
     monkeypatch.setattr(mlflow.MlflowClient, "set_tag", busy_server)
     with runs.tracked_run(experiment, "held", {}, {}) as run:
         deadline = time.monotonic() + 30
-        while len(refused) < 3 or float(mlflow.MlflowClient().get_run(
-                run.info.run_id).data.tags["heartbeat"]) <= float(refused[-1]):
+        while len(refused) < 3 or float(
+            mlflow.MlflowClient().get_run(run.info.run_id).data.tags["heartbeat"]
+        ) <= float(refused[-1]):
             assert time.monotonic() < deadline, "the heartbeat did not recover within 30 s"
             time.sleep(0.1)
     assert mlflow.MlflowClient().get_run(run.info.run_id).info.status == "FINISHED"
     [line] = [line for line in capsys.readouterr().err.splitlines() if "Heartbeat" in line]
-    assert line == (f"Heartbeat of run {run.info.run_id} not recorded, trying again every "
-                    "0.1 s: MlflowException: 503 Service Unavailable")
+    assert line == (
+        f"Heartbeat of run {run.info.run_id} not recorded, trying again every "
+        "0.1 s: MlflowException: 503 Service Unavailable"
+    )
 
 
 def test_a_run_taken_for_dead_while_alive_ends_with_its_own_status(store):
@@ -202,8 +222,9 @@ def test_a_bad_heartbeat_period_is_refused_in_one_line(store, monkeypatch, capsy
     monkeypatch.setenv(runs.HEARTBEAT_ENV, "0")
     assert main(["report"]) == 1
     [line] = capsys.readouterr().err.strip().splitlines()
-    assert line.endswith("error: KERAS_NORMS_HEARTBEAT_S must be a positive number of "
-                         "seconds, got '0'")
+    assert line.endswith(
+        "error: KERAS_NORMS_HEARTBEAT_S must be a positive number of seconds, got '0'"
+    )
 
 
 _SLOW_CLI = """
@@ -222,9 +243,12 @@ _SLOW_CLI = """
 """
 
 
-@pytest.mark.parametrize("signum, status, name", [(signal.SIGTERM, 143, "SIGTERM"),
-                                                  (signal.SIGINT, 130, "SIGINT")])
-def test_a_signal_ends_the_sweep_and_its_child_killed_in_one_line(store, signum, status, name, python):
+@pytest.mark.parametrize(
+    "signum, status, name", [(signal.SIGTERM, 143, "SIGTERM"), (signal.SIGINT, 130, "SIGINT")]
+)
+def test_a_signal_ends_the_sweep_and_its_child_killed_in_one_line(
+    store, signum, status, name, python
+):
     argv = ["sweep", "--task", "cnn", "--norms", "none,batch", "--quick", "--workers", "1"]
     process = python(_SLOW_CLI.format(argv=argv))
     for line in process.stdout:  # the sweep's progress, then the first child trains
@@ -237,11 +261,14 @@ def test_a_signal_ends_the_sweep_and_its_child_killed_in_one_line(store, signum,
     assert process.returncode == status
     assert "Traceback" not in err
     [line] = [line for line in err.splitlines() if "interrupted" in line]
-    assert line.startswith(f"keras-norms-experiments sweep: interrupted by {name}; "
-                           "runs ended KILLED: ")
+    assert line.startswith(
+        f"keras-norms-experiments sweep: interrupted by {name}; runs ended KILLED: "
+    )
     ended = _all_runs(store)
     assert {run.data.tags["run_kind"]: run.info.status for run in ended} == {
-        "train": "KILLED", "sweep": "KILLED"}
+        "train": "KILLED",
+        "sweep": "KILLED",
+    }
     assert sorted(line.rsplit(": ", 1)[1].split(", ")) == sorted(r.info.run_id for r in ended)
 
 
@@ -257,7 +284,7 @@ def test_four_processes_create_one_fresh_store_at_once(tmp_path, python):
     """
     openers = [python(code) for _ in range(4)]
     results = [process.communicate(timeout=120) for process in openers]
-    for process, (out, err) in zip(openers, results):
+    for process, (_, err) in zip(openers, results):
         assert process.returncode == 0, err
     assert len({out.strip() for out, _ in results}) == 1
     mlflow.set_tracking_uri(uri)
@@ -274,8 +301,7 @@ def test_experiments_are_model_training_experiments(store):
     client = mlflow.MlflowClient()
     older = client.create_experiment("keras-norms-gan")
     tracking_store.experiment_id("keras-norms-gan")
-    assert client.get_experiment(older).tags["mlflow.experimentKind"] == \
-        "custom_model_development"
+    assert client.get_experiment(older).tags["mlflow.experimentKind"] == "custom_model_development"
 
 
 @pytest.mark.parametrize("enabled", [None, "false"])
@@ -295,10 +321,14 @@ def test_runs_log_system_metrics_unless_turned_off(enabled, store, monkeypatch):
     if enabled == "false":
         assert system == set()
     else:
-        assert {"system/cpu_utilization_percentage", "system/system_memory_usage_percentage",
-                "system/disk_usage_percentage"} <= system
+        assert {
+            "system/cpu_utilization_percentage",
+            "system/system_memory_usage_percentage",
+            "system/disk_usage_percentage",
+        } <= system
         history = mlflow.MlflowClient().get_metric_history(
-            run.info.run_id, "system/cpu_utilization_percentage")
+            run.info.run_id, "system/cpu_utilization_percentage"
+        )
         assert len(history) >= 2  # sampled through the run, not once
 
 
@@ -335,8 +365,10 @@ def _read_only_command(database, argv):
     if os.getuid() != 0:
         os.chmod(database, 0o444)
         return argv
-    script = (f'mount --bind "{database}" "{database}" && '
-              f'mount -o remount,bind,ro "{database}" && exec "$@"')
+    script = (
+        f'mount --bind "{database}" "{database}" && '
+        f'mount -o remount,bind,ro "{database}" && exec "$@"'
+    )
     return ["unshare", "--mount", "sh", "-c", script, "sh", *argv]
 
 
@@ -346,13 +378,19 @@ def test_a_read_only_store_is_refused_in_one_line(tmp_path):
     store.open_store(uri)  # created
     check = subprocess.run(
         _read_only_command(database, [sys.executable, "-m", "experiments", "report"]),
-        cwd=REPO, capture_output=True, text=True, timeout=120,
-        env={**os.environ, "MLFLOW_TRACKING_URI": uri})
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "MLFLOW_TRACKING_URI": uri},
+    )
     assert check.returncode == 1, check.stderr
     [line] = check.stderr.strip().splitlines()
-    assert line == (f"python -m experiments report: error: The MLflow store {database} is "
-                    "read-only. Make it writable (chmod u+w), or set MLFLOW_TRACKING_URI to "
-                    "another store (e.g. sqlite:////tmp/mlruns/mlflow.db).")
+    assert line == (
+        f"python -m experiments report: error: The MLflow store {database} is "
+        "read-only. Make it writable (chmod u+w), or set MLFLOW_TRACKING_URI to "
+        "another store (e.g. sqlite:////tmp/mlruns/mlflow.db)."
+    )
 
 
 def test_an_unwritable_store_directory_is_refused_in_one_line(tmp_path, monkeypatch, capsys):
@@ -365,18 +403,31 @@ def test_an_unwritable_store_directory_is_refused_in_one_line(tmp_path, monkeypa
     assert "set MLFLOW_TRACKING_URI to another store" in line
 
 
-def test_a_sweep_killed_on_another_node_ends_stale_once_its_heartbeats_stop(store, tmp_path, python):
+def test_a_sweep_killed_on_another_node_ends_stale_once_its_heartbeats_stop(
+    store, tmp_path, python
+):
     period = 0.2
-    argv = ["sweep", "--task", "cnn", "--norms", "none,batch", "--quick", "--workers", "1",
-            "--study", "far"]
+    argv = [
+        "sweep",
+        "--task",
+        "cnn",
+        "--norms",
+        "none,batch",
+        "--quick",
+        "--workers",
+        "1",
+        "--study",
+        "far",
+    ]
     process = python(_SLOW_CLI.format(argv=argv), env={runs.HEARTBEAT_ENV: str(period)})
     for line in process.stdout:
         if line.startswith("training"):
             break
 
     def beats():
-        return {run.data.tags["run_kind"]: float(run.data.tags["heartbeat"])
-                for run in _all_runs(store)}
+        return {
+            run.data.tags["run_kind"]: float(run.data.tags["heartbeat"]) for run in _all_runs(store)
+        }
 
     # The sweep's parent and its child both beat while the sweep runs.
     started = beats()
@@ -394,11 +445,17 @@ def test_a_sweep_killed_on_another_node_ends_stale_once_its_heartbeats_stop(stor
     time.sleep(max(0.0, last + runs.STALE_AFTER_BEATS * period - time.time()) + 0.5)
 
     env = {runs.HEARTBEAT_ENV: str(period)}
-    check = subprocess.run([sys.executable, "-m", "experiments", "report", "--out",
-                            str(tmp_path / "report")], cwd=REPO, capture_output=True,
-                           text=True, timeout=120, env={**os.environ, **env})
+    check = subprocess.run(
+        [sys.executable, "-m", "experiments", "report", "--out", str(tmp_path / "report")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **env},
+    )
     assert "Ended 2 stale run(s) as KILLED" in check.stderr, check.stderr
     ended = _all_runs(store)
     assert {run.info.status for run in ended} == {"KILLED"}
-    assert all(run.data.tags["stale"].startswith("no heartbeat from node-2 since ")
-               for run in ended)
+    assert all(
+        run.data.tags["stale"].startswith("no heartbeat from node-2 since ") for run in ended
+    )

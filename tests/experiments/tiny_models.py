@@ -21,8 +21,11 @@ def build_dense(input_shape, num_classes, norm):
     x = apply(inputs, keras.layers.Dense(16), norm, groups=4)
     x = keras.layers.ReLU()(x)
     model = keras.Model(inputs, keras.layers.Dense(num_classes, activation="softmax")(x))
-    model.compile(optimizer=keras.optimizers.SGD(0.05, momentum=0.5),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(
+        optimizer=keras.optimizers.SGD(0.05, momentum=0.5),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     return model
 
 
@@ -37,8 +40,10 @@ def compiled_with_schedule(input_shape, num_classes, norm):
     """A dense classifier compiled with a learning-rate schedule."""
     model = build_logits(input_shape, num_classes, norm)
     schedule = keras.optimizers.schedules.ExponentialDecay(0.1, 10, 0.5)
-    model.compile(optimizer=keras.optimizers.SGD(schedule),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.compile(
+        optimizer=keras.optimizers.SGD(schedule),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
     return model
 
 
@@ -62,7 +67,9 @@ _SHARED = keras.optimizers.Adam(0.01)
 def shared_optimizer(input_shape, num_classes, norm):
     """A dense classifier compiled with one optimizer instance for every model."""
     model = build_logits(input_shape, num_classes, norm)
-    model.compile(optimizer=_SHARED,
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                  metrics=["accuracy"])
+    model.compile(
+        optimizer=_SHARED,
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
     return model

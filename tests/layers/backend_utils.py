@@ -23,14 +23,11 @@ def to_numpy(x):
 
 def random_normal(shape, seed=0, loc=0.0, scale=1.0):
     """A float32 NumPy array of normal samples, reproducible by `seed`."""
-    return np.random.RandomState(seed).normal(loc, scale, shape).astype(
-        "float32"
-    )
+    return np.random.RandomState(seed).normal(loc, scale, shape).astype("float32")
 
 
 # Unit roundoff of the formats float32 matmuls may run in.
-ROUNDOFF = {"float32": 2.0**-24, "bfloat16_3x": 2.0**-17, "tf32": 2.0**-11,
-             "bfloat16": 2.0**-8}
+ROUNDOFF = {"float32": 2.0**-24, "bfloat16_3x": 2.0**-17, "tf32": 2.0**-11, "bfloat16": 2.0**-8}
 
 
 def float32_matmul_roundoff():
@@ -57,17 +54,18 @@ def float32_matmul_roundoff():
         precision = str(jax.config.jax_default_matmul_precision or "default")
         precision = precision.lower().split(".")[-1]
         # "default", "high" and "tensorfloat32" run as TF32 on a GPU.
-        formats = {"highest": "float32", "float32": "float32",
-                   "bfloat16_3x": "bfloat16_3x", "bfloat16": "bfloat16"}
+        formats = {
+            "highest": "float32",
+            "float32": "float32",
+            "bfloat16_3x": "bfloat16_3x",
+            "bfloat16": "bfloat16",
+        }
         return ROUNDOFF[formats.get(precision, "tf32")]
     import torch
 
     if not torch.cuda.is_available():
         return ROUNDOFF["float32"]
-    tf32 = (
-        torch.backends.cudnn.allow_tf32
-        or torch.backends.cuda.matmul.allow_tf32
-    )
+    tf32 = torch.backends.cudnn.allow_tf32 or torch.backends.cuda.matmul.allow_tf32
     return ROUNDOFF["tf32" if tf32 else "float32"]
 
 
@@ -92,9 +90,7 @@ def gradients(layer, x, dy, **call_kwargs):
         non_trainable = [v.value for v in layer.non_trainable_variables]
 
         def loss(trainable, x):
-            y, _ = layer.stateless_call(
-                trainable, non_trainable, x, **call_kwargs
-            )
+            y, _ = layer.stateless_call(trainable, non_trainable, x, **call_kwargs)
             return (y * dy).sum()
 
         trainable = [v.value for v in layer.trainable_variables]

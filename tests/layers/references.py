@@ -40,14 +40,10 @@ def normalize_gradients(x, dy, axes, gamma, epsilon=1e-3):
     x_hat = (x - mean) * inv
     g = dy * gamma
     dx = inv * (
-        g
-        - g.mean(axis=axes, keepdims=True)
-        - x_hat * (g * x_hat).mean(axis=axes, keepdims=True)
+        g - g.mean(axis=axes, keepdims=True) - x_hat * (g * x_hat).mean(axis=axes, keepdims=True)
     )
     gamma = np.asarray(gamma)
-    param_axes = tuple(
-        a for a in range(x.ndim) if a >= gamma.ndim or gamma.shape[a] == 1
-    )
+    param_axes = tuple(a for a in range(x.ndim) if a >= gamma.ndim or gamma.shape[a] == 1)
     dgamma = (dy * x_hat).sum(axis=param_axes, keepdims=True)
     dbeta = dy.sum(axis=param_axes, keepdims=True)
     return dx, dgamma.reshape(gamma.shape), dbeta.reshape(gamma.shape)

@@ -6,18 +6,13 @@ import re
 import keras
 import numpy as np
 import pytest
-from hypothesis import given
-from hypothesis import settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import keras_norms
 from keras_norms import BatchNormalization
 from tests.layers import references
-from tests.layers.backend_utils import BACKEND
-from tests.layers.backend_utils import gradients
-from tests.layers.backend_utils import random_normal
-from tests.layers.backend_utils import save_and_load
-
+from tests.layers.backend_utils import BACKEND, gradients, random_normal, save_and_load
 
 random = functools.partial(random_normal, loc=1.5, scale=2.0)
 
@@ -60,9 +55,7 @@ def test_training_output_and_moving_statistics_match_numpy(shape, axis, axes):
 
     y = keras.ops.convert_to_numpy(layer(x, training=True))
 
-    expected, mean, variance = references.normalize(
-        x, reduce_axes, gamma, beta, epsilon=1e-3
-    )
+    expected, mean, variance = references.normalize(x, reduce_axes, gamma, beta, epsilon=1e-3)
     np.testing.assert_allclose(y, expected, rtol=1e-4, atol=1e-4)
     moving_shape = layer.moving_mean.shape
     np.testing.assert_allclose(
@@ -114,16 +107,10 @@ def test_gradients_match_numpy(shape, axis, axes):
 
     dx, (dgamma, dbeta) = gradients(layer, x, dy, training=True)
 
-    ref_dx, ref_dgamma, ref_dbeta = references.normalize_gradients(
-        x, dy, reduce_axes, gamma
-    )
+    ref_dx, ref_dgamma, ref_dbeta = references.normalize_gradients(x, dy, reduce_axes, gamma)
     np.testing.assert_allclose(dx, ref_dx, rtol=1e-3, atol=1e-4)
-    np.testing.assert_allclose(
-        dgamma, ref_dgamma.reshape(dgamma.shape), rtol=1e-3, atol=1e-3
-    )
-    np.testing.assert_allclose(
-        dbeta, ref_dbeta.reshape(dbeta.shape), rtol=1e-4, atol=1e-3
-    )
+    np.testing.assert_allclose(dgamma, ref_dgamma.reshape(dgamma.shape), rtol=1e-3, atol=1e-3)
+    np.testing.assert_allclose(dbeta, ref_dbeta.reshape(dbeta.shape), rtol=1e-4, atol=1e-3)
 
 
 @settings(max_examples=25, deadline=None)
@@ -132,9 +119,7 @@ def test_gradients_match_numpy(shape, axis, axes):
     log_scale=st.floats(-1.0, 1.5),
     shift=st.floats(-10.0, 10.0),
 )
-def test_training_output_invariant_to_positive_channel_affine(
-    seed, log_scale, shift
-):
+def test_training_output_invariant_to_positive_channel_affine(seed, log_scale, shift):
     x = random((8, 4, 4, 3), seed=seed)
     rng = np.random.RandomState(seed)
     a = np.exp(log_scale + rng.uniform(-0.5, 0.5, 3)).astype("float32")
@@ -155,20 +140,12 @@ def test_masked_statistics_ignore_padding():
     x_padded = np.where(mask[..., None], x, 1e4).astype("float32")
     layer = BatchNormalization(momentum=0.0)
 
-    y = keras.ops.convert_to_numpy(
-        layer(x_padded, training=True, mask=mask)
-    )
+    y = keras.ops.convert_to_numpy(layer(x_padded, training=True, mask=mask))
 
-    expected, mean, variance = references.normalize(
-        x_padded, (0, 1), mask=mask[..., None]
-    )
+    expected, mean, variance = references.normalize(x_padded, (0, 1), mask=mask[..., None])
     np.testing.assert_allclose(y[mask], expected[mask], rtol=1e-4, atol=1e-4)
-    np.testing.assert_allclose(
-        layer.moving_mean.numpy(), mean.ravel(), rtol=1e-5
-    )
-    np.testing.assert_allclose(
-        layer.moving_variance.numpy(), variance.ravel(), rtol=1e-4
-    )
+    np.testing.assert_allclose(layer.moving_mean.numpy(), mean.ravel(), rtol=1e-5)
+    np.testing.assert_allclose(layer.moving_variance.numpy(), variance.ravel(), rtol=1e-4)
 
 
 def test_fully_masked_batch_leaves_moving_statistics_alone():
@@ -194,9 +171,7 @@ def test_mask_propagated_by_keras_reaches_the_statistics():
 
     vectors = keras.ops.convert_to_numpy(embedding(tokens))
     valid = vectors[tokens != 0]
-    np.testing.assert_allclose(
-        layer.moving_mean.numpy(), valid.mean(axis=0), rtol=1e-5, atol=1e-7
-    )
+    np.testing.assert_allclose(layer.moving_mean.numpy(), valid.mean(axis=0), rtol=1e-5, atol=1e-7)
 
 
 @pytest.mark.parametrize("shape", [(1, 4), (1, 1, 1, 3)])
@@ -230,9 +205,7 @@ def test_virtual_batches_normalize_each_group_apart():
     groups = x.reshape(3, 4, 5, 3)
     expected, mean, variance = references.normalize(groups, (1, 2))
     np.testing.assert_allclose(y, expected.reshape(x.shape), atol=1e-4)
-    np.testing.assert_allclose(
-        layer.moving_mean.numpy(), mean.mean(axis=0).ravel(), rtol=1e-5
-    )
+    np.testing.assert_allclose(layer.moving_mean.numpy(), mean.mean(axis=0).ravel(), rtol=1e-5)
     np.testing.assert_allclose(
         layer.moving_variance.numpy(), variance.mean(axis=0).ravel(), rtol=1e-5
     )
@@ -266,9 +239,7 @@ def test_mixed_precision(policy):
         assert weight.dtype == "float32"
     y = keras.ops.convert_to_numpy(keras.ops.cast(y, "float32"))
     assert np.all(np.isfinite(y))
-    x_half = keras.ops.convert_to_numpy(
-        keras.ops.cast(keras.ops.cast(x, half), "float32")
-    )
+    x_half = keras.ops.convert_to_numpy(keras.ops.cast(keras.ops.cast(x, half), "float32"))
     expected, _, _ = references.normalize(x_half, (0, 1, 2))
     np.testing.assert_allclose(y, expected, atol=0.05 if half == "float16" else 0.1)
     assert np.all(np.isfinite(layer.moving_variance.numpy()))

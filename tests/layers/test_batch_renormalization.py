@@ -9,10 +9,7 @@ import numpy as np
 import pytest
 
 from keras_norms import BatchNormalization
-from tests.layers.backend_utils import gradients
-from tests.layers.backend_utils import random_normal
-from tests.layers.backend_utils import save_and_load
-from tests.layers.backend_utils import to_numpy
+from tests.layers.backend_utils import gradients, random_normal, save_and_load, to_numpy
 
 random = functools.partial(random_normal, loc=1.5, scale=2.0)
 EPSILON = 1e-3
@@ -35,17 +32,22 @@ class NumpyRenorm:
         self.clipped = {"r": False, "d": False}
 
     def load_into(self, layer):
-        for name in ("gamma", "beta", "moving_mean", "moving_variance",
-                     "moving_stddev", "renorm_mean", "renorm_stddev"):
+        for name in (
+            "gamma",
+            "beta",
+            "moving_mean",
+            "moving_variance",
+            "moving_stddev",
+            "renorm_mean",
+            "renorm_stddev",
+        ):
             getattr(layer, name).assign(getattr(self, name).astype("float32"))
 
     def corrections(self, mean, stddev):
         renorm_stddev = np.maximum(self.renorm_stddev, np.sqrt(EPSILON))
         r = stddev / renorm_stddev
         d = (mean - self.renorm_mean) / renorm_stddev
-        r_clipped = np.clip(
-            r, self.clipping.get("rmin", 0), self.clipping.get("rmax", np.inf)
-        )
+        r_clipped = np.clip(r, self.clipping.get("rmin", 0), self.clipping.get("rmax", np.inf))
         dmax = self.clipping.get("dmax", np.inf)
         d_clipped = np.clip(d, -dmax, dmax)
         self.clipped["r"] |= bool(np.any(r_clipped != r))
@@ -68,8 +70,7 @@ class NumpyRenorm:
         return y
 
 
-STATE = ("moving_mean", "moving_variance", "moving_stddev", "renorm_mean",
-         "renorm_stddev")
+STATE = ("moving_mean", "moving_variance", "moving_stddev", "renorm_mean", "renorm_stddev")
 CLIPPINGS = [
     {},
     # Tight enough that r and d are clipped on these inputs.
@@ -78,15 +79,15 @@ CLIPPINGS = [
 
 
 @pytest.mark.parametrize("clipping", CLIPPINGS)
-@pytest.mark.parametrize("shape,axis", [((16, 5), -1), ((4, 6, 5, 3), -1),
-                                        ((4, 3, 6, 5), 1)])
+@pytest.mark.parametrize("shape,axis", [((16, 5), -1), ((4, 6, 5, 3), -1), ((4, 3, 6, 5), 1)])
 def test_training_steps_match_numpy(clipping, shape, axis):
     channels = shape[axis]
-    reference = NumpyRenorm(
-        channels, clipping, 0.9, 0.8, np.random.default_rng(0)
-    )
+    reference = NumpyRenorm(channels, clipping, 0.9, 0.8, np.random.default_rng(0))
     layer = BatchNormalization(
-        axis=axis, momentum=0.9, renorm=True, renorm_clipping=clipping,
+        axis=axis,
+        momentum=0.9,
+        renorm=True,
+        renorm_clipping=clipping,
         renorm_momentum=0.8,
     )
     layer.build(shape)
@@ -96,13 +97,14 @@ def test_training_steps_match_numpy(clipping, shape, axis):
         y = to_numpy(layer(x, training=True))
         channels_last = np.moveaxis(x, axis, -1)
         expected = reference.step(channels_last).reshape(channels_last.shape)
-        np.testing.assert_allclose(
-            y, np.moveaxis(expected, -1, axis), rtol=1e-4, atol=1e-4
-        )
+        np.testing.assert_allclose(y, np.moveaxis(expected, -1, axis), rtol=1e-4, atol=1e-4)
         for name in STATE:
             np.testing.assert_allclose(
-                to_numpy(getattr(layer, name)), getattr(reference, name),
-                rtol=1e-5, atol=1e-5, err_msg=name,
+                to_numpy(getattr(layer, name)),
+                getattr(reference, name),
+                rtol=1e-5,
+                atol=1e-5,
+                err_msg=name,
             )
     # The clipped cases must clip r and d somewhere, the others nowhere.
     assert reference.clipped == {"r": bool(clipping), "d": bool(clipping)}
@@ -125,9 +127,7 @@ def test_gradients_treat_r_and_d_as_constants():
     g = dyd * reference.gamma * r
     ref_dx = (g - g.mean(axis=0) - x_hat * (g * x_hat).mean(axis=0)) / stddev
     np.testing.assert_allclose(dx, ref_dx, rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(
-        dgamma, (dyd * (x_hat * r + d)).sum(axis=0), rtol=1e-4, atol=1e-4
-    )
+    np.testing.assert_allclose(dgamma, (dyd * (x_hat * r + d)).sum(axis=0), rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(dbeta, dyd.sum(axis=0), rtol=1e-5, atol=1e-5)
 
 
@@ -144,7 +144,8 @@ def test_inference_is_that_of_batch_normalization():
         getattr(renorm, name).assign(value)
     x = random(shape)
     np.testing.assert_allclose(
-        to_numpy(renorm(x, training=False)), to_numpy(plain(x, training=False)),
+        to_numpy(renorm(x, training=False)),
+        to_numpy(plain(x, training=False)),
         atol=1e-6,
     )
 
@@ -162,8 +163,11 @@ def test_masked_positions_are_left_out_of_the_renorm_statistics():
     np.testing.assert_allclose(y_padded[:, :4], y_valid, rtol=1e-4, atol=1e-4)
     for name in STATE:
         np.testing.assert_allclose(
-            to_numpy(getattr(padded, name)), to_numpy(getattr(valid, name)),
-            rtol=1e-5, atol=1e-5, err_msg=name,
+            to_numpy(getattr(padded, name)),
+            to_numpy(getattr(valid, name)),
+            rtol=1e-5,
+            atol=1e-5,
+            err_msg=name,
         )
 
 
@@ -185,15 +189,21 @@ def test_stddevs_start_at_the_root_of_the_initial_moving_variance():
     np.testing.assert_allclose(to_numpy(layer.moving_stddev), 2.0)
     np.testing.assert_allclose(to_numpy(layer.renorm_stddev), 2.0)
     assert [w.name for w in layer.weights] == [
-        "gamma", "beta", "moving_mean", "moving_variance", "moving_stddev",
-        "renorm_mean", "renorm_stddev",
+        "gamma",
+        "beta",
+        "moving_mean",
+        "moving_variance",
+        "moving_stddev",
+        "renorm_mean",
+        "renorm_stddev",
     ]
     assert len(layer.trainable_weights) == 2
 
 
 def test_get_config_and_keras_file_round_trip(tmp_path):
     layer = BatchNormalization(
-        renorm=True, renorm_clipping={"rmax": 3.0, "rmin": 0.3, "dmax": 5.0},
+        renorm=True,
+        renorm_clipping={"rmax": 3.0, "rmin": 0.3, "dmax": 5.0},
         renorm_momentum=0.7,
     )
     config = layer.get_config()
@@ -210,7 +220,8 @@ def test_get_config_and_keras_file_round_trip(tmp_path):
     for a, b in zip(model.weights, loaded.weights):
         np.testing.assert_array_equal(to_numpy(a), to_numpy(b))
     np.testing.assert_allclose(
-        to_numpy(loaded(x, training=True)), to_numpy(model(x, training=True)),
+        to_numpy(loaded(x, training=True)),
+        to_numpy(model(x, training=True)),
         atol=1e-5,
     )
 
@@ -219,26 +230,35 @@ def test_get_config_and_keras_file_round_trip(tmp_path):
     "kwargs,message",
     [
         ({"renorm": 1}, "Argument `renorm` must be a bool. Received: renorm=1"),
-        ({"renorm": True, "renorm_clipping": {"random_key": 1.0}},
-         "Received invalid keys for `renorm_clipping` argument: "
-         "{'random_key': 1.0}"),
-        ({"renorm": True, "renorm_clipping": [("rmax", 1.0)]},
-         "Argument `renorm_clipping` must be a dict or None. "
-         "Received: renorm_clipping=[('rmax', 1.0)]"),
-        ({"renorm": True, "renorm_clipping": {"rmax": 0.0, "rmin": 1.0}},
-         "rmax should be greater than or equal to rmin in the "
-         "`renorm_clipping` argument. Received: "
-         "renorm_clipping={'rmax': 0.0, 'rmin': 1.0}"),
-        ({"renorm": True, "renorm_clipping": {"rmax": 1.0, "dmax": -1.0}},
-         "dmax should be non-negative in the `renorm_clipping` argument. "
-         "Received: renorm_clipping={'rmax': 1.0, 'dmax': -1.0}"),
-        ({"renorm": True, "renorm_clipping": {"rmax": "3"}},
-         "must map 'rmax' to a number"),
-        ({"renorm": True, "renorm_momentum": 1.0},
-         "Argument `renorm_momentum` must be a number in [0, 1). "
-         "Received: renorm_momentum=1.0"),
-        ({"renorm": True, "virtual_batch_size": 2},
-         "`renorm=True` cannot be combined with ghost batches"),
+        (
+            {"renorm": True, "renorm_clipping": {"random_key": 1.0}},
+            "Received invalid keys for `renorm_clipping` argument: {'random_key': 1.0}",
+        ),
+        (
+            {"renorm": True, "renorm_clipping": [("rmax", 1.0)]},
+            "Argument `renorm_clipping` must be a dict or None. "
+            "Received: renorm_clipping=[('rmax', 1.0)]",
+        ),
+        (
+            {"renorm": True, "renorm_clipping": {"rmax": 0.0, "rmin": 1.0}},
+            "rmax should be greater than or equal to rmin in the "
+            "`renorm_clipping` argument. Received: "
+            "renorm_clipping={'rmax': 0.0, 'rmin': 1.0}",
+        ),
+        (
+            {"renorm": True, "renorm_clipping": {"rmax": 1.0, "dmax": -1.0}},
+            "dmax should be non-negative in the `renorm_clipping` argument. "
+            "Received: renorm_clipping={'rmax': 1.0, 'dmax': -1.0}",
+        ),
+        ({"renorm": True, "renorm_clipping": {"rmax": "3"}}, "must map 'rmax' to a number"),
+        (
+            {"renorm": True, "renorm_momentum": 1.0},
+            "Argument `renorm_momentum` must be a number in [0, 1). Received: renorm_momentum=1.0",
+        ),
+        (
+            {"renorm": True, "virtual_batch_size": 2},
+            "`renorm=True` cannot be combined with ghost batches",
+        ),
     ],
 )
 def test_bad_arguments_are_named(kwargs, message):

@@ -8,13 +8,8 @@ towards them would be NaN for good (the layers' test-time outputs with it).
 import numpy as np
 import pytest
 
-from keras_norms import BatchNormalization
-from keras_norms import InstanceNormalization
-from keras_norms import MeanOnlyBatchNormalization
-from tests.layers.backend_utils import random_normal
-from tests.layers.backend_utils import run_on_two_cpus
-from tests.layers.backend_utils import tensorflow_only
-from tests.layers.backend_utils import to_numpy
+from keras_norms import BatchNormalization, InstanceNormalization, MeanOnlyBatchNormalization
+from tests.layers.backend_utils import random_normal, run_on_two_cpus, tensorflow_only, to_numpy
 
 CASES = [
     (BatchNormalization, {}),
@@ -48,18 +43,13 @@ def test_an_empty_batch_keeps_the_moving_statistics(layer_class, kwargs):
         np.testing.assert_array_equal(now, kept)
     # A batch with values moves them again.
     layer(random_normal((4, 5, 6, 3), seed=3), training=True)
-    assert any(
-        not np.array_equal(now, kept)
-        for kept, now in zip(before, _statistics(layer))
-    )
+    assert any(not np.array_equal(now, kept) for kept, now in zip(before, _statistics(layer)))
 
 
 @tensorflow_only
 @pytest.mark.parametrize("jit_compile", [False, True])
 @pytest.mark.parametrize("layer_class, kwargs", CASES)
-def test_an_empty_batch_of_unknown_size_keeps_them_in_a_graph(
-    layer_class, kwargs, jit_compile
-):
+def test_an_empty_batch_of_unknown_size_keeps_them_in_a_graph(layer_class, kwargs, jit_compile):
     """Traced for any batch size, the layer learns the batch is empty only
     when it runs (TensorFlow's fused kernel included)."""
     import tensorflow as tf

@@ -8,10 +8,7 @@ import pytest
 
 import keras_norms
 from keras_norms import FilterResponseNormalization
-from tests.layers.backend_utils import gradients
-from tests.layers.backend_utils import random_normal
-from tests.layers.backend_utils import save_and_load
-from tests.layers.backend_utils import to_numpy
+from tests.layers.backend_utils import gradients, random_normal, save_and_load, to_numpy
 
 L = keras.layers
 
@@ -24,9 +21,7 @@ def frn(x, axes, gamma, beta, epsilon=1e-6, tau=None, mask=None):
         nu2 = (x**2).mean(axis=axes, keepdims=True)
     else:
         w = np.broadcast_to(np.asarray(mask, np.float64), x.shape)
-        nu2 = (w * x**2).sum(axis=axes, keepdims=True) / w.sum(
-            axis=axes, keepdims=True
-        )
+        nu2 = (w * x**2).sum(axis=axes, keepdims=True) / w.sum(axis=axes, keepdims=True)
     y = gamma * x / np.sqrt(nu2 + epsilon) + beta
     return y if tau is None else np.maximum(y, tau)
 
@@ -126,9 +121,7 @@ def test_mask_leaves_padding_out():
     )
     padded = x.copy()
     padded[0, 4:] = 0.0
-    np.testing.assert_allclose(
-        to_numpy(model(padded))[0, :4], y[0, :4], rtol=1e-5, atol=1e-5
-    )
+    np.testing.assert_allclose(to_numpy(model(padded))[0, :4], y[0, :4], rtol=1e-5, atol=1e-5)
 
 
 def test_gradients_finite_and_match_numpy():
@@ -145,8 +138,10 @@ def test_gradients_finite_and_match_numpy():
     x_hat = frn(x, (1, 2), 1.0, 0.0, epsilon=1e-6 + 1e-4)
     passed = x_hat > 0
     np.testing.assert_allclose(
-        by_name["gamma"], (dy * x_hat * passed).sum(axis=(0, 1, 2)),
-        rtol=1e-4, atol=1e-4,
+        by_name["gamma"],
+        (dy * x_hat * passed).sum(axis=(0, 1, 2)),
+        rtol=1e-4,
+        atol=1e-4,
     )
     np.testing.assert_allclose(
         by_name["beta"], (dy * passed).sum(axis=(0, 1, 2)), rtol=1e-4, atol=1e-4
@@ -159,9 +154,7 @@ def test_gradients_finite_and_match_numpy():
     g = dy * passed
     inv = 1.0 / np.sqrt((x64**2).mean(axis=(1, 2), keepdims=True) + 1e-6 + 1e-4)
     n = x.shape[1] * x.shape[2]
-    expected_dx = inv * g - x64 * inv**3 * (g * x64).sum(
-        axis=(1, 2), keepdims=True
-    ) / n
+    expected_dx = inv * g - x64 * inv**3 * (g * x64).sum(axis=(1, 2), keepdims=True) / n
     np.testing.assert_allclose(dx, expected_dx, rtol=1e-4, atol=1e-5)
 
 
@@ -181,9 +174,7 @@ def test_trains_in_a_model(tmp_path):
     assert np.isfinite(history.history["loss"]).all()
     loaded = save_and_load(model, tmp_path)
     assert isinstance(loaded.layers[1], FilterResponseNormalization)
-    np.testing.assert_allclose(
-        to_numpy(loaded(x)), to_numpy(model(x)), rtol=1e-5, atol=1e-6
-    )
+    np.testing.assert_allclose(to_numpy(loaded(x)), to_numpy(model(x)), rtol=1e-5, atol=1e-6)
 
 
 def test_config_round_trip():
@@ -236,8 +227,10 @@ def test_tensorflow_addons_config_loads():
     assert layer.learned_epsilon and not layer.tlu
     x = random_normal((2, 4, 4, 3))
     np.testing.assert_allclose(
-        to_numpy(layer(x)), frn(x, (1, 2), 1.0, 0.0, epsilon=1e-6 + 1e-4),
-        rtol=1e-5, atol=1e-6,
+        to_numpy(layer(x)),
+        frn(x, (1, 2), 1.0, 0.0, epsilon=1e-6 + 1e-4),
+        rtol=1e-5,
+        atol=1e-6,
     )
 
 
@@ -264,7 +257,8 @@ def test_mixed_precision(policy):
     expected = frn(x_half, (1, 2), 1.0, 0.0, epsilon=1e-6 + 1e-4, tau=0.0)
     bits = 8 if half == "bfloat16" else 11
     np.testing.assert_allclose(
-        to_numpy(keras.ops.cast(y, "float32")), expected,
+        to_numpy(keras.ops.cast(y, "float32")),
+        expected,
         atol=2.0 ** (np.ceil(np.log2(np.abs(expected).max())) - bits),
     )
 

@@ -10,10 +10,8 @@ import keras
 import numpy as np
 import pytest
 
-from keras_norms import MeanOnlyBatchNormalization
-from keras_norms import WeightNormalization
-from tests.layers.backend_utils import random_normal
-from tests.layers.backend_utils import to_numpy
+from keras_norms import MeanOnlyBatchNormalization, WeightNormalization
+from tests.layers.backend_utils import random_normal, to_numpy
 
 L = keras.layers
 
@@ -49,9 +47,7 @@ def test_mean_only_batch_normalization(policy, loc):
     assert all(w.dtype == "float32" for w in layer.weights)
     x_half = as_half(x, policy)
     mean = x_half.mean(axis=(0, 1))
-    np.testing.assert_allclose(
-        to_numpy(layer.moving_mean), mean, rtol=1e-6
-    )
+    np.testing.assert_allclose(to_numpy(layer.moving_mean), mean, rtol=1e-6)
     expected = x_half - mean + 1.0
     np.testing.assert_allclose(
         to_numpy(keras.ops.cast(y, "float32")),
@@ -106,9 +102,7 @@ def test_weight_normalization_inputs_near_1e4(policy, factory, shape):
     # Both round `x @ w` (before the bias cancels most of it) to half.
     bias = to_numpy(folded_layer.bias).astype(np.float64)
     scale = np.abs(folded - bias).max()
-    np.testing.assert_allclose(
-        y, folded, atol=8 * half_resolution(policy, scale)
-    )
+    np.testing.assert_allclose(y, folded, atol=8 * half_resolution(policy, scale))
 
 
 def test_weight_normalization_lstm(policy):
@@ -127,6 +121,4 @@ def test_weight_normalization_lstm(policy):
     reference.build(x.shape)
     reference.set_weights(folded.get_weights())
     expected = to_numpy(reference(as_half(x, policy).astype("float32")))
-    np.testing.assert_allclose(
-        to_numpy(keras.ops.cast(y, "float32")), expected, atol=0.05
-    )
+    np.testing.assert_allclose(to_numpy(keras.ops.cast(y, "float32")), expected, atol=0.05)

@@ -6,17 +6,13 @@ import re
 import keras
 import numpy as np
 import pytest
-from hypothesis import given
-from hypothesis import settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import keras_norms
 from keras_norms import InstanceNormalization
 from tests.layers import references
-from tests.layers.backend_utils import gradients
-from tests.layers.backend_utils import random_normal
-from tests.layers.backend_utils import save_and_load
-
+from tests.layers.backend_utils import gradients, random_normal, save_and_load
 
 random = functools.partial(random_normal, loc=1.5, scale=2.0)
 
@@ -59,9 +55,7 @@ def test_output_matches_numpy(shape, axis, channel_axis, training):
 
     y = keras.ops.convert_to_numpy(layer(x, training=training))
 
-    expected, _, _ = references.normalize(
-        x, spatial_axes(len(shape), channel_axis), gamma, beta
-    )
+    expected, _, _ = references.normalize(x, spatial_axes(len(shape), channel_axis), gamma, beta)
     np.testing.assert_allclose(y, expected, rtol=1e-4, atol=1e-4)
 
 
@@ -97,9 +91,7 @@ def test_gradients_without_beta_or_gamma_match_numpy(center, scale):
 
     dx, (dweight,) = gradients(layer, x, dy, training=True)
 
-    ref_dx, ref_dgamma, ref_dbeta = references.normalize_gradients(
-        x, dy, (1, 2), gamma
-    )
+    ref_dx, ref_dgamma, ref_dbeta = references.normalize_gradients(x, dy, (1, 2), gamma)
     np.testing.assert_allclose(dx, ref_dx, rtol=1e-3, atol=1e-4)
     expected = ref_dgamma if scale else ref_dbeta
     np.testing.assert_allclose(dweight, expected.ravel(), rtol=1e-3, atol=1e-3)
@@ -140,9 +132,7 @@ def test_masked_statistics_ignore_padded_steps():
     mask[1, 2:] = False
     x_padded = np.where(mask[..., None], x, -1e4).astype("float32")
 
-    y = keras.ops.convert_to_numpy(
-        InstanceNormalization()(x_padded, mask=mask)
-    )
+    y = keras.ops.convert_to_numpy(InstanceNormalization()(x_padded, mask=mask))
 
     for i in range(3):
         steps = x[i][mask[i]]
@@ -176,12 +166,8 @@ def test_running_statistics_are_tracked_and_used_in_inference():
     _, mean, variance = references.normalize(x, (1, 2))
     expected_mean = 0.5 * mean.mean(axis=0).ravel()
     expected_variance = 0.5 + 0.5 * variance.mean(axis=0).ravel()
-    np.testing.assert_allclose(
-        layer.moving_mean.numpy(), expected_mean, rtol=1e-5
-    )
-    np.testing.assert_allclose(
-        layer.moving_variance.numpy(), expected_variance, rtol=1e-5
-    )
+    np.testing.assert_allclose(layer.moving_mean.numpy(), expected_mean, rtol=1e-5)
+    np.testing.assert_allclose(layer.moving_variance.numpy(), expected_variance, rtol=1e-5)
     y_infer = keras.ops.convert_to_numpy(layer(x, training=False))
     expected = (x - expected_mean) / np.sqrt(expected_variance + 1e-3)
     np.testing.assert_allclose(y_infer, expected, rtol=1e-4, atol=1e-4)
@@ -199,12 +185,8 @@ def test_running_statistics_leave_fully_masked_samples_out():
 
     means = [x[i][mask[i]].mean(axis=0) for i in (0, 2)]
     variances = [x[i][mask[i]].var(axis=0) for i in (0, 2)]
-    np.testing.assert_allclose(
-        layer.moving_mean.numpy(), np.mean(means, axis=0), rtol=1e-5
-    )
-    np.testing.assert_allclose(
-        layer.moving_variance.numpy(), np.mean(variances, axis=0), rtol=1e-5
-    )
+    np.testing.assert_allclose(layer.moving_mean.numpy(), np.mean(means, axis=0), rtol=1e-5)
+    np.testing.assert_allclose(layer.moving_variance.numpy(), np.mean(variances, axis=0), rtol=1e-5)
 
 
 def test_fully_masked_batch_leaves_running_statistics_alone():
@@ -248,9 +230,7 @@ def test_mixed_precision(policy):
         assert weight.dtype == "float32"
     y = keras.ops.convert_to_numpy(keras.ops.cast(y, "float32"))
     assert np.all(np.isfinite(y))
-    x_half = keras.ops.convert_to_numpy(
-        keras.ops.cast(keras.ops.cast(x, half), "float32")
-    )
+    x_half = keras.ops.convert_to_numpy(keras.ops.cast(keras.ops.cast(x, half), "float32"))
     expected, _, _ = references.normalize(x_half, (1, 2))
     np.testing.assert_allclose(y, expected, atol=0.05 if half == "float16" else 0.1)
     assert np.all(np.isfinite(layer.moving_variance.numpy()))
@@ -366,4 +346,3 @@ def test_input_of_too_low_rank():
 def test_undefined_channel_dimension():
     with pytest.raises(ValueError, match=r"channel axis 2.*None"):
         InstanceNormalization().build((2, 5, None))
-

@@ -23,12 +23,20 @@ KERAS_TEST = os.path.join(
 )
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
 
+
 def test_keras_test_file_passes_against_ours(tmp_path):
     report = tmp_path / "report.xml"
     result = subprocess.run(
         [
-            sys.executable, "-m", "pytest", KERAS_TEST, "-q",
-            "-p", "no:cacheprovider", "-p", "tests.layers.keras_swap",
+            sys.executable,
+            "-m",
+            "pytest",
+            KERAS_TEST,
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "tests.layers.keras_swap",
             f"--junitxml={report}",
         ],
         cwd=ROOT,

@@ -10,16 +10,9 @@ import keras
 import numpy as np
 import pytest
 
-from keras_norms import BatchNormalization
-from keras_norms import InstanceNormalization
-from keras_norms import WeightNormalization
-from keras_norms import kernels
+from keras_norms import BatchNormalization, InstanceNormalization, WeightNormalization, kernels
 from keras_norms.kernels import generic
-from tests.layers.backend_utils import BACKEND
-from tests.layers.backend_utils import gradients
-from tests.layers.backend_utils import random_normal
-from tests.layers.backend_utils import tensorflow_only
-from tests.layers.backend_utils import to_numpy
+from tests.layers.backend_utils import BACKEND, gradients, random_normal, tensorflow_only, to_numpy
 
 pytestmark = pytest.mark.skipif(
     BACKEND == "jax", reason="JAX runs the generic kernels: nothing to compare"
@@ -34,9 +27,7 @@ random = functools.partial(random_normal, loc=1.5, scale=2.0)
 
 def generic_path(monkeypatch):
     """Makes every layer run the generic kernels."""
-    monkeypatch.setattr(
-        kernels, "_implementation", lambda name: getattr(generic, name)
-    )
+    monkeypatch.setattr(kernels, "_implementation", lambda name: getattr(generic, name))
 
 
 def run(layer_class, kwargs, x, dy, training):
@@ -83,9 +74,7 @@ CASES = [
 
 @pytest.mark.parametrize("layer_class,shape,kwargs", CASES)
 @pytest.mark.parametrize("training", [True, False])
-def test_kernel_equals_generic_path(
-    monkeypatch, layer_class, shape, kwargs, training
-):
+def test_kernel_equals_generic_path(monkeypatch, layer_class, shape, kwargs, training):
     """Outputs, gradients of the input and weights, and moving statistics."""
     x, dy = random(shape), random(shape, seed=1)
     fast = run(layer_class, kwargs, x, dy, training)
@@ -109,9 +98,7 @@ def test_instance_norm_kernel_keeps_its_digits_far_from_zero():
 
 @pytest.mark.skipif(BACKEND != "torch", reason="a torch-only autograd.Function")
 @pytest.mark.parametrize("kwargs", [{}, {"center": False, "scale": False}])
-def test_instance_norm_kernel_second_derivatives_equal_generic_path(
-    monkeypatch, kwargs
-):
+def test_instance_norm_kernel_second_derivatives_equal_generic_path(monkeypatch, kwargs):
     """A gradient penalty, the gradient of `||d sum(y * dy) / dx||^2`, as a
     GAN's critic takes it: it differentiates the kernel's gradient."""
     import torch
@@ -133,8 +120,7 @@ def test_instance_norm_kernel_second_derivatives_equal_generic_path(
         grads = torch.autograd.grad((dx**2).sum(), targets, allow_unused=True)
         results.append(
             [to_numpy(dx)]
-            + [np.zeros(t.shape) if g is None else to_numpy(g)
-               for t, g in zip(targets, grads)]
+            + [np.zeros(t.shape) if g is None else to_numpy(g) for t, g in zip(targets, grads)]
         )
     for a, b in zip(*results):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
@@ -179,9 +165,7 @@ def test_weight_norm_kernel_equals_generic_path(monkeypatch, factory, shape):
         ({"track_running_stats": True}, False, False),
     ],
 )
-def test_instance_norm_kernel_is_used_where_it_applies(
-    monkeypatch, kwargs, training, uses_kernel
-):
+def test_instance_norm_kernel_is_used_where_it_applies(monkeypatch, kwargs, training, uses_kernel):
     module = kernels._backend_module(BACKEND)
     assert module is not generic
     calls = []
@@ -211,9 +195,7 @@ def test_instance_norm_kernel_is_used_where_it_applies(
         ((1, 1, 1, 3), {}, BACKEND == "tensorflow"),
     ],
 )
-def test_fused_kernel_is_chosen_only_where_it_is_exact(
-    monkeypatch, shape, kwargs, uses_kernel
-):
+def test_fused_kernel_is_chosen_only_where_it_is_exact(monkeypatch, shape, kwargs, uses_kernel):
     calls = []
     original = kernels.batch_norm
 
@@ -240,9 +222,7 @@ def test_fused_kernel_skipped_with_a_mask(monkeypatch):
 
 @pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
 @pytest.mark.parametrize("layer_class", [BatchNormalization, InstanceNormalization])
-def test_kernel_equals_generic_path_in_mixed_precision(
-    monkeypatch, policy, layer_class
-):
+def test_kernel_equals_generic_path_in_mixed_precision(monkeypatch, policy, layer_class):
     x = random((4, 6, 5, 3)) * 100 + 1e3
     outputs = []
     for force_generic in (False, True):

@@ -14,12 +14,9 @@ import keras
 import numpy as np
 import pytest
 
-from keras_norms import BatchNormalization
-from keras_norms import InstanceNormalization
-from keras_norms import MeanOnlyBatchNormalization
+from keras_norms import BatchNormalization, InstanceNormalization, MeanOnlyBatchNormalization
 from tests.layers import references
-from tests.layers.backend_utils import random_normal
-from tests.layers.backend_utils import to_numpy
+from tests.layers.backend_utils import random_normal, to_numpy
 
 random = functools.partial(random_normal, loc=1.5, scale=2.0)
 
@@ -70,9 +67,7 @@ def test_batch_normalization_takes_keras_masks_for_every_axis(shape, axis):
     valid = np.broadcast_to(full, shape)
     np.testing.assert_allclose(y[valid], expected[valid], rtol=1e-4, atol=1e-4)
     moving_shape = layer.moving_mean.shape
-    np.testing.assert_allclose(
-        to_numpy(layer.moving_mean), mean.reshape(moving_shape), rtol=1e-5
-    )
+    np.testing.assert_allclose(to_numpy(layer.moving_mean), mean.reshape(moving_shape), rtol=1e-5)
     np.testing.assert_allclose(
         to_numpy(layer.moving_variance),
         variance.reshape(moving_shape),
@@ -90,19 +85,13 @@ def test_mean_only_batch_normalization_takes_keras_masks(shape, axis):
 
     reduce = tuple(a for a in range(len(shape)) if a != axis % len(shape))
     weights = np.broadcast_to(full, shape).astype(np.float64)
-    mean = (x * weights).sum(reduce, keepdims=True) / weights.sum(
-        reduce, keepdims=True
-    )
+    mean = (x * weights).sum(reduce, keepdims=True) / weights.sum(reduce, keepdims=True)
     valid = np.broadcast_to(full, shape)
     np.testing.assert_allclose(y[valid], (x - mean)[valid], atol=1e-3)
-    np.testing.assert_allclose(
-        to_numpy(layer.moving_mean), mean.ravel(), rtol=1e-5
-    )
+    np.testing.assert_allclose(to_numpy(layer.moving_mean), mean.ravel(), rtol=1e-5)
 
 
-@pytest.mark.parametrize(
-    "shape,axis", [((3, 8, 2), -1), ((3, 4, 8), 1), ((2, 5, 4, 3), -1)]
-)
+@pytest.mark.parametrize("shape,axis", [((3, 8, 2), -1), ((3, 4, 8), 1), ((2, 5, 4, 3), -1)])
 def test_instance_normalization_takes_keras_masks(shape, axis):
     mask, full = keras_mask_and_full(shape)
     x = padded(random(shape), full)
@@ -122,13 +111,10 @@ def test_instance_normalization_takes_keras_masks(shape, axis):
     [
         (BatchNormalization, {"axis": 1, "momentum": 0.0}),
         (MeanOnlyBatchNormalization, {"axis": 1, "momentum": 0.0}),
-        (InstanceNormalization, {"axis": 1, "track_running_stats": True,
-                                 "momentum": 0.0}),
+        (InstanceNormalization, {"axis": 1, "track_running_stats": True, "momentum": 0.0}),
     ],
 )
-def test_channels_first_sequence_takes_a_mask_of_its_own_rank(
-    layer_class, kwargs
-):
+def test_channels_first_sequence_takes_a_mask_of_its_own_rank(layer_class, kwargs):
     """`(batch, steps)` padding on `(batch, channels, steps)`: mask[:, None]."""
     x = random((4, 3, 7))
     steps = random_mask((4, 7))
@@ -136,24 +122,17 @@ def test_channels_first_sequence_takes_a_mask_of_its_own_rank(
     channels_first = layer_class(**kwargs)
     channels_last = layer_class(**{**kwargs, "axis": -1})
 
-    y_first = to_numpy(
-        channels_first(x, training=True, mask=steps[:, None, :])
-    )
-    y_last = to_numpy(
-        channels_last(np.transpose(x, (0, 2, 1)), training=True, mask=steps)
-    )
+    y_first = to_numpy(channels_first(x, training=True, mask=steps[:, None, :]))
+    y_last = to_numpy(channels_last(np.transpose(x, (0, 2, 1)), training=True, mask=steps))
 
     valid = np.broadcast_to(steps[:, None, :], x.shape)
-    np.testing.assert_allclose(
-        y_first[valid], np.transpose(y_last, (0, 2, 1))[valid], atol=1e-4
-    )
+    np.testing.assert_allclose(y_first[valid], np.transpose(y_last, (0, 2, 1))[valid], atol=1e-4)
     for a, b in zip(channels_first.weights, channels_last.weights):
         np.testing.assert_allclose(to_numpy(a), to_numpy(b), rtol=1e-5)
 
 
 @pytest.mark.parametrize(
-    "layer_class", [BatchNormalization, MeanOnlyBatchNormalization,
-                    InstanceNormalization]
+    "layer_class", [BatchNormalization, MeanOnlyBatchNormalization, InstanceNormalization]
 )
 def test_a_mask_with_sizes_of_one_broadcasts(layer_class):
     x = random((2, 3, 4, 2))
@@ -163,17 +142,14 @@ def test_a_mask_with_sizes_of_one_broadcasts(layer_class):
     broadcast = layer_class()
 
     y = to_numpy(layer(x, training=True, mask=rows))
-    y_full = to_numpy(
-        broadcast(x, training=True, mask=np.broadcast_to(rows, (2, 3, 4)))
-    )
+    y_full = to_numpy(broadcast(x, training=True, mask=np.broadcast_to(rows, (2, 3, 4))))
 
     np.testing.assert_allclose(y, y_full, rtol=1e-6, atol=1e-6)
     assert not np.allclose(y, to_numpy(layer_class()(x, training=True)))
 
 
 @pytest.mark.parametrize(
-    "layer_class", [BatchNormalization, MeanOnlyBatchNormalization,
-                    InstanceNormalization]
+    "layer_class", [BatchNormalization, MeanOnlyBatchNormalization, InstanceNormalization]
 )
 @pytest.mark.parametrize(
     "input_shape,axis,mask_shape",
@@ -186,16 +162,11 @@ def test_a_mask_with_sizes_of_one_broadcasts(layer_class):
         ((4, 7, 3), -1, (4, 7, 2)),
     ],
 )
-def test_a_mask_that_fits_no_convention_is_refused(
-    layer_class, input_shape, axis, mask_shape
-):
+def test_a_mask_that_fits_no_convention_is_refused(layer_class, input_shape, axis, mask_shape):
     layer = layer_class(axis=axis)
-    message = (
-        f"mask.shape={mask_shape}, inputs.shape={input_shape}"
-    )
+    message = f"mask.shape={mask_shape}, inputs.shape={input_shape}"
     with pytest.raises(ValueError, match=re.escape(message)):
-        layer(random(input_shape), training=True,
-              mask=np.ones(mask_shape, bool))
+        layer(random(input_shape), training=True, mask=np.ones(mask_shape, bool))
 
 
 def test_fully_masked_ghost_batch_is_left_out_of_the_moving_statistics():
@@ -213,20 +184,16 @@ def test_fully_masked_ghost_batch_is_left_out_of_the_moving_statistics():
 
     groups = x.reshape(3, 2, 4, 2)
     group_mask = mask.reshape(3, 2, 4, 1)
-    expected, mean, variance = references.normalize(
-        groups, (1, 2), mask=group_mask
-    )
+    expected, mean, variance = references.normalize(groups, (1, 2), mask=group_mask)
     valid_groups = [0, 2]
     np.testing.assert_allclose(
         to_numpy(layer.moving_mean),
-        0.5 * np.array([1.0, -1.0])
-        + 0.5 * mean[valid_groups].mean(axis=0).ravel(),
+        0.5 * np.array([1.0, -1.0]) + 0.5 * mean[valid_groups].mean(axis=0).ravel(),
         rtol=1e-5,
     )
     np.testing.assert_allclose(
         to_numpy(layer.moving_variance),
-        0.5 * np.array([2.0, 3.0])
-        + 0.5 * variance[valid_groups].mean(axis=0).ravel(),
+        0.5 * np.array([2.0, 3.0]) + 0.5 * variance[valid_groups].mean(axis=0).ravel(),
         rtol=1e-5,
     )
     expected = expected.reshape(x.shape)
@@ -261,13 +228,9 @@ def test_mean_only_fully_masked_batch_leaves_the_moving_mean_alone():
     "layer",
     [
         lambda: BatchNormalization(momentum=0.5, name="norm"),
-        lambda: BatchNormalization(
-            momentum=0.5, virtual_batch_size=2, name="norm"
-        ),
+        lambda: BatchNormalization(momentum=0.5, virtual_batch_size=2, name="norm"),
         lambda: MeanOnlyBatchNormalization(momentum=0.5, name="norm"),
-        lambda: InstanceNormalization(
-            track_running_stats=True, momentum=0.5, name="norm"
-        ),
+        lambda: InstanceNormalization(track_running_stats=True, momentum=0.5, name="norm"),
     ],
     ids=["batch", "ghost", "mean_only", "instance"],
 )

@@ -5,17 +5,12 @@ import functools
 import keras
 import numpy as np
 import pytest
-from hypothesis import given
-from hypothesis import settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import keras_norms
 from keras_norms import MeanOnlyBatchNormalization
-from tests.layers.backend_utils import gradients
-from tests.layers.backend_utils import random_normal
-from tests.layers.backend_utils import save_and_load
-from tests.layers.backend_utils import to_numpy
-
+from tests.layers.backend_utils import gradients, random_normal, save_and_load, to_numpy
 
 random_inputs = functools.partial(random_normal, loc=3.0, scale=2.0)
 
@@ -37,14 +32,10 @@ def test_training_output_and_moving_mean_match_numpy(shape, axis):
     beta = np.reshape(to_numpy(layer.beta), mean.shape)
     y = layer(x, training=True)
     np.testing.assert_allclose(to_numpy(y), x - mean + beta, atol=1e-5)
-    np.testing.assert_allclose(
-        to_numpy(layer.moving_mean), 0.1 * mean.reshape(-1), rtol=1e-5
-    )
+    np.testing.assert_allclose(to_numpy(layer.moving_mean), 0.1 * mean.reshape(-1), rtol=1e-5)
     # Inference subtracts the moving mean instead.
     moving = np.reshape(to_numpy(layer.moving_mean), mean.shape)
-    np.testing.assert_allclose(
-        to_numpy(layer(x, training=False)), x - moving + beta, atol=1e-5
-    )
+    np.testing.assert_allclose(to_numpy(layer(x, training=False)), x - moving + beta, atol=1e-5)
 
 
 def test_gradients_match_numpy():
@@ -75,9 +66,7 @@ def test_mask_leaves_positions_out_of_the_mean():
     mask = np.arange(5)[None, :] < np.array([5, 3, 2, 1])[:, None]
     garbage = np.where(mask[..., None], x, 1e4).astype("float32")
     layer(garbage, training=True, mask=mask)
-    np.testing.assert_allclose(
-        to_numpy(layer.moving_mean), x[mask].mean(axis=0), rtol=1e-5
-    )
+    np.testing.assert_allclose(to_numpy(layer.moving_mean), x[mask].mean(axis=0), rtol=1e-5)
 
 
 def test_mixed_precision():
@@ -89,9 +78,7 @@ def test_mixed_precision():
         assert keras.backend.standardize_dtype(y.dtype) == "float16"
         assert keras.backend.standardize_dtype(layer.beta.dtype) == "float32"
         assert layer.moving_mean.dtype == "float32"
-        np.testing.assert_allclose(
-            to_numpy(y).astype(np.float64).mean(axis=0), 0.0, atol=0.05
-        )
+        np.testing.assert_allclose(to_numpy(y).astype(np.float64).mean(axis=0), 0.0, atol=0.05)
     finally:
         keras.config.set_dtype_policy("float32")
 
@@ -101,9 +88,7 @@ def test_fit_and_round_trip(tmp_path):
     model = keras.Sequential(
         [
             keras.Input((None, None, 2)),
-            keras_norms.WeightNormalization(
-                keras.layers.Conv2D(4, 3, use_bias=False)
-            ),
+            keras_norms.WeightNormalization(keras.layers.Conv2D(4, 3, use_bias=False)),
             keras_norms.MeanOnlyBatchNormalization(name="mobn"),
             keras.layers.GlobalAveragePooling2D(),
         ]

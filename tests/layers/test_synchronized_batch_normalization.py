@@ -14,8 +14,7 @@ synchronized layer on one replica, where its cross-replica path must trace
 under XLA and give the batch's statistics.
 """
 
-from tests.layers.backend_utils import run_on_two_cpus
-from tests.layers.backend_utils import tensorflow_only
+from tests.layers.backend_utils import run_on_two_cpus, tensorflow_only
 
 SCRIPT = """
     import itertools

@@ -17,8 +17,7 @@ import numpy as np
 import pytest
 
 import keras_norms
-from tests.layers.backend_utils import save_and_load
-from tests.layers.backend_utils import to_numpy
+from tests.layers.backend_utils import save_and_load, to_numpy
 
 FIXTURES = os.path.join(os.path.dirname(os.path.dirname(__file__)), "fixtures")
 FUNCTIONAL = os.path.join(FIXTURES, "tensorflow_addons_functional.h5")
@@ -32,8 +31,9 @@ def saved_weights(path, layer):
         group = f["model_weights"][layer]
         return {
             name.split("/")[-1].split(":")[0]: np.asarray(group[name], np.float64)
-            for name in (n.decode() if isinstance(n, bytes) else n
-                         for n in group.attrs["weight_names"])
+            for name in (
+                n.decode() if isinstance(n, bytes) else n for n in group.attrs["weight_names"]
+            )
             if "/data_dep_init/" not in name
         }
 
@@ -113,9 +113,7 @@ def test_sequential_file_with_conv_and_lstm_computes_what_tfa_did():
     assert isinstance(conv.layer, keras.layers.Conv2D)
     assert isinstance(lstm.layer, keras.layers.LSTM) and lstm.is_rnn
     x = OUTPUTS["sequential_x"]
-    np.testing.assert_allclose(
-        to_numpy(model(x)), OUTPUTS["sequential_y"], rtol=1e-5, atol=1e-5
-    )
+    np.testing.assert_allclose(to_numpy(model(x)), OUTPUTS["sequential_y"], rtol=1e-5, atol=1e-5)
     # tfa's g scaled the recurrent kernel; the input kernel keeps its norm.
     saved = saved_weights(SEQUENTIAL, lstm.name)
     np.testing.assert_allclose(to_numpy(lstm.recurrent_g), saved["g"], rtol=1e-7)
@@ -132,9 +130,7 @@ def test_loaded_model_saves_as_ours(tmp_path):
     assert "Addons>" not in config and "groups" not in config
     loaded = save_and_load(model, tmp_path)
     x = OUTPUTS["functional_x"]
-    np.testing.assert_allclose(
-        to_numpy(loaded(x)), to_numpy(model(x)), rtol=1e-6, atol=1e-6
-    )
+    np.testing.assert_allclose(to_numpy(loaded(x)), to_numpy(model(x)), rtol=1e-6, atol=1e-6)
 
 
 def test_unreadable_training_config_warns_and_loads_uncompiled():
@@ -162,18 +158,35 @@ def _keras2_instance_norm_h5(path, gamma, beta, chunked=False):
         "config": {
             "name": "sequential",
             "layers": [
-                {"class_name": "InputLayer",
-                 "config": {"batch_input_shape": [None, 4, 4, channels],
-                            "dtype": "float32", "sparse": False,
-                            "ragged": False, "name": "input_1"}},
-                {"class_name": "Addons>InstanceNormalization",
-                 "config": {"name": "instance_normalization", "trainable": True,
-                            "dtype": "float32", "groups": channels, "axis": -1,
-                            "epsilon": 1e-3, "center": True, "scale": True,
-                            "beta_initializer": {"class_name": "Zeros", "config": {}},
-                            "gamma_initializer": {"class_name": "Ones", "config": {}},
-                            "beta_regularizer": None, "gamma_regularizer": None,
-                            "beta_constraint": None, "gamma_constraint": None}},
+                {
+                    "class_name": "InputLayer",
+                    "config": {
+                        "batch_input_shape": [None, 4, 4, channels],
+                        "dtype": "float32",
+                        "sparse": False,
+                        "ragged": False,
+                        "name": "input_1",
+                    },
+                },
+                {
+                    "class_name": "Addons>InstanceNormalization",
+                    "config": {
+                        "name": "instance_normalization",
+                        "trainable": True,
+                        "dtype": "float32",
+                        "groups": channels,
+                        "axis": -1,
+                        "epsilon": 1e-3,
+                        "center": True,
+                        "scale": True,
+                        "beta_initializer": {"class_name": "Zeros", "config": {}},
+                        "gamma_initializer": {"class_name": "Ones", "config": {}},
+                        "beta_regularizer": None,
+                        "gamma_regularizer": None,
+                        "beta_constraint": None,
+                        "gamma_constraint": None,
+                    },
+                },
             ],
         },
     }
@@ -219,7 +232,8 @@ def test_keras_own_loader_reads_instance_norm_files(tmp_path, chunked):
         np.testing.assert_allclose(
             to_numpy(model(x)),
             gamma * (xd - mean) / np.sqrt(var + 1e-3) + beta,
-            rtol=1e-5, atol=1e-5,
+            rtol=1e-5,
+            atol=1e-5,
         )
 
 
@@ -251,7 +265,9 @@ def test_nested_models_load_by_position_and_refuse_what_does_not_fit(tmp_path):
     path = str(tmp_path / "nested.h5")
     gamma, beta = np.full(3, 2.0, "float32"), np.full(3, 0.5, "float32")
     model = _nested_model_file(
-        path, keras_norms.InstanceNormalization(), (4, 4, 3),
+        path,
+        keras_norms.InstanceNormalization(),
+        (4, 4, 3),
         ["inner/instance_normalization/gamma:0", "inner/instance_normalization/beta:0"],
         [gamma, beta],
     )
@@ -263,11 +279,11 @@ def test_nested_models_load_by_position_and_refuse_what_does_not_fit(tmp_path):
 
     # FRN's weights come in tfa's order too, reshaped.
     model = _nested_model_file(
-        path, keras_norms.FilterResponseNormalization(learned_epsilon=True),
+        path,
+        keras_norms.FilterResponseNormalization(learned_epsilon=True),
         (4, 4, 3),
         ["learned_epsilon:0", "inner/frn/gamma:0", "inner/frn/beta:0"],
-        [np.full(1, 0.25, "float32"), gamma.reshape(1, 1, 1, 3),
-         beta.reshape(1, 1, 1, 3)],
+        [np.full(1, 0.25, "float32"), gamma.reshape(1, 1, 1, 3), beta.reshape(1, 1, 1, 3)],
     )
     with h5py.File(path, "r") as f:
         _load_weights(f["model_weights"], model, path)
@@ -277,11 +293,11 @@ def test_nested_models_load_by_position_and_refuse_what_does_not_fit(tmp_path):
 
     # Weight norm's do not: tfa's 4 weights, our 6.
     model = _nested_model_file(
-        path, keras_norms.WeightNormalization(keras.layers.Dense(2)), (3,),
-        ["inner/wn/g:0", "inner/wn/kernel:0", "inner/wn/bias:0",
-         "inner/wn/initialized:0"],
-        [np.ones(2, "float32"), np.ones((3, 2), "float32"),
-         np.zeros(2, "float32"), np.array(True)],
+        path,
+        keras_norms.WeightNormalization(keras.layers.Dense(2)),
+        (3,),
+        ["inner/wn/g:0", "inner/wn/kernel:0", "inner/wn/bias:0", "inner/wn/initialized:0"],
+        [np.ones(2, "float32"), np.ones((3, 2), "float32"), np.zeros(2, "float32"), np.array(True)],
     )
     with h5py.File(path, "r") as f:
         with pytest.raises(ValueError, match="nested model 'inner'.*top level"):

@@ -15,9 +15,7 @@ import pytest
 from keras import ops
 
 import keras_norms
-from tests.layers.backend_utils import random_normal
-from tests.layers.backend_utils import save_and_load
-from tests.layers.backend_utils import to_numpy
+from tests.layers.backend_utils import random_normal, save_and_load, to_numpy
 
 L = keras.layers
 
@@ -221,9 +219,7 @@ def test_tfa_style_weight_norm_code_runs_and_removes(tmp_path):
     model = keras.Sequential(
         [
             keras.Input((8, 8, 1)),
-            keras_norms.WeightNormalization(
-                L.Conv2D(2, 2, activation="relu"), data_init=True
-            ),
+            keras_norms.WeightNormalization(L.Conv2D(2, 2, activation="relu"), data_init=True),
             L.Flatten(),
             keras_norms.WeightNormalization(L.Dense(3), data_init=True),
         ]
@@ -239,9 +235,7 @@ def test_tfa_style_weight_norm_code_runs_and_removes(tmp_path):
         to_numpy(plain(features)), to_numpy(dense(features)), rtol=1e-5, atol=1e-5
     )
     loaded = save_and_load(model, tmp_path)
-    np.testing.assert_allclose(
-        to_numpy(loaded(x)), to_numpy(model(x)), rtol=1e-5, atol=1e-5
-    )
+    np.testing.assert_allclose(to_numpy(loaded(x)), to_numpy(model(x)), rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize(
@@ -278,9 +272,7 @@ def test_einsum_dense_axes_inferred_and_initialized(
     v = to_numpy(wrapper.v)
     np.testing.assert_allclose(to_numpy(wrapper.g), _norm_over(v, unit_axes), rtol=1e-5)
     # Wrapping changes nothing before training: g starts at ||v||.
-    np.testing.assert_allclose(
-        to_numpy(wrapper(x)), to_numpy(layer(x)), rtol=1e-4, atol=1e-5
-    )
+    np.testing.assert_allclose(to_numpy(wrapper(x)), to_numpy(layer(x)), rtol=1e-4, atol=1e-5)
 
     initialized = keras_norms.WeightNormalization(
         L.EinsumDense(equation, output_shape=output_shape, bias_axes=bias_axes)
@@ -309,13 +301,14 @@ class TransposedProjection(keras.layers.Layer):
         self.bias = self.add_weight(shape=(self.units,), initializer="zeros")
 
     def call(self, inputs):
-        return self.activation(
-            ops.matmul(inputs, ops.transpose(self.kernel)) + self.bias
-        )
+        return self.activation(ops.matmul(inputs, ops.transpose(self.kernel)) + self.bias)
 
     def get_config(self):
-        return {**super().get_config(), "units": self.units,
-                "activation": keras.activations.serialize(self.activation)}
+        return {
+            **super().get_config(),
+            "units": self.units,
+            "activation": keras.activations.serialize(self.activation),
+        }
 
 
 def test_user_layer_needs_output_axes():
@@ -341,9 +334,7 @@ def test_user_layer_wrapped_with_output_axes(tmp_path):
     z = x.astype(np.float64) @ w.T + bias
     np.testing.assert_allclose(z.mean(axis=0), 0.0, atol=1e-4)
     np.testing.assert_allclose(z.std(axis=0), 1.0, rtol=1e-3)
-    np.testing.assert_allclose(
-        to_numpy(wrapper(x)), np.maximum(z, 0.0), rtol=1e-4, atol=1e-5
-    )
+    np.testing.assert_allclose(to_numpy(wrapper(x)), np.maximum(z, 0.0), rtol=1e-4, atol=1e-5)
 
     model = keras.Sequential([keras.Input((5,)), wrapper])
     loaded = save_and_load(model, tmp_path)
@@ -383,9 +374,7 @@ def test_user_layer_without_kernel_raises_when_built():
 
 
 # tensorflow-addons' message for a layer without a kernel, kept in ours.
-TFA_NO_KERNEL = (
-    "`WeightNormalization` must wrap a layer that contains a `kernel` for weights"
-)
+TFA_NO_KERNEL = "`WeightNormalization` must wrap a layer that contains a `kernel` for weights"
 
 
 @pytest.mark.parametrize("built", [False, True], ids=["unbuilt", "built"])
@@ -435,8 +424,7 @@ def test_tfa_trained_weights_transfer_as_the_migration_guide_says():
 def _keras2_lstm_config(time_major):
     return {
         "class_name": "LSTM",
-        "config": {"name": "lstm", "units": 3, "return_sequences": False,
-                   "time_major": time_major},
+        "config": {"name": "lstm", "units": 3, "return_sequences": False, "time_major": time_major},
     }
 
 

@@ -19,9 +19,7 @@ import pytest
 from tests.layers.backend_utils import BACKEND
 
 SOURCE = os.environ.get("KERAS_NORMS_TFA_SOURCE", "")
-TEST_FILE = os.path.join(
-    SOURCE, "tensorflow_addons", "layers", "tests", "normalizations_test.py"
-)
+TEST_FILE = os.path.join(SOURCE, "tensorflow_addons", "layers", "tests", "normalizations_test.py")
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
 
 # The file's FilterResponseNormalization tests.
@@ -51,9 +49,7 @@ EXPECTED_FAILURES = {
 }
 
 
-@pytest.mark.skipif(
-    BACKEND != "tensorflow", reason="tensorflow-addons' tests call TensorFlow"
-)
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="tensorflow-addons' tests call TensorFlow")
 @pytest.mark.skipif(
     not os.path.isfile(TEST_FILE),
     reason="set KERAS_NORMS_TFA_SOURCE to a tensorflow/addons checkout",
@@ -62,9 +58,18 @@ def test_tfa_filter_response_normalization_tests_pass_against_ours(tmp_path):
     report = tmp_path / "report.xml"
     result = subprocess.run(
         [
-            sys.executable, "-m", "pytest", TEST_FILE, "-q",
-            "-p", "no:cacheprovider", "-p", "tests.layers.tfa_swap",
-            "--import-mode=importlib", "-k", FRN_TESTS,
+            sys.executable,
+            "-m",
+            "pytest",
+            TEST_FILE,
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "-p",
+            "tests.layers.tfa_swap",
+            "--import-mode=importlib",
+            "-k",
+            FRN_TESTS,
             f"--junitxml={report}",
         ],
         cwd=ROOT,
@@ -78,8 +83,10 @@ def test_tfa_filter_response_normalization_tests_pass_against_ours(tmp_path):
     for case in ElementTree.parse(report).iter("testcase"):
         kinds = {child.tag for child in case}
         outcomes[case.get("name")] = (
-            "failed" if kinds & {"failure", "error"}
-            else "skipped" if "skipped" in kinds
+            "failed"
+            if kinds & {"failure", "error"}
+            else "skipped"
+            if "skipped" in kinds
             else "passed"
         )
     failed = {name for name, outcome in outcomes.items() if outcome == "failed"}

@@ -7,22 +7,22 @@ import os
 import keras
 import numpy as np
 import pytest
-from hypothesis import given
-from hypothesis import settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import keras_norms
-from keras_norms import WeightNormalization
-from keras_norms import kernels
-from tests.layers.backend_utils import BACKEND
-from tests.layers.backend_utils import ROUNDOFF
-from tests.layers.backend_utils import float32_matmul_roundoff
-from tests.layers.backend_utils import gradients
-from tests.layers.backend_utils import random_normal
-from tests.layers.backend_utils import run_on_two_cpus
-from tests.layers.backend_utils import save_and_load
-from tests.layers.backend_utils import tensorflow_only
-from tests.layers.backend_utils import to_numpy
+from keras_norms import WeightNormalization, kernels
+from tests.layers.backend_utils import (
+    BACKEND,
+    ROUNDOFF,
+    float32_matmul_roundoff,
+    gradients,
+    random_normal,
+    run_on_two_cpus,
+    save_and_load,
+    tensorflow_only,
+    to_numpy,
+)
 
 L = keras.layers
 
@@ -91,9 +91,7 @@ def plain_layer_with(wn, shape, values):
     layer = wn.layer
     plain = type(layer).from_config(layer.get_config())
     plain.build(shape)
-    plain.set_weights(
-        [values.get(id(v), keras.ops.convert_to_numpy(v)) for v in layer.weights]
-    )
+    plain.set_weights([values.get(id(v), keras.ops.convert_to_numpy(v)) for v in layer.weights])
     return plain
 
 
@@ -129,10 +127,7 @@ def test_outputs_match_numpy_kernel_and_fold(name):
     rng = np.random.default_rng(1)
     for g, _ in kernels_of(wn):
         g.assign(rng.uniform(0.5, 2.0, g.shape).astype("float32"))
-    values = {
-        id(v): numpy_kernel(to_numpy(v), to_numpy(g), unit_axes)
-        for g, v in kernels_of(wn)
-    }
+    values = {id(v): numpy_kernel(to_numpy(v), to_numpy(g), unit_axes) for g, v in kernels_of(wn)}
     expected = plain_layer_with(wn, shape, values)(x)
     np.testing.assert_allclose(to_numpy(wn(x)), to_numpy(expected), atol=1e-5)
     for g, v in kernels_of(wn):
@@ -140,9 +135,7 @@ def test_outputs_match_numpy_kernel_and_fold(name):
         # Each output unit's slice of the effective kernel has norm g.
         w = values[id(v)]
         norm_axes = tuple(a for a in range(w.ndim) if a not in unit_axes)
-        np.testing.assert_allclose(
-            np.sqrt((w**2).sum(axis=norm_axes)), to_numpy(g), rtol=1e-6
-        )
+        np.testing.assert_allclose(np.sqrt((w**2).sum(axis=norm_axes)), to_numpy(g), rtol=1e-6)
 
     wn(x, training=True)  # data init: non-zero offsets of g and the bias
     folded = wn.fold()
@@ -183,9 +176,7 @@ def test_gradients_of_g_and_v_match_numpy(name):
     x = random_inputs(shape)
     dy = random_inputs(to_numpy(wn(x)).shape, seed=1, loc=0.0, scale=1.0)
     pairs = kernels_of(wn)
-    w_values = {
-        id(v): numpy_kernel(to_numpy(v), to_numpy(g), unit_axes) for g, v in pairs
-    }
+    w_values = {id(v): numpy_kernel(to_numpy(v), to_numpy(g), unit_axes) for g, v in pairs}
     # dL/dw from the plain layer holding w, then the chain rule through
     # w = g * v / ||v||: dL/dg = sum(dL/dw * v_hat) over the norm axes and
     # dL/dv = g / ||v|| * (dL/dw - v_hat * dL/dg).
@@ -206,9 +197,7 @@ def test_gradients_of_g_and_v_match_numpy(name):
         v_hat = v_np / norm
         dg = (dw * v_hat).sum(axis=norm_axes, keepdims=True)
         dv = np.reshape(to_numpy(g), dg.shape) / norm * (dw - v_hat * dg)
-        np.testing.assert_allclose(
-            wn_grads[id(g)], dg.reshape(g.shape), rtol=1e-4, atol=1e-5
-        )
+        np.testing.assert_allclose(wn_grads[id(g)], dg.reshape(g.shape), rtol=1e-4, atol=1e-5)
         np.testing.assert_allclose(wn_grads[id(v)], dv, rtol=1e-4, atol=1e-5)
 
 
@@ -232,9 +221,7 @@ def test_all_zero_column_gives_zero_kernel_and_finite_gradients():
     plain = plain_layer_with(wn, shape, {id(wn.v): w})
     dw = weight_gradients(plain, x, dy)[id(plain.kernel)]
     scale = to_numpy(wn.g)[2] * 1e6
-    np.testing.assert_allclose(
-        grads[id(wn.v)][:, 2], scale * dw[:, 2], rtol=1e-4
-    )
+    np.testing.assert_allclose(grads[id(wn.v)][:, 2], scale * dw[:, 2], rtol=1e-4)
 
 
 @settings(max_examples=10, deadline=None)
@@ -287,9 +274,7 @@ INIT_CASES = [
     (lambda: L.DepthwiseConv2D(3, depth_multiplier=2), (8, 7, 7, 3)),
 ]
 if BACKEND != "tensorflow":
-    INIT_CASES.append(
-        (lambda: L.Conv2D(4, 3, data_format="channels_first"), (8, 3, 9, 9))
-    )
+    INIT_CASES.append((lambda: L.Conv2D(4, 3, data_format="channels_first"), (8, 3, 9, 9)))
 
 
 @pytest.mark.parametrize("factory, shape", INIT_CASES)
@@ -465,13 +450,16 @@ def test_data_init_in_fit_with_jit_compile_runs_once_then_trains():
         np.testing.assert_allclose(
             to_numpy(getattr(wn, name)),
             to_numpy(getattr(reference, name)),
-            rtol=1e-4, atol=1e-5, err_msg=name,
+            rtol=1e-4,
+            atol=1e-5,
+            err_msg=name,
         )
-    for variable, expected in zip(
-        wn.trainable_variables, reference.trainable_variables
-    ):
+    for variable, expected in zip(wn.trainable_variables, reference.trainable_variables):
         np.testing.assert_allclose(
-            to_numpy(variable), to_numpy(expected), rtol=1e-4, atol=1e-5,
+            to_numpy(variable),
+            to_numpy(expected),
+            rtol=1e-4,
+            atol=1e-5,
             err_msg=variable.path,
         )
     assert not np.allclose(to_numpy(wn.g), start[0])
@@ -534,19 +522,19 @@ def mixed_precision():
     keras.config.set_dtype_policy("float32")
 
 
-@pytest.mark.parametrize("factory, shape", [
-    (lambda: L.Dense(4), (32, 6)),
-    (lambda: L.LSTM(4), (16, 5, 6)),
-])
+@pytest.mark.parametrize(
+    "factory, shape",
+    [
+        (lambda: L.Dense(4), (32, 6)),
+        (lambda: L.LSTM(4), (16, 5, 6)),
+    ],
+)
 def test_mixed_precision(mixed_precision, factory, shape):
     wn = WeightNormalization(factory())
     x = random_inputs(shape, loc=2.0, scale=3.0)
     y = wn(x, training=True)
     assert keras.backend.standardize_dtype(y.dtype) == "float16"
-    assert all(
-        keras.backend.standardize_dtype(w.dtype) in ("float32", "bool")
-        for w in wn.weights
-    )
+    assert all(keras.backend.standardize_dtype(w.dtype) in ("float32", "bool") for w in wn.weights)
     assert np.all(np.isfinite(to_numpy(y)))
     assert bool(to_numpy(wn.initialized))
     if isinstance(wn.layer, L.Dense):
@@ -608,9 +596,7 @@ def test_trains_a_step_and_round_trips(name, tmp_path):
     assert len(loaded.weights) == len(model.weights)
     for a, b in zip(model.weights, loaded.weights):
         np.testing.assert_array_equal(to_numpy(a), to_numpy(b))
-    np.testing.assert_allclose(
-        to_numpy(loaded(x)), to_numpy(model(x)), atol=1e-6
-    )
+    np.testing.assert_allclose(to_numpy(loaded(x)), to_numpy(model(x)), atol=1e-6)
     # The loaded model is initialized: training does not re-initialize.
     offsets = to_numpy(wn.g_offset)
     loaded.compile(keras.optimizers.SGD(0.0), "mse")
@@ -693,9 +679,7 @@ def test_unwrappable_layers_raise(layer, message):
 def test_layer_wrapped_twice_raises():
     dense = L.Dense(2, name="inner")
     WeightNormalization(dense, name="first")
-    with pytest.raises(
-        ValueError, match="'inner' \\(Dense\\).*already wrapped.*'first'"
-    ):
+    with pytest.raises(ValueError, match="'inner' \\(Dense\\).*already wrapped.*'first'"):
         WeightNormalization(dense)
 
 
