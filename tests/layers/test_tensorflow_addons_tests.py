@@ -10,17 +10,14 @@ Its tests call TensorFlow directly, so this runs on the TensorFlow backend.
 """
 
 import os
-import subprocess
-import sys
-import xml.etree.ElementTree as ElementTree
 
 import pytest
 
 from tests.layers.backend_utils import BACKEND
+from tests.layers.foreign_tests import run_test_file
 
 SOURCE = os.environ.get("KERAS_NORMS_TFA_SOURCE", "")
 TEST_FILE = os.path.join(SOURCE, "tensorflow_addons", "layers", "tests", "normalizations_test.py")
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
 
 # The file's FilterResponseNormalization tests.
 FRN_TESTS = (
@@ -55,42 +52,17 @@ EXPECTED_FAILURES = {
     reason="set KERAS_NORMS_TFA_SOURCE to a tensorflow/addons checkout",
 )
 def test_tfa_filter_response_normalization_tests_pass_against_ours(tmp_path):
-    report = tmp_path / "report.xml"
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            TEST_FILE,
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "-p",
-            "tests.layers.tfa_swap",
-            "--import-mode=importlib",
-            "-k",
-            FRN_TESTS,
-            f"--junitxml={report}",
-        ],
-        cwd=ROOT,
-        env=dict(os.environ, KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="3"),
-        capture_output=True,
-        text=True,
-        timeout=600,
+    outcomes, output = run_test_file(
+        TEST_FILE,
+        "tests.layers.tfa_swap",
+        "tensorflow",
+        tmp_path / "report.xml",
+        "--import-mode=importlib",
+        "-k",
+        FRN_TESTS,
     )
-    assert report.exists(), result.stdout[-3000:] + result.stderr[-3000:]
-    outcomes = {}
-    for case in ElementTree.parse(report).iter("testcase"):
-        kinds = {child.tag for child in case}
-        outcomes[case.get("name")] = (
-            "failed"
-            if kinds & {"failure", "error"}
-            else "skipped"
-            if "skipped" in kinds
-            else "passed"
-        )
     failed = {name for name, outcome in outcomes.items() if outcome == "failed"}
-    assert failed == EXPECTED_FAILURES, result.stdout[-5000:]
+    assert failed == EXPECTED_FAILURES, output
     # tensorflow-addons 0.23's file: 37 FRN test cases, all run.
     assert len(outcomes) == 37, sorted(outcomes)
     assert "skipped" not in outcomes.values(), outcomes
