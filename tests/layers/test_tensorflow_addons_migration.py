@@ -183,7 +183,19 @@ def test_tfa_style_instance_norm_code_runs():
         [keras.Input((6, 6, 2)), L.Conv2D(4, 3), layer, L.Flatten(), L.Dense(1)]
     )
     model.compile("adam", "mse")
-    model.fit(random_normal((4, 6, 6, 2)), np.zeros((4, 1)), verbose=0)
+    x = random_normal((4, 6, 6, 2))
+    losses = model.fit(x, np.zeros((4, 1)), epochs=2, verbose=0).history["loss"]
+    assert np.all(np.isfinite(losses))
+    assert layer.groups == 4  # one group per channel, as tensorflow-addons reports it
+    # It trained as instance norm: each sample's channels standardized over
+    # height and width, then scaled and shifted.
+    features = to_numpy(model.layers[0](x))
+    mean = features.mean(axis=(1, 2), keepdims=True)
+    variance = features.var(axis=(1, 2), keepdims=True)
+    expected = (features - mean) / np.sqrt(variance + layer.epsilon) * to_numpy(
+        layer.gamma
+    ) + to_numpy(layer.beta)
+    np.testing.assert_allclose(to_numpy(layer(features)), expected, rtol=1e-4, atol=1e-4)
 
 
 # --- WeightNormalization --------------------------------------------------------
