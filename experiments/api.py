@@ -95,7 +95,7 @@ def compare(
     import mlflow
 
     from experiments import arguments, execution
-    from experiments.cli import base_config
+    from experiments.config import base_config
     from experiments.errors import SweepError
     from experiments.tasks import TASKS
     from experiments.tracking import store

@@ -19,13 +19,13 @@ import urllib.request
 from pathlib import Path
 
 from experiments import arguments, paths
+from experiments.config import COMMON_SETTINGS, base_config, task_options
 from experiments.errors import ExperimentError, SweepError, TrackingError
 from experiments.tasks import TASKS
-from experiments.tasks.loop import STEPS_PER_EXECUTION, loop_params, task_loop
+from experiments.tasks.loop import STEPS_PER_EXECUTION, loop_params
 
 SCRIPT = "keras-norms-experiments"
 PROG = SCRIPT if os.path.basename(sys.argv[0]) == SCRIPT else "python -m experiments"
-COMMON_SETTINGS = ("epochs", "batch_size", "lr", "train_size")
 # `--seeds` means the same in sweep and study.
 SEEDS_HELP = (
     "N runs seeds 0..N-1; a comma-separated list runs those seeds, e.g. 0,4,7 "
@@ -254,13 +254,6 @@ def _check_store_reaches_every_machine():
         )
 
 
-def _task_options(task):
-    """The argparse actions of `task`'s own options."""
-    parser = argparse.ArgumentParser(add_help=False)
-    task.add_arguments(parser)
-    return parser._actions
-
-
 def _parse_task_args(command, description, argv):
     """Parses `argv` of `run`/`sweep` in two steps: the task, then its options."""
     first = argparse.ArgumentParser(add_help=False)
@@ -273,7 +266,7 @@ def _parse_task_args(command, description, argv):
         owners = [
             t.name
             for t in TASKS.values()
-            if any(flag.split("=")[0] in a.option_strings for a in _task_options(t))
+            if any(flag.split("=")[0] in a.option_strings for a in task_options(t))
         ]
         if owners:
             parser.error(
@@ -284,42 +277,6 @@ def _parse_task_args(command, description, argv):
     return task, args, parser
 
 
-def base_config(
-    task, *, quick=False, data_dir=None, dataset=None, common=None, own=None, loop=None
-):
-    """Every param of a run but its norm and seed (and what `task.configure`
-    completes): the common settings, the task's own options, the training
-    loop's (`loop`, default `loop.loop_params()`), the versions.
-
-    `common` and `own` hold the options given (None where not given): a task
-    option left unset takes the task's setting where it has one, since its
-    default may differ under `quick`.
-    """
-    from experiments.tracking.runs import software_versions
-
-    settings = {**task.settings, **(task.quick_settings if quick else {})}
-    settings.update({name: value for name, value in (common or {}).items() if value is not None})
-    options = {action.dest: action.default for action in _task_options(task)}
-    options.update(own or {})
-    options = {
-        dest: value
-        for dest, value in sorted(options.items())
-        if value is not None or dest not in settings
-    }
-    return {
-        "task": task.name,
-        "norm": None,
-        "dataset": dataset or next(iter(task.datasets), None),
-        "seed": 0,
-        "quick": quick,
-        "data_dir": str(Path(data_dir).resolve()) if data_dir else None,
-        **settings,
-        **options,
-        **task_loop(task, loop or loop_params()),
-        **software_versions(),
-    }
-
-
 def _base_config(task, args):
     return base_config(
         task,
@@ -327,7 +284,7 @@ def _base_config(task, args):
         data_dir=args.data_dir,
         dataset=args.dataset,
         common={name: getattr(args, name, None) for name in COMMON_SETTINGS},
-        own={action.dest: getattr(args, action.dest) for action in _task_options(task)},
+        own={action.dest: getattr(args, action.dest) for action in task_options(task)},
         loop=_loop(args),
     )
 

@@ -19,7 +19,7 @@ def study_configs(study, scale, seeds, data_dir=None, loop=None):
     """Every configuration of `study`'s grid at `scale` for each of `seeds`,
     completed by the task's `configure`; seeds vary slowest, variants fastest,
     so an interrupted study leaves whole seeds done."""
-    from experiments.cli import base_config
+    from experiments.config import base_config
 
     task = TASKS[study.task]
     spec = study.scale(scale)

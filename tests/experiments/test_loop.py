@@ -14,7 +14,7 @@ import keras
 import numpy as np
 import pytest
 
-from experiments.cli import base_config
+from experiments.config import base_config
 from experiments.models.cnn import build_cnn
 from experiments.models.gan import GAN, build_discriminator, build_generator
 from experiments.models.rnn import build_rnn
