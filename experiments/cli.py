@@ -329,18 +329,13 @@ def cmd_sweep(argv):
     }
     from experiments import execution
 
+    study = args.study or _default_study("sweep")
     with _engine(args, [task]) as connect:
         sweep = _prepared_sweep(
-            task,
-            base,
-            grid,
-            args.experiment,
-            args.study or _default_study("sweep"),
-            parser.error,
-            resume=args.resume,
+            task, base, grid, args.experiment, study, parser.error, resume=args.resume
         )
         execution.run_sweeps([sweep], connect(), args.verbose)
-    print(f"\nReport of this sweep:  {PROG} report --study {sweep.study}")
+    print(f"\nReport of this sweep:  {PROG} report --study {study}")
     print(f"Its runs in the MLflow UI:  {PROG} ui   (then http://127.0.0.1:5000)")
 
 

@@ -499,30 +499,37 @@ def test_ui_serves_the_store_on_loopback_then_stops(store):
     "text, seeds",
     [("3", [0, 1, 2]), ("1", [0]), ("0,4,7", [0, 4, 7]), ("5,", [5]), ("2,2,0", [2, 0])],
 )
-@pytest.mark.parametrize("command", ["sweep", "study"])
-def test_seeds_mean_the_same_in_sweep_and_study(command, text, seeds, store, monkeypatch, tmp_path):
+def test_sweep_seeds_are_a_count_or_a_list(text, seeds, store, monkeypatch):
     """A count N is seeds 0..N-1, a comma-separated list names the seeds."""
     from experiments import cli, execution
+
+    trained = []
+    monkeypatch.setattr(
+        cli,
+        "_prepared_sweep",
+        lambda task, base, grid, *args, **kwargs: trained.append(grid["seed"]),
+    )
+    monkeypatch.setattr(execution, "run_sweeps", lambda *args, **kwargs: [])
+    argv = ["sweep", "--task", "cnn", "--norms", "none", "--workers", "1", "--seeds", text]
+    assert main(argv) == 0
+    assert trained == [seeds]
+
+
+@pytest.mark.parametrize("text", ["5", "0,1,2,3,4"])
+def test_study_seeds_take_the_same_forms(text, store, monkeypatch, tmp_path):
+    """The same count or list, where it names the seeds the scale declares
+    (others are refused: `test_studies`)."""
     from experiments.studies import report, runner
 
     trained = []
-    if command == "sweep":
-        monkeypatch.setattr(
-            cli,
-            "_prepared_sweep",
-            lambda task, base, grid, *args, **kwargs: trained.append(grid["seed"]),
-        )
-        monkeypatch.setattr(execution, "run_sweeps", lambda sweeps, resources: [])
-        argv = ["sweep", "--task", "cnn", "--norms", "none", "--workers", "1"]
-    else:
-        monkeypatch.setattr(
-            runner,
-            "run_study",
-            lambda study, scale, seeds, *args, **kwargs: trained.append(
-                runner.sweep_grid(study, scale, seeds)["seed"]
-            ),
-        )
-        monkeypatch.setattr(report, "write_page", lambda *args: tmp_path / "page.md")
-        argv = ["study", "rnn", "--workers", "1", "--out", str(tmp_path)]
+    monkeypatch.setattr(
+        runner,
+        "run_study",
+        lambda study, scale, seeds, *args, **kwargs: trained.append(
+            runner.sweep_grid(study, scale, seeds)["seed"]
+        ),
+    )
+    monkeypatch.setattr(report, "write_page", lambda *args: tmp_path / "page.md")
+    argv = ["study", "rnn", "--scale", "small", "--workers", "1", "--out", str(tmp_path)]
     assert main([*argv, "--seeds", text]) == 0
-    assert trained == [seeds]
+    assert trained == [[0, 1, 2, 3, 4]]
