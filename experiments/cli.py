@@ -602,6 +602,7 @@ def cmd_study(argv):
     failures = []
     if not args.report_only:
         tasks = [TASKS[study.task] for study in chosen.values()]
+        loop = _loop(args)
         with _engine(args, tasks) as connect:
             for study in chosen.values():
                 try:
@@ -611,7 +612,7 @@ def cmd_study(argv):
                         list(range(study.scale(args.scale).seeds)),
                         connect,
                         data_dir=args.data_dir,
-                        loop=_loop(args),
+                        loop=loop,
                         verbose=args.verbose,
                     )
                 except SweepError as error:  # its failed runs are marked; the others go on

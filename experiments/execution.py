@@ -39,12 +39,17 @@ def _short_number(value):
     return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
 
 
-def run_label(config):
-    """A run's name in the MLflow UI: "cnn · batch · bs64 · lr1e-3 · seed 0"."""
+def configuration_label(config):
+    """A configuration's name, seeds aside: "cnn · batch · bs64 · lr1e-3"."""
     return (
         f"{config['task']} · {config['norm']} · bs{config['batch_size']} "
-        f"· lr{_short_number(config['lr'])} · seed {config['seed']}"
+        f"· lr{_short_number(config['lr'])}"
     )
+
+
+def run_label(config):
+    """A run's name in the MLflow UI: "cnn · batch · bs64 · lr1e-3 · seed 0"."""
+    return f"{configuration_label(config)} · seed {config['seed']}"
 
 
 def sweep_description(task, configs, grid, study):
@@ -368,7 +373,7 @@ def results_table(outcomes):
     name, value or None, "done" | "diverged" | "failed")."""
     groups = {}
     for config, name, value, status in outcomes:
-        label = run_label(config).rsplit(" · seed", 1)[0]
+        label = configuration_label(config)
         groups.setdefault((label, name), []).append((value, status))
     lines = [f"{'configuration':<44} {'metric':<16} {'mean':>9} {'std':>8}  runs"]
     for (label, name), results in groups.items():
