@@ -128,6 +128,10 @@ MISSED = """\
 ## The targets missed, and why
 
 What lies behind each kind of miss in the tables above, as measured here.
+The figures this text quotes for the layers come from the 2-core AMD EPYC
+runs of 2026-11-23; the tables now hold the 2-core Intel Xeon's of
+2026-12-06, whose times run 1.5-4x longer, most of their ratios within the
+spread below.
 Figures of the same contenders swing by 5-20% between runs of unchanged code
 on this machine (JAX's instance norm against flax measured 1.20 in one run
 and 0.76 in the next): a miss by a few per cent is within that spread.
