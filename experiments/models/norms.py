@@ -96,7 +96,7 @@ def _every_layer(model):
             yield from _every_layer(layer)
 
 
-def normalized(layer, norm, groups=8, name=None):
+def normalized(layer, norm, groups=8, name=None, stats_batch=None, layer_over_space=False):
     """Returns the layers to apply in order in place of `layer`.
 
     Args:
@@ -104,6 +104,13 @@ def normalized(layer, norm, groups=8, name=None):
         norm: one of `NORMS`, or `SPECTRAL`.
         groups: group count for `group`; it must divide the channel count.
         name: optional name prefix for the normalization layer.
+        stats_batch: `batch` only: the examples each set of batch statistics
+            is computed over (ghost batches, `virtual_batch_size`); None: the
+            whole batch. It must divide the batch size.
+        layer_over_space: `layer` normalizes each example over its channels
+            and positions together (Ba et al. 2016 on a convolution, the
+            group norm paper's layer norm: group norm with one group) instead
+            of over the channels at each position.
     """
     check_norm(norm, DISCRIMINATOR_NORMS)
     norm_name = f"{name}_{norm}" if name else None
@@ -118,22 +125,30 @@ def normalized(layer, norm, groups=8, name=None):
             _keras_norms().WeightNormalization(layer),
             _keras_norms().MeanOnlyBatchNormalization(momentum=BATCH_MOMENTUM, name=norm_name),
         ]
+    if stats_batch is not None and norm != "batch":
+        raise ValueError(
+            f"stats_batch applies to batch norm only, got stats_batch={stats_batch!r} "
+            f"with norm={norm!r}"
+        )
     if norm in ("batch", "batch_renorm"):
-        renorm = RENORM if norm == "batch_renorm" else {}
+        options = RENORM if norm == "batch_renorm" else {"virtual_batch_size": stats_batch}
         return [
             layer,
-            _keras_norms().BatchNormalization(momentum=BATCH_MOMENTUM, name=norm_name, **renorm),
+            _keras_norms().BatchNormalization(momentum=BATCH_MOMENTUM, name=norm_name, **options),
         ]
     if norm == "instance":
         return [layer, _keras_norms().InstanceNormalization(name=norm_name)]
+    if norm == "layer" and layer_over_space:
+        # Per-channel scale and offset, as the group norm paper's layer norm has.
+        return [layer, _keras_layers().GroupNormalization(groups=1, name=norm_name)]
     if norm == "layer":
         # Over the channel axis at each position, as in ConvNeXt and RNNs.
         return [layer, _keras_layers().LayerNormalization(name=norm_name)]
     return [layer, _keras_layers().GroupNormalization(groups=groups, name=norm_name)]
 
 
-def apply(x, layer, norm, groups=8, name=None):
-    """Applies `normalized(layer, norm)` to the tensor `x`, functionally."""
-    for each in normalized(layer, norm, groups=groups, name=name):
+def apply(x, layer, norm, **options):
+    """Applies `normalized(layer, norm, **options)` to the tensor `x`, functionally."""
+    for each in normalized(layer, norm, **options):
         x = each(x)
     return x

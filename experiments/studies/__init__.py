@@ -1,10 +1,17 @@
 """The studies: each puts one of the literature's claims about normalization to the
 test as a grid of runs, with a verdict per claim (see `experiments.studies.base`)."""
 
-from experiments.studies import batch_size, bn_lr, gan_d, rnn, translate
+from experiments.studies import batch_size, batch_size_gn, bn_lr, gan_d, rnn, translate
 from experiments.studies.base import SCALES  # noqa: F401 (the command line's choices)
 
 STUDIES = {
     study.name: study
-    for study in (bn_lr.STUDY, batch_size.STUDY, rnn.STUDY, gan_d.STUDY, translate.STUDY)
+    for study in (
+        bn_lr.STUDY,
+        batch_size.STUDY,
+        batch_size_gn.STUDY,
+        rnn.STUDY,
+        gan_d.STUDY,
+        translate.STUDY,
+    )
 }

@@ -24,8 +24,13 @@ class Variant:
 
 @dataclasses.dataclass(frozen=True)
 class Level:
+    """One value of the study's factor. `variants`: the labels of the variants
+    run at it (None: all the scale's), for a factor that leaves some variants
+    unchanged (batch norm's statistics batch: group norm has none)."""
+
     label: str
     params: dict
+    variants: tuple | None = None
 
 
 OUTCOMES = ("continuous", "binary", "censored")
@@ -53,7 +58,11 @@ class Claim:
     - `equivalence_margin`: the smallest difference of interest, in the
       metric's units: with it, "no difference" can be found (TOST);
     - `paired`: the arms share training (one run per seed trains both; they
-      differ in evaluation only), so the test pairs them by seed.
+      differ in evaluation only), so the test pairs them by seed;
+    - `baselines`: (A0, B0), sides as `a` and `b` are: the claim is on each
+      arm's change from a baseline of its own, (A - A0) beats (B - B0), the
+      difference in differences ("group norm loses less than batch norm from
+      batch 32 to batch 2"). Continuous outcomes only.
     """
 
     text: str
@@ -68,6 +77,12 @@ class Claim:
     floor: float | str | None = None
     equivalence_margin: float | None = None
     paired: bool = False
+    baselines: tuple | None = None
+
+    @property
+    def sides(self):
+        """Every (variant, level) the claim reads: A and B, and their baselines."""
+        return (self.a, self.b, *(self.baselines or ()))
 
     def __post_init__(self):
         if self.outcome not in OUTCOMES:
@@ -87,6 +102,13 @@ class Claim:
             )
         if self.paired and self.outcome != "continuous":
             raise ValueError(f"Claim {self.text!r}: only a continuous outcome is paired")
+        if self.baselines is not None and (
+            self.outcome != "continuous" or self.paired or len(self.baselines) != 2
+        ):
+            raise ValueError(
+                f"Claim {self.text!r}: baselines must be two sides (A0, B0) of an unpaired "
+                f"continuous outcome, got baselines={self.baselines!r}"
+            )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,10 +155,15 @@ class Study:
     def scale(self, name):
         return self.scales[name]
 
-    def variants_at(self, scale):
-        """The variants `scale` runs."""
+    def variants_at(self, scale, level=None):
+        """The variants `scale` runs (at `level`, a `Level`, when given)."""
         chosen = self.scales[scale].variants
-        return tuple(v for v in self.variants if chosen is None or v.label in chosen)
+        at_level = None if level is None else level.variants
+        return tuple(
+            v
+            for v in self.variants
+            if (chosen is None or v.label in chosen) and (at_level is None or v.label in at_level)
+        )
 
     def level(self, scale, label):
         return next((level for level in self.scales[scale].levels if level.label == label), None)

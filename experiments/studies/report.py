@@ -88,10 +88,8 @@ def _runs_text(runs):
 def in_grid(study, scale, side):
     """Whether `scale` runs a claim's side, a (variant, level) pair."""
     variant, level = side
-    return (
-        any(v.label == variant for v in study.variants_at(scale))
-        and study.level(scale, level) is not None
-    )
+    level = study.level(scale, level)
+    return level is not None and any(v.label == variant for v in study.variants_at(scale, level))
 
 
 def mlflow_history(run_id, metric):
@@ -132,8 +130,9 @@ class Row:
     test: verdict.Test | None  # None: not in this scale's grid
 
 
-def _test(claim, a_runs, b_runs, history):
-    """(A's summary, B's summary, raw `verdict.Test`) of `claim` over its arms' runs."""
+def _test(claim, a_runs, b_runs, history, baseline_runs=None):
+    """(A's summary, B's summary, raw `verdict.Test`) of `claim` over its arms'
+    runs (and its baselines', `baseline_runs`, where it declares them)."""
     if claim.outcome == verdict.BINARY:
         a, b = (_successes(claim, runs) for runs in (a_runs, b_runs))
         texts = [f"{sum(s)}/{len(s)}" if s else "-" for s in (a, b)]
@@ -154,6 +153,8 @@ def _test(claim, a_runs, b_runs, history):
             for runs in (a_runs, b_runs)
         )
         return (_steps_text(a), _steps_text(b), verdict.censored(a, b))
+    if claim.baselines is not None:
+        return _difference_in_differences(claim, a_runs, b_runs, baseline_runs)
     a, b = _values(a_runs, claim.metric), _values(b_runs, claim.metric)
     pairs = None
     if claim.paired:
@@ -165,18 +166,31 @@ def _test(claim, a_runs, b_runs, history):
             for runs in (a_runs, b_runs)
         )
     test = verdict.continuous(a, b, claim.higher_is_better, pairs, claim.equivalence_margin)
-    if claim.floor is not None and test.difference.n >= 2:
-        floors = (
-            [claim.floor] * 2
-            if not isinstance(claim.floor, str)
-            else [_values(runs, claim.floor) for runs in (a_runs, b_runs)]
-        )
-        if not any(
-            verdict.beats_floor(values, floor, claim.higher_is_better)
-            for values, floor in zip((a, b), floors)
-        ):
-            test = dataclasses.replace(test, untestable=True)
+    test = _floored(claim, test, (a_runs, b_runs))
     return str(verdict.mean_ci(a)), str(verdict.mean_ci(b)), test
+
+
+def _difference_in_differences(claim, a_runs, b_runs, baseline_runs):
+    """`_test` of a claim on each arm's change from its baseline."""
+    arms = (a_runs, baseline_runs[0], b_runs, baseline_runs[1])
+    a, a0, b, b0 = (_values(runs, claim.metric) for runs in arms)
+    test = verdict.difference_in_differences(
+        a, a0, b, b0, claim.higher_is_better, claim.equivalence_margin
+    )
+    texts = [str(verdict.difference_ci(x, x0)) for x, x0 in ((a, a0), (b, b0))]
+    return (*texts, _floored(claim, test, arms))
+
+
+def _floored(claim, test, arms):
+    """`test`, untestable when the claim declares a floor and no arm of
+    `arms` (runs) beats it."""
+    if claim.floor is None or test.difference.n < 2:
+        return test
+    for runs in arms:
+        floor = claim.floor if not isinstance(claim.floor, str) else _values(runs, claim.floor)
+        if verdict.beats_floor(_values(runs, claim.metric), floor, claim.higher_is_better):
+            return test
+    return dataclasses.replace(test, untestable=True)
 
 
 def _successes(claim, runs):
@@ -218,15 +232,14 @@ def judge(study, scale, runs, history=mlflow_history):
     `history(run_id, metric)` gives a run's curve for steps to a target."""
     rows = []
     for claim in study.claims:
-        if not (in_grid(study, scale, claim.a) and in_grid(study, scale, claim.b)):
+        if not all(in_grid(study, scale, side) for side in claim.sides):
             rows.append(Row(claim, "-", "-", None))
             continue
         if runs.empty:
             rows.append(Row(claim, "-", "-", verdict.Test("-", verdict.NO_ESTIMATE)))
             continue
-        rows.append(
-            Row(claim, *_test(claim, _cell(runs, *claim.a), _cell(runs, *claim.b), history))
-        )
+        a, b, *baselines = (_cell(runs, *side) for side in claim.sides)
+        rows.append(Row(claim, *_test(claim, a, b, history, baselines or None)))
     return rows
 
 
@@ -286,6 +299,12 @@ def _ours(judged):
             else f"{claim.metric} {'≥' if claim.higher_is_better else '≤'} {claim.target}"
         )
         what = f"{claim.metric}: {event} in {judged.a} vs {judged.b} runs; difference of rates"
+    elif claim.baselines is not None:
+        side = "higher" if claim.higher_is_better else "lower"
+        what = (
+            f"{claim.metric}: change from the baseline {judged.a} vs {judged.b}; "
+            f"difference in differences ({side} is better)"
+        )
     else:
         side = "higher" if claim.higher_is_better else "lower"
         what = f"{claim.metric}: {judged.a} vs {judged.b}; difference ({side} is better)"
@@ -320,6 +339,9 @@ def _stats_cells(judged):
 
 
 def _claim_name(claim):
+    if claim.baselines is not None:
+        (a0, b0) = claim.baselines
+        return f"{claim.a[0]} @ {a0[1]}→{claim.a[1]} vs {claim.b[0]} @ {b0[1]}→{claim.b[1]}"
     return f"{claim.a[0]} @ {claim.a[1]} vs {claim.b[0]} @ {claim.b[1]}"
 
 
@@ -343,7 +365,7 @@ def _results(study, scale, runs, out_dir):
         kept = level_runs[~level_runs["diverged"]]
         histories = _histories(kept, view.curve_metric)
         curves = {}
-        for variant in study.variants_at(scale):
+        for variant in study.variants_at(scale, level):
             cell = _cell(level_runs, variant.label, level.label)
             if cell.empty:
                 continue
@@ -417,10 +439,14 @@ def _ci_curve(histories):
 
 
 def _factor_figure(study, points, out_dir):
-    """The first metric against the factor per norm (as error when it is an accuracy)."""
+    """The first metric against the factor per norm (as error when it is an
+    accuracy); a norm run at one level of several, which the factor leaves
+    unchanged, is a dashed line with its 95% band across them all."""
     metric = study.metrics[0]
     as_error = metric.endswith("accuracy")
     figure, axis = plots.pyplot.subplots(figsize=(6, 4))
+    every_level = [level for values in points.values() for level, _ in values]
+    span = [float(level) for level in every_level if level.replace(".", "").isdigit()]
     for label, values in points.items():
         xs = [
             float(level) if level.replace(".", "").isdigit() else i
@@ -428,6 +454,12 @@ def _factor_figure(study, points, out_dir):
         ]
         means = [(1 - e.mean) if as_error else e.mean for _, e in values]
         errors = [0.0 if e.n < 2 else e.high - e.mean for _, e in values]
+        if len(values) == 1 and len(set(span)) > 1:
+            ends = [min(span), max(span)]
+            [line] = axis.plot(ends, [means[0]] * 2, linestyle="--", label=label)
+            band = (means[0] - errors[0], means[0] + errors[0])
+            axis.fill_between(ends, *band, color=line.get_color(), alpha=0.15)
+            continue
         axis.errorbar(xs, means, yerr=errors, marker="o", capsize=3, label=label)
     axis.set_xscale("log", base=2)
     axis.set_xlabel(study.factor)

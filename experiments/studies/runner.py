@@ -28,7 +28,7 @@ def study_configs(study, scale, seeds, data_dir=None, loop=None):
         task.configure({**base, **level.params, **variant.params, "seed": seed})
         for seed in seeds
         for level in spec.levels
-        for variant in study.variants_at(scale)
+        for variant in study.variants_at(scale, level)
     ]
 
 

@@ -8,6 +8,10 @@ the kind of outcome it declares:
   interval and a two-sided p-value from Welch's t over the runs that did not
   diverge; when the arms share training (`paired`: the same seed trains both,
   they differ only in how they are evaluated) the paired t-test over seeds;
+  when each arm is measured against a baseline of its own (A against A0, B
+  against B0: "A loses less than B from one batch size to another"), the
+  difference in differences (A - A0) - (B - B0), by Welch's t over the four
+  groups with the Welch-Satterthwaite degrees of freedom;
 - binary (a run reaches the claim's target on the metric, or not; a run that
   diverged has not): the difference of the proportions with Newcombe's
   interval (from Wilson's score intervals) and Fisher's exact test;
@@ -155,19 +159,29 @@ def _t_test(difference, se, df, n):
 def welch(a, b):
     """(difference `Estimate`, p, standard error, degrees of freedom) of
     mean(a) - mean(b) by Welch's t; None when a side has fewer than 2 values."""
-    a, b = finite(a), finite(b)
-    if len(a) < 2 or len(b) < 2:
+    return contrast((a, b), (1, -1))
+
+
+def contrast(groups, weights):
+    """Welch's t for the weighted sum of the `groups`' means (independent
+    samples, unequal variances), with the Welch-Satterthwaite degrees of
+    freedom: (`Estimate`, p, standard error, df); None when a group has fewer
+    than 2 values. (1, -1) over two groups is Welch's two-sample test;
+    (1, -1, -1, 1) over A, A's baseline, B, B's baseline is the difference
+    in differences (A - A0) - (B - B0)."""
+    groups = [finite(group) for group in groups]
+    if any(len(group) < 2 for group in groups):
         return None
-    difference = statistics.fmean(a) - statistics.fmean(b)
-    va, vb = statistics.variance(a) / len(a), statistics.variance(b) / len(b)
-    se = math.sqrt(va + vb)
+    estimate = sum(w * statistics.fmean(g) for w, g in zip(weights, groups))
+    variances = [w * w * statistics.variance(g) / len(g) for w, g in zip(weights, groups)]
+    se = math.sqrt(sum(variances))
     df = (
-        (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
+        sum(variances) ** 2 / sum(v * v / (len(g) - 1) for v, g in zip(variances, groups))
         if se > 0
-        else len(a) + len(b) - 2
+        else sum(len(g) for g in groups) - len(groups)
     )
-    estimate, p = _t_test(difference, se, df, min(len(a), len(b)))
-    return estimate, p, se, df
+    result, p = _t_test(estimate, se, df, min(len(g) for g in groups))
+    return result, p, se, df
 
 
 def paired(a, b):
@@ -365,6 +379,27 @@ def continuous(a, b, higher_is_better=True, pairs=None, margin=None):
         p_equivalence,
         t_mde(se, df),
     )
+
+
+def difference_in_differences(a, a0, b, b0, higher_is_better=True, margin=None):
+    """The `Test` of "A gains more over its baseline A0 than B over B0" on
+    final values (lists): (A - A0) - (B - B0) by Welch's t over the four
+    independent groups (`contrast`)."""
+    groups, weights = (a, a0, b, b0), (1, -1, -1, 1)
+    method = "Welch's t, difference in differences"
+    result = contrast(groups, weights)
+    if result is None:
+        groups = [finite(group) for group in groups]
+        if not all(groups):
+            return Test(method, NO_ESTIMATE)
+        mean = sum(w * statistics.fmean(g) for w, g in zip(weights, groups))
+        difference = Estimate(mean, math.nan, math.nan, min(len(g) for g in groups))
+        return Test(method, difference if higher_is_better else difference.flipped())
+    difference, p, se, df = result
+    if not higher_is_better:
+        difference = difference.flipped()
+    p_equivalence = math.nan if margin is None else tost(difference.mean, se, df, margin)
+    return Test(method, difference, p, p_equivalence, t_mde(se, df))
 
 
 def binary(a, b, higher_is_better=True, reaching=False):

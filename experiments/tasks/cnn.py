@@ -1,9 +1,21 @@
 """The CNN task: a small ResNet-style classifier on Fashion-MNIST, MNIST or CIFAR-10."""
 
+import math
+
 from experiments import arguments
 from experiments.models.norms import NORMS
 from experiments.tasks.base import Task, example_inputs, load_logged_images
 from experiments.tasks.loop import compile_arguments
+
+
+def learning_rate(config, steps):
+    """The optimizer's learning rate for `config`'s `lr_schedule` over a run of
+    `steps` training steps: `lr` throughout, or cosine decay from it to 0."""
+    import keras
+
+    if config["lr_schedule"] == "cosine":
+        return keras.optimizers.schedules.CosineDecay(config["lr"], decay_steps=steps)
+    return config["lr"]
 
 
 class CnnTask(Task):
@@ -44,6 +56,39 @@ class CnnTask(Task):
             default="adam",
             help="adam, or sgd with momentum 0.9 (default: adam)",
         )
+        parser.add_argument(
+            "--lr-schedule",
+            type=arguments.choice(("constant", "cosine")),
+            default="constant",
+            help="constant, or cosine decay from --lr to 0 over the run's steps "
+            "(default: constant)",
+        )
+        parser.add_argument(
+            "--stats-batch",
+            type=arguments.positive_int,
+            default=None,
+            help="batch norm only: the examples each set of batch statistics is "
+            "computed over (ghost batches; it must divide --batch-size); default: "
+            "the whole batch",
+        )
+
+    def configure(self, config):
+        stats_batch = config["stats_batch"]
+        if stats_batch is None:
+            return config
+        if config["norm"] != "batch":
+            raise ValueError(
+                f"--stats-batch applies to batch norm only, got stats_batch={stats_batch} "
+                f"with norm={config['norm']!r}"
+            )
+        # Every batch, the last of an epoch included, splits into whole ghost batches.
+        last = (config["train_size"] or 0) % config["batch_size"]
+        if config["batch_size"] % stats_batch or last % stats_batch:
+            raise ValueError(
+                f"--stats-batch must divide the batch size ({config['batch_size']}) and the "
+                f"last batch of an epoch ({last} examples), got stats_batch={stats_batch}"
+            )
+        return config
 
     def run(self, config):
         # TensorFlow is imported here, not at module level: --help stays fast.
@@ -60,11 +105,14 @@ class CnnTask(Task):
             config["norm"],
             depth=config["depth"],
             seed=config["seed"],
+            stats_batch=config["stats_batch"],
         )
+        steps = config["epochs"] * math.ceil(data.sizes["train"] / config["batch_size"])
+        lr = learning_rate(config, steps)
         if config["optimizer"] == "sgd":
-            optimizer = keras.optimizers.SGD(config["lr"], momentum=0.9)
+            optimizer = keras.optimizers.SGD(lr, momentum=0.9)
         else:
-            optimizer = keras.optimizers.Adam(config["lr"])
+            optimizer = keras.optimizers.Adam(lr)
         model.compile(
             optimizer=optimizer,
             loss="sparse_categorical_crossentropy",

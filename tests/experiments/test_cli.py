@@ -263,6 +263,36 @@ BAD_INPUTS = [
         "--depth: must be a positive integer, got '0'",
     ),
     (
+        ["run", "--task", "cnn", "--norm", "group", "--stats-batch", "4"],
+        "--stats-batch applies to batch norm only, got stats_batch=4 with norm='group'",
+    ),
+    (
+        ["run", "--task", "cnn", "--norm", "batch", "--batch-size", "32", "--stats-batch", "5"],
+        "--stats-batch must divide the batch size (32) and the last batch of an epoch (0 "
+        "examples), got stats_batch=5",
+    ),
+    (
+        [
+            "sweep",
+            "--task",
+            "cnn",
+            "--norms",
+            "batch",
+            "--batch-size",
+            "32",
+            "--train-size",
+            "100",
+            "--stats-batch",
+            "8",
+        ],
+        "--stats-batch must divide the batch size (32) and the last batch of an epoch (4 "
+        "examples), got stats_batch=8",
+    ),
+    (
+        ["run", "--task", "cnn", "--norm", "batch", "--lr-schedule", "step"],
+        "--lr-schedule: invalid choice 'step' (choose from constant, cosine)",
+    ),
+    (
         ["sweep", "--task", "cnn", "--norms", "batch", "--seeds", "0"],
         "--seeds: must be a count N >= 1 (seeds 0..N-1) or a comma-separated list of seeds "
         "such as 0,4,7, got '0'",

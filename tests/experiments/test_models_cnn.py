@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from experiments.models.cnn import build_cnn
+from experiments.models.cnn import GROUPS, build_cnn
 from experiments.models.norms import convert_arguments
 
 NORMS = ["none", "batch", "batch_renorm", "instance", "layer", "group"]
@@ -64,3 +64,34 @@ def test_convert_arguments_give_each_norm_through_keras_norms_convert():
 def test_depth_must_be_positive():
     with pytest.raises(ValueError, match="depth=0"):
         build_cnn((28, 28, 1), 10, "none", depth=0)
+
+
+def _norm_layers(model, norm):
+    return [layer for layer in model.layers if layer.name.endswith(f"_{norm}")]
+
+
+def test_group_and_layer_norm_as_the_group_norm_paper_has_them():
+    group = _norm_layers(build_cnn((28, 28, 1), 10, "group", depth=3), "group")
+    assert {(layer.groups, layer.input.shape[-1] // layer.groups) for layer in group} == {
+        (GROUPS, 4),
+        (GROUPS, 8),
+        (GROUPS, 16),
+    }
+    # Layer norm over channels and positions together: one group, per-channel scale.
+    model = build_cnn((28, 28, 1), 10, "layer", depth=1)
+    [stem] = [layer for layer in _norm_layers(model, "layer") if layer.name == "stem_layer"]
+    assert stem.groups == 1 and stem.gamma.shape == (16,)
+    x = np.random.default_rng(0).normal(3.0, 2.0, (2, 14, 14, 16)).astype("float32")
+    y = np.asarray(stem(x))
+    np.testing.assert_allclose(y.mean(axis=(1, 2, 3)), 0.0, atol=1e-5)
+    np.testing.assert_allclose(y.std(axis=(1, 2, 3)), 1.0, atol=1e-3)
+
+
+def test_the_statistics_batch_is_batch_norms_ghost_batch():
+    ghost = _norm_layers(build_cnn((28, 28, 1), 10, "batch", depth=1, stats_batch=4), "batch")
+    whole = _norm_layers(build_cnn((28, 28, 1), 10, "batch", depth=1), "batch")
+    assert ghost and {layer.virtual_batch_size for layer in ghost} == {4}
+    assert {layer.virtual_batch_size for layer in whole} == {None}
+    message = "stats_batch applies to batch norm only, got stats_batch=4 with norm='group'"
+    with pytest.raises(ValueError, match=message):
+        build_cnn((28, 28, 1), 10, "group", stats_batch=4)

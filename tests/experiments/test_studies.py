@@ -130,6 +130,40 @@ def test_the_verdict_comes_from_the_holm_adjusted_p():
     assert judged[0].test.difference.low > 0  # though its raw interval is above 0
 
 
+def test_a_contrast_of_two_groups_is_welch_and_of_four_the_formula():
+    rng = np.random.default_rng(1)
+    a, a0, b, b0 = (
+        list(rng.normal(m, s, n))
+        for m, s, n in [(0.8, 0.02, 5), (0.85, 0.01, 4), (0.6, 0.05, 5), (0.84, 0.02, 6)]
+    )
+    estimate, p, _, _ = verdict.contrast((a, b), (1, -1))
+    np.testing.assert_allclose((estimate.low, estimate.high), welch_reference(a, b))
+    np.testing.assert_allclose(p, stats.ttest_ind(a, b, equal_var=False).pvalue)
+    # (A - A0) - (B - B0): the Welch-Satterthwaite t over four independent groups.
+    groups = [np.asarray(g) for g in (a, a0, b, b0)]
+    variances = [g.var(ddof=1) / len(g) for g in groups]
+    se = math.sqrt(sum(variances))
+    df = sum(variances) ** 2 / sum(v**2 / (len(g) - 1) for v, g in zip(variances, groups))
+    mean = groups[0].mean() - groups[1].mean() - groups[2].mean() + groups[3].mean()
+    test = verdict.difference_in_differences(a, a0, b, b0)
+    np.testing.assert_allclose(test.difference.mean, mean)
+    np.testing.assert_allclose(test.p, 2 * stats.t.sf(abs(mean) / se, df))
+    half = stats.t.ppf(0.975, df) * se
+    np.testing.assert_allclose(
+        (test.difference.low, test.difference.high), (mean - half, mean + half)
+    )
+    np.testing.assert_allclose(test.mde, verdict.t_mde(se, df))
+    # A shift shared by an arm and its baseline changes nothing; lower is better flips it.
+    shifted = verdict.difference_in_differences([x + 0.1 for x in a], [x + 0.1 for x in a0], b, b0)
+    np.testing.assert_allclose(shifted.difference.mean, mean)
+    np.testing.assert_allclose(shifted.p, test.p)
+    flipped = verdict.difference_in_differences(a, a0, b, b0, higher_is_better=False)
+    np.testing.assert_allclose(flipped.difference.mean, -mean)
+    one_run = verdict.difference_in_differences(a[:1], a0, b, b0)  # no interval from one run
+    assert math.isnan(one_run.p) and math.isnan(one_run.difference.low)
+    assert verdict.difference_in_differences([], a0, b, b0).difference.n == 0
+
+
 def test_mde_of_the_t_test_is_where_the_noncentral_t_reaches_power_0_8():
     se, df = 0.02, 8
     mde = verdict.t_mde(se, df)
@@ -280,6 +314,29 @@ def test_a_study_trains_the_seeds_it_is_given():
     assert runner.sweep_grid(TOY, "small", [4, 0])["seed"] == [4, 0]
 
 
+def test_the_statistics_batch_keeps_steps_and_learning_rate_equal_across_levels():
+    study = STUDIES["batch-size"]
+    configs = runner.study_configs(study, "small", [0])
+    steps = {
+        (c["batch_size"], c["epochs"], c["train_size"], c["lr"], c["lr_schedule"]) for c in configs
+    }
+    assert len(steps) == 1  # one SGD batch, one step count, one learning rate
+    cells = {(c["norm"], c["stats_batch"]) for c in configs}
+    assert cells == {("batch", size) for size in (2, 4, 8, 16, None)} | {
+        (norm, None) for norm in ("group", "layer", "instance", "weight")
+    }
+    assert len(configs) == len(cells)  # a norm the factor leaves unchanged runs once
+
+
+def test_the_group_norm_protocol_scales_the_learning_rate_with_the_batch():
+    configs = runner.study_configs(STUDIES["batch-size-gn"], "small", [0])
+    assert {(c["batch_size"], c["lr"], c["epochs"]) for c in configs} == {
+        (2, 0.025 / 16, 4),
+        (8, 0.025 / 4, 4),
+        (32, 0.025, 4),
+    }
+
+
 def run_table(cells):
     """Rows `(variant, level, accuracy, diverged)` as a study's labelled run
     table, seeds 0, 1, ... within each cell, 2 epochs of 4 steps each."""
@@ -332,6 +389,38 @@ def test_claims_are_judged_on_run_tables_with_diverged_runs_counted_not_averaged
     # Every run of a side diverged: nothing to compare.
     all_diverged = runs.assign(diverged=runs["variant"] == "batch")
     assert {j.verdict for j in judged(TOY, all_diverged).values()} == {verdict.INCONCLUSIVE}
+
+
+def test_a_difference_in_differences_claim_on_run_tables():
+    loses_less = Claim(
+        "group loses less than batch from 32 to 2",
+        ("group", "2"),
+        ("batch", "2"),
+        "test_accuracy",
+        True,
+        "GN flat, BN -11 points",
+        "GN",
+        floor=0.1,
+        baselines=(("group", "32"), ("batch", "32")),
+    )
+    study = dataclasses.replace(TOY, claims=(loses_less,))
+    cells = {
+        ("group", "2"): (0.80, 0.81, 0.79),
+        ("group", "32"): (0.81, 0.82, 0.80),
+        ("batch", "2"): (0.60, 0.62, 0.61),
+        ("batch", "32"): (0.83, 0.84, 0.82),
+    }
+    runs = run_table([(v, lv, acc, False) for (v, lv), accs in cells.items() for acc in accs])
+    result = judged(study, runs)[loses_less.text]
+    assert result.verdict == verdict.SUPPORTED
+    np.testing.assert_allclose(result.result.test.difference.mean, (0.80 - 0.81) - (0.61 - 0.83))
+    assert result.a.startswith("-0.01 [") and result.b.startswith("-0.22 [")
+    assert report._claim_name(loses_less) == "group @ 32→2 vs batch @ 32→2"
+    # A side outside the grid leaves it unjudged; every arm at chance: untestable.
+    missing = runs[~((runs["variant"] == "batch") & (runs["level"] == "32"))]
+    assert judged(study, missing)[loses_less.text].verdict == verdict.INCONCLUSIVE
+    at_chance = runs.assign(**{"metrics.test_accuracy": [0.1, 0.09, 0.11] * 4})
+    assert judged(study, at_chance)[loses_less.text].verdict == verdict.UNTESTABLE
 
 
 def test_a_claim_whose_arms_never_beat_the_floor_is_untestable():
@@ -500,6 +589,8 @@ def test_a_claim_declares_its_test_consistently():
         Claim("x", ("a", "1"), ("b", "1"), "m", True, "-", "-", outcome="censored")
     with pytest.raises(ValueError, match="equivalence_margin must be > 0"):
         Claim("x", ("a", "1"), ("b", "1"), "m", True, "-", "-", equivalence_margin=0)
+    with pytest.raises(ValueError, match="baselines must be two sides"):
+        Claim("x", ("a", "1"), ("b", "1"), "m", True, "-", "-", baselines=(("a", "2"),))
     with pytest.raises(ValueError, match="only a continuous outcome is paired"):
         Claim(
             "x",
@@ -521,7 +612,7 @@ def test_a_claim_declares_its_test_consistently():
         (
             ["study", "bogus"],
             "argument name: invalid choice 'bogus' (choose from bn-lr, batch-size, "
-            "rnn, gan-d, translate, all)",
+            "batch-size-gn, rnn, gan-d, translate, all)",
         ),
         (
             ["study", "rnn", "--scale", "huge"],
@@ -574,6 +665,7 @@ def page_row(page, claim):
     "name, seeds, figure",
     [
         ("bn-lr", 1, "study_bn-lr_1x_val_accuracy.png"),
+        ("batch-size-gn", 1, "study_batch-size-gn_error_vs_batch_size.png"),
         ("rnn", 1, "study_rnn_adding_T_100_val_mse.png"),
         ("gan-d", 2, "study_gan-d_samples.png"),
         ("translate", 1, "study_translate_batch_1_val_l1.png"),
@@ -602,7 +694,9 @@ def test_study_at_smoke_scale_end_to_end(
     )
     spec = study.scale("smoke")
     trained = runs_of(study.task, study=name, run_kind="train")
-    assert len(trained) == seeds * len(spec.levels) * len(study.variants_at("smoke"))
+    assert len(trained) == seeds * sum(
+        len(study.variants_at("smoke", level)) for level in spec.levels
+    )
     assert {run.info.status for run in trained} <= {"FINISHED", "FAILED"}
     assert len(runs_of(study.task, study=name, run_kind="sweep")) == 1
     page = (tmp_path / "studies.md").read_text()
@@ -615,11 +709,7 @@ def test_study_at_smoke_scale_end_to_end(
         row = page_row(page, claim)
         assert claim.paper in row and f"(#study-{name})" in row
         verdicts.append(next(v for v in verdict.VERDICTS if f"**{v}**" in row))
-    ran = [
-        c
-        for c in study.claims
-        if report.in_grid(study, "smoke", c.a) and report.in_grid(study, "smoke", c.b)
-    ]
+    ran = [c for c in study.claims if all(report.in_grid(study, "smoke", s) for s in c.sides)]
     assert ran, "the smoke grid judges at least one claim"
     for claim in ran:
         assert f"{claim.metric}: " in page_row(page, claim)  # ours: the two means
@@ -650,21 +740,22 @@ def test_an_interrupted_study_completes_only_what_is_missing(
     ]
     assert main(argv) == 0
     first = runs_of("cnn", study="batch-size", run_kind="train")
-    assert len(first) == 4  # batch and group at batch sizes 2 and 32
-    assert (tmp_path / "study_batch-size_error_vs_batch_size.png").exists()
+    # batch norm at statistics batches 2 and 32, group norm at 32 only
+    assert len(first) == 3
+    assert (tmp_path / "study_batch-size_error_vs_statistics_batch.png").exists()
     # As an interrupted study leaves them: one run KILLED, one never started.
     client = mlflow.MlflowClient()
     client.set_terminated(first[1].info.run_id, "KILLED")
     client.delete_run(first[2].info.run_id)
     capsys.readouterr()
     assert main(argv) == 0
-    assert "4 configurations, 2 already done, 2 to train" in capsys.readouterr().out
+    assert "3 configurations, 1 already done, 2 to train" in capsys.readouterr().out
     again = runs_of("cnn", study="batch-size", run_kind="train")
-    assert len(again) == 5  # the deleted run is gone from the search
+    assert len(again) == 4  # the deleted run is gone from the search
     done = [run for run in again if run.info.status == "FINISHED"]
-    keys = {(run.data.params["norm"], run.data.params["batch_size"]) for run in done}
-    assert len(done) == 4 and len(keys) == 4
+    keys = {(run.data.params["norm"], run.data.params["stats_batch"]) for run in done}
+    assert keys == {("batch", "2"), ("batch", "None"), ("group", "None")} and len(done) == 3
     # Nothing missing: nothing trained.
     assert main(argv) == 0
-    assert "4 configurations, 4 already done, 0 to train" in capsys.readouterr().out
-    assert len(runs_of("cnn", study="batch-size", run_kind="train")) == 5
+    assert "3 configurations, 3 already done, 0 to train" in capsys.readouterr().out
+    assert len(runs_of("cnn", study="batch-size", run_kind="train")) == 4
