@@ -59,6 +59,9 @@ class Claim:
       metric's units: with it, "no difference" can be found (TOST);
     - `paired`: the arms share training (one run per seed trains both; they
       differ in evaluation only), so the test pairs them by seed;
+    - `b_metric`: B's metric where it is not `metric`: a claim on two scores
+      of the same runs (batch norm scored with its moving statistics and with
+      the test batch's), paired by seed;
     - `baselines`: (A0, B0), sides as `a` and `b` are: the claim is on each
       arm's change from a baseline of its own, (A - A0) beats (B - B0), the
       difference in differences ("group norm loses less than batch norm from
@@ -77,6 +80,7 @@ class Claim:
     floor: float | str | None = None
     equivalence_margin: float | None = None
     paired: bool = False
+    b_metric: str | None = None
     baselines: tuple | None = None
 
     @property
@@ -102,6 +106,11 @@ class Claim:
             )
         if self.paired and self.outcome != "continuous":
             raise ValueError(f"Claim {self.text!r}: only a continuous outcome is paired")
+        if self.b_metric is not None and not self.paired:
+            raise ValueError(
+                f"Claim {self.text!r}: b_metric scores the same runs twice, so the claim "
+                f"must be paired, got paired={self.paired!r}"
+            )
         if self.baselines is not None and (
             self.outcome != "continuous" or self.paired or len(self.baselines) != 2
         ):

@@ -155,15 +155,16 @@ def _test(claim, a_runs, b_runs, history, baseline_runs=None):
         return (_steps_text(a), _steps_text(b), verdict.censored(a, b))
     if claim.baselines is not None:
         return _difference_in_differences(claim, a_runs, b_runs, baseline_runs)
-    a, b = _values(a_runs, claim.metric), _values(b_runs, claim.metric)
+    metrics = (claim.metric, claim.b_metric or claim.metric)
+    a, b = _values(a_runs, metrics[0]), _values(b_runs, metrics[1])
     pairs = None
     if claim.paired:
         pairs = tuple(
             {
-                run["params.seed"]: run[f"metrics.{claim.metric}"]
+                run["params.seed"]: run.get(f"metrics.{metric}")
                 for _, run in runs[~runs["diverged"]].iterrows()
             }
-            for runs in (a_runs, b_runs)
+            for runs, metric in zip((a_runs, b_runs), metrics)
         )
     test = verdict.continuous(a, b, claim.higher_is_better, pairs, claim.equivalence_margin)
     test = _floored(claim, test, (a_runs, b_runs))
@@ -307,7 +308,8 @@ def _ours(judged):
         )
     else:
         side = "higher" if claim.higher_is_better else "lower"
-        what = f"{claim.metric}: {judged.a} vs {judged.b}; difference ({side} is better)"
+        metric = claim.metric if claim.b_metric is None else f"{claim.metric} vs {claim.b_metric}"
+        what = f"{metric}: {judged.a} vs {judged.b}; difference ({side} is better)"
     return f"{what} {_interval(test.difference)}"
 
 
@@ -339,6 +341,8 @@ def _stats_cells(judged):
 
 
 def _claim_name(claim):
+    if claim.b_metric is not None:
+        return f"{claim.a[0]} @ {claim.a[1]}: {claim.metric} vs {claim.b_metric}"
     if claim.baselines is not None:
         (a0, b0) = claim.baselines
         return f"{claim.a[0]} @ {a0[1]}→{claim.a[1]} vs {claim.b[0]} @ {b0[1]}→{claim.b[1]}"

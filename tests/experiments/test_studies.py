@@ -449,6 +449,18 @@ def test_paired_binary_and_censored_claims_on_run_tables():
         Claim(
             "paired", ("group", "2"), ("batch", "2"), "test_accuracy", True, "-", "-", paired=True
         ),
+        # Two scores of the same runs, compared run by run.
+        Claim(
+            "rescored",
+            ("group", "2"),
+            ("group", "2"),
+            "test_accuracy_rescored",
+            True,
+            "-",
+            "-",
+            paired=True,
+            b_metric="test_accuracy",
+        ),
         Claim(
             "reaches 0.75",
             ("group", "2"),
@@ -514,6 +526,13 @@ def test_paired_binary_and_censored_claims_on_run_tables():
         ]
     )
     runs["metrics.test_error"] = 1 - runs["metrics.test_accuracy"]
+    runs["metrics.test_accuracy_rescored"] = runs["metrics.test_accuracy"] + [
+        0.01,
+        0.03,
+        0.02,
+        0.02,
+        *[math.nan] * 4,
+    ]
     # Validation accuracy per epoch: group reaches 0.5 at epoch 1 (4 steps)
     # but run 1 never does; batch at epoch 2 (8 steps) but runs 5 and 7 never.
     curves = {
@@ -533,6 +552,14 @@ def test_paired_binary_and_censored_claims_on_run_tables():
     np.testing.assert_allclose(
         pairs.p, stats.ttest_rel([0.80, 0.71, 0.90], [0.70, 0.62, 0.79]).pvalue
     )
+    rescored = result["rescored"]
+    assert rescored.result.test.method == "paired t" and rescored.result.test.difference.n == 4
+    np.testing.assert_allclose(rescored.result.test.difference.mean, 0.02)
+    np.testing.assert_allclose(
+        rescored.result.test.p,
+        stats.ttest_rel([0.81, 0.74, 0.92, 0.80], [0.80, 0.71, 0.90, 0.78]).pvalue,
+    )
+    assert report._claim_name(claims[1]) == "group @ 2: test_accuracy_rescored vs test_accuracy"
     reach = result["reaches 0.75"]
     assert (reach.a, reach.b) == ("3/4", "1/4")  # the diverged 0.99 does not count
     np.testing.assert_allclose(reach.result.test.p, stats.fisher_exact([[3, 1], [1, 3]]).pvalue)
@@ -589,6 +616,8 @@ def test_a_claim_declares_its_test_consistently():
         Claim("x", ("a", "1"), ("b", "1"), "m", True, "-", "-", outcome="censored")
     with pytest.raises(ValueError, match="equivalence_margin must be > 0"):
         Claim("x", ("a", "1"), ("b", "1"), "m", True, "-", "-", equivalence_margin=0)
+    with pytest.raises(ValueError, match="b_metric scores the same runs twice"):
+        Claim("x", ("a", "1"), ("a", "1"), "m", True, "-", "-", b_metric="n")
     with pytest.raises(ValueError, match="baselines must be two sides"):
         Claim("x", ("a", "1"), ("b", "1"), "m", True, "-", "-", baselines=(("a", "2"),))
     with pytest.raises(ValueError, match="only a continuous outcome is paired"):
@@ -712,15 +741,18 @@ def test_study_at_smoke_scale_end_to_end(
     ran = [c for c in study.claims if all(report.in_grid(study, "smoke", s) for s in c.sides)]
     assert ran, "the smoke grid judges at least one claim"
     for claim in ran:
-        assert f"{claim.metric}: " in page_row(page, claim)  # ours: the two means
+        scores = claim.metric + (f" vs {claim.b_metric}" if claim.b_metric else "")
+        assert f"{scores}: " in page_row(page, claim)  # ours: the two means
     if seeds == 1:  # no interval with one seed
         assert all(v == verdict.INCONCLUSIVE for v in verdicts)
     else:
         assert "[" in page_row(page, ran[0])  # ours has its 95% interval
     assert (tmp_path / figure).exists()
-    if name == "translate":
-        stats_ = {run.data.params["eval_stats"] for run in trained}
-        assert stats_ == {"moving", "batch"}
+    if name == "translate":  # batch norm scored both ways, instance norm once
+        scored = {
+            run.data.params["norm"]: "test_l1_test_batch" in run.data.metrics for run in trained
+        }
+        assert scored == {"batch": True, "instance": False}
 
 
 def test_an_interrupted_study_completes_only_what_is_missing(
