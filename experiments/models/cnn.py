@@ -32,13 +32,24 @@ def _stage_of_blocks(depth):
     return [block * stages // depth for block in range(depth)]
 
 
-def build_cnn(input_shape, num_classes, norm, depth=3, seed=0, stats_batch=None):
+def build_cnn(
+    input_shape,
+    num_classes,
+    norm,
+    depth=3,
+    seed=0,
+    stats_batch=None,
+    activation="relu",
+    shortcuts=True,
+):
     """Returns a ResNet-style classifier whose every normalization is `norm`.
 
     A strided 3x3 stem convolution, then `depth` residual blocks (two 3x3 convolutions
-    each, every convolution followed by the normalization and a ReLU) over up
+    each, every convolution followed by the normalization and the activation) over up
     to three stages of 16, 32 and 64 channels, each later stage halving the
-    resolution; global average pooling and a dense softmax head.
+    resolution; global average pooling and a dense softmax head. Without
+    `shortcuts` the blocks are plain stacks of convolutions (the batch norm
+    paper's sigmoid network has none).
 
     Args:
         input_shape: image shape (height, width, channels).
@@ -48,6 +59,8 @@ def build_cnn(input_shape, num_classes, norm, depth=3, seed=0, stats_batch=None)
         seed: seeds every initializer: equal seeds give equal initial kernels.
         stats_batch: batch norm's statistics batch (ghost batches of this
             many examples); None: the whole batch.
+        activation: a Keras activation's name.
+        shortcuts: whether the blocks are residual.
     """
     check_norm(norm)
     if depth < 1:
@@ -67,23 +80,26 @@ def build_cnn(input_shape, num_classes, norm, depth=3, seed=0, stats_batch=None)
         )
 
     inputs = keras.Input(input_shape, name="image")
+
     # A strided stem: the 14x14 maps that follow cost a quarter of 28x28 ones.
-    x = conv_norm(inputs, STAGE_WIDTHS[0], 2, "stem")
-    x = keras.layers.ReLU(name="stem_relu")(x)
+    def act(x, name):
+        return keras.layers.Activation(activation, name=f"{name}_{activation}")(x)
+
+    x = act(conv_norm(inputs, STAGE_WIDTHS[0], 2, "stem"), "stem")
     previous_stage = 0
     for block, stage in enumerate(_stage_of_blocks(depth)):
         width, strides = STAGE_WIDTHS[stage], (2 if stage > previous_stage else 1)
         previous_stage = stage
         prefix = f"block{block + 1}"
         shortcut = x
-        if strides > 1:
+        if shortcuts and strides > 1:
             # A projection shortcut where the shape changes, normalized like the rest.
             shortcut = conv_norm(x, width, strides, f"{prefix}_proj")
-        y = conv_norm(x, width, strides, f"{prefix}_conv1")
-        y = keras.layers.ReLU(name=f"{prefix}_relu1")(y)
+        y = act(conv_norm(x, width, strides, f"{prefix}_conv1"), f"{prefix}_1")
         y = conv_norm(y, width, 1, f"{prefix}_conv2")
-        x = keras.layers.Add(name=f"{prefix}_add")([shortcut, y])
-        x = keras.layers.ReLU(name=f"{prefix}_relu2")(x)
+        if shortcuts:
+            y = keras.layers.Add(name=f"{prefix}_add")([shortcut, y])
+        x = act(y, f"{prefix}_2")
     x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
     outputs = keras.layers.Dense(
         num_classes,
@@ -91,4 +107,5 @@ def build_cnn(input_shape, num_classes, norm, depth=3, seed=0, stats_batch=None)
         kernel_initializer=keras.initializers.GlorotUniform(seed=next(seeds)),
         name="classifier",
     )(x)
-    return keras.Model(inputs, outputs, name=f"resnet{depth}_{norm}")
+    kind = "resnet" if shortcuts else "plain"
+    return keras.Model(inputs, outputs, name=f"{kind}{depth}_{norm}")

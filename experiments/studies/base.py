@@ -35,6 +35,10 @@ class Level:
 
 OUTCOMES = ("continuous", "binary", "censored")
 
+# A claim side's level chosen on validation: the level where the variant does
+# best on the study's `tune_metric` (see `Study`).
+BEST = "best"
+
 
 @dataclasses.dataclass(frozen=True)
 class Claim:
@@ -52,6 +56,11 @@ class Claim:
       (the training steps until the curve `metric` first reaches `target`;
       a run that never does is censored at its budget, and fewer steps is
       better whatever `higher_is_better` says of the metric);
+    - `target` of a censored outcome: a number, or a side whose runs' mean
+      final `metric` is the target ("the plain network's best validation
+      accuracy": ("none", BEST));
+    - a side's level may be `BEST`: the level the study chooses for that
+      variant on validation (`Study.tune_metric`);
     - `floor`: the task's chance level or mean predictor on `metric`, a
       number or the name of a metric every run logs (the claim is untestable
       when neither arm beats it); None: no floor;
@@ -76,7 +85,7 @@ class Claim:
     paper: str
     source: str
     outcome: str = "continuous"
-    target: float | None = None
+    target: float | tuple | None = None
     floor: float | str | None = None
     equivalence_margin: float | None = None
     paired: bool = False
@@ -147,6 +156,11 @@ class Study:
     variant) or "samples" (the GAN's last sample grid per variant).
     `references` map a table label to a metric every run logs (a baseline,
     a floor), shown under the first metric.
+
+    `tune_metric`: where claims name a side's level `BEST`, the final metric
+    (a validation one, higher better) that chooses it per variant: the level
+    with the best mean over its runs, among the levels where none of the
+    variant's runs diverged (a rate that diverges is no variant's best).
     """
 
     name: str
@@ -160,6 +174,7 @@ class Study:
     plot: str = "curves"
     references: dict = dataclasses.field(default_factory=dict)
     notes: str = ""
+    tune_metric: str | None = None
 
     def scale(self, name):
         return self.scales[name]

@@ -20,6 +20,7 @@ from experiments import paths
 from experiments.report import plots, tables
 from experiments.report.writer import markdown_table, reported_runs, slug
 from experiments.studies import runner, verdict
+from experiments.studies.base import BEST
 from experiments.tasks import TASKS
 from experiments.tracking import store
 
@@ -88,8 +89,36 @@ def _runs_text(runs):
 def in_grid(study, scale, side):
     """Whether `scale` runs a claim's side, a (variant, level) pair."""
     variant, level = side
+    if level == BEST:
+        return study.tune_metric is not None and any(
+            v.label == variant for v in study.variants_at(scale)
+        )
     level = study.level(scale, level)
     return level is not None and any(v.label == variant for v in study.variants_at(scale, level))
+
+
+def tuned_levels(study, runs):
+    """{variant: its level chosen on validation, or None}: the level with the
+    best mean final `study.tune_metric` among those where none of the
+    variant's runs diverged (`Study.tune_metric`)."""
+    if study.tune_metric is None or runs.empty:
+        return {}
+    chosen = {}
+    for variant, of_variant in runs.groupby("variant"):
+        means = {
+            level: verdict.mean_ci(_values(cell, study.tune_metric)).mean
+            for level, cell in of_variant.groupby("level")
+            if not cell["diverged"].any()
+        }
+        means = {level: mean for level, mean in means.items() if finite_value(mean)}
+        chosen[variant] = max(means, key=means.get) if means else None
+    return chosen
+
+
+def _resolved(side, tuned):
+    """`side` with a `BEST` level replaced by the one `tuned` chose (None if none)."""
+    variant, level = side
+    return (variant, tuned.get(variant)) if level == BEST else side
 
 
 def mlflow_history(run_id, metric):
@@ -228,6 +257,11 @@ def _steps_text(steps):
     return f"{median}, {reached}/{len(steps)} reached"
 
 
+def _target(claim, runs, tuned):
+    """A target given as a side: the mean final `claim.metric` of its runs (NaN: no runs)."""
+    return verdict.mean_ci(_values(_cell(runs, *_resolved(claim.target, tuned)), claim.metric)).mean
+
+
 def judge(study, scale, runs, history=mlflow_history):
     """A `Row` per claim of `study` over its labelled `runs` at `scale`;
     `history(run_id, metric)` gives a run's curve for steps to a target."""
@@ -239,8 +273,18 @@ def judge(study, scale, runs, history=mlflow_history):
         if runs.empty:
             rows.append(Row(claim, "-", "-", verdict.Test("-", verdict.NO_ESTIMATE)))
             continue
-        a, b, *baselines = (_cell(runs, *side) for side in claim.sides)
-        rows.append(Row(claim, *_test(claim, a, b, history, baselines or None)))
+        tuned = tuned_levels(study, runs)
+        sides = [_resolved(side, tuned) for side in claim.sides]
+        if isinstance(claim.target, tuple):
+            claim = dataclasses.replace(claim, target=_target(claim, runs, tuned))
+        a, b, *baselines = (_cell(runs, *side) for side in sides)
+        row = Row(claim, *_test(claim, a, b, history, baselines or None))
+        # Where a side's level was chosen on validation, the page says which.
+        texts = [
+            f"{side[1]}: {text}" if declared[1] == BEST and text != "-" else text
+            for declared, side, text in zip(claim.sides, sides, (row.a, row.b))
+        ]
+        rows.append(dataclasses.replace(row, a=texts[0], b=texts[1]))
     return rows
 
 
@@ -290,7 +334,7 @@ def _ours(judged):
     if claim.outcome == verdict.CENSORED:
         what = (
             f"{claim.metric}: steps until {'≥' if claim.higher_is_better else '≤'} "
-            f"{claim.target}, {judged.a} vs {judged.b}; pair score (fewer steps is "
+            f"{claim.target:.4g}, {judged.a} vs {judged.b}; pair score (fewer steps is "
             "better)"
         )
     elif claim.outcome == verdict.BINARY:
@@ -562,6 +606,18 @@ def section(study, scale, runs, judged, out_dir, command):
             ],
         )
     )
+    tuned = tuned_levels(study, runs)
+    if tuned:
+        chosen = ", ".join(
+            f"{v.label} at {tuned[v.label] or 'none (every level diverged)'}"
+            for v in study.variants
+            if v.label in tuned
+        )
+        parts.append(
+            f"Levels chosen on validation (`{BEST}`: the best mean final "
+            f"`{study.tune_metric}` among the levels where none of the norm's runs "
+            f"diverged): {chosen}."
+        )
     table, figures = _results(study, scale, runs, out_dir)
     parts += [table, *figures]
     if study.notes:

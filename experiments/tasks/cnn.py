@@ -57,6 +57,18 @@ class CnnTask(Task):
             help="adam, or sgd with momentum 0.9 (default: adam)",
         )
         parser.add_argument(
+            "--activation",
+            type=arguments.choice(("relu", "sigmoid")),
+            default="relu",
+            help="relu, or sigmoid as in the batch norm paper's sigmoid network (default: relu)",
+        )
+        parser.add_argument(
+            "--no-shortcuts",
+            dest="shortcuts",
+            action="store_false",
+            help="plain blocks without residual shortcuts",
+        )
+        parser.add_argument(
             "--lr-schedule",
             type=arguments.choice(("constant", "cosine")),
             default="constant",
@@ -106,6 +118,8 @@ class CnnTask(Task):
             depth=config["depth"],
             seed=config["seed"],
             stats_batch=config["stats_batch"],
+            activation=config["activation"],
+            shortcuts=config["shortcuts"],
         )
         steps = config["epochs"] * math.ceil(data.sizes["train"] / config["batch_size"])
         lr = learning_rate(config, steps)

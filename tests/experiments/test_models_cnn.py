@@ -95,3 +95,13 @@ def test_the_statistics_batch_is_batch_norms_ghost_batch():
     message = "stats_batch applies to batch norm only, got stats_batch=4 with norm='group'"
     with pytest.raises(ValueError, match=message):
         build_cnn((28, 28, 1), 10, "group", stats_batch=4)
+
+
+def test_the_sigmoid_network_without_shortcuts():
+    model = build_cnn((28, 28, 1), 10, "batch", depth=3, activation="sigmoid", shortcuts=False)
+    kinds = {type(layer).__name__ for layer in model.layers}
+    assert "Add" not in kinds and not [layer for layer in model.layers if "_proj" in layer.name]
+    activations = [layer for layer in model.layers if type(layer).__name__ == "Activation"]
+    assert len(activations) == 7  # the stem and two per block
+    assert {layer.activation.__name__ for layer in activations} == {"sigmoid"}
+    assert model.name == "plain3_batch"

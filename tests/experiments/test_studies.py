@@ -13,7 +13,7 @@ from scipy import stats
 from experiments import paths
 from experiments.cli import main
 from experiments.studies import STUDIES, report, runner, verdict
-from experiments.studies.base import Claim, Level, Scale, Study, Variant
+from experiments.studies.base import BEST, Claim, Level, Scale, Study, Variant
 
 
 def welch_reference(a, b):
@@ -328,6 +328,20 @@ def test_the_statistics_batch_keeps_steps_and_learning_rate_equal_across_levels(
     assert len(configs) == len(cells)  # a norm the factor leaves unchanged runs once
 
 
+def test_bn_lr_sweeps_every_norm_over_every_rate():
+    study = STUDIES["bn-lr"]
+    configs = runner.study_configs(study, "small", [0])
+    cells = {(c["norm"], c["activation"], c["shortcuts"], c["depth"], c["lr"]) for c in configs}
+    rates = [0.01, 0.05, 0.3, 1.0]
+    expected = {
+        (norm, "relu", True, 1, rate)
+        for norm in ("none", "batch", "weight_meanbn")
+        for rate in rates
+    } | {(norm, "sigmoid", False, 3, rate) for norm in ("none", "batch") for rate in rates}
+    assert {cell[:4] + (round(cell[4], 6),) for cell in cells} == expected
+    assert len(configs) == len(expected)
+
+
 def test_the_group_norm_protocol_scales_the_learning_rate_with_the_batch():
     configs = runner.study_configs(STUDIES["batch-size-gn"], "small", [0])
     assert {(c["batch_size"], c["lr"], c["epochs"]) for c in configs} == {
@@ -421,6 +435,59 @@ def test_a_difference_in_differences_claim_on_run_tables():
     assert judged(study, missing)[loses_less.text].verdict == verdict.INCONCLUSIVE
     at_chance = runs.assign(**{"metrics.test_accuracy": [0.1, 0.09, 0.11] * 4})
     assert judged(study, at_chance)[loses_less.text].verdict == verdict.UNTESTABLE
+
+
+def test_a_level_chosen_on_validation_per_norm():
+    best_vs_best = Claim(
+        "group at its best beats batch at its best",
+        ("group", BEST),
+        ("batch", BEST),
+        "test_accuracy",
+        True,
+        "-",
+        "-",
+    )
+    sooner = Claim(
+        "group at 32 reaches batch's best validation accuracy sooner than batch at its best",
+        ("group", "32"),
+        ("batch", BEST),
+        "val_accuracy",
+        True,
+        "-",
+        "-",
+        outcome="censored",
+        target=("batch", BEST),
+    )
+    study = dataclasses.replace(TOY, claims=(best_vs_best, sooner), tune_metric="val_accuracy")
+    rows = [
+        # group: best on validation at 2, although its test accuracy is higher at 32.
+        ("group", "2", 0.80, 0.90, False),
+        ("group", "2", 0.82, 0.92, False),
+        ("group", "32", 0.85, 0.80, False),
+        ("group", "32", 0.86, 0.81, False),
+        # batch: better at 32 on validation, but one run there diverged: 2 is its best.
+        ("batch", "2", 0.60, 0.70, False),
+        ("batch", "2", 0.62, 0.72, False),
+        ("batch", "32", 0.90, 0.95, False),
+        ("batch", "32", 0.10, 0.10, True),
+    ]
+    runs = run_table([(v, lv, acc, div) for v, lv, acc, _, div in rows])
+    runs["metrics.val_accuracy"] = [val for *_, val, _ in rows]
+    assert report.tuned_levels(study, runs) == {"group": "2", "batch": "2"}
+    curves = {str(i): {1: 0.5, 2: 0.71 if i in (2, 3) else 0.6} for i in range(8)}
+    result = judged(study, runs, lambda run_id, metric: curves[run_id])
+    best = result[best_vs_best.text]
+    np.testing.assert_allclose(best.result.test.difference.mean, 0.81 - 0.61)
+    assert best.a.startswith("2: 0.81 [") and best.b.startswith("2: 0.61 [")
+    # The target is batch's mean final validation accuracy at its best level: 0.71.
+    steps = result[sooner.text]
+    assert steps.claim.target == pytest.approx(0.71)
+    assert steps.a == "median 8 steps, 2/2 reached"
+    assert steps.b.startswith("2: median > 8 steps (budget), 0/2 reached")
+    assert report.in_grid(study, "small", ("group", BEST))
+    assert not report.in_grid(
+        dataclasses.replace(study, tune_metric=None), "small", ("group", BEST)
+    )
 
 
 def test_a_claim_whose_arms_never_beat_the_floor_is_untestable():
