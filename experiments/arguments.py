@@ -54,6 +54,17 @@ def positive_float(text):
     return value
 
 
+def below_one(text):
+    """A number in [0, 1): a momentum, Adam's betas."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be a number in [0, 1), got {text!r}")
+    return value
+
+
 def count_or_fraction(text):
     """A number of examples (an integer >= 1) or a share of them (a number
     strictly between 0 and 1): `5000` or `0.1`."""

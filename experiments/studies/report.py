@@ -522,7 +522,8 @@ def _factor_figure(study, points, out_dir):
 
 
 def _sample_grid(study, runs, out_dir):
-    """The last sample grid of each variant's lowest-seed run, side by side."""
+    """The last sample grid of each variant's lowest-seed run, side by side,
+    a row per level."""
     import tempfile
 
     import numpy as np
@@ -530,33 +531,41 @@ def _sample_grid(study, runs, out_dir):
 
     client = mlflow.MlflowClient()
     grids = {}
-    for variant in study.variants:
-        cell = runs[(runs["variant"] == variant.label) & ~runs["diverged"]]
-        if cell.empty:
-            continue
-        run_id = cell.sort_values("params.seed")["run_id"].iloc[0]
-        images = [
-            a.path
-            for a in client.list_artifacts(run_id, "images")
-            if a.path.startswith("images/samples+step+") and a.path.endswith(".png")
-        ]
-        if not images:
-            continue
-        last = max(images, key=lambda path: int(path.split("+")[2]))
-        with tempfile.TemporaryDirectory() as directory:
-            local = mlflow.artifacts.download_artifacts(
-                run_id=run_id, artifact_path=last, dst_path=directory
-            )
-            grids[variant.label] = np.asarray(Image.open(local))
+    levels = [level for level in dict.fromkeys(runs["level"]) if level is not None]
+    for level in levels:
+        for variant in study.variants:
+            cell = _cell(runs, variant.label, level)
+            cell = cell[~cell["diverged"]]
+            if cell.empty:
+                continue
+            run_id = cell.sort_values("params.seed")["run_id"].iloc[0]
+            images = [
+                a.path
+                for a in client.list_artifacts(run_id, "images")
+                if a.path.startswith("images/samples+step+") and a.path.endswith(".png")
+            ]
+            if not images:
+                continue
+            last = max(images, key=lambda path: int(path.split("+")[2]))
+            with tempfile.TemporaryDirectory() as directory:
+                local = mlflow.artifacts.download_artifacts(
+                    run_id=run_id, artifact_path=last, dst_path=directory
+                )
+                grids[level, variant.label] = np.asarray(Image.open(local))
     if not grids:
         return None
+    rows = [level for level in levels if any(key[0] == level for key in grids)]
+    columns = [v.label for v in study.variants if any(key[1] == v.label for key in grids)]
     figure, axes = plots.pyplot.subplots(
-        1, len(grids), figsize=(3 * len(grids), 3.3), squeeze=False
+        len(rows), len(columns), figsize=(3 * len(columns), 3.3 * len(rows)), squeeze=False
     )
-    for axis, (label, grid) in zip(axes[0], grids.items()):
-        axis.imshow(grid, cmap="gray", vmin=0, vmax=255)
-        axis.set_title(f"D: {label}")
-        axis.axis("off")
+    for row, level in enumerate(rows):
+        for column, label in enumerate(columns):
+            axis = axes[row][column]
+            axis.axis("off")
+            if (level, label) in grids:
+                axis.imshow(grids[level, label], cmap="gray", vmin=0, vmax=255)
+                axis.set_title(f"D: {label}" + (f", {level}" if len(rows) > 1 else ""))
     figure.suptitle(f"{study.name}: samples after the last epoch (seed of the first run)")
     figure.tight_layout()
     name = f"study_{study.name}_samples.png"

@@ -14,6 +14,9 @@ from experiments.tasks.base import Task, load_logged_images
 from experiments.tasks.loop import compile_arguments
 
 SAMPLE_GRID = 8  # an 8x8 grid of samples from fixed noise at each epoch
+# The final `fid_last` and `kid_last` average the last scores: one score of a
+# GAN, whose samples move from update to update, is a noisy end point.
+LAST_SCORES = 3
 
 
 def norm_label(g_norm, d_norm):
@@ -85,6 +88,25 @@ class GanTask(Task):
             "SpectralNormalization) (default: from --norm)",
         )
         parser.add_argument(
+            "--n-dis",
+            type=arguments.positive_int,
+            default=1,
+            help="discriminator updates per generator update (default: 1; the spectral "
+            "norm paper's settings A and D-F use 5)",
+        )
+        parser.add_argument(
+            "--beta1",
+            type=arguments.below_one,
+            default=0.5,
+            help="Adam's beta_1 for both networks (default: 0.5, as DCGAN)",
+        )
+        parser.add_argument(
+            "--beta2",
+            type=arguments.below_one,
+            default=0.999,
+            help="Adam's beta_2 for both networks (default: 0.999)",
+        )
+        parser.add_argument(
             "--score-every",
             type=arguments.positive_int,
             help="score FID and KID every N epochs, and after the last "
@@ -150,9 +172,12 @@ class GanTask(Task):
             build_generator(config["g_norm"], seed=config["seed"]),
             build_discriminator(config["d_norm"], seed=config["seed"]),
             seed=config["seed"],
+            n_dis=config["n_dis"],
         )
         optimizers = {
-            name: keras.optimizers.Adam(config["lr"], beta_1=0.5, name=f"{name}_adam")
+            name: keras.optimizers.Adam(
+                config["lr"], beta_1=config["beta1"], beta_2=config["beta2"], name=f"{name}_adam"
+            )
             for name in ("generator", "discriminator")
         }
         gan.compile(
@@ -163,7 +188,7 @@ class GanTask(Task):
         grid_noise = fixed_noise(SAMPLE_GRID**2, gan.latent_dim, seed=0)
         # The same noise for every run: scores differ only by the generator.
         score_noise = fixed_noise(config["fid_samples"], gan.latent_dim, seed=1)
-        scores = {}
+        scores, every_score = {}, []
 
         def log_samples(epoch):
             grid = plots.image_grid(gan.generate(grid_noise), columns=SAMPLE_GRID)
@@ -172,6 +197,7 @@ class GanTask(Task):
         def log_scores(epoch):
             scores.update(scorer(gan.generate(score_noise)))
             mlflow.log_metrics(scores, step=epoch)
+            every_score.append(dict(scores))
 
         history = self.fit(
             gan,
@@ -186,12 +212,15 @@ class GanTask(Task):
             ],
             optimizers=optimizers,
         )
+        last = every_score[-LAST_SCORES:]
+        averages = {f"{name}_last": float(np.mean([s[name] for s in last])) for name in scores}
+        mlflow.log_metrics(averages)
         return self.finish(
             config,
             history,
             gan,
             example=grid_noise[:4],
-            metrics=scores,
+            metrics={**scores, **averages},
             logged_model=gan.generator,
             model_name="generator",
         )

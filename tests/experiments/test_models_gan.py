@@ -55,9 +55,9 @@ def test_no_normalization_on_generator_output_or_discriminator_input(norm):
     # Both stay plain layers (weight norm would wrap them) ...
     assert type(generator.get_layer("g_output")) is keras.layers.Conv2DTranspose
     assert type(discriminator.get_layer("d_input")) is keras.layers.Conv2D
-    # ... and the hidden convolutions carry the norm: two in G, one in D.
+    # ... and the hidden convolutions carry the norm: two in G, three in D.
     assert layer_classes(generator).count(NORM_LAYERS[norm]) == 2
-    assert layer_classes(discriminator).count(NORM_LAYERS[norm]) == 1
+    assert layer_classes(discriminator).count(NORM_LAYERS[norm]) == 3
     assert layer_classes(generator)[-2:] == ["ReLU", "Conv2DTranspose"]
     assert layer_classes(discriminator)[2] == "LeakyReLU"
 
@@ -72,6 +72,26 @@ def test_train_step_reports_finite_losses(g_norm, d_norm):
     assert set(history.history) == {"d_loss", "g_loss"}
     assert np.isfinite(history.history["d_loss"] + history.history["g_loss"]).all()
     assert int(gan.d_optimizer.iterations) == int(gan.g_optimizer.iterations) == 2
+
+
+def test_the_generator_takes_one_update_per_n_dis_discriminator_updates():
+    gan = GAN(build_generator("batch", width=8), build_discriminator("weight", width=8), n_dis=3)
+    gan.compile(
+        d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
+        g_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
+        steps_per_execution=2,
+    )
+    kernel = gan.generator.get_layer("g_output").kernel
+    history = gan.fit(real_images(24), batch_size=4, epochs=1, verbose=0, shuffle=False)
+    # Six discriminator updates: the generator's after the 3rd and the 6th.
+    assert int(gan.d_optimizer.iterations) == 6 and int(gan.g_optimizer.iterations) == 2
+    assert np.isfinite(history.history["d_loss"] + history.history["g_loss"]).all()
+    before = kernel.numpy()
+    gan.fit(real_images(8), batch_size=4, epochs=1, verbose=0)  # two more: no generator update
+    np.testing.assert_array_equal(kernel.numpy(), before)
+    assert int(gan.g_optimizer.iterations) == 2
+    with pytest.raises(ValueError, match="n_dis must be a positive integer, got n_dis=0"):
+        GAN(gan.generator, gan.discriminator, n_dis=0)
 
 
 def test_labels_are_ignored_and_samples_are_in_unit_range():
@@ -105,12 +125,13 @@ def test_spectral_norm_is_for_the_discriminator_only():
     with pytest.raises(ValueError, match="norm='spectral'"):
         build_generator("spectral")
     discriminator = build_discriminator("spectral", width=8)
-    [wrapped] = [
+    wrapped = [
         layer
         for layer in discriminator.layers
         if isinstance(layer, keras.layers.SpectralNormalization)
     ]
-    assert wrapped.layer.name == "d_conv2" and wrapped.layer.use_bias
+    assert [layer.layer.name for layer in wrapped] == ["d_conv2", "d_conv3", "d_conv4"]
+    assert all(layer.layer.use_bias for layer in wrapped)
     # The input layer stays plain (Radford et al.); one logit per image.
     assert type(discriminator.get_layer("d_input")) is keras.layers.Conv2D
     images = np.random.default_rng(0).uniform(-1, 1, (4, 28, 28, 1)).astype("float32")

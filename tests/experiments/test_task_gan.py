@@ -74,6 +74,10 @@ def test_run_logs_losses_samples_scores_floor_and_generator(
     assert image_steps(run, "samples") == [1, 2, 3]
     metrics = run.data.metrics
     assert metrics["fid"] >= 0 and math.isfinite(metrics["kid"])
+    # The final scores also as the mean of the last (here both) evaluations.
+    fids = [m.value for m in mlflow.MlflowClient().get_metric_history(run.info.run_id, "fid")]
+    assert metrics["fid_last"] == pytest.approx(np.mean(fids))
+    assert params["n_dis"] == "1" and params["beta2"] == "0.999"
     # The held-out real images score closer to the training images than early samples do.
     assert 0 <= metrics["real_fid"] < metrics["fid"]
     # The logged generator loads back through MLflow and samples as the trained one.
@@ -182,6 +186,11 @@ BAD_INPUTS = [
     (
         ["run", "--norm", "batch", "--score-every", "0"],
         "argument --score-every: must be a positive",
+    ),
+    (["run", "--norm", "batch", "--n-dis", "0"], "argument --n-dis: must be a positive integer"),
+    (
+        ["run", "--norm", "batch", "--beta2", "1"],
+        "argument --beta2: must be a number in [0, 1), got '1'",
     ),
     (["run", "--norm", "batch", "--seq-len", "10"], "--seq-len is an option of --task rnn"),
     (
