@@ -68,3 +68,25 @@ def image_rows_as_steps(images):
             f"images must have shape (..., height, width[, 1]). Received: shape={images.shape}"
         )
     return tf.cast(images, tf.float32)
+
+
+# The permutation of permuted sequential images: one for every run, fixed.
+PERMUTATION_SEED = 0
+
+
+def pixel_permutation(height, width, seed=PERMUTATION_SEED):
+    """A fixed permutation of an image's `height * width` pixels (indices)."""
+    return np.random.default_rng(seed).permutation(height * width)
+
+
+def permuted_rows_as_steps(images, permutation):
+    """`image_rows_as_steps` after shuffling each image's pixels by
+    `permutation` (`pixel_permutation`), the same for every image: neighbouring
+    pixels land far apart in the sequence, so the model must carry what it saw
+    over many steps (permuted sequential MNIST, Le et al. 2015, read here by
+    rows of pixels rather than one pixel per step)."""
+    rows = image_rows_as_steps(images)
+    height, width = rows.shape[-2], rows.shape[-1]
+    flat = tf.reshape(rows, tf.concat([tf.shape(rows)[:-2], [height * width]], axis=0))
+    shuffled = tf.gather(flat, permutation, axis=-1)
+    return tf.reshape(shuffled, tf.shape(rows))

@@ -11,8 +11,11 @@ import importlib
 NORMS = ("none", "batch", "batch_renorm", "instance", "weight", "weight_meanbn", "layer", "group")
 
 # The norms a recurrent model takes (see experiments.models.rnn): weight norm
-# wraps the recurrent layer, the others act on its input projection.
-RNN_NORMS = ("none", "batch", "instance", "weight", "layer")
+# wraps the recurrent layer, batch, instance and layer norm act on its input
+# projection, and the recurrent ones inside the LSTM cell, as the papers that
+# proposed them (experiments.models.lstm_cells).
+RECURRENT_NORMS = {"recurrent_batch": "batch", "recurrent_layer": "layer"}
+RNN_NORMS = ("none", "batch", "instance", "weight", "layer", *RECURRENT_NORMS)
 
 # Keras's SpectralNormalization (Miyato et al. 2018) is offered where the
 # literature puts it, in a GAN's discriminator (see experiments.models.gan).
@@ -96,7 +99,9 @@ def _every_layer(model):
             yield from _every_layer(layer)
 
 
-def normalized(layer, norm, groups=8, name=None, stats_batch=None, layer_over_space=False):
+def normalized(
+    layer, norm, groups=8, name=None, stats_batch=None, layer_over_space=False, data_init=True
+):
     """Returns the layers to apply in order in place of `layer`.
 
     Args:
@@ -111,18 +116,20 @@ def normalized(layer, norm, groups=8, name=None, stats_batch=None, layer_over_sp
             and positions together (Ba et al. 2016 on a convolution, the
             group norm paper's layer norm: group norm with one group) instead
             of over the channels at each position.
+        data_init: `weight` and `weight_meanbn`: whether weight norm starts
+            with its data-dependent initialization.
     """
     check_norm(norm, DISCRIMINATOR_NORMS)
     norm_name = f"{name}_{norm}" if name else None
     if norm == "none":
         return [layer]
     if norm == "weight":
-        return [_keras_norms().WeightNormalization(layer)]
+        return [_keras_norms().WeightNormalization(layer, data_init=data_init)]
     if norm == SPECTRAL:
         return [_keras_layers().SpectralNormalization(layer)]
     if norm == "weight_meanbn":
         return [
-            _keras_norms().WeightNormalization(layer),
+            _keras_norms().WeightNormalization(layer, data_init=data_init),
             _keras_norms().MeanOnlyBatchNormalization(momentum=BATCH_MOMENTUM, name=norm_name),
         ]
     if stats_batch is not None and norm != "batch":

@@ -10,7 +10,12 @@ changes only where it acts:
   of Laurent et al. 2016), instance norm over each sequence's own steps, and
   Keras's LayerNormalization, the baseline, over the features of each step.
   All three sit at the same place, so the comparison is fair.
-- `weight`: weight norm on the recurrent layer's input and recurrent kernels.
+- `recurrent_batch`, `recurrent_layer`: inside the LSTM cell, on the
+  input and recurrent terms of the gates apart and on the cell state
+  (Cooijmans et al. 2017; Ba et al. 2016; `experiments.models.lstm_cells`),
+  with the projection plain. LSTM only.
+- `weight`: weight norm on the recurrent layer's input and recurrent kernels,
+  with its data-dependent initialization unless `data_init` is False.
 - `none`: nothing.
 
 With `mask_value`, steps whose features all equal it are padding: they are
@@ -19,7 +24,8 @@ left out of the instance and batch statistics and skipped by the recurrence.
 
 import keras
 
-from experiments.models.norms import RNN_NORMS, apply, check_norm, uses_bias
+from experiments.models.lstm_cells import NormalizedLSTMCell
+from experiments.models.norms import RECURRENT_NORMS, RNN_NORMS, apply, check_norm, uses_bias
 
 CELLS = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
 
@@ -33,6 +39,7 @@ def build_rnn(
     output_activation=None,
     mask_value=None,
     seed=0,
+    data_init=True,
 ):
     """Returns the sequence model for `norm`.
 
@@ -47,12 +54,15 @@ def build_rnn(
         mask_value: if set, steps equal to it everywhere are masked as padding.
         seed: seeds every initializer, so the layers all norms share start
             from the same weights.
+        data_init: weight norm's data-dependent initialization, on or off.
     """
     check_norm(norm, RNN_NORMS)
     if cell not in CELLS:
         raise ValueError(
             f"Unknown recurrent cell: cell={cell!r}. Choose one of: {', '.join(CELLS)}"
         )
+    if norm in RECURRENT_NORMS and cell != "lstm":
+        raise ValueError(f"norm={norm!r} normalizes inside an LSTM cell, got cell={cell!r}")
     inputs = keras.Input(input_shape, name="sequence")
     x = inputs if mask_value is None else keras.layers.Masking(mask_value, name="mask")(inputs)
     projection = keras.layers.Dense(
@@ -61,14 +71,20 @@ def build_rnn(
         kernel_initializer=keras.initializers.GlorotUniform(seed=seed * 10),
         name="projection",
     )
-    x = apply(x, projection, "none" if norm == "weight" else norm, name="projection")
-    recurrent = CELLS[cell](
-        units,
-        kernel_initializer=keras.initializers.GlorotUniform(seed=seed * 10 + 1),
-        recurrent_initializer=keras.initializers.Orthogonal(seed=seed * 10 + 2),
-        name=cell,
-    )
-    x = apply(x, recurrent, "weight" if norm == "weight" else "none")
+    on_projection = norm if norm not in ("weight", *RECURRENT_NORMS) else "none"
+    x = apply(x, projection, on_projection, name="projection")
+    if norm in RECURRENT_NORMS:
+        recurrent = keras.layers.RNN(
+            NormalizedLSTMCell(units, RECURRENT_NORMS[norm], seed=seed * 10 + 1), name=cell
+        )
+    else:
+        recurrent = CELLS[cell](
+            units,
+            kernel_initializer=keras.initializers.GlorotUniform(seed=seed * 10 + 1),
+            recurrent_initializer=keras.initializers.Orthogonal(seed=seed * 10 + 2),
+            name=cell,
+        )
+    x = apply(x, recurrent, "weight" if norm == "weight" else "none", data_init=data_init)
     outputs = keras.layers.Dense(
         output_units,
         activation=output_activation,

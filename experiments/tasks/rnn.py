@@ -1,7 +1,7 @@
 """The RNN task: an LSTM or GRU on sequential Fashion-MNIST or on the adding problem."""
 
 from experiments import arguments
-from experiments.models.norms import RNN_NORMS
+from experiments.models.norms import RECURRENT_NORMS, RNN_NORMS
 from experiments.tasks.base import ReportView, Task, example_inputs, load_logged_images
 from experiments.tasks.loop import compile_arguments
 
@@ -17,8 +17,10 @@ SPLIT_STREAM = {"train": 0, "val": 1, "test": 2}
 class RnnTask(Task):
     name = "rnn"
     description = (
-        "LSTM/GRU on sequential Fashion-MNIST (28 rows as 28 steps) or the adding "
-        "problem; the norm on the input projection, or weight norm on the kernels"
+        "LSTM/GRU on sequential Fashion-MNIST (28 rows as 28 steps, its pixels "
+        "permuted or not) or the adding problem; the norm on the input projection, "
+        "inside the LSTM cell (recurrent_batch, recurrent_layer), or weight norm on "
+        "the kernels"
     )
     norms = RNN_NORMS
     datasets = ("fashion_mnist", "adding")
@@ -54,6 +56,18 @@ class RnnTask(Task):
             help="units of the projection and the recurrent state (default: 64)",
         )
         parser.add_argument(
+            "--permuted",
+            action="store_true",
+            help="image datasets: shuffle each image's pixels by one fixed permutation "
+            "before reading its rows (permuted sequential images)",
+        )
+        parser.add_argument(
+            "--no-data-init",
+            dest="data_init",
+            action="store_false",
+            help="weight norm without its data-dependent initialization",
+        )
+        parser.add_argument(
             "--seq-len",
             type=arguments.int_at_least(2),
             help=f"steps of --dataset adding (default: {ADDING_SEQ_LEN}); "
@@ -61,6 +75,17 @@ class RnnTask(Task):
         )
 
     def configure(self, config):
+        if config["norm"] in RECURRENT_NORMS and config["cell"] != "lstm":
+            raise ValueError(
+                f"norm={config['norm']!r} normalizes inside an LSTM cell, got "
+                f"cell={config['cell']!r}"
+            )
+        if not config["data_init"] and config["norm"] != "weight":
+            raise ValueError(
+                f"--no-data-init applies to weight norm only, got norm={config['norm']!r}"
+            )
+        if config["permuted"] and config["dataset"] == "adding":
+            raise ValueError("--permuted applies to image datasets, got --dataset adding")
         if config["dataset"] != "adding":
             if config["seq_len"] is not None:
                 raise ValueError(
@@ -89,7 +114,8 @@ class RnnTask(Task):
             super().prepare(config)
 
     def title(self, config):
-        return f"rnn {config['dataset']}, {config['cell']}, norm={config['norm']}"
+        permuted = "permuted " if config["permuted"] else ""
+        return f"rnn {permuted}{config['dataset']}, {config['cell']}, norm={config['norm']}"
 
     def run(self, config):
         # TensorFlow is imported here, not at module level: --help stays fast.
@@ -114,6 +140,7 @@ class RnnTask(Task):
             input_shape=tuple(test.element_spec[0].shape[1:]),
             output_units=output_units,
             seed=config["seed"],
+            data_init=config["data_init"],
         )
         # Clipping keeps a long recurrence's rare large gradients from derailing a run.
         model.compile(
@@ -127,13 +154,21 @@ class RnnTask(Task):
 
 
 def _image_sequences(config):
-    """Fashion-MNIST read row by row: batches of (28 steps x 28 pixels, label)."""
-    from experiments.data.sequences import image_rows_as_steps
+    """Fashion-MNIST read row by row: batches of (28 steps x 28 pixels, label),
+    the pixels permuted first with `permuted`."""
+    from experiments.data import sequences
 
     data = load_logged_images(config)
+    height, width = data.image_shape[:2]
+    permutation = sequences.pixel_permutation(height, width) if config["permuted"] else None
+
+    def as_steps(images):
+        if permutation is None:
+            return sequences.image_rows_as_steps(images)
+        return sequences.permuted_rows_as_steps(images, permutation)
 
     def rows(dataset):
-        return dataset.map(lambda images, labels: (image_rows_as_steps(images), labels))
+        return dataset.map(lambda images, labels: (as_steps(images), labels))
 
     return rows(data.train), rows(data.val), rows(data.test), data.sizes["train"]
 

@@ -4,7 +4,11 @@ import keras
 import numpy as np
 import pytest
 
+from experiments.models.lstm_cells import BN_GAMMA, NormalizedLSTMCell
+from experiments.models.norms import RECURRENT_NORMS
 from experiments.models.rnn import RNN_NORMS, build_rnn
+
+GRU_NORMS = [norm for norm in RNN_NORMS if norm not in RECURRENT_NORMS]
 
 
 def random_sequences(count=8, steps=28, features=28, seed=0):
@@ -28,7 +32,7 @@ def test_lstm_classifier_trains_a_step_with_finite_loss(norm):
     assert np.isfinite(history.history["loss"]).all()
 
 
-@pytest.mark.parametrize("norm", RNN_NORMS)
+@pytest.mark.parametrize("norm", GRU_NORMS)
 def test_gru_adding_problem_regressor_trains_a_step(norm):
     model = build_rnn(norm, cell="gru", units=8, input_shape=(20, 2), output_units=1)
     x = random_sequences(count=4, steps=20, features=2)
@@ -47,6 +51,9 @@ def test_unsupported_norm_is_refused(norm):
 def test_unknown_cell_is_refused():
     with pytest.raises(ValueError, match="cell='rnn'"):
         build_rnn("none", cell="rnn")
+    message = "norm='recurrent_batch' normalizes inside an LSTM cell, got cell='gru'"
+    with pytest.raises(ValueError, match=message):
+        build_rnn("recurrent_batch", cell="gru")
 
 
 @pytest.mark.parametrize("norm", ["batch", "instance", "layer"])
@@ -92,3 +99,73 @@ def test_instance_norm_takes_statistics_per_sequence():
     moved = x.copy()
     moved[0] = 3.0 * x[0] + 2.0
     np.testing.assert_allclose(model(moved).numpy(), model(x).numpy(), atol=1e-4)
+
+
+def test_weight_norm_without_data_init():
+    def data_init(model):
+        [wrapper] = [layer for layer in model.layers if hasattr(layer, "data_init")]
+        return wrapper.data_init
+
+    assert data_init(build_rnn("weight", units=8, seed=3, data_init=False)) is False
+    assert data_init(build_rnn("weight", units=8, seed=3)) is True
+
+
+def _sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def _lstm_reference(x, kernel, recurrent, bias, x_norm, h_norm, c_norm):
+    """The normalized LSTM from its formula: gates = Nx(W x) + Nh(U h) + b,
+    c = f c + i g, h = o tanh(Nc(c)), in Keras's gate order (i, f, g, o)."""
+    units = recurrent.shape[0]
+    h = c = np.zeros((x.shape[0], units))
+    for t in range(x.shape[1]):
+        gates = x_norm(x[:, t] @ kernel) + h_norm(h @ recurrent) + bias
+        i, f, g, o = np.split(gates, 4, axis=-1)
+        c = _sigmoid(f) * c + _sigmoid(i) * np.tanh(g)
+        h = _sigmoid(o) * np.tanh(c_norm(c))
+    return h
+
+
+def _normalize(axis, epsilon, gain):
+    def norm(v):
+        mean, var = v.mean(axis=axis, keepdims=True), v.var(axis=axis, keepdims=True)
+        return gain * (v - mean) / np.sqrt(var + epsilon)
+
+    return norm
+
+
+@pytest.mark.parametrize("norm", ["layer", "batch"])
+def test_the_normalized_lstm_cell_against_its_formula(norm):
+    x = np.random.default_rng(0).normal(size=(6, 4, 3)).astype("float32")
+    layer = keras.layers.RNN(NormalizedLSTMCell(5, norm, seed=1))
+    output = np.asarray(layer(x, training=True))
+    cell = layer.cell
+    kernel, recurrent, bias = (
+        np.asarray(w) for w in (cell.kernel, cell.recurrent_kernel, cell.bias)
+    )
+    np.testing.assert_array_equal(bias[5:10], 1.0)  # the forget gate's
+    if norm == "layer":  # over each example's features, gains 1 and offsets 0 at the start
+        term = _normalize(-1, cell.x_norm.epsilon, 1.0)
+        expected = _lstm_reference(x, kernel, recurrent, bias, term, term, term)
+    else:  # over the batch at each step, gains 0.1, no offsets on the two terms
+        term = _normalize(0, cell.x_norm.epsilon, BN_GAMMA)
+        expected = _lstm_reference(x, kernel, recurrent, bias, term, term, term)
+        assert cell.x_norm.beta is None and cell.c_norm.beta is not None
+    np.testing.assert_allclose(output, expected, atol=1e-5)
+
+
+def test_recurrent_batch_norm_updates_its_moving_statistics_inside_the_loop():
+    model = build_rnn("recurrent_batch", units=8)
+    model.compile(
+        optimizer="adam",
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        jit_compile=True,
+        steps_per_execution=2,
+    )
+    cell = model.get_layer("lstm").cell
+    before = np.asarray(cell.h_norm.moving_variance)
+    model.fit(random_sequences(), np.arange(8) % 10, batch_size=4, epochs=1, verbose=0)
+    assert not np.allclose(np.asarray(cell.h_norm.moving_variance), before)
+    with pytest.raises(ValueError, match="norm must be one of batch, layer inside an LSTM cell"):
+        NormalizedLSTMCell(4, "instance")

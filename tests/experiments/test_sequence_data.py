@@ -8,6 +8,8 @@ from experiments.data.sequences import (
     MEAN_PREDICTOR_MSE,
     adding_problem,
     image_rows_as_steps,
+    permuted_rows_as_steps,
+    pixel_permutation,
 )
 
 
@@ -108,3 +110,16 @@ def test_rows_as_steps_inside_tf_data():
 def test_rows_as_steps_refuses_a_vector():
     with pytest.raises(ValueError, match="shape"):
         image_rows_as_steps(np.zeros(28))
+
+
+def test_permuted_rows_shuffle_every_image_by_the_same_permutation():
+    images = np.random.default_rng(0).random((3, 4, 5, 1)).astype("float32")
+    permutation = pixel_permutation(4, 5)
+    np.testing.assert_array_equal(permutation, pixel_permutation(4, 5))  # fixed
+    assert sorted(permutation) == list(range(20)) and list(permutation) != list(range(20))
+    steps = permuted_rows_as_steps(images, permutation).numpy()
+    expected = images.reshape(3, 20)[:, permutation].reshape(3, 4, 5)
+    np.testing.assert_array_equal(steps, expected)
+    dataset = tf.data.Dataset.from_tensor_slices(images).batch(2)
+    [first, _] = list(dataset.map(lambda batch: permuted_rows_as_steps(batch, permutation)))
+    np.testing.assert_array_equal(first.numpy(), expected[:2])

@@ -113,6 +113,18 @@ BAD_INPUTS = [
         "--g-norm is an option of --task gan, not of --task rnn",
     ),
     (["--norm", "none", "--cell", "rnn"], "argument --cell: invalid choice 'rnn'"),
+    (
+        ["--norm", "layer", "--no-data-init"],
+        "--no-data-init applies to weight norm only, got norm='layer'",
+    ),
+    (
+        ["--norm", "none", "--dataset", "adding", "--permuted"],
+        "--permuted applies to image datasets, got --dataset adding",
+    ),
+    (
+        ["--norm", "recurrent_layer", "--cell", "gru"],
+        "norm='recurrent_layer' normalizes inside an LSTM cell, got cell='gru'",
+    ),
     (["--norm", "none", "--hidden", "0"], "argument --hidden: must be a positive integer"),
 ]
 
