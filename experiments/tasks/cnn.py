@@ -6,16 +6,7 @@ from experiments import arguments
 from experiments.models.norms import NORMS
 from experiments.tasks.base import Task, example_inputs, load_logged_images
 from experiments.tasks.loop import compile_arguments
-
-
-def learning_rate(config, steps):
-    """The optimizer's learning rate for `config`'s `lr_schedule` over a run of
-    `steps` training steps: `lr` throughout, or cosine decay from it to 0."""
-    import keras
-
-    if config["lr_schedule"] == "cosine":
-        return keras.optimizers.schedules.CosineDecay(config["lr"], decay_steps=steps)
-    return config["lr"]
+from experiments.tasks.schedule import add_schedule_argument, learning_rate
 
 
 class CnnTask(Task):
@@ -68,13 +59,7 @@ class CnnTask(Task):
             action="store_false",
             help="plain blocks without residual shortcuts",
         )
-        parser.add_argument(
-            "--lr-schedule",
-            type=arguments.choice(("constant", "cosine")),
-            default="constant",
-            help="constant, or cosine decay from --lr to 0 over the run's steps "
-            "(default: constant)",
-        )
+        add_schedule_argument(parser)
         parser.add_argument(
             "--stats-batch",
             type=arguments.positive_int,

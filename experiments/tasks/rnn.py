@@ -1,9 +1,12 @@
 """The RNN task: an LSTM or GRU on sequential Fashion-MNIST or on the adding problem."""
 
+import math
+
 from experiments import arguments
 from experiments.models.norms import RECURRENT_NORMS, RNN_NORMS
 from experiments.tasks.base import ReportView, Task, example_inputs, load_logged_images
 from experiments.tasks.loop import compile_arguments
+from experiments.tasks.schedule import add_schedule_argument, learning_rate
 
 ADDING_SEQ_LEN = 100
 # Generated examples of the adding problem when --train-size / the settings leave
@@ -67,6 +70,7 @@ class RnnTask(Task):
             action="store_false",
             help="weight norm without its data-dependent initialization",
         )
+        add_schedule_argument(parser)
         parser.add_argument(
             "--seq-len",
             type=arguments.int_at_least(2),
@@ -142,9 +146,10 @@ class RnnTask(Task):
             seed=config["seed"],
             data_init=config["data_init"],
         )
+        steps = config["epochs"] * math.ceil(train_count / config["batch_size"])
         # Clipping keeps a long recurrence's rare large gradients from derailing a run.
         model.compile(
-            optimizer=keras.optimizers.Adam(config["lr"], clipnorm=1.0),
+            optimizer=keras.optimizers.Adam(learning_rate(config, steps), clipnorm=1.0),
             loss=loss,
             metrics=metrics,
             **compile_arguments(config),

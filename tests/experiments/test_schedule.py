@@ -1,8 +1,8 @@
-"""The cnn task's learning-rate schedule."""
+"""The tasks' learning-rate schedule."""
 
 import numpy as np
 
-from experiments.tasks.cnn import learning_rate
+from experiments.tasks.schedule import learning_rate
 
 
 def test_cosine_decays_the_learning_rate_from_lr_to_zero_over_the_run():
