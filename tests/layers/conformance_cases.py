@@ -77,6 +77,7 @@ CASES = [
             gamma_regularizer="l2",
             beta_constraint=None,
             gamma_constraint="non_neg",
+            synchronized=False,
             virtual_batch_size=4,
         ),
         (8, 3, 4, 2),
