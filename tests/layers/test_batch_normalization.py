@@ -9,10 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import keras_norms
 from keras_norms import BatchNormalization
 from tests.layers import references
-from tests.layers.backend_utils import BACKEND, gradients, random_normal, save_and_load
+from tests.layers.backend_utils import BACKEND, gradients, random_normal
 
 random = functools.partial(random_normal, loc=1.5, scale=2.0)
 
@@ -227,16 +226,14 @@ def test_virtual_batches_with_mask():
 
 
 @pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
-def test_mixed_precision(policy):
+def test_mixed_precision_matches_numpy_near_1e4(policy):
+    # Output and weight dtypes under each policy: test_conformance.py.
     half = policy.split("_")[1]
     x = random((8, 4, 4, 3), loc=1e4, scale=30.0)
     layer = BatchNormalization(dtype=policy)
 
     y = layer(x.astype(half), training=True)
 
-    assert keras.backend.standardize_dtype(y.dtype) == half
-    for weight in layer.weights:
-        assert weight.dtype == "float32"
     y = keras.ops.convert_to_numpy(keras.ops.cast(y, "float32"))
     assert np.all(np.isfinite(y))
     x_half = keras.ops.convert_to_numpy(keras.ops.cast(keras.ops.cast(x, half), "float32"))
@@ -267,54 +264,6 @@ def test_fit_with_unknown_spatial_dimensions(jit_compile):
     assert not np.allclose(layer.moving_mean.numpy(), 0.0)
     predictions = model.predict(random((3, 9, 5, 2)), verbose=0)
     assert predictions.shape == (3, 2)
-
-
-def test_save_and_load_keras_file(tmp_path):
-    layer = BatchNormalization(axis=[1, 3], momentum=0.5, virtual_batch_size=2)
-    model = model_with(layer, (5, 5, 2))
-    x = random((4, 5, 5, 2))
-    model(x, training=True)
-
-    loaded = save_and_load(model, tmp_path)
-
-    assert isinstance(loaded.layers[2], keras_norms.BatchNormalization)
-    np.testing.assert_allclose(
-        keras.ops.convert_to_numpy(loaded(x)),
-        keras.ops.convert_to_numpy(model(x)),
-        rtol=1e-6,
-    )
-
-
-def test_get_config_round_trips_every_argument():
-    arguments = dict(
-        axis=[1, 2],
-        momentum=0.8,
-        epsilon=1e-4,
-        center=False,
-        scale=True,
-        beta_initializer="ones",
-        gamma_initializer="zeros",
-        moving_mean_initializer="ones",
-        moving_variance_initializer="zeros",
-        beta_regularizer=None,
-        gamma_regularizer="l2",
-        beta_constraint=None,
-        gamma_constraint="non_neg",
-        synchronized=BACKEND == "tensorflow",
-        virtual_batch_size=4,
-    )
-    layer = BatchNormalization(**arguments)
-    config = layer.get_config()
-    restored = BatchNormalization.from_config(config)
-
-    assert restored.get_config() == config
-    for name in ("axis", "momentum", "epsilon", "center", "scale"):
-        expected = arguments[name]
-        assert config[name] == expected
-    assert config["synchronized"] == arguments["synchronized"]
-    assert config["virtual_batch_size"] == 4
-    assert isinstance(restored.gamma_regularizer, keras.regularizers.L2)
-    assert isinstance(restored.gamma_constraint, keras.constraints.NonNeg)
 
 
 def test_weight_names():

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from keras_norms import BatchNormalization
-from tests.layers.backend_utils import gradients, random_normal, save_and_load, to_numpy
+from tests.layers.backend_utils import gradients, random_normal, to_numpy
 
 random = functools.partial(random_normal, loc=1.5, scale=2.0)
 EPSILON = 1e-3
@@ -198,32 +198,6 @@ def test_stddevs_start_at_the_root_of_the_initial_moving_variance():
         "renorm_stddev",
     ]
     assert len(layer.trainable_weights) == 2
-
-
-def test_get_config_and_keras_file_round_trip(tmp_path):
-    layer = BatchNormalization(
-        renorm=True,
-        renorm_clipping={"rmax": 3.0, "rmin": 0.3, "dmax": 5.0},
-        renorm_momentum=0.7,
-    )
-    config = layer.get_config()
-    assert config["renorm"] is True
-    assert config["renorm_clipping"] == {"rmax": 3.0, "rmin": 0.3, "dmax": 5.0}
-    assert config["renorm_momentum"] == 0.7
-    assert BatchNormalization.from_config(config).get_config() == config
-
-    model = keras.Sequential([keras.Input((4,)), layer])
-    x = random((8, 4))
-    model(x, training=True)
-    loaded = save_and_load(model, tmp_path)
-    assert loaded.layers[0].get_config() == config
-    for a, b in zip(model.weights, loaded.weights):
-        np.testing.assert_array_equal(to_numpy(a), to_numpy(b))
-    np.testing.assert_allclose(
-        to_numpy(loaded(x, training=True)),
-        to_numpy(model(x, training=True)),
-        atol=1e-5,
-    )
 
 
 @pytest.mark.parametrize(

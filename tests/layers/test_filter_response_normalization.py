@@ -1,14 +1,12 @@
 """FilterResponseNormalization against its formula, on every backend."""
 
-import json
-
 import keras
 import numpy as np
 import pytest
 
 import keras_norms
 from keras_norms import FilterResponseNormalization
-from tests.layers.backend_utils import gradients, random_normal, save_and_load, to_numpy
+from tests.layers.backend_utils import gradients, random_normal, to_numpy
 
 L = keras.layers
 
@@ -158,50 +156,6 @@ def test_gradients_finite_and_match_numpy():
     np.testing.assert_allclose(dx, expected_dx, rtol=1e-4, atol=1e-5)
 
 
-def test_trains_in_a_model(tmp_path):
-    model = keras.Sequential(
-        [
-            keras.Input((8, 8, 2)),
-            L.Conv2D(4, 3),
-            FilterResponseNormalization(learned_epsilon=True, tlu=True),
-            L.GlobalAveragePooling2D(),
-            L.Dense(1),
-        ]
-    )
-    model.compile("adam", "mse")
-    x = random_normal((8, 8, 8, 2))
-    history = model.fit(x, np.ones((8, 1)), epochs=2, verbose=0)
-    assert np.isfinite(history.history["loss"]).all()
-    loaded = save_and_load(model, tmp_path)
-    assert isinstance(loaded.layers[1], FilterResponseNormalization)
-    np.testing.assert_allclose(to_numpy(loaded(x)), to_numpy(model(x)), rtol=1e-5, atol=1e-6)
-
-
-def test_config_round_trip():
-    layer = FilterResponseNormalization(
-        epsilon=1e-4,
-        axis=[2, 3],
-        beta_initializer="random_normal",
-        gamma_regularizer="l2",
-        beta_constraint="non_neg",
-        learned_epsilon=True,
-        learned_epsilon_constraint="non_neg",
-        tlu=True,
-        tau_initializer="ones",
-        tau_regularizer="l1",
-        tau_constraint="max_norm",
-        name="frn",
-    )
-    config = layer.get_config()
-    json.dumps(config)
-    again = FilterResponseNormalization.from_config(config)
-    assert again.get_config() == config
-    serialized = keras.saving.serialize_keras_object(layer)
-    assert serialized["registered_name"] == "keras_norms>FilterResponseNormalization"
-    restored = keras.saving.deserialize_keras_object(serialized)
-    assert restored.get_config() == config
-
-
 def test_tensorflow_addons_config_loads():
     # As tensorflow-addons 0.23 wrote it under Keras 2.
     config = {
@@ -241,7 +195,8 @@ def test_compute_output_shape_builds_as_keras_2_did():
 
 
 @pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
-def test_mixed_precision(policy):
+def test_mixed_precision_matches_numpy_where_squares_overflow(policy):
+    # Output and weight dtypes under each policy: test_conformance.py.
     keras.config.set_dtype_policy(policy)
     try:
         layer = FilterResponseNormalization(learned_epsilon=True, tlu=True)
@@ -251,8 +206,6 @@ def test_mixed_precision(policy):
         y = layer(keras.ops.cast(x, half))
     finally:
         keras.config.set_dtype_policy("float32")
-    assert keras.backend.standardize_dtype(y.dtype) == half
-    assert all(w.dtype == "float32" for w in layer.weights)
     x_half = to_numpy(keras.ops.cast(keras.ops.cast(x, half), "float32"))
     expected = frn(x_half, (1, 2), 1.0, 0.0, epsilon=1e-6 + 1e-4, tau=0.0)
     bits = 8 if half == "bfloat16" else 11

@@ -9,10 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import keras_norms
 from keras_norms import InstanceNormalization
 from tests.layers import references
-from tests.layers.backend_utils import gradients, random_normal, save_and_load
+from tests.layers.backend_utils import gradients, random_normal
 
 random = functools.partial(random_normal, loc=1.5, scale=2.0)
 
@@ -218,16 +217,14 @@ def test_weight_names_with_tracking():
 
 
 @pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
-def test_mixed_precision(policy):
+def test_mixed_precision_matches_numpy_near_1e4(policy):
+    # Output and weight dtypes under each policy: test_conformance.py.
     half = policy.split("_")[1]
     x = random((2, 8, 8, 3), loc=1e4, scale=30.0)
     layer = InstanceNormalization(dtype=policy, track_running_stats=True)
 
     y = layer(x.astype(half), training=True)
 
-    assert keras.backend.standardize_dtype(y.dtype) == half
-    for weight in layer.weights:
-        assert weight.dtype == "float32"
     y = keras.ops.convert_to_numpy(keras.ops.cast(y, "float32"))
     assert np.all(np.isfinite(y))
     x_half = keras.ops.convert_to_numpy(keras.ops.cast(keras.ops.cast(x, half), "float32"))
@@ -255,61 +252,6 @@ def test_fit_at_batch_size_one_with_unknown_spatial_dimensions(jit_compile):
     assert np.all(np.isfinite(history.history["loss"]))
     assert history.history["loss"][-1] < history.history["loss"][0]
     assert model.predict(random((2, 5, 7, 1)), verbose=0).shape == (2, 5, 7, 1)
-
-
-def test_save_and_load_keras_file(tmp_path):
-    model = generator(InstanceNormalization(track_running_stats=True))
-    x = random((2, 6, 6, 1))
-    model(x, training=True)
-
-    loaded = save_and_load(model, tmp_path)
-
-    assert isinstance(loaded.layers[2], keras_norms.InstanceNormalization)
-    np.testing.assert_allclose(
-        keras.ops.convert_to_numpy(loaded(x)),
-        keras.ops.convert_to_numpy(model(x)),
-        rtol=1e-6,
-    )
-
-
-def test_get_config_round_trips_every_argument():
-    arguments = dict(
-        axis=1,
-        epsilon=1e-5,
-        center=False,
-        scale=True,
-        beta_initializer="ones",
-        gamma_initializer="random_uniform",
-        beta_regularizer="l1",
-        gamma_regularizer="l2",
-        beta_constraint="non_neg",
-        gamma_constraint="unit_norm",
-        track_running_stats=True,
-        momentum=0.9,
-    )
-    layer = InstanceNormalization(**arguments)
-    config = layer.get_config()
-    restored = InstanceNormalization.from_config(config)
-
-    assert restored.get_config() == config
-    for name in ("axis", "epsilon", "center", "scale", "track_running_stats", "momentum"):
-        assert config[name] == arguments[name]
-    assert isinstance(restored.gamma_initializer, keras.initializers.RandomUniform)
-    assert isinstance(restored.beta_regularizer, keras.regularizers.L1)
-    assert isinstance(restored.gamma_constraint, keras.constraints.UnitNorm)
-
-
-def test_drop_in_for_tensorflow_addons_usage():
-    # The arguments tfa.layers.InstanceNormalization users passed.
-    layer = InstanceNormalization(
-        axis=3,
-        center=True,
-        scale=True,
-        beta_initializer="random_uniform",
-        gamma_initializer="random_uniform",
-    )
-    y = layer(random((2, 4, 4, 3)))
-    assert tuple(y.shape) == (2, 4, 4, 3)
 
 
 @pytest.mark.parametrize(

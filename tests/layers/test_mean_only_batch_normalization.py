@@ -8,9 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import keras_norms
-from keras_norms import MeanOnlyBatchNormalization
-from tests.layers.backend_utils import gradients, random_normal, save_and_load, to_numpy
+from keras_norms import MeanOnlyBatchNormalization, WeightNormalization
+from tests.layers.backend_utils import gradients, random_normal, to_numpy
 
 random_inputs = functools.partial(random_normal, loc=3.0, scale=2.0)
 
@@ -69,46 +68,34 @@ def test_mask_leaves_positions_out_of_the_mean():
     np.testing.assert_allclose(to_numpy(layer.moving_mean), x[mask].mean(axis=0), rtol=1e-5)
 
 
-def test_mixed_precision():
+def test_mixed_float16_output_is_centred():
+    # Output and weight dtypes under each policy: test_conformance.py.
     keras.config.set_dtype_policy("mixed_float16")
     try:
         layer = MeanOnlyBatchNormalization()
         x = random_inputs((32, 4), loc=300.0)
         y = layer(x, training=True)
-        assert keras.backend.standardize_dtype(y.dtype) == "float16"
-        assert keras.backend.standardize_dtype(layer.beta.dtype) == "float32"
-        assert layer.moving_mean.dtype == "float32"
         np.testing.assert_allclose(to_numpy(y).astype(np.float64).mean(axis=0), 0.0, atol=0.05)
     finally:
         keras.config.set_dtype_policy("float32")
 
 
-def test_fit_and_round_trip(tmp_path):
+def test_compiled_fit_after_weight_norm_with_unknown_spatial_dimensions():
+    # The pairing of the weight normalization paper, as the experiments build
+    # it; saving it is test_conformance.py's.
     x = random_inputs((32, 6, 6, 2))
     model = keras.Sequential(
         [
             keras.Input((None, None, 2)),
-            keras_norms.WeightNormalization(keras.layers.Conv2D(4, 3, use_bias=False)),
-            keras_norms.MeanOnlyBatchNormalization(name="mobn"),
+            WeightNormalization(keras.layers.Conv2D(4, 3, use_bias=False)),
+            MeanOnlyBatchNormalization(name="mobn"),
             keras.layers.GlobalAveragePooling2D(),
         ]
     )
     model.compile("adam", "mse", jit_compile=True)
-    model.fit(x, np.zeros((32, 4)), batch_size=16, epochs=1, verbose=0)
+    history = model.fit(x, np.zeros((32, 4)), batch_size=16, epochs=1, verbose=0)
+    assert np.all(np.isfinite(history.history["loss"]))
     assert np.any(to_numpy(model.get_layer("mobn").moving_mean) != 0.0)
-    loaded = save_and_load(model, tmp_path)
-    assert isinstance(loaded.get_layer("mobn"), MeanOnlyBatchNormalization)
-    np.testing.assert_allclose(to_numpy(loaded(x)), to_numpy(model(x)), atol=1e-6)
-
-
-def test_get_config_round_trip():
-    layer = MeanOnlyBatchNormalization(
-        axis=1, momentum=0.5, center=False, beta_regularizer="l2", name="m"
-    )
-    config = layer.get_config()
-    assert MeanOnlyBatchNormalization.from_config(config).get_config() == config
-    assert config["axis"] == 1 and config["momentum"] == 0.5
-    assert config["center"] is False
 
 
 def test_without_center_has_no_beta():
