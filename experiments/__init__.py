@@ -1,6 +1,6 @@
 """The keras-norms experiment suite: `python -m experiments --help`, or
 `experiments.compare` from Python."""
 
-from experiments.api import compare
+from .api import compare
 
 __all__ = ["compare"]

@@ -1,5 +1,5 @@
 import sys
 
-from experiments.cli import entry
+from .cli import entry
 
 sys.exit(entry())

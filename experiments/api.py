@@ -94,11 +94,11 @@ def compare(
     """
     import mlflow
 
-    from experiments import arguments, execution
-    from experiments.config import base_config
-    from experiments.errors import SweepError
-    from experiments.tasks import TASKS
-    from experiments.tracking import store
+    from . import arguments, execution
+    from .config import base_config
+    from .errors import SweepError
+    from .tasks import TASKS
+    from .tracking import store
 
     task = TASKS["custom"]
     if from_logits not in (None, True, False):
@@ -174,7 +174,7 @@ def _results(runs, norms):
 
 
 def _model_source(build_fn):
-    from experiments.tasks.custom import register_build_function
+    from .tasks.custom import register_build_function
 
     if callable(build_fn):
         return register_build_function(build_fn)
@@ -190,7 +190,7 @@ def _saved_arrays(data):
     """`data` (four arrays) in a `.npz` file named by their digest; its path."""
     import numpy as np
 
-    from experiments import paths
+    from . import paths
 
     if isinstance(data, dict):
         missing = [name for name in _ARRAYS if name not in data]
@@ -251,7 +251,7 @@ def _optional(name, value, parse):
 
 def _seeds(seeds):
     """A count N (seeds 0..N-1) or the seeds themselves, as `--seeds`."""
-    from experiments import arguments
+    from . import arguments
 
     if isinstance(seeds, (int, str)):
         return _checked("seeds", seeds, arguments.seeds)

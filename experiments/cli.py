@@ -18,14 +18,15 @@ import time
 import urllib.request
 from pathlib import Path
 
-from experiments import arguments, paths
-from experiments.config import COMMON_SETTINGS, base_config, task_options
-from experiments.errors import ExperimentError, SweepError, TrackingError
-from experiments.tasks import TASKS
-from experiments.tasks.loop import STEPS_PER_EXECUTION, loop_params
+from . import arguments, paths
+from .config import COMMON_SETTINGS, base_config, task_options
+from .errors import ExperimentError, SweepError, TrackingError
+from .tasks import TASKS
+from .tasks.loop import STEPS_PER_EXECUTION, loop_params
 
 SCRIPT = "keras-norms-experiments"
-PROG = SCRIPT if os.path.basename(sys.argv[0]) == SCRIPT else "python -m experiments"
+# `experiments` in a checkout, `keras_norms_experiments` installed from the wheel.
+PROG = SCRIPT if os.path.basename(sys.argv[0]) == SCRIPT else f"python -m {__package__}"
 # `--seeds` means the same in sweep and study.
 SEEDS_HELP = (
     "N runs seeds 0..N-1; a comma-separated list runs those seeds, e.g. 0,4,7 "
@@ -217,7 +218,7 @@ def _engine(args, tasks):
 
     Each trial asks for the memory the largest of `tasks` needs (their
     `trial_memory_bytes`) unless `--memory-per-trial` says."""
-    from experiments import engine
+    from . import engine
 
     address = args.ray_address or os.environ.get("RAY_ADDRESS")
     memory = args.memory_per_trial or max(task.trial_memory_bytes for task in tasks)
@@ -242,8 +243,8 @@ def _engine(args, tasks):
 
 
 def _check_store_reaches_every_machine():
-    from experiments import engine
-    from experiments.tracking import store
+    from . import engine
+    from .tracking import store
 
     machines = engine.machines()
     if store.sqlite_path(store.tracking_uri()) is not None and machines > 1:
@@ -291,7 +292,7 @@ def _base_config(task, args):
 
 def _open_and_prepare(task, config, experiment):
     """Everything that can fail before training, checked before anything is logged."""
-    from experiments.tracking import store
+    from .tracking import store
 
     store.open_store()
     task.prepare(config)
@@ -300,7 +301,7 @@ def _open_and_prepare(task, config, experiment):
 
 def cmd_run(argv):
     task, args, parser = _parse_task_args("run", "Train and evaluate one configuration.", argv)
-    from experiments import execution
+    from . import execution
 
     try:
         config = task.configure({**_base_config(task, args), "norm": args.norm, "seed": args.seed})
@@ -327,7 +328,7 @@ def cmd_sweep(argv):
         "lr": args.lrs or [base["lr"]],
         "norm": args.norms,
     }
-    from experiments import execution
+    from . import execution
 
     study = args.study or _default_study("sweep")
     with _engine(args, [task]) as connect:
@@ -342,7 +343,7 @@ def cmd_sweep(argv):
 def _prepared_sweep(task, base, grid, experiment, study, refuse, resume=False):
     """The `execution.Sweep` of the grid, every configuration checked and the
     data prepared (before any run is logged, and before any trial starts)."""
-    from experiments import execution
+    from . import execution
 
     try:
         configs = execution.sweep_configs(task, base, grid)
@@ -382,8 +383,8 @@ def cmd_report(argv):
 
 
 def print_report(out, experiment=None, study=None):
-    from experiments.report import writer
-    from experiments.tracking import store
+    from .report import writer
+    from .tracking import store
 
     store.open_store()
     path, tables = writer.write_report(TASKS, out, experiment=experiment, study=study)
@@ -391,7 +392,7 @@ def print_report(out, experiment=None, study=None):
 
 
 def ui_command(port):
-    from experiments.tracking import store
+    from .tracking import store
 
     # One worker: the UI serves one person, and this machine may have 2 cores.
     return [
@@ -432,7 +433,7 @@ def _answers(url):
 
 
 def cmd_ui(argv):
-    from experiments.tracking.runs import Terminated
+    from .tracking.runs import Terminated
 
     parser = argparse.ArgumentParser(
         prog=f"{PROG} ui",
@@ -440,7 +441,7 @@ def cmd_ui(argv):
     )
     parser.add_argument("--port", type=arguments.port, default=5000, help="1-65535 (default: 5000)")
     args = parser.parse_args(argv)
-    from experiments.tracking import store
+    from .tracking import store
 
     store.open_store()  # creates the local store if needed; refuses an unusable one
     if not _port_free(args.port):
@@ -506,7 +507,7 @@ def cmd_quick(argv):
     add_loop_arguments(parser)
     args = parser.parse_args(argv)
     loop = _loop(args)
-    from experiments import execution
+    from . import execution
 
     study = _default_study("quick")
     start = time.perf_counter()
@@ -544,7 +545,7 @@ def _seeds_text(seeds):
 
 
 def cmd_study(argv):
-    from experiments.studies import SCALES, STUDIES
+    from .studies import SCALES, STUDIES
 
     parser = argparse.ArgumentParser(
         prog=f"{PROG} study",
@@ -586,8 +587,8 @@ def cmd_study(argv):
         help=f"default: {paths.reports_dir() / 'studies'}",
     )
     args = parser.parse_args(argv)
-    from experiments.studies import report, runner
-    from experiments.tracking import store
+    from .studies import report, runner
+    from .tracking import store
 
     chosen = STUDIES if args.name == "all" else {args.name: STUDIES[args.name]}
     for study in chosen.values():
@@ -629,7 +630,7 @@ def cmd_study(argv):
 
 
 def cmd_server(argv):
-    from experiments.tracking import server
+    from .tracking import server
 
     parser = argparse.ArgumentParser(
         prog=f"{PROG} server",
@@ -663,7 +664,7 @@ def cmd_server(argv):
     )
     args = parser.parse_args(argv)
     server.check_exposure(args.host, args.auth)
-    from experiments.tracking import store
+    from .tracking import store
 
     uri = args.backend_store_uri or store.tracking_uri()
     if uri.startswith(("http:", "https:")):  # that points at a server: serve the local store
@@ -705,7 +706,7 @@ EXIT_SIGINT, EXIT_SIGTERM = 130, 143
 
 
 def main(argv=None):
-    from experiments.tracking import runs
+    from .tracking import runs
 
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = argparse.ArgumentParser(

@@ -9,7 +9,7 @@ command or a study's grid sets, and what `Task.configure` completes.
 import argparse
 from pathlib import Path
 
-from experiments.tasks.loop import loop_params, task_loop
+from .tasks.loop import loop_params, task_loop
 
 # The options every task has, given on the command line as --epochs, ...
 COMMON_SETTINGS = ("epochs", "batch_size", "lr", "train_size")
@@ -33,7 +33,7 @@ def base_config(
     option left unset takes the task's setting where it has one, since its
     default may differ under `quick`.
     """
-    from experiments.tracking.runs import software_versions
+    from .tracking.runs import software_versions
 
     settings = {**task.settings, **(task.quick_settings if quick else {})}
     settings.update({name: value for name, value in (common or {}).items() if value is not None})

@@ -23,8 +23,8 @@ import itertools
 import math
 import os
 
-from experiments import machine
-from experiments.errors import ExperimentError
+from . import machine
+from .errors import ExperimentError
 
 # Attempts after the first of a trial whose worker died.
 MAX_RETRIES = 2

@@ -27,8 +27,8 @@ from mlflow.entities import Param, RunTag
 from mlflow.tracking.context.registry import resolve_tags
 from mlflow.utils.mlflow_tags import MLFLOW_RUN_NOTE
 
-from experiments.errors import SweepError, TrainingDiverged
-from experiments.tracking.runs import Heartbeat, live_tags, tracked_run
+from .errors import SweepError, TrainingDiverged
+from .tracking.runs import Heartbeat, live_tags, tracked_run
 
 DIGEST_TAG = "config_digest"
 
@@ -167,7 +167,7 @@ def train_trial(trial):
     An earlier attempt at the same configuration whose worker died (this is
     Ray's retry) left its run RUNNING: it ends KILLED first, with the reason.
     """
-    from experiments.tasks import TASKS
+    from .tasks import TASKS
 
     # The driver opened and checked the store; a busy server gets MLflow's own retries.
     mlflow.set_tracking_uri(trial.tracking_uri)
@@ -346,7 +346,7 @@ def _in_process(trials, tasks):
 def _on_ray(trials, resources):
     """Trains `trials` as Ray tasks, all submitted at once; yields
     `(trial, run id or None, error)` as each ends."""
-    from experiments import engine
+    from . import engine
 
     for trial, run_id, error in engine.run_trials(train_trial, trials, resources):
         if isinstance(error, engine.TrialLost):

@@ -66,6 +66,23 @@ USES_EVERY_LAYER = textwrap.dedent(
 )
 
 
+# Modules of the suite that need only the standard library and Keras.
+IMPORTS_THE_SUITE = textwrap.dedent(
+    """
+    import importlib.util
+    import sys
+
+    from keras_norms_experiments import arguments, errors
+    from keras_norms_experiments.models import norms
+
+    assert "experiments" not in sys.modules
+    assert importlib.util.find_spec("experiments") is None
+    assert norms.check_norm("batch") == "batch"
+    print("the suite imports as keras_norms_experiments")
+    """
+)
+
+
 def _pins(*names):
     """`name==version` for `names`, from constraints.txt."""
     pins = {}
@@ -94,26 +111,29 @@ def test_wheel_installs_alone_and_every_layer_works(tmp_path):
         metadata = archive.read(
             next(n for n in names if n.endswith(".dist-info/METADATA"))
         ).decode()
+    # No top-level `experiments` to shadow a user's own module of that name.
     assert {n.split("/")[0] for n in names} == {
         "keras_norms",
-        "experiments",
+        "keras_norms_experiments",
         wheel.name.split("-py3")[0] + ".dist-info",
     }
-    # The experiment suite travels with the library, with its console script.
+    # The experiment suite travels with the library under its own name, with
+    # its console script.
     for module in (
-        "experiments/__main__.py",
-        "experiments/cli.py",
-        "experiments/tasks/cnn.py",
-        "experiments/tracking/store.py",
-        "experiments/report/tables.py",
-        "experiments/data/idx.py",
+        "keras_norms/kernels/__init__.py",
+        "keras_norms_experiments/__main__.py",
+        "keras_norms_experiments/cli.py",
+        "keras_norms_experiments/tasks/cnn.py",
+        "keras_norms_experiments/tracking/store.py",
+        "keras_norms_experiments/report/tables.py",
+        "keras_norms_experiments/data/idx.py",
     ):
         assert module in names, module
     with zipfile.ZipFile(wheel) as archive:
         entry_points = archive.read(
             next(n for n in names if n.endswith(".dist-info/entry_points.txt"))
         ).decode()
-    assert "keras-norms-experiments = experiments.cli:entry" in entry_points
+    assert "keras-norms-experiments = keras_norms_experiments.cli:entry" in entry_points
     assert "Requires-Dist: keras>=3.6" in metadata
     assert "Requires-Python: >=3.10" in metadata
     assert "Classifier: Framework :: Keras" in metadata
@@ -137,3 +157,6 @@ def test_wheel_installs_alone_and_every_layer_works(tmp_path):
         env={**env, "KERAS_BACKEND": "jax"},
     )
     assert "used every layer" in out
+    # The installed suite imports by its own name, and nothing as `experiments`.
+    out = _run([python, "-c", IMPORTS_THE_SUITE], cwd=work, env={**env, "KERAS_BACKEND": "jax"})
+    assert "the suite imports as keras_norms_experiments" in out

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from experiments.data.images import ImageData, batched, check_sizes
-from experiments.errors import DataError
+from ..errors import DataError
+from .images import ImageData, batched, check_sizes
 
 ARRAYS = ("x_train", "y_train", "x_test", "y_test")
 

@@ -23,8 +23,8 @@ import threading
 import urllib.parse
 from pathlib import Path
 
-from experiments.data.idx import IDX_BUILDERS, IDX_FILES
-from experiments.errors import DataError
+from ..errors import DataError
+from .idx import IDX_BUILDERS, IDX_FILES
 
 
 @dataclasses.dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 import keras
 
-from experiments.models.norms import apply, check_norm, uses_bias
+from .norms import apply, check_norm, uses_bias
 
 STAGE_WIDTHS = (16, 32, 64)
 

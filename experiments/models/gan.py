@@ -11,7 +11,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from experiments.models.norms import DISCRIMINATOR_NORMS, apply, check_norm, uses_bias
+from .norms import DISCRIMINATOR_NORMS, apply, check_norm, uses_bias
 
 LATENT_DIM = 64
 

@@ -19,7 +19,7 @@ forget gate's bias starts at 1.
 import keras
 from keras import ops
 
-from experiments.models.norms import BATCH_MOMENTUM
+from .norms import BATCH_MOMENTUM
 
 CELL_NORMS = ("batch", "layer")
 BN_GAMMA = 0.1  # Cooijmans et al.: a small initial gain keeps the gates unsaturated

@@ -24,8 +24,8 @@ left out of the instance and batch statistics and skipped by the recurrence.
 
 import keras
 
-from experiments.models.lstm_cells import NormalizedLSTMCell
-from experiments.models.norms import RECURRENT_NORMS, RNN_NORMS, apply, check_norm, uses_bias
+from .lstm_cells import NormalizedLSTMCell
+from .norms import RECURRENT_NORMS, RNN_NORMS, apply, check_norm, uses_bias
 
 CELLS = {"lstm": keras.layers.LSTM, "gru": keras.layers.GRU}
 

@@ -13,7 +13,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from experiments.models.norms import apply, check_norm, uses_bias
+from .norms import apply, check_norm, uses_bias
 
 
 def _conv_norm(x, kind, filters, size, strides, norm, seed, name, activation=None):

@@ -12,9 +12,9 @@ import dataclasses
 import math
 import statistics
 
-from experiments.models.norms import NORMS
-from experiments.tasks.loop import LOOP_PARAMS
-from experiments.tracking.runs import VERSION_PARAMS
+from ..models.norms import NORMS
+from ..tasks.loop import LOOP_PARAMS
+from ..tracking.runs import VERSION_PARAMS
 
 # Params that never define a configuration: what is compared, repeated or recorded.
 NOT_CONFIGURATION = {"norm", "seed", "task", "data_dir", *VERSION_PARAMS, *LOOP_PARAMS}

@@ -15,8 +15,8 @@ from pathlib import Path
 import mlflow
 import pandas
 
-from experiments.errors import ReportError
-from experiments.report import plots, tables
+from ..errors import ReportError
+from . import plots, tables
 
 TRAINING_RUNS = "tags.run_kind = 'train'"
 

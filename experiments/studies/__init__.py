@@ -1,8 +1,8 @@
 """The studies: each puts one of the literature's claims about normalization to the
 test as a grid of runs, with a verdict per claim (see `experiments.studies.base`)."""
 
-from experiments.studies import batch_size, batch_size_gn, bn_lr, gan_d, rnn, translate
-from experiments.studies.base import SCALES  # noqa: F401 (the command line's choices)
+from . import batch_size, batch_size_gn, bn_lr, gan_d, rnn, translate
+from .base import SCALES  # noqa: F401 (the command line's choices)
 
 STUDIES = {
     study.name: study

@@ -10,7 +10,7 @@ are unchanged by it and run at one level. `batch-size-gn` is the paper's own
 protocol, where the SGD batch changes with the statistics batch.
 """
 
-from experiments.studies.base import Claim, Level, Scale, Study, Variant
+from .base import Claim, Level, Scale, Study, Variant
 
 SOURCE = "Wu & He 2018, ImageNet ResNet-50 val error by images per GPU"
 SGD_BATCH = 32

@@ -5,8 +5,8 @@ compared with each other norm's (difference in differences), since the step
 count and the learning rate change with the batch for every norm alike.
 """
 
-from experiments.studies.base import Claim, Level, Scale, Study, Variant
-from experiments.studies.batch_size import CHANCE, SOURCE
+from .base import Claim, Level, Scale, Study, Variant
+from .batch_size import CHANCE, SOURCE
 
 NORMS = ("batch", "batch_renorm", "group", "layer", "instance", "weight", "weight_meanbn")
 # SGD with momentum 0.9, as in the paper, at 0.025 for a batch of 32 (CIFAR

@@ -3,7 +3,7 @@ it at each one's best rate (Ioffe & Szegedy 2015, the Inception table), with
 SGD and momentum; the paper's sigmoid network without shortcuts beside the
 residual one."""
 
-from experiments.studies.base import BEST, Claim, Level, Scale, Study, Variant
+from .base import BEST, Claim, Level, Scale, Study, Variant
 
 SOURCE = "Ioffe & Szegedy 2015, ImageNet Inception table"
 WN_SOURCE = "Salimans & Kingma 2016, CIFAR-10 table"

@@ -2,7 +2,7 @@
 (Miyato et al. 2018, the spectral-norm paper's table of discriminator norms),
 under two of that paper's Adam settings."""
 
-from experiments.studies.base import Claim, Level, Scale, Study, Variant
+from .base import Claim, Level, Scale, Study, Variant
 
 SOURCE = "Miyato et al. 2018, CIFAR-10 standard CNN, discriminator normalizations"
 D_NORMS = ("none", "batch", "layer", "weight", "spectral")

@@ -16,13 +16,13 @@ from pathlib import Path
 import mlflow
 import pandas
 
-from experiments import paths
-from experiments.report import plots, tables
-from experiments.report.writer import markdown_table, reported_runs, slug
-from experiments.studies import runner, verdict
-from experiments.studies.base import BEST
-from experiments.tasks import TASKS
-from experiments.tracking import store
+from .. import paths
+from ..report import plots, tables
+from ..report.writer import markdown_table, reported_runs, slug
+from ..tasks import TASKS
+from ..tracking import store
+from . import runner, verdict
+from .base import BEST
 
 PAGE = "studies.md"
 REFERENCES = "../references.md"  # the papers' tables, from the page in docs/studies/

@@ -2,7 +2,7 @@
 and on sequential and permuted sequential Fashion-MNIST, with batch and layer norm
 both on the input projection and inside the LSTM cell as their papers place them."""
 
-from experiments.studies.base import Claim, Level, Scale, Study, Variant
+from .base import Claim, Level, Scale, Study, Variant
 
 WN = "Salimans & Kingma 2016 (RNNs: DRAW)"
 BN_LSTM = "Cooijmans et al. 2017, BN-LSTM, (permuted) sequential MNIST"

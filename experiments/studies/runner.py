@@ -7,9 +7,9 @@ params (the software versions aside) and ended FINISHED, or FAILED tagged
 the rest, under a new parent run.
 """
 
-from experiments.tasks import TASKS
-from experiments.tasks.loop import LOOP_PARAMS
-from experiments.tracking.runs import VERSION_PARAMS
+from ..tasks import TASKS
+from ..tasks.loop import LOOP_PARAMS
+from ..tracking.runs import VERSION_PARAMS
 
 # Params that record how a run ran, not which configuration it is.
 _NOT_IDENTIFYING = {*VERSION_PARAMS, *LOOP_PARAMS}
@@ -19,7 +19,7 @@ def study_configs(study, scale, seeds, data_dir=None, loop=None):
     """Every configuration of `study`'s grid at `scale` for each of `seeds`,
     completed by the task's `configure`; seeds vary slowest, variants fastest,
     so an interrupted study leaves whole seeds done."""
-    from experiments.config import base_config
+    from ..config import base_config
 
     task = TASKS[study.task]
     spec = study.scale(scale)
@@ -82,7 +82,7 @@ def train(task, configs, grid, experiment, study_name, resources=None, verbose=F
     """Trains `configs` as one sweep (children of one parent run), on Ray with
     `resources` (`engine.Resources`), else here one after the other: the one
     place a study meets the sweep engine."""
-    from experiments import execution
+    from .. import execution
 
     [parent_id] = execution.run_sweeps(
         [execution.Sweep(task, configs, grid, experiment, study_name)], resources, verbose
@@ -96,8 +96,8 @@ def run_study(study, scale, seeds, connect=lambda: None, data_dir=None, loop=Non
     one after the other), with the training loop `loop`
     (`experiments.tasks.loop.loop_params`), `verbose` as
     `execution.run_sweeps` has it; returns (done before, trained)."""
-    from experiments.report.writer import reported_runs
-    from experiments.tracking import store
+    from ..report.writer import reported_runs
+    from ..tracking import store
 
     task = TASKS[study.task]
     configs = study_configs(study, scale, seeds, data_dir, loop)

@@ -2,7 +2,7 @@
 and batch norm scored with its moving statistics and with the test batch's own
 (the pix2pix question; Ulyanov et al. 2016; Isola et al. 2017)."""
 
-from experiments.studies.base import Claim, Level, Scale, Study, Variant
+from .base import Claim, Level, Scale, Study, Variant
 
 IN = "Ulyanov et al. 2016 (qualitative)"
 PIX2PIX = "Isola et al. 2017"

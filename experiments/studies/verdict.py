@@ -55,7 +55,7 @@ import statistics
 
 from scipy import optimize, stats
 
-from experiments.studies.base import OUTCOMES
+from .base import OUTCOMES
 
 CONFIDENCE = 0.95
 ALPHA = 1 - CONFIDENCE

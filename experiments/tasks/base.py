@@ -62,7 +62,7 @@ imports every task to build `--help`.
 
 import dataclasses
 
-from experiments import arguments
+from .. import arguments
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,7 +130,7 @@ class Task:
 
     def prepare(self, config):
         """Makes the data of `config` available, or raises saying how to get it."""
-        from experiments.data.images import check_split_sizes, prepared_builder
+        from ..data.images import check_split_sizes, prepared_builder
 
         check_split_sizes(prepared_builder(config["dataset"], config["data_dir"]), config)
 
@@ -164,7 +164,7 @@ class Task:
         """`model.fit` for `config["epochs"]` epochs, logging every epoch's metrics
         (`keras_logging.EpochLogger`, with `optimizers` as there), under the
         divergence policy; returns the history."""
-        from experiments.tracking import keras_logging
+        from ..tracking import keras_logging
 
         monitor = keras_logging.DivergenceMonitor()
         history = model.fit(
@@ -200,8 +200,8 @@ class Task:
         epoch's as the logged model's too; returns the final metrics."""
         import mlflow
 
-        from experiments.report import plots
-        from experiments.tracking import keras_logging
+        from ..report import plots
+        from ..tracking import keras_logging
 
         if test is not None:
             scores = model.evaluate(test, return_dict=True, verbose=0)
@@ -240,7 +240,7 @@ def load_logged_images(config, splits=("train", "val", "test")):
     Returns `experiments.data.images.load_images`'s result for the run's dataset,
     batch size, seed, split sizes and data directory.
     """
-    from experiments.data.images import load_images
+    from ..data.images import load_images
 
     data = load_images(
         config["dataset"],
@@ -260,7 +260,7 @@ def log_data(data, splits=("train", "val", "test")):
     inputs, and where the examples are read from as its `data_source` tag."""
     import mlflow
 
-    from experiments.tracking import runs
+    from ..tracking import runs
 
     mlflow.set_tag("data_source", data.source)
     for split in splits:

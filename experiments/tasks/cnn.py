@@ -2,11 +2,11 @@
 
 import math
 
-from experiments import arguments
-from experiments.models.norms import NORMS
-from experiments.tasks.base import Task, example_inputs, load_logged_images
-from experiments.tasks.loop import compile_arguments
-from experiments.tasks.schedule import add_schedule_argument, learning_rate
+from .. import arguments
+from ..models.norms import NORMS
+from .base import Task, example_inputs, load_logged_images
+from .loop import compile_arguments
+from .schedule import add_schedule_argument, learning_rate
 
 
 class CnnTask(Task):
@@ -91,7 +91,7 @@ class CnnTask(Task):
         # TensorFlow is imported here, not at module level: --help stays fast.
         import keras
 
-        from experiments.models.cnn import build_cnn
+        from ..models.cnn import build_cnn
 
         keras.utils.set_random_seed(config["seed"])
         data = load_logged_images(config)

@@ -23,13 +23,13 @@ import re
 import sys
 from pathlib import Path
 
-from experiments import arguments
-from experiments.errors import ModelError
-from experiments.models import norms
-from experiments.models.norms import NORMS
-from experiments.tasks.base import Task, example_inputs, load_logged_images, log_data
-from experiments.tasks.cnn import CnnTask
-from experiments.tasks.loop import compile_arguments
+from .. import arguments
+from ..errors import ModelError
+from ..models import norms
+from ..models.norms import NORMS
+from .base import Task, example_inputs, load_logged_images, log_data
+from .cnn import CnnTask
+from .loop import compile_arguments
 
 _TFDS_NAME = re.compile(r"[a-z0-9_]+(/[A-Za-z0-9_.+-]+)?(:[0-9.*]+)?")
 _BUILD_SPEC = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
@@ -175,10 +175,10 @@ class CustomTask(Task):
     def _shapes(self, config):
         """(input shape, number of classes) of the run's data, its sizes checked."""
         if config["data"]:
-            from experiments.data.arrays import check_npz_sizes, input_shape_and_classes
+            from ..data.arrays import check_npz_sizes, input_shape_and_classes
 
             return input_shape_and_classes(check_npz_sizes(config["data"], config))
-        from experiments.data.images import (
+        from ..data.images import (
             check_split_sizes,
             classification_shapes,
             prepared_builder,
@@ -247,7 +247,7 @@ class CustomTask(Task):
 
         keras.utils.set_random_seed(config["seed"])
         if config["data"]:
-            from experiments.data.arrays import load_npz
+            from ..data.arrays import load_npz
 
             data = load_npz(
                 config["data"],
@@ -259,7 +259,7 @@ class CustomTask(Task):
             )
             log_data(data)
         else:
-            from experiments.data.images import prepared_builder
+            from ..data.images import prepared_builder
 
             builder = prepared_builder(config["dataset"], config["data_dir"])
             data = load_logged_images(_with_val_count(config, builder))
@@ -360,7 +360,7 @@ def _check_compiled(model, config):
 def _with_val_count(config, builder):
     """`config` with its `val_size` as a count of the tfds `builder`'s training
     examples (a fraction taken of them)."""
-    from experiments.data.arrays import validation_count
+    from ..data.arrays import validation_count
 
     total = builder.info.splits["train"].num_examples
     return {**config, "val_size": validation_count(config["val_size"], total)}

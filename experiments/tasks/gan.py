@@ -8,10 +8,10 @@ report and the MLflow UI group runs by the pair.
 
 import argparse
 
-from experiments import arguments
-from experiments.models.norms import DISCRIMINATOR_NORMS, NORMS
-from experiments.tasks.base import Task, load_logged_images
-from experiments.tasks.loop import compile_arguments
+from .. import arguments
+from ..models.norms import DISCRIMINATOR_NORMS, NORMS
+from .base import Task, load_logged_images
+from .loop import compile_arguments
 
 SAMPLE_GRID = 8  # an 8x8 grid of samples from fixed noise at each epoch
 # The final `fid_last` and `kid_last` average the last scores: one score of a
@@ -150,10 +150,10 @@ class GanTask(Task):
         import mlflow
         import numpy as np
 
-        from experiments.models.gan import GAN, build_discriminator, build_generator, fixed_noise
-        from experiments.report import plots
-        from experiments.tasks.gan_metrics import Scorer
-        from experiments.tracking import keras_logging
+        from ..models.gan import GAN, build_discriminator, build_generator, fixed_noise
+        from ..report import plots
+        from ..tracking import keras_logging
+        from .gan_metrics import Scorer
 
         extractor = _feature_extractor(config)  # before seeding: training it seeds Keras
         keras.utils.set_random_seed(config["seed"])
@@ -228,7 +228,7 @@ class GanTask(Task):
 
 def _feature_extractor(config):
     """The cached Fashion-MNIST feature classifier, trained on first use."""
-    from experiments import paths
-    from experiments.tasks import gan_metrics
+    from .. import paths
+    from . import gan_metrics
 
     return gan_metrics.load_feature_extractor(paths.cache_dir(), data_dir=config["data_dir"])

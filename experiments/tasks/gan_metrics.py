@@ -172,7 +172,7 @@ def load_feature_extractor(cache_dir, train_data=None, epochs=3, seed=0, data_di
     if path.exists():
         return FeatureExtractor(keras.models.load_model(path, compile=False))
     if train_data is None:
-        from experiments.data.images import load_images
+        from ..data.images import load_images
 
         train_data = load_images(
             "fashion_mnist", batch_size=128, seed=seed, data_dir=data_dir

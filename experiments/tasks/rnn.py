@@ -2,11 +2,11 @@
 
 import math
 
-from experiments import arguments
-from experiments.models.norms import RECURRENT_NORMS, RNN_NORMS
-from experiments.tasks.base import ReportView, Task, example_inputs, load_logged_images
-from experiments.tasks.loop import compile_arguments
-from experiments.tasks.schedule import add_schedule_argument, learning_rate
+from .. import arguments
+from ..models.norms import RECURRENT_NORMS, RNN_NORMS
+from .base import ReportView, Task, example_inputs, load_logged_images
+from .loop import compile_arguments
+from .schedule import add_schedule_argument, learning_rate
 
 ADDING_SEQ_LEN = 100
 # Generated examples of the adding problem when --train-size / the settings leave
@@ -125,7 +125,7 @@ class RnnTask(Task):
         # TensorFlow is imported here, not at module level: --help stays fast.
         import keras
 
-        from experiments.models.rnn import build_rnn
+        from ..models.rnn import build_rnn
 
         keras.utils.set_random_seed(config["seed"])
         if config["dataset"] == "adding":
@@ -161,7 +161,7 @@ class RnnTask(Task):
 def _image_sequences(config):
     """Fashion-MNIST read row by row: batches of (28 steps x 28 pixels, label),
     the pixels permuted first with `permuted`."""
-    from experiments.data import sequences
+    from ..data import sequences
 
     data = load_logged_images(config)
     height, width = data.image_shape[:2]
@@ -188,7 +188,7 @@ def _adding_data(config):
     import numpy as np
     import tensorflow as tf
 
-    from experiments.data.sequences import adding_problem
+    from ..data.sequences import adding_problem
 
     sizes = {"train": config["train_size"], "val": config["val_size"], "test": config["test_size"]}
     splits = {}

@@ -1,6 +1,6 @@
 """The learning-rate schedule a task's optimizer follows (`--lr-schedule`)."""
 
-from experiments import arguments
+from .. import arguments
 
 SCHEDULES = ("constant", "cosine")
 

@@ -5,10 +5,10 @@ any batch size, 1 included: where per-image statistics (instance norm) are
 said to beat batch statistics.
 """
 
-from experiments import arguments
-from experiments.models.norms import NORMS
-from experiments.tasks.base import Task, example_inputs, load_logged_images
-from experiments.tasks.loop import compile_arguments
+from .. import arguments
+from ..models.norms import NORMS
+from .base import Task, example_inputs, load_logged_images
+from .loop import compile_arguments
 
 TRIPLETS = 8  # (edges | output | target) rows logged at each epoch
 # The norms whose inference differs from training by using moving statistics:
@@ -63,14 +63,14 @@ class TranslateTask(Task):
         import keras
         import mlflow
 
-        from experiments.data.edges import edges_and_target
-        from experiments.models.translate import (
+        from ..data.edges import edges_and_target
+        from ..models.translate import (
             Translator,
             build_patch_discriminator,
             build_translation_generator,
         )
-        from experiments.report import plots
-        from experiments.tracking import keras_logging
+        from ..report import plots
+        from ..tracking import keras_logging
 
         keras.utils.set_random_seed(config["seed"])
         data = load_logged_images(config)

@@ -13,8 +13,8 @@ import mlflow
 import mlflow.keras
 from mlflow.entities import Metric
 
-from experiments.errors import TrainingDiverged
-from experiments.tracking.runs import VERSION_PARAMS, software_versions
+from ..errors import TrainingDiverged
+from .runs import VERSION_PARAMS, software_versions
 
 
 class EpochLogger(mlflow.keras.MlflowCallback):

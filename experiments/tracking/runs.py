@@ -35,8 +35,8 @@ import psutil
 from mlflow.entities import ViewType
 from mlflow.exceptions import MlflowException
 
-from experiments import paths
-from experiments.errors import TrackingError
+from .. import paths
+from ..errors import TrackingError
 
 # Params that record the software, not the experiment: the report groups by the rest.
 VERSION_PARAMS = {

@@ -21,7 +21,7 @@ import sys
 import urllib.parse
 from pathlib import Path
 
-from experiments.errors import ExperimentError
+from ..errors import ExperimentError
 
 AUTH_DATABASE = "basic_auth.db"
 AUTH_CONFIG = "basic_auth.ini"

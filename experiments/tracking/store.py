@@ -17,9 +17,9 @@ from pathlib import Path
 import mlflow
 from mlflow.exceptions import MlflowException
 
-from experiments import paths
-from experiments.errors import TrackingError
-from experiments.tracking import runs
+from .. import paths
+from ..errors import TrackingError
+from . import runs
 
 # A remote store is probed once, without MLflow's default retries (minutes).
 PROBE_TIMEOUT_S = 5
