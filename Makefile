@@ -12,7 +12,7 @@ $(VENV)/.installed: setup.cfg pyproject.toml constraints.txt scripts/setup.sh
 	touch $@
 
 # The lint and format gate (rules in pyproject.toml); `make format` applies it.
-LINTED := keras_norms experiments tests benchmarks
+LINTED := keras_norms experiments tests benchmarks docs/hooks
 
 lint: setup
 	$(VENV)/bin/ruff check $(LINTED)

@@ -26,3 +26,8 @@ def test_docs_build_strict(tmp_path):
     assert "keras_norms.convert" in api
     guide = tmp_path / "site" / "migration-from-tensorflow-addons" / "index.html"
     assert "remove()" in guide.read_text()
+    # The command-line reference is the code's own --help, every command and task.
+    cli = (tmp_path / "site" / "cli" / "index.html").read_text()
+    assert "cli-reference" not in cli
+    for text in ("usage: python -m experiments study", "--stats-batch", "--n-dis", "--permuted"):
+        assert text in cli, text
