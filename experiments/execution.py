@@ -39,17 +39,28 @@ def _short_number(value):
     return f"{mantissa.rstrip('0').rstrip('.')}e{int(exponent)}"
 
 
-def configuration_label(config):
-    """A configuration's name, seeds aside: "cnn · batch · bs64 · lr1e-3"."""
+# The params every label names; a sweep's other varying params follow them.
+_LABELLED = ("task", "norm", "batch_size", "lr", "seed")
+
+
+def configuration_label(config, axes=()):
+    """A configuration's name, seeds aside: "cnn · batch · bs64 · lr1e-3", then
+    each of `axes` (the params the sweep varies) beyond those: "· stats_batch=2"."""
     return (
         f"{config['task']} · {config['norm']} · bs{config['batch_size']} "
         f"· lr{_short_number(config['lr'])}"
+        + "".join(f" · {name}={config[name]}" for name in axes if name not in _LABELLED)
     )
 
 
-def run_label(config):
+def run_label(config, axes=()):
     """A run's name in the MLflow UI: "cnn · batch · bs64 · lr1e-3 · seed 0"."""
-    return f"{configuration_label(config)} · seed {config['seed']}"
+    return f"{configuration_label(config, axes)} · seed {config['seed']}"
+
+
+def varying(grid):
+    """The params of a sweep's `grid` that take more than one value."""
+    return tuple(name for name, values in grid.items() if len(values) > 1)
 
 
 def sweep_description(task, configs, grid, study):
@@ -66,10 +77,10 @@ def config_digest(config):
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def train_config(task, config, experiment, study, parent_run_id=None):
+def train_config(task, config, experiment, study, parent_run_id=None, axes=()):
     """Trains `config` in its own MLflow run (a child of `parent_run_id` when
-    given); returns the run id. The run ends FAILED (and this raises) when
-    training fails or diverges."""
+    given, named with its sweep's `axes`); returns the run id. The run ends
+    FAILED (and this raises) when training fails or diverges."""
     tags = {
         "study": study,
         "run_kind": "train",
@@ -78,7 +89,7 @@ def train_config(task, config, experiment, study, parent_run_id=None):
     }
     with tracked_run(
         experiment,
-        run_label(config),
+        run_label(config, axes),
         config,
         tags,
         parent_run_id=parent_run_id,
@@ -135,6 +146,7 @@ class Trial:
     study: str
     tracking_uri: str
     verbose: bool = False
+    axes: tuple = ()  # the params the sweep varies, named in the run's label
 
 
 @contextlib.contextmanager
@@ -185,6 +197,7 @@ def train_trial(trial):
             trial.experiment,
             trial.study,
             parent_run_id=trial.parent_run_id,
+            axes=trial.axes,
         )
 
 
@@ -337,6 +350,7 @@ def _in_process(trials, tasks):
                 trial.experiment,
                 trial.study,
                 parent_run_id=trial.parent_run_id,
+                axes=trial.axes,
             )
             yield trial, run_id, None
         except Exception as error:  # the child is FAILED with it; go on with the rest
@@ -369,13 +383,13 @@ def _score(run_id, metric):
 def results_table(outcomes):
     """The end of a sweep: per configuration (a run's label without its seed),
     the primary metric's mean and standard deviation over the runs that
-    finished, and how many diverged or failed. `outcomes`: (config, metric
-    name, value or None, "done" | "diverged" | "failed")."""
+    finished, and how many diverged or failed. `outcomes`: (configuration
+    label, metric name, value or None, "done" | "diverged" | "failed")."""
     groups = {}
-    for config, name, value, status in outcomes:
-        label = configuration_label(config)
+    for label, name, value, status in outcomes:
         groups.setdefault((label, name), []).append((value, status))
-    lines = [f"{'configuration':<44} {'metric':<16} {'mean':>9} {'std':>8}  runs"]
+    width = max([44, *(len(label) for label, _ in groups)])
+    lines = [f"{'configuration':<{width}} {'metric':<16} {'mean':>9} {'std':>8}  runs"]
     for (label, name), results in groups.items():
         values = [value for value, status in results if status == "done" and value is not None]
         mean = f"{statistics.fmean(values):.4g}" if values else "-"
@@ -385,7 +399,7 @@ def results_table(outcomes):
             for status in ("diverged", "failed")
             if any(s == status for _, s in results)
         )
-        lines.append(f"{label:<44} {name:<16} {mean:>9} {spread:>8}  {counts}")
+        lines.append(f"{label:<{width}} {name:<16} {mean:>9} {spread:>8}  {counts}")
     return "\n".join(lines)
 
 
@@ -409,7 +423,8 @@ def _train(trials, tasks, resources):
         left = len(trials) - index
         eta = f", about {_duration(elapsed / index * left)} left" if left else ""
         label = f"run {index}/{len(trials)}"
-        name = run_label(trial.config)
+        name = run_label(trial.config, trial.axes)
+        configuration = configuration_label(trial.config, trial.axes)
         view = tasks[trial.parent_run_id].report_view(trial.config["dataset"])
         metric = view.table_metrics[0]
         if error is None:
@@ -420,14 +435,14 @@ def _train(trials, tasks, resources):
                 f"({_duration(elapsed)} elapsed{eta})",
                 flush=True,
             )
-            results.append((trial.config, metric, value, "done"))
+            results.append((configuration, metric, value, "done"))
         elif isinstance(error, TrainingDiverged):
             print(f"=== {label} diverged: {error} ({name})", flush=True)
-            results.append((trial.config, metric, None, "diverged"))
+            results.append((configuration, metric, None, "diverged"))
         else:
             print(f"=== {label} failed: {type(error).__name__}: {error} ({name})", flush=True)
             failed[trial.parent_run_id].append(name)
-            results.append((trial.config, metric, None, "failed"))
+            results.append((configuration, metric, None, "failed"))
     diverged = sum(status == "diverged" for *_, status in results)
     print(
         f"\n=== sweep done: {len(trials)} runs in {_duration(time.perf_counter() - start)}"
@@ -466,7 +481,16 @@ def _run_sweeps(sweeps, resources, verbose):
             running[parent_id] = Heartbeat(parent_id)
         uri = mlflow.get_tracking_uri()
         trials = [
-            Trial(sweep.task.name, config, sweep.experiment, parent_id, sweep.study, uri, verbose)
+            Trial(
+                sweep.task.name,
+                config,
+                sweep.experiment,
+                parent_id,
+                sweep.study,
+                uri,
+                verbose,
+                varying(sweep.grid),
+            )
             for parent_id, (sweep, configs) in parents.items()
             for config in configs
         ]
