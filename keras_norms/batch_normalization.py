@@ -60,10 +60,11 @@ class BatchNormalization(Layer):
             those of the global batch across all replicas of a
             `tf.distribute` strategy; otherwise each replica uses its own.
         virtual_batch_size: Optional positive integer: ghost batch
-            normalization. The batch is split into groups of this many
-            samples, each normalized with its own statistics; the batch size
-            must be a multiple of it. The moving statistics average those of
-            the groups.
+            normalization. In training the batch is split into groups of
+            this many samples, each normalized with its own statistics; the
+            batch size must be a multiple of it then. The moving statistics
+            average those of the groups, and inference takes any batch size
+            (Keras 2 asked for a multiple there too).
         renorm: If `True`, batch renormalization: in training, the
             normalized batch is corrected to `x_hat * r + d` with
             `r = sqrt(var + epsilon) / renorm_stddev` and
@@ -205,7 +206,8 @@ class BatchNormalization(Layer):
         training = bool(training) and self.trainable
         if mask is not None:
             mask = _masks.as_input_rank(mask, inputs, self.name)
-        self._check_virtual_batch(inputs)
+        if training:  # inference normalizes with the moving statistics, whatever the batch
+            self._check_virtual_batch(inputs)
 
         # Batch renormalization corrects the batch statistics: no fused kernel.
         fused = None if self.renorm and training else self._fused_kernel(inputs, mask)

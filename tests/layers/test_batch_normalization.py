@@ -320,10 +320,17 @@ def test_undefined_channel_dimension():
         BatchNormalization().build((2, 3, 3, None))
 
 
-def test_virtual_batch_size_must_divide_the_batch():
+def test_virtual_batch_size_must_divide_the_training_batch():
     layer = BatchNormalization(virtual_batch_size=3)
     with pytest.raises(ValueError, match="virtual_batch_size=3 for a batch of 4"):
         layer(random((4, 2)), training=True)
+    # Inference uses the moving statistics: any batch size, as without ghost batches.
+    x = random((4, 2))
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(layer(x, training=False)),
+        keras.ops.convert_to_numpy(BatchNormalization()(x, training=False)),
+        rtol=1e-6,
+    )
 
 
 def test_synchronized_needs_tensorflow():
