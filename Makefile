@@ -1,7 +1,8 @@
 # The README's commands: `make demo` (main job) and `make test`.
 VENV := .venv
 PY := $(VENV)/bin/python
-PYTEST := $(PY) -m pytest -q -p no:cacheprovider
+# --durations=20: each run's log names its twenty slowest tests.
+PYTEST := $(PY) -m pytest -q -p no:cacheprovider --durations=20
 
 .PHONY: setup demo lint format test test-tf test-jax test-torch bench bench-workers docs docs-serve clean
 

@@ -266,8 +266,22 @@ def _namespace_results(first):
                 previous = results.get(report["nodeid"], {"outcome": "passed"})
                 if previous["outcome"] == "passed":  # a failed setup or teardown sticks
                     results[report["nodeid"]] = report
-    session.loopback_results = results
+    session.loopback_results = session.config._loopback_results = results
     return results
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The slowest tests of the namespace's run, which the outer run times as one."""
+    results = getattr(terminalreporter.config, "_loopback_results", {})
+    timed = sorted(
+        (report["duration"], report["when"], nodeid)
+        for nodeid, report in results.items()
+        if "duration" in report
+    )
+    if timed:
+        terminalreporter.write_sep("=", "slowest tests in the loopback namespace")
+        for duration, when, nodeid in timed[::-1][:20]:
+            terminalreporter.write_line(f"{duration:.2f}s {when:<8} {nodeid}")
 
 
 def pytest_runtest_logreport(report):
@@ -282,6 +296,8 @@ def pytest_runtest_logreport(report):
                     "nodeid": report.nodeid,
                     "outcome": report.outcome,
                     "report": str(report.longrepr or "")[-6000:],
+                    "when": report.when,
+                    "duration": report.duration,
                 }
             )
             + "\n"

@@ -16,9 +16,11 @@ import mlflow
 import pytest
 
 from experiments.cli import main
+from experiments.data import images as data
 from experiments.tasks import TASKS
 from experiments.tasks.base import Task
 from tests.experiments import processes
+from tests.experiments.conftest import TINY_SETTINGS
 from tests.experiments.ports import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -54,9 +56,26 @@ def _runs(uri, **filters):
     return [r for r in runs if all(r.data.tags.get(k) == v for k, v in filters.items())]
 
 
-def test_quick_run_logs_params_epoch_metrics_dataset_model_and_figure(store, tiny_cnn):
-    assert main(["run", "--task", "cnn", "--norm", "batch", "--quick", "--study", "e2e"]) == 0
+@pytest.fixture(scope="module")
+def quick_batch_run(tiny_tfds_dir, tmp_path_factory):
+    """The store of one `--quick` run of the CNN with batch norm at rate 0.002,
+    MLflow's system metrics sampled often enough that a run of a few seconds
+    on a fast machine has several. The tests below check different things of
+    this one run, which trains once for them all."""
+    uri = f"sqlite:///{tmp_path_factory.mktemp('quick_batch_run') / 'store' / 'mlflow.db'}"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(data, "network_reachable", lambda url, timeout=None: False)
+        patch.setenv("MLFLOW_TRACKING_URI", uri)
+        patch.setenv("TFDS_DATA_DIR", str(tiny_tfds_dir))
+        patch.setattr(TASKS["cnn"], "quick_settings", TINY_SETTINGS)
+        patch.setenv("MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL", "0.5")
+        argv = ["run", "--task", "cnn", "--norm", "batch", "--quick", "--lr", "0.002"]
+        assert main([*argv, "--study", "e2e"]) == 0
+    return uri
 
+
+def test_quick_run_logs_params_epoch_metrics_dataset_model_and_figure(quick_batch_run, tiny_cnn):
+    store = quick_batch_run
     [run] = _runs(store)
     assert run.info.status == "FINISHED"
     assert COMMON_PARAMS <= set(run.data.params)
@@ -94,13 +113,9 @@ def test_quick_run_logs_params_epoch_metrics_dataset_model_and_figure(store, tin
 
 
 def test_a_run_has_a_readable_name_system_metrics_and_its_scores_on_its_logged_model(
-    store, tiny_cnn, monkeypatch
+    quick_batch_run,
 ):
-    # Sampled often enough that a run of a few seconds on a fast machine has several.
-    monkeypatch.setenv("MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL", "0.5")
-    assert main(["run", "--task", "cnn", "--norm", "batch", "--quick", "--lr", "0.002"]) == 0
-
-    [run] = _runs(store)
+    [run] = _runs(quick_batch_run)
     assert run.info.run_name == "cnn · batch · bs32 · lr2e-3 · seed 0"
     description = run.data.tags["mlflow.note.content"]
     assert description.startswith("**cnn**: ResNet-style image classifier")

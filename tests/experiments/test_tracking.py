@@ -274,15 +274,23 @@ def test_a_signal_ends_the_sweep_and_its_child_killed_in_one_line(
 
 def test_four_processes_create_one_fresh_store_at_once(tmp_path, python):
     uri = f"sqlite:///{tmp_path / 'fresh' / 'mlflow.db'}"
-    start_at = time.time() + 10  # after every interpreter has imported MLflow
+    # Each says when it has imported MLflow, then waits for SIGUSR1: once all
+    # four are ready, they are let go at the same moment.
     code = f"""
-        import time
+        import signal
+        # Blocked before any thread starts, so that every thread keeps it blocked.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {{signal.SIGUSR1}})
         from experiments.tracking import store
-        time.sleep(max(0.0, {start_at} - time.time()))
+        print("ready", flush=True)
+        signal.sigwait({{signal.SIGUSR1}})
         store.open_store({uri!r})
         print(store.experiment_id("keras-norms-cnn"))
     """
     openers = [python(code) for _ in range(4)]
+    for process in openers:
+        assert process.stdout.readline().strip() == "ready", process.communicate(timeout=60)[1]
+    for process in openers:
+        process.send_signal(signal.SIGUSR1)
     results = [process.communicate(timeout=120) for process in openers]
     for process, (_, err) in zip(openers, results):
         assert process.returncode == 0, err
