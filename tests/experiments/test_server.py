@@ -239,7 +239,8 @@ def _runs(tracking_uri, **tags):
     return [r for r in runs if all(r.data.tags.get(k) == v for k, v in tags.items())]
 
 
-@pytest.mark.loopback_namespace(timeout=200)
+# The ceilings only catch a hang: the sweep takes about a minute on 2 idle cores.
+@pytest.mark.loopback_namespace(timeout=400)
 def test_a_two_node_cluster_sweep_logs_every_run_and_artifact_through_a_server_with_auth(
     sweep_process, tmp_path, monkeypatch
 ):
@@ -259,8 +260,6 @@ def test_a_two_node_cluster_sweep_logs_every_run_and_artifact_through_a_server_w
             sweep = sweep_process(
                 "--norms",
                 "none,batch",
-                "--lrs",
-                "1e-3,1e-2",
                 "--epochs",
                 "1",
                 "--ray-address",
@@ -271,16 +270,16 @@ def test_a_two_node_cluster_sweep_logs_every_run_and_artifact_through_a_server_w
                 RAY_AUTH_MODE="disabled",
                 **login,
             )
-            output, _ = sweep.communicate(timeout=200)
+            output, _ = sweep.communicate(timeout=360)
         assert sweep.returncode == 0, output
-        assert "4 runs, 2 at once, 1 CPU(s) each" in output  # both nodes' CPUs
+        assert "2 runs, 2 at once, 1 CPU(s) each" in output  # both nodes' CPUs
 
         for name, value in login.items():
             monkeypatch.setenv(name, value)
         [parent] = _runs(url, run_kind="sweep")
         children = _runs(url, run_kind="train")
         assert parent.info.status == "FINISHED"
-        assert len(children) == 4 and all(c.info.status == "FINISHED" for c in children)
+        assert len(children) == 2 and all(c.info.status == "FINISHED" for c in children)
         client = mlflow.MlflowClient(url)
         for child in children:
             # Artifacts went through the server, into its artifact store.
@@ -289,7 +288,7 @@ def test_a_two_node_cluster_sweep_logs_every_run_and_artifact_through_a_server_w
                 a.path for a in client.list_artifacts(child.info.run_id)
             }
     served = list((tmp_path / "served" / "artifacts").rglob("learning_curves.png"))
-    assert len(served) == 4
+    assert len(served) == 2
     # The password is in no file the server wrote.
     for path in (tmp_path / "served").rglob("*.ini"):
         assert PASSWORD not in path.read_text()
