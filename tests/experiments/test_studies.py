@@ -346,8 +346,11 @@ def test_the_group_norm_protocol_scales_the_learning_rate_with_the_batch():
     configs = runner.study_configs(STUDIES["batch-size-gn"], "small", [0])
     assert {(c["batch_size"], c["lr"], c["epochs"]) for c in configs} == {
         (2, 0.025 / 16, 4),
-        (8, 0.025 / 4, 4),
         (32, 0.025, 4),
+    }
+    full = runner.study_configs(STUDIES["batch-size-gn"], "full", [0])
+    assert {(c["batch_size"], c["lr"]) for c in full} == {
+        (size, 0.025 * size / 32) for size in (2, 4, 8, 16, 32)
     }
 
 
