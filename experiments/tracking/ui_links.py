@@ -42,7 +42,9 @@ def run_url(base, experiment_id, run_id):
 
 def artifact_url(base, experiment_id, run_id, path):
     """A run's artifacts tab with the file `path` open."""
-    return f"{base}/#/experiments/{experiment_id}/runs/{run_id}/artifactPath/{path}"
+    return (
+        f"{base}/#/experiments/{experiment_id}/runs/{run_id}/artifactPath/{path}?{MACHINE_LEARNING}"
+    )
 
 
 def norm_view_state(view, study=None):
@@ -59,12 +61,12 @@ def norm_view_state(view, study=None):
         "orderByAsc": not view.higher_is_better,
         "startTime": "ALL",
         "lifecycleFilter": "Active",
-        # Bookkeeping (source, models, datasets, system metrics) stays out of the first view.
+        # Bookkeeping (source, models, datasets, system metrics) stays out of the
+        # first view; the UI orders params by name, and the run's name already
+        # says its batch size and rate, so the norm is the first param shown.
         "selectedColumns": [
             "params.`norm`",
             *(f"metrics.`{metric}`" for metric in metrics),
-            "params.`batch_size`",
-            "params.`lr`",
             "params.`seed`",
         ],
         "groupBy": {
