@@ -337,7 +337,7 @@ def cmd_sweep(argv):
         )
         execution.run_sweeps([sweep], connect(), args.verbose)
     print(f"\nReport of this sweep:  {PROG} report --study {study}")
-    print(f"Its runs in the MLflow UI:  {PROG} ui   (then http://127.0.0.1:5000)")
+    print_ui_links(study, [sweep.experiment])
 
 
 def _prepared_sweep(task, base, grid, experiment, study, refuse, resume=False):
@@ -389,6 +389,23 @@ def print_report(out, experiment=None, study=None):
     store.open_store()
     path, tables = writer.write_report(TASKS, out, experiment=experiment, study=study)
     print(f"\n{tables}\n\nReport written to {path}")
+
+
+def print_ui_links(study, experiments, base=None):
+    """Prints the links into the MLflow UI that open `study`'s runs by norm and
+    its sweep's parent run (`experiments`: ids or names), after the command
+    that serves the UI unless `base` is a UI already up."""
+    import mlflow
+
+    from .tracking import ui_links
+
+    client = mlflow.MlflowClient()
+    names = [client.get_experiment(each).name if each.isdigit() else each for each in experiments]
+    lines = ui_links.experiment_links(base or ui_links.DEFAULT_UI, TASKS, study, names)
+    if base is None:
+        print(f"\nOpen the MLflow UI with  {PROG} ui  and then:")
+    for line in lines:
+        print(f"  {line}")
 
 
 def ui_command(port):
@@ -465,6 +482,11 @@ def cmd_ui(argv):
                 )
             time.sleep(0.5)
         print(f"MLflow UI on {url} (Ctrl-C stops it)", flush=True)
+        from .tracking import ui_links
+
+        # Model-training mode, not the GenAI view MLflow 3 opens on by default.
+        for line in ui_links.experiment_links(url, TASKS):
+            print(f"  {line}", flush=True)
         status = server.wait()
         if status != 0:
             raise ExperimentError(f"the MLflow server stopped with status {status}")
@@ -532,7 +554,7 @@ def cmd_quick(argv):
             failure = error
     print_report(args.out, study=study)
     print(f"\nQuick comparison done in {time.perf_counter() - start:.0f} s.")
-    print(f"Open the MLflow UI on these runs:  {PROG} ui   (then http://127.0.0.1:5000)")
+    print_ui_links(study, [sweep.experiment for sweep in sweeps])
     if failure:
         raise SweepError(f"some runs failed (FAILED in MLflow, with the error as a tag): {failure}")
 
@@ -622,7 +644,8 @@ def cmd_study(argv):
     # Every study, those not run yet at this scale included: the page accumulates.
     path = report.write_page(STUDIES, args.scale, args.out, f"{PROG} study")
     print(f"\nWhich normalization when: {path}")
-    print(f"The runs in the MLflow UI:  {PROG} ui   (then http://127.0.0.1:5000)")
+    for study in chosen.values():
+        print_ui_links(study.name, [TASKS[study.task].experiment_name])
     if failures:
         raise SweepError(
             "some runs failed (FAILED in MLflow, with the error as a tag): " + "; ".join(failures)

@@ -28,6 +28,7 @@ from mlflow.tracking.context.registry import resolve_tags
 from mlflow.utils.mlflow_tags import MLFLOW_RUN_NOTE
 
 from .errors import SweepError, TrainingDiverged
+from .tracking import colors, ui_links
 from .tracking.runs import Heartbeat, live_tags, tracked_run
 
 DIGEST_TAG = "config_digest"
@@ -86,6 +87,11 @@ def train_config(task, config, experiment, study, parent_run_id=None, axes=()):
         "run_kind": "train",
         "task": task.name,
         DIGEST_TAG: config_digest(config),
+        # One colour per norm in the UI's tables and charts, the report's figures' colour.
+        colors.RUN_COLOR_TAG: colors.norm_color(config["norm"]),
+        # What trained it, not the process that happened to run it (a Ray
+        # worker's `default_worker.py`).
+        "mlflow.source.name": f"experiments/tasks/{task.name}.py",
     }
     with tracked_run(
         experiment,
@@ -314,6 +320,10 @@ def _open_parent(sweep):
         client.update_run(parent_id, status="RUNNING")
         return parent_id, todo
     description = sweep_description(sweep.task, sweep.configs, sweep.grid, sweep.study)
+    # The by-norm view of this study, there while the sweep trains.
+    ui_links.publish_norm_view(
+        sweep.experiment, sweep.task.report_view(sweep.configs[0]["dataset"]), sweep.study
+    )
     run = client.create_run(
         sweep.experiment,
         run_name=f"{sweep.task.name} sweep · {sweep.study}",
@@ -323,6 +333,22 @@ def _open_parent(sweep):
         run.info.run_id, params=[Param(name, str(value)) for name, value in params.items()]
     )
     return run.info.run_id, sweep.configs
+
+
+def _summarize(parent_id, sweep):
+    """Logs the report and per-norm aggregates of `sweep`'s study to its parent
+    run. A failure to do so is reported in one line and the sweep goes on: its
+    runs are trained, and `report` rebuilds the report from them."""
+    from .report import parent_run
+
+    try:
+        parent_run.summarize(sweep.task, sweep.experiment, parent_id, sweep.study)
+    except Exception as error:  # MLflow and the report raise many kinds
+        print(
+            f"The report of sweep {parent_id} was not logged to it: "
+            f"{type(error).__name__}: {str(error)[:300]}",
+            flush=True,
+        )
 
 
 def _end_parent(parent_id, heartbeat, error=None):
@@ -506,6 +532,7 @@ def _run_sweeps(sweeps, resources, verbose):
                     f"{', '.join(failed[parent_id])}"
                 )
                 errors.append(f"{sweep.task.name}: {error}" if len(sweeps) > 1 else str(error))
+            _summarize(parent_id, sweep)
             _end_parent(parent_id, running.pop(parent_id), error)
     except BaseException as error:  # interrupted, or the store failed: no parent left RUNNING
         for parent_id in list(running):

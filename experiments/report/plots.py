@@ -8,6 +8,8 @@ matplotlib.use("Agg")  # no display: figures go to MLflow and PNG files
 from matplotlib import pyplot  # noqa: E402  (after choosing the Agg backend)
 from matplotlib.ticker import MaxNLocator  # noqa: E402  (after choosing the Agg backend)
 
+from ..tracking.colors import norm_color  # noqa: E402  (after choosing the Agg backend)
+
 
 def _epoch_axis(axis):
     """Labels the x axis as epochs, with whole-number ticks only."""
@@ -33,10 +35,11 @@ def learning_curves(history, title):
 
 
 def overlaid_curves(curves, metric, title):
-    """One line per label: `curves` maps a label to (epochs, means, stds)."""
+    """One line per label: `curves` maps a label (a norm) to (epochs, means,
+    stds); each norm in its colour of the MLflow UI."""
     figure, axis = pyplot.subplots(figsize=(6, 4))
     for label, (epochs, means, stds) in curves.items():
-        (line,) = axis.plot(epochs, means, marker="o", label=label)
+        (line,) = axis.plot(epochs, means, marker="o", label=label, color=norm_color(label))
         if any(stds):
             lower = [m - s for m, s in zip(means, stds)]
             upper = [m + s for m, s in zip(means, stds)]

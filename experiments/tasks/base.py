@@ -75,6 +75,13 @@ class ReportView:
     target: float | None = None
     references: dict = dataclasses.field(default_factory=dict)
 
+    @property
+    def validation_metric(self):
+        """The metric a best configuration is chosen on: the curve metric where
+        it is measured on the validation split (`val_*`), else None. Never a
+        test metric: choosing on the test split would report a biased score."""
+        return self.curve_metric if self.curve_metric.startswith("val_") else None
+
 
 class Task:
     name = ""

@@ -2,8 +2,9 @@
 
 A run records what it ran (params, a readable name and description), from
 which code (the git commit, the software versions), in which process (host,
-pid, process start time) and what it took of the machine (MLflow's system
-metrics: CPU, memory, disk, network, and GPU where one is present). An
+pid, process start time) and, where MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING=true
+asks, what it took of the machine (MLflow's system metrics: CPU, memory,
+disk, network, and GPU where one is present). An
 exception ends it FAILED with the error as a tag; Ctrl-C or SIGTERM ends it
 KILLED. A process killed outright (kill -9, a lost machine) cannot end its
 runs: the next command to open the store ends them KILLED, tagged `stale`
@@ -212,15 +213,19 @@ def _process_alive(pid, started):
 
 
 def _system_metrics_wanted():
-    """True unless MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING turns them off; sets
-    the sampling interval for the run about to start, unless given."""
+    """True only where MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING asks for them; sets
+    the sampling interval for the run about to start, unless given.
+
+    Off by default: MLflow lists a run's eight or more `system/*` metrics
+    before its scores in the run, compare and Models views, and charts them
+    beside the training curves. Profiling a sweep is the exception, asked for.
+    """
     from mlflow.environment_variables import MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING
 
     # MLflow reads it when the run starts its monitor.
     os.environ.setdefault("MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL", str(SYSTEM_METRICS_INTERVAL_S))
     return (
-        not MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING.defined
-        or MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING.get()
+        MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING.defined and MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING.get()
     )
 
 
@@ -285,8 +290,8 @@ def tracked_run(
     ends FINISHED, FAILED or KILLED.
 
     `description` (Markdown) is the run's note in the UI. The run logs system
-    metrics (`system/...`, every `SYSTEM_METRICS_INTERVAL_S` seconds) unless
-    MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING is false, and a heartbeat (see the
+    metrics (`system/...`, every `SYSTEM_METRICS_INTERVAL_S` seconds) where
+    MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING is true, and a heartbeat (see the
     module) while it is open. `resume_run_id` continues that run instead (a
     resumed sweep's parent): its params and description are already logged;
     its process tags become this process's. A run another

@@ -69,6 +69,7 @@ def quick_batch_run(tiny_tfds_dir, tmp_path_factory):
         patch.setenv("TFDS_DATA_DIR", str(tiny_tfds_dir))
         patch.setattr(TASKS["cnn"], "quick_settings", TINY_SETTINGS)
         patch.setenv("MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL", "0.5")
+        patch.setenv("MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING", "true")  # off by default
         argv = ["run", "--task", "cnn", "--norm", "batch", "--quick", "--lr", "0.002"]
         assert main([*argv, "--study", "e2e"]) == 0
     return uri
@@ -196,6 +197,34 @@ def test_sweep_makes_a_parent_and_a_child_per_configuration_then_a_report(
     assert sorted(c.data.params["norm"] for c in children) == ["layer", "none"]
     assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parent.info.run_id}
     assert all(c.info.status == "FINISHED" for c in children)
+    # One colour per norm in the UI; the source is the task, not a worker's script.
+    assert len({c.data.tags["mlflow.runColor"] for c in children}) == 2
+    assert {c.data.tags["mlflow.source.name"] for c in children} == {"experiments/tasks/cnn.py"}
+
+    # The parent carries the comparison: the report, the per-norm aggregates,
+    # each norm's best configuration on validation, a table of them on its page.
+    client = mlflow.MlflowClient()
+    report_files = {a.path for a in client.list_artifacts(parent.info.run_id, "report")}
+    assert {"report/report.md", "report/report.html"} <= report_files
+    assert any(path.endswith(".png") for path in report_files)
+    assert "norm_aggregates.json" in {a.path for a in client.list_artifacts(parent.info.run_id)}
+    mlflow.set_experiment(experiment_id=parent.info.experiment_id)  # where load_table looks
+    table = mlflow.load_table("norm_aggregates.json", run_ids=[parent.info.run_id])
+    assert sorted(table["norm"]) == ["layer", "none"]
+    assert set(table["validation_metric"]) == {"val_accuracy"}
+    assert table["best_on_validation"].all()  # one configuration per norm
+    ended = client.get_run(parent.info.run_id)
+    for norm in ("none", "layer"):
+        assert 0 <= ended.data.metrics[f"{norm}/test_accuracy_mean"] <= 1
+        assert ended.data.metrics[f"{norm}/runs_diverged"] == 0
+    assert "| none | - |" in ended.data.tags["mlflow.note.content"]
+    # Links that open the runs by norm, in model-training mode, and the parent's report.
+    experiment = parent.info.experiment_id
+    assert (
+        f"http://127.0.0.1:5000/#/experiments/{experiment}/runs?workflowType=machine_learning"
+        "&viewStateShareKey=by-norm-two"
+    ) in out
+    assert f"/runs/{parent.info.run_id}/artifactPath/report/report.html" in out
 
     assert main(["report", "--out", str(tmp_path / "report"), "--study", "two"]) == 0
     printed = capsys.readouterr().out
