@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import types
 import urllib.request
 from pathlib import Path
 
@@ -578,11 +579,12 @@ def test_sweep_seeds_are_a_count_or_a_list(text, seeds, store, monkeypatch):
     from experiments import cli, execution
 
     trained = []
-    monkeypatch.setattr(
-        cli,
-        "_prepared_sweep",
-        lambda task, base, grid, *args, **kwargs: trained.append(grid["seed"]),
-    )
+
+    def prepared(task, base, grid, experiment, *args, **kwargs):
+        trained.append(grid["seed"])
+        return types.SimpleNamespace(experiment=experiment or task.experiment_name)
+
+    monkeypatch.setattr(cli, "_prepared_sweep", prepared)
     monkeypatch.setattr(execution, "run_sweeps", lambda *args, **kwargs: [])
     argv = ["sweep", "--task", "cnn", "--norms", "none", "--workers", "1", "--seeds", text]
     assert main(argv) == 0
