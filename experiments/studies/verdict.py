@@ -67,7 +67,8 @@ CONTINUOUS, BINARY, CENSORED = OUTCOMES
 EXACT_LIMIT = 50_000  # arrangements the censored test enumerates before it approximates
 RULE = (
     "Each claim (A beats B) gets one test over the runs of its fixed seeds: Welch's t on "
-    "the difference of the means (a paired t over seeds where the arms share training), "
+    "the difference of the means (a paired t over seeds where the arms share training, "
+    "and over four groups for a difference in differences, (A - A0) - (B - B0)), "
     "Fisher's exact test on proportions for a binary outcome (the run reaches a target or "
     "not; a diverged run has not), and for steps to a target Gehan's rank test, in which a "
     "run that never reaches the target counts as longer than its budget. Differences are "
@@ -78,7 +79,9 @@ RULE = (
     "and its two one-sided tests (TOST), Holm-adjusted too, are < 0.05; else "
     "**inconclusive** (also when a side has fewer than 2 runs). A claim is "
     "**untestable** when neither arm's 95% interval beats the task's floor (chance, the "
-    "mean predictor) or, for reaching a target or the steps to it, no run reached it. MDE "
+    "mean predictor) or, for reaching a target or the steps to it, no run reached it. A "
+    "side at its best level is the level with the best mean final validation score among "
+    "those where none of its runs diverged. MDE "
     "is the difference a two-sided test at 0.05 detects with power 0.8 at the claim's runs "
     "(before Holm's adjustment, so a lower bound)."
 )
