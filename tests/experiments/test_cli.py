@@ -153,7 +153,7 @@ def test_a_run_has_a_readable_name_system_metrics_and_its_scores_on_its_logged_m
 
 
 def test_sweep_makes_a_parent_and_a_child_per_configuration_then_a_report(
-    store, tiny_cnn, tmp_path, capsys
+    store, tiny_cnn, tmp_path, capsys, monkeypatch
 ):
     argv = [
         "sweep",
@@ -209,7 +209,8 @@ def test_sweep_makes_a_parent_and_a_child_per_configuration_then_a_report(
     assert {"report/report.md", "report/report.html"} <= report_files
     assert any(path.endswith(".png") for path in report_files)
     assert "norm_aggregates.json" in {a.path for a in client.list_artifacts(parent.info.run_id)}
-    mlflow.set_experiment(experiment_id=parent.info.experiment_id)  # where load_table looks
+    # Where load_table looks; not set_experiment, whose choice would outlive this test.
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_ID", parent.info.experiment_id)
     table = mlflow.load_table("norm_aggregates.json", run_ids=[parent.info.run_id])
     assert sorted(table["norm"]) == ["layer", "none"]
     assert set(table["validation_metric"]) == {"val_accuracy"}
