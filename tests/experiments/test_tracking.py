@@ -345,8 +345,10 @@ def test_the_default_sampling_interval_suits_short_runs(monkeypatch):
     monkeypatch.setenv("MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL", "unset below")
     monkeypatch.delenv("MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL")
     monkeypatch.delenv("MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING", raising=False)
-    assert runs._system_metrics_wanted()
+    assert not runs._system_metrics_wanted()  # off unless asked for
     assert os.environ["MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL"] == "2"
+    monkeypatch.setenv("MLFLOW_ENABLE_SYSTEM_METRICS_LOGGING", "true")
+    assert runs._system_metrics_wanted()
 
 
 def test_store_lock_serializes_processes(tmp_path, python):
