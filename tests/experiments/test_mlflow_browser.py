@@ -73,7 +73,7 @@ def _screenshot(page, name):
         page.screenshot(path=str(Path(directory) / name), full_page=False)
 
 
-def test_the_printed_links_open_the_runs_by_norm_and_the_parents_report(ui_links, browser):
+def test_the_printed_links_open_the_runs_by_norm_and_the_parents_report(browser, ui_links):
     runs_link = ui_links["runs side by side by norm"]
     assert (
         runs_link.startswith("http://127.0.0.1:") and "workflowType=machine_learning" in runs_link
