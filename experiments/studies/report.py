@@ -266,6 +266,7 @@ def judge(study, scale, runs, history=mlflow_history):
     """A `Row` per claim of `study` over its labelled `runs` at `scale`;
     `history(run_id, metric)` gives a run's curve for steps to a target."""
     rows = []
+    tuned = tuned_levels(study, runs)  # once: every claim reads the same choice
     for claim in study.claims:
         if not all(in_grid(study, scale, side) for side in claim.sides):
             rows.append(Row(claim, "-", "-", None))
@@ -273,7 +274,6 @@ def judge(study, scale, runs, history=mlflow_history):
         if runs.empty:
             rows.append(Row(claim, "-", "-", verdict.Test("-", verdict.NO_ESTIMATE)))
             continue
-        tuned = tuned_levels(study, runs)
         sides = [_resolved(side, tuned) for side in claim.sides]
         if isinstance(claim.target, tuple):
             claim = dataclasses.replace(claim, target=_target(claim, runs, tuned))
