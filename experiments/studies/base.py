@@ -132,16 +132,23 @@ class Claim:
 @dataclasses.dataclass(frozen=True)
 class Scale:
     """One size of a study: task settings over the task's own, its levels, its
-    seeds, and the labels of the variants it runs (None: all).
+    seeds, the labels of the variants it runs (None: all) and its grid of
+    learning rates.
 
     `seeds` is fixed here, before any run: a study runs and reports seeds
     0..seeds-1 and no others, so seeds are never added after a look at the
-    results. A bigger study is a new scale or a new study (its own tag)."""
+    results. A bigger study is a new scale or a new study (its own tag).
+
+    `lrs`: every cell (a variant at a level) is trained at each of these
+    rates, every seed, and read at the rate chosen for it on validation
+    (`Study.tune_metric`): each arm at its own best rate, the fair-comparison
+    convention. None: the one rate of the task, its level or `settings`."""
 
     settings: dict
     levels: tuple
     seeds: int
     variants: tuple | None = None
+    lrs: tuple | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -157,10 +164,11 @@ class Study:
     `references` map a table label to a metric every run logs (a baseline,
     a floor), shown under the first metric.
 
-    `tune_metric`: where claims name a side's level `BEST`, the final metric
-    (a validation one, higher better) that chooses it per variant: the level
-    with the best mean over its runs, among the levels where none of the
-    variant's runs diverged (a rate that diverges is no variant's best).
+    `tune_metric`: the final validation metric that chooses, on the runs'
+    mean, a claim side's level `BEST` per variant, and a cell's rate where the
+    scale declares `lrs`; only levels (rates) where none of the runs diverged
+    compete: a rate that diverges is no variant's best.
+    `tune_higher_is_better`: that metric's direction.
     """
 
     name: str
@@ -175,9 +183,34 @@ class Study:
     references: dict = dataclasses.field(default_factory=dict)
     notes: str = ""
     tune_metric: str | None = None
+    tune_higher_is_better: bool = True
+
+    def __post_init__(self):
+        for name, scale in self.scales.items():
+            if scale.lrs is None:
+                continue
+            if self.tune_metric is None:
+                raise ValueError(
+                    f"Study {self.name!r}: scale {name!r} declares lrs {scale.lrs!r}, which "
+                    "needs a tune_metric to choose among them, got tune_metric=None"
+                )
+            if "lr" in scale.settings or any("lr" in level.params for level in scale.levels):
+                raise ValueError(
+                    f"Study {self.name!r}: scale {name!r} declares lrs {scale.lrs!r} and "
+                    "sets lr in its settings or levels too; give the rates in one place"
+                )
 
     def scale(self, name):
         return self.scales[name]
+
+    @property
+    def tunes_levels(self):
+        """Whether a claim reads a side (or its target) at the level `BEST`."""
+        return any(
+            side[1] == BEST
+            for claim in self.claims
+            for side in (*claim.sides, *([claim.target] if isinstance(claim.target, tuple) else []))
+        )
 
     def variants_at(self, scale, level=None):
         """The variants `scale` runs (at `level`, a `Level`, when given)."""

@@ -49,9 +49,10 @@ def study_runs(study, scale):
     without = ("seed", "data_dir")
     keys = {runner.config_key(config, without=without) for config in configs}
     seeds = {str(seed) for seed in range(study.scale(scale).seeds)}
+    defaults = runner.option_defaults(task)
     runs = runs[
         [
-            runner.run_key(run, names, without=without) in keys
+            runner.run_key(run, names, without=without, defaults=defaults) in keys
             and str(run.get("params.seed")) in seeds
             for _, run in runs.iterrows()
         ]
@@ -97,22 +98,46 @@ def in_grid(study, scale, side):
     return level is not None and any(v.label == variant for v in study.variants_at(scale, level))
 
 
+def _chosen_on_validation(study, groups):
+    """The key of the group of runs (`groups`: key -> runs) with the best mean
+    final `study.tune_metric`, among the groups where no run diverged; None
+    when every group has a diverged run."""
+    means = {
+        key: verdict.mean_ci(_values(group, study.tune_metric)).mean
+        for key, group in groups.items()
+        if not group["diverged"].any()
+    }
+    means = {key: mean for key, mean in means.items() if finite_value(mean)}
+    if not means:
+        return None
+    best = max if study.tune_higher_is_better else min
+    return best(means, key=means.get)
+
+
 def tuned_levels(study, runs):
-    """{variant: its level chosen on validation, or None}: the level with the
-    best mean final `study.tune_metric` among those where none of the
-    variant's runs diverged (`Study.tune_metric`)."""
-    if study.tune_metric is None or runs.empty:
+    """{variant: its level chosen on validation, or None} (`Study.tune_metric`)."""
+    if study.tune_metric is None or not study.tunes_levels or runs.empty:
         return {}
-    chosen = {}
-    for variant, of_variant in runs.groupby("variant"):
-        means = {
-            level: verdict.mean_ci(_values(cell, study.tune_metric)).mean
-            for level, cell in of_variant.groupby("level")
-            if not cell["diverged"].any()
-        }
-        means = {level: mean for level, mean in means.items() if finite_value(mean)}
-        chosen[variant] = max(means, key=means.get) if means else None
-    return chosen
+    return {
+        variant: _chosen_on_validation(study, dict(tuple(of_variant.groupby("level"))))
+        for variant, of_variant in runs.groupby("variant")
+    }
+
+
+def at_tuned_rates(study, scale, runs):
+    """(`runs` at the rate chosen on validation for each cell, the choices
+    {(variant, level): rate as logged, or None}) where `scale` declares a grid
+    of rates (`Scale.lrs`); else (`runs`, {})."""
+    if study.scale(scale).lrs is None or runs.empty:
+        return runs, {}
+    rates = {
+        cell: _chosen_on_validation(study, dict(tuple(of_cell.groupby("params.lr"))))
+        for cell, of_cell in runs.groupby(["variant", "level"])
+    }
+    chosen = [
+        rates[(run["variant"], run["level"])] == run["params.lr"] for _, run in runs.iterrows()
+    ]
+    return runs[chosen], rates
 
 
 def _resolved(side, tuned):
@@ -574,8 +599,36 @@ def _sample_grid(study, runs, out_dir):
     return f"![{study.name}: samples per norm]({name})"
 
 
-def section(study, scale, runs, judged, out_dir, command):
-    """The Markdown section of one study, `judged` its claims' `Judged`."""
+def _rates_text(study, scale, every, runs, rates):
+    """The grid of rates, and the table of the rate chosen for each cell."""
+    spec = study.scale(scale)
+    grid = ", ".join(f"{lr:g}" for lr in spec.lrs)
+    variants = study.variants_at(scale)
+    rows = [
+        [
+            level.label,
+            *(
+                f"{float(rate):g}" if (rate := rates.get((v.label, level.label))) else "-"
+                for v in variants
+            ),
+        ]
+        for level in spec.levels
+    ]
+    direction = "highest" if study.tune_higher_is_better else "lowest"
+    return (
+        f"Learning rate per cell chosen on validation: every variant at every level was "
+        f"trained at each rate of the grid {grid}, every seed ({len(every)} runs), and is "
+        f"read at the rate with the {direction} mean final `{study.tune_metric}` among "
+        f"those where none of its runs diverged (- where every rate diverged); the claims "
+        f"and tables below read those {len(runs)} runs.\n\n"
+        + markdown_table([study.factor, *(v.label for v in variants)], rows)
+    )
+
+
+def section(study, scale, runs, judged, out_dir, command, every=None, rates=None):
+    """The Markdown section of one study, `judged` its claims' `Judged`;
+    `runs` are the study's runs at the rates chosen per cell (`every`: all of
+    them, `rates`: the choices, where the scale declares a grid of rates)."""
     parts = [
         f'## <a id="{anchor(study)}"></a>{study.name}: {study.title}',
         f"Task `{study.task}`, scale `{scale}`; factor: {study.factor}. "
@@ -589,6 +642,8 @@ def section(study, scale, runs, judged, out_dir, command):
         f"{len(runs)} runs, seeds {', '.join(seeds)} (the scale declares "
         f"{study.scale(scale).seeds})."
     )
+    if rates:
+        parts.append(_rates_text(study, scale, every, runs, rates))
     parts.append(
         markdown_table(
             [
@@ -653,12 +708,14 @@ def write_page(studies, scale, out_dir, command):
     out_dir.mkdir(parents=True, exist_ok=True)
     ran = {}
     for study in studies.values():
-        runs = study_runs(study, scale)
-        ran[study.name] = (runs, judge(study, scale, runs) if not runs.empty else [])
-    judged = iter(judge_all([row for _, rows in ran.values() for row in rows]))
+        every = study_runs(study, scale)
+        runs, rates = at_tuned_rates(study, scale, every)
+        judged = judge(study, scale, runs) if not runs.empty else []
+        ran[study.name] = (runs, judged, every, rates)
+    judged = iter(judge_all([row for _, rows, *_ in ran.values() for row in rows]))
     summary, sections = [], []
     for study in studies.values():
-        runs, rows = ran[study.name]
+        runs, rows, every, rates = ran[study.name]
         mine = [next(judged) for _ in rows]
         link = f"[{study.name}](#{anchor(study)})"
         if runs.empty:
@@ -677,10 +734,22 @@ def write_page(studies, scale, out_dir, command):
                 ]
             )
         sections.append(
-            section(study, scale, runs, mine, out_dir, f"{command} {study.name} --scale {scale}")
+            section(
+                study,
+                scale,
+                runs,
+                mine,
+                out_dir,
+                f"{command} {study.name} --scale {scale}",
+                every,
+                rates,
+            )
         )
     family = sum(
-        1 for _, rows in ran.values() for row in rows if row.test is not None and row.test.tested
+        1
+        for _, rows, *_ in ran.values()
+        for row in rows
+        if row.test is not None and row.test.tested
     )
     page = "\n\n".join(
         [

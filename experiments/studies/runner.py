@@ -16,18 +16,21 @@ _NOT_IDENTIFYING = {*VERSION_PARAMS, *LOOP_PARAMS}
 
 
 def study_configs(study, scale, seeds, data_dir=None, loop=None):
-    """Every configuration of `study`'s grid at `scale` for each of `seeds`,
-    completed by the task's `configure`; seeds vary slowest, variants fastest,
-    so an interrupted study leaves whole seeds done."""
+    """Every configuration of `study`'s grid at `scale` for each of `seeds`
+    (and each of the scale's `lrs`), completed by the task's `configure`;
+    seeds vary slowest, variants fastest, so an interrupted study leaves whole
+    seeds done."""
     from ..config import base_config
 
     task = TASKS[study.task]
     spec = study.scale(scale)
     base = {**base_config(task, data_dir=data_dir, loop=loop), **spec.settings}
+    rates = [{"lr": lr} for lr in spec.lrs] if spec.lrs else [{}]
     return [
-        task.configure({**base, **level.params, **variant.params, "seed": seed})
+        task.configure({**base, **level.params, **rate, **variant.params, "seed": seed})
         for seed in seeds
         for level in spec.levels
+        for rate in rates
         for variant in study.variants_at(scale, level)
     ]
 
@@ -45,32 +48,52 @@ def config_key(config, without=()):
     )
 
 
-def run_key(run, names, without=()):
-    """`config_key` of a run (a row of `mlflow.search_runs`), over the params `names`."""
+def option_defaults(task):
+    """What a run logged before one of `task`'s options existed ran with: the
+    option's default (`run_key`)."""
+    from ..config import task_options
+
+    return {action.dest: action.default for action in task_options(task)}
+
+
+def run_key(run, names, without=(), defaults=None):
+    """`config_key` of a run (a row of `mlflow.search_runs`), over the params
+    `names`; a param the run lacks (an option added since) reads as its value
+    in `defaults`."""
+    defaults = defaults or {}
+
+    def value(name):
+        logged = run.get(f"params.{name}")
+        if (logged is None or logged != logged) and name in defaults:  # absent, or NaN
+            return defaults[name]
+        return logged
+
     return tuple(
         sorted(
-            (name, str(run.get(f"params.{name}")))
+            (name, str(value(name)))
             for name in names
             if name not in _NOT_IDENTIFYING and name not in without
         )
     )
 
 
-def completed(configs, runs):
+def completed(configs, runs, defaults=None):
     """The configurations among `configs` that one of `runs` (finished or
-    diverged runs of the study) already holds."""
+    diverged runs of the study) already holds (`defaults` as `run_key` has them)."""
     if runs.empty:
         return []
     names = sorted(configs[0])
-    done = {run_key(run, names) for _, run in runs.iterrows()}
+    done = {run_key(run, names, defaults=defaults) for _, run in runs.iterrows()}
     return [config for config in configs if config_key(config) in done]
 
 
 def sweep_grid(study, scale, seeds):
     """The grid as the sweep's parent run records it."""
+    spec = study.scale(scale)
     grid = {"seed": list(seeds)}
     for params in (
-        [level.params for level in study.scale(scale).levels],
+        [level.params for level in spec.levels],
+        [{"lr": lr} for lr in spec.lrs or ()],
         [variant.params for variant in study.variants_at(scale)],
     ):
         for name in dict.fromkeys(name for each in params for name in each):
@@ -106,7 +129,7 @@ def run_study(study, scale, seeds, connect=lambda: None, data_dir=None, loop=Non
         task.prepare(dataset_config)
     experiment_name = task.experiment_name
     experiment_id = store.experiment_id(experiment_name)
-    done = completed(configs, reported_runs(experiment_name, study.name))
+    done = completed(configs, reported_runs(experiment_name, study.name), option_defaults(task))
     done_keys = {config_key(config) for config in done}
     missing = [config for config in configs if config_key(config) not in done_keys]
     print(
