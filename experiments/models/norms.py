@@ -10,6 +10,10 @@ import importlib
 
 NORMS = ("none", "batch", "batch_renorm", "instance", "weight", "weight_meanbn", "layer", "group")
 
+# The norms of a fully connected network (experiments.models.mlp): instance and
+# group norm compute statistics over positions, which a dense layer's output has not.
+MLP_NORMS = ("none", "batch", "batch_renorm", "weight", "weight_meanbn", "layer")
+
 # The norms a recurrent model takes (see experiments.models.rnn): weight norm
 # wraps the recurrent layer, batch, instance and layer norm act on its input
 # projection, and the recurrent ones inside the LSTM cell, as the papers that

@@ -1,7 +1,7 @@
 """The studies: each puts one of the literature's claims about normalization to the
 test as a grid of runs, with a verdict per claim (see `experiments.studies.base`)."""
 
-from . import batch_size, batch_size_gn, bn_lr, gan_d, rnn, translate
+from . import batch_size, batch_size_gn, bn_lr, converge, gan_d, rnn, translate
 from .base import SCALES  # noqa: F401 (the command line's choices)
 
 STUDIES = {
@@ -13,5 +13,6 @@ STUDIES = {
         rnn.STUDY,
         gan_d.STUDY,
         translate.STUDY,
+        converge.STUDY,
     )
 }

@@ -1,12 +1,15 @@
-"""The CNN task: a small ResNet-style classifier on Fashion-MNIST, MNIST or CIFAR-10."""
+"""The CNN task: a small ResNet-style classifier on Fashion-MNIST, MNIST or
+CIFAR-10, or the batch norm paper's fully connected network on the same images."""
 
 import math
 
 from .. import arguments
-from ..models.norms import NORMS
+from ..models.norms import MLP_NORMS, NORMS
 from .base import Task, example_inputs, load_logged_images
 from .loop import compile_arguments
 from .schedule import add_schedule_argument, learning_rate
+
+ARCHITECTURES = ("resnet", "mlp")
 
 
 class CnnTask(Task):
@@ -39,7 +42,17 @@ class CnnTask(Task):
 
     def add_arguments(self, parser):
         parser.add_argument(
-            "--depth", type=arguments.positive_int, default=3, help="residual blocks (default: 3)"
+            "--architecture",
+            type=arguments.choice(ARCHITECTURES),
+            default="resnet",
+            help="resnet, or mlp: the batch norm paper's MNIST network, hidden "
+            "layers of 100 units (default: resnet)",
+        )
+        parser.add_argument(
+            "--depth",
+            type=arguments.positive_int,
+            default=3,
+            help="residual blocks, or the mlp's hidden layers (default: 3)",
         )
         parser.add_argument(
             "--optimizer",
@@ -70,6 +83,17 @@ class CnnTask(Task):
         )
 
     def configure(self, config):
+        if config["architecture"] == "mlp":
+            if config["norm"] not in MLP_NORMS:
+                raise ValueError(
+                    f"--architecture mlp takes the norms {', '.join(MLP_NORMS)} (a dense "
+                    "layer's output has no positions to normalize over), got "
+                    f"norm={config['norm']!r}"
+                )
+            if not config["shortcuts"]:
+                raise ValueError(
+                    "--no-shortcuts applies to --architecture resnet, got architecture='mlp'"
+                )
         stats_batch = config["stats_batch"]
         if stats_batch is None:
             return config
@@ -92,20 +116,27 @@ class CnnTask(Task):
         import keras
 
         from ..models.cnn import build_cnn
+        from ..models.mlp import build_mlp
 
         keras.utils.set_random_seed(config["seed"])
         data = load_logged_images(config)
 
-        model = build_cnn(
-            data.image_shape,
-            data.num_classes,
-            config["norm"],
-            depth=config["depth"],
-            seed=config["seed"],
-            stats_batch=config["stats_batch"],
-            activation=config["activation"],
-            shortcuts=config["shortcuts"],
-        )
+        common = {
+            "depth": config["depth"],
+            "seed": config["seed"],
+            "stats_batch": config["stats_batch"],
+            "activation": config["activation"],
+        }
+        if config["architecture"] == "mlp":
+            model = build_mlp(data.image_shape, data.num_classes, config["norm"], **common)
+        else:
+            model = build_cnn(
+                data.image_shape,
+                data.num_classes,
+                config["norm"],
+                shortcuts=config["shortcuts"],
+                **common,
+            )
         steps = config["epochs"] * math.ceil(data.sizes["train"] / config["batch_size"])
         lr = learning_rate(config, steps)
         if config["optimizer"] == "sgd":

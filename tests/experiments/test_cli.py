@@ -335,6 +335,20 @@ BAD_INPUTS = [
         "examples), got stats_batch=8",
     ),
     (
+        ["run", "--task", "cnn", "--norm", "instance", "--architecture", "mlp"],
+        "--architecture mlp takes the norms none, batch, batch_renorm, weight, "
+        "weight_meanbn, layer (a dense layer's output has no positions to normalize "
+        "over), got norm='instance'",
+    ),
+    (
+        ["run", "--task", "cnn", "--norm", "batch", "--architecture", "mlp", "--no-shortcuts"],
+        "--no-shortcuts applies to --architecture resnet, got architecture='mlp'",
+    ),
+    (
+        ["run", "--task", "cnn", "--norm", "batch", "--architecture", "vgg"],
+        "--architecture: invalid choice 'vgg' (choose from resnet, mlp)",
+    ),
+    (
         ["run", "--task", "cnn", "--norm", "batch", "--lr-schedule", "step"],
         "--lr-schedule: invalid choice 'step' (choose from constant, cosine)",
     ),

@@ -14,6 +14,7 @@ from experiments import paths
 from experiments.cli import main
 from experiments.studies import STUDIES, report, runner, verdict
 from experiments.studies.base import BEST, Claim, Level, Scale, Study, Variant
+from experiments.tasks import TASKS
 
 
 def welch_reference(a, b):
@@ -314,6 +315,20 @@ def test_a_study_trains_the_seeds_it_is_given():
     assert runner.sweep_grid(TOY, "small", [4, 0])["seed"] == [4, 0]
 
 
+def test_a_run_logged_before_an_option_existed_reads_as_its_default():
+    config = {"norm": "batch", "architecture": "resnet", "seed": 0}
+    old = pandas.Series({"params.norm": "batch", "params.seed": "0"})  # no architecture
+    newer = pandas.Series({**old, "params.architecture": "mlp"})
+    defaults = runner.option_defaults(TASKS["cnn"])
+    assert defaults["architecture"] == "resnet"
+    names = sorted(config)
+    assert runner.run_key(old, names, defaults=defaults) == runner.config_key(config)
+    assert runner.run_key(newer, names, defaults=defaults) != runner.config_key(config)
+    assert runner.run_key(old, names) != runner.config_key(config)  # without the defaults
+    runs = pandas.DataFrame([old, newer])
+    assert runner.completed([config], runs, defaults) == [config]
+
+
 def test_the_statistics_batch_keeps_steps_and_learning_rate_equal_across_levels():
     study = STUDIES["batch-size"]
     configs = runner.study_configs(study, "small", [0])
@@ -491,6 +506,58 @@ def test_a_level_chosen_on_validation_per_norm():
     assert not report.in_grid(
         dataclasses.replace(study, tune_metric=None), "small", ("group", BEST)
     )
+
+
+def test_each_cell_is_read_at_the_rate_chosen_on_validation():
+    grid = dataclasses.replace(
+        TOY,
+        scales={"small": dataclasses.replace(TOY.scales["small"], lrs=(0.01, 0.1))},
+        tune_metric="val_loss",
+        tune_higher_is_better=False,
+    )
+    configs = runner.study_configs(grid, "small", [0])
+    assert sorted({(c["norm"], c["batch_size"], c["lr"]) for c in configs}) == sorted(
+        (norm, size, lr) for norm in ("batch", "group") for size in (2, 32) for lr in (0.01, 0.1)
+    )
+    assert runner.sweep_grid(grid, "small", [0])["lr"] == [0.01, 0.1]
+    rows = [
+        # group at 2: 0.1 has the lower validation loss, though 0.01 tests better.
+        ("group", "2", "0.01", 0.90, 0.50, False),
+        ("group", "2", "0.01", 0.92, 0.52, False),
+        ("group", "2", "0.1", 0.80, 0.30, False),
+        ("group", "2", "0.1", 0.81, 0.31, False),
+        # batch at 2: 0.1 is lower still, but one of its runs diverged.
+        ("batch", "2", "0.01", 0.70, 0.60, False),
+        ("batch", "2", "0.01", 0.72, 0.62, False),
+        ("batch", "2", "0.1", 0.95, 0.10, False),
+        ("batch", "2", "0.1", 0.10, float("nan"), True),
+        # batch at 32: every rate has a diverged run, so no rate is chosen.
+        ("batch", "32", "0.01", 0.10, float("nan"), True),
+        ("batch", "32", "0.1", 0.10, float("nan"), True),
+    ]
+    runs = run_table([(v, lv, acc, div) for v, lv, _, acc, _, div in rows])
+    runs["params.lr"] = [lr for _, _, lr, *_ in rows]
+    runs["metrics.val_loss"] = [loss for *_, loss, _ in rows]
+    chosen, rates = report.at_tuned_rates(grid, "small", runs)
+    assert rates == {("group", "2"): "0.1", ("batch", "2"): "0.01", ("batch", "32"): None}
+    assert list(chosen["run_id"]) == ["2", "3", "4", "5"]
+    result = judged(grid, chosen)
+    np.testing.assert_allclose(
+        result["group beats batch at 2"].result.test.difference.mean, 0.805 - 0.71
+    )
+    text = report._rates_text(grid, "small", runs, chosen, rates)
+    assert "grid 0.01, 0.1" in text and "lowest mean final `val_loss`" in text
+    assert "| 2 | 0.01 | 0.1 |" in text and "| 32 | - | - |" in text
+    # Without a grid, every run is read.
+    every, none = report.at_tuned_rates(TOY, "small", runs)
+    assert every is runs and none == {}
+    with pytest.raises(ValueError, match="needs a tune_metric"):
+        dataclasses.replace(grid, tune_metric=None)
+    with pytest.raises(ValueError, match="sets lr in its settings or levels too"):
+        dataclasses.replace(
+            grid,
+            scales={"small": dataclasses.replace(grid.scales["small"], settings={"lr": 0.1})},
+        )
 
 
 def test_a_claim_whose_arms_never_beat_the_floor_is_untestable():
@@ -711,7 +778,7 @@ def test_a_claim_declares_its_test_consistently():
         (
             ["study", "bogus"],
             "argument name: invalid choice 'bogus' (choose from bn-lr, batch-size, "
-            "batch-size-gn, rnn, gan-d, translate, all)",
+            "batch-size-gn, rnn, gan-d, translate, converge, all)",
         ),
         (
             ["study", "rnn", "--scale", "huge"],
@@ -768,6 +835,7 @@ def page_row(page, claim):
         ("rnn", 1, "study_rnn_adding_T_100_val_mse.png"),
         ("gan-d", 2, "study_gan-d_samples.png"),
         ("translate", 1, "study_translate_batch_1_val_l1.png"),
+        ("converge", 1, "study_converge_mlp_3x100_sigmoid_val_accuracy.png"),
     ],
 )
 def test_study_at_smoke_scale_end_to_end(
@@ -793,7 +861,7 @@ def test_study_at_smoke_scale_end_to_end(
     )
     spec = study.scale("smoke")
     trained = runs_of(study.task, study=name, run_kind="train")
-    assert len(trained) == seeds * sum(
+    assert len(trained) == seeds * len(spec.lrs or [None]) * sum(
         len(study.variants_at("smoke", level)) for level in spec.levels
     )
     assert {run.info.status for run in trained} <= {"FINISHED", "FAILED"}

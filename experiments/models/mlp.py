@@ -1,0 +1,51 @@
+"""The batch norm paper's MNIST network: a fully connected classifier, 100 units
+per hidden layer, with a chosen normalization before each activation."""
+
+import keras
+
+from .norms import MLP_NORMS, apply, check_norm, uses_bias
+
+WIDTH = 100  # Ioffe & Szegedy 2015, section 4.1: 3 hidden layers of 100 units
+
+
+def build_mlp(
+    input_shape, num_classes, norm, depth=3, seed=0, stats_batch=None, activation="sigmoid"
+):
+    """Returns a classifier of `depth` hidden dense layers of `WIDTH` units, each
+    followed by `norm` and `activation`, and a dense softmax head.
+
+    Args:
+        input_shape: image shape (height, width, channels), flattened first.
+        num_classes: number of output classes.
+        norm: one of `MLP_NORMS`.
+        depth: hidden layers, at least 1.
+        seed: seeds every initializer: equal seeds give equal initial kernels.
+        stats_batch: batch norm's statistics batch (ghost batches); None: the
+            whole batch.
+        activation: a Keras activation's name (the paper's: sigmoid).
+    """
+    check_norm(norm, MLP_NORMS)
+    if depth < 1:
+        raise ValueError(f"depth must be a positive integer, got depth={depth!r}")
+    inputs = keras.Input(input_shape, name="image")
+    x = keras.layers.Flatten(name="flatten")(inputs)
+    for index in range(depth):
+        name = f"dense{index + 1}"
+        dense = keras.layers.Dense(
+            WIDTH,
+            use_bias=uses_bias(norm),
+            # The paper's initialization: small Gaussian weights.
+            kernel_initializer=keras.initializers.RandomNormal(
+                stddev=0.1, seed=seed * 1000 + index
+            ),
+            name=name,
+        )
+        x = apply(x, dense, norm, name=name, stats_batch=stats_batch)
+        x = keras.layers.Activation(activation, name=f"{name}_{activation}")(x)
+    outputs = keras.layers.Dense(
+        num_classes,
+        activation="softmax",
+        kernel_initializer=keras.initializers.GlorotUniform(seed=seed * 1000 + depth),
+        name="classifier",
+    )(x)
+    return keras.Model(inputs, outputs, name=f"mlp{depth}_{norm}")

@@ -1,0 +1,59 @@
+"""The batch norm paper's fully connected network: same seed, same initial
+kernels, whatever the norm; the norm after every hidden layer."""
+
+import numpy as np
+import pytest
+
+from experiments.models.mlp import WIDTH, build_mlp
+from experiments.models.norms import MLP_NORMS
+
+
+def _kernels(model):
+    """Initial dense kernels by layer name (the wrapped layer's under weight norm)."""
+    return {
+        inner.name: np.array(inner.kernel)
+        for inner in (getattr(layer, "layer", layer) for layer in model.layers)
+        if hasattr(inner, "kernel")
+    }
+
+
+def test_equal_seeds_give_equal_initial_kernels_across_norms():
+    reference = _kernels(build_mlp((28, 28, 1), 10, "none", seed=3))
+    assert {name: kernel.shape for name, kernel in reference.items()} == {
+        "dense1": (784, WIDTH),
+        "dense2": (WIDTH, WIDTH),
+        "dense3": (WIDTH, WIDTH),
+        "classifier": (WIDTH, 10),
+    }
+    for norm in MLP_NORMS[1:]:
+        kernels = _kernels(build_mlp((28, 28, 1), 10, norm, seed=3))
+        assert kernels.keys() == reference.keys()
+        for name, kernel in kernels.items():
+            np.testing.assert_array_equal(kernel, reference[name], err_msg=f"{norm} {name}")
+    assert not np.array_equal(
+        _kernels(build_mlp((28, 28, 1), 10, "none", seed=4))["dense1"], reference["dense1"]
+    )
+
+
+@pytest.mark.parametrize("norm", MLP_NORMS)
+def test_every_hidden_layer_is_normalized_then_activated(norm):
+    model = build_mlp((28, 28, 1), 10, norm, depth=2, activation="sigmoid")
+    outputs = model(np.random.default_rng(0).random((4, 28, 28, 1), "float32"))
+    assert outputs.shape == (4, 10)
+    np.testing.assert_allclose(np.sum(outputs, axis=1), 1.0, rtol=1e-5)
+    names = [layer.name for layer in model.layers]
+    assert [n for n in names if n.endswith("_sigmoid")] == ["dense1_sigmoid", "dense2_sigmoid"]
+    if norm in ("none", "weight"):
+        return  # weight norm wraps the dense layer itself
+    normalized = [n for n in names if n.endswith(f"_{norm}")]
+    assert normalized == ["dense1_" + norm, "dense2_" + norm]
+    for name in normalized:  # each right before its layer's activation
+        assert names[names.index(name) + 1] == name.split("_")[0] + "_sigmoid"
+
+
+def test_norms_without_positions_and_a_zero_depth_are_refused():
+    for norm in ("instance", "group"):
+        with pytest.raises(ValueError, match=f"norm='{norm}'"):
+            build_mlp((28, 28, 1), 10, norm)
+    with pytest.raises(ValueError, match="depth=0"):
+        build_mlp((28, 28, 1), 10, "none", depth=0)
