@@ -108,7 +108,10 @@ STUDY = Study(
     "generator the same number of updates, so A reads five times the batches. FID and KID "
     "in a Fashion-MNIST classifier's feature space, every run scored on the same number of "
     "samples after each epoch of generator updates; the claims compare the mean of the "
-    "last three FIDs (`fid_last`), a GAN's single last score being noisy. KID is shown, "
+    "last three FIDs (`fid_last`), a GAN's single last score being noisy. The rates are "
+    "the paper's settings, not tuned per norm: the paper compares the norms setting by "
+    "setting, and a GAN has no validation score apart from the FID the claims test, so "
+    "choosing a setting on it would select on the outcome. KID is shown, "
     "not tested: it scores the same samples as FID. Spectral norm is Keras's "
     "SpectralNormalization, which updates the kernel in place rather than "
     "differentiating through the normalization.",
