@@ -622,14 +622,14 @@ def cmd_study(argv):
                 f"{_seeds_text(args.seeds)}; seeds are fixed before any run, so "
                 "other seeds are a new scale or study, with its own tag"
             )
-    failures = []
+    failures, parents = [], {}
     if not args.report_only:
         tasks = [TASKS[study.task] for study in chosen.values()]
         loop = _loop(args)
         with _engine(args, tasks) as connect:
             for study in chosen.values():
                 try:
-                    runner.run_study(
+                    parents[study.name] = runner.run_study(
                         study,
                         args.scale,
                         list(range(study.scale(args.scale).seeds)),
@@ -643,6 +643,9 @@ def cmd_study(argv):
     store.open_store()
     # Every study, those not run yet at this scale included: the page accumulates.
     path = report.write_page(STUDIES, args.scale, args.out, f"{PROG} study")
+    for name, parent in parents.items():
+        if parent is not None:
+            report.log_page(path, STUDIES[name], parent)
     print(f"\nWhich normalization when: {path}")
     for study in chosen.values():
         print_ui_links(study.name, [TASKS[study.task].experiment_name])

@@ -10,14 +10,16 @@ rule are `experiments.studies.verdict`'s.
 
 import dataclasses
 import math
+import shutil
 import statistics
+import tempfile
 from pathlib import Path
 
 import mlflow
 import pandas
 
 from .. import paths
-from ..report import plots, tables
+from ..report import html, plots, tables
 from ..report.writer import markdown_table, reported_runs, slug
 from ..tasks import TASKS
 from ..tracking import store
@@ -25,6 +27,7 @@ from . import runner, verdict
 from .base import BEST
 
 PAGE = "studies.md"
+PARENT_DIR = "study"  # the page's artifacts in a study's parent run
 REFERENCES = "../references.md"  # the papers' tables, from the page in docs/studies/
 
 
@@ -781,3 +784,24 @@ def write_page(studies, scale, out_dir, command):
     path = out_dir / PAGE
     path.write_text(page + "\n")
     return path
+
+
+def log_page(page, study, parent_id):
+    """Logs the page (Markdown, and HTML, which MLflow's artifact view renders)
+    with `study`'s figures to the study's parent run `parent_id`, under
+    `study/`, so its verdicts are read in MLflow too. A failure is reported in
+    one line: the runs and the page on disk stand."""
+    page = Path(page)
+    try:
+        with tempfile.TemporaryDirectory() as directory:
+            shutil.copy(page, directory)
+            for figure in page.parent.glob(f"study_{study.name}_*.png"):
+                shutil.copy(figure, directory)
+            html.write_html(Path(directory) / page.name)
+            mlflow.MlflowClient().log_artifacts(parent_id, directory, PARENT_DIR)
+    except Exception as error:  # MLflow and the file system raise many kinds
+        print(
+            f"The page was not logged to the parent run {parent_id} of study "
+            f"{study.name}: {type(error).__name__}: {str(error)[:300]}",
+            flush=True,
+        )

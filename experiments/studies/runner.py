@@ -118,7 +118,8 @@ def run_study(study, scale, seeds, connect=lambda: None, data_dir=None, loop=Non
     the engine `connect()` returns (Ray's `engine.Resources`, or None: here,
     one after the other), with the training loop `loop`
     (`experiments.tasks.loop.loop_params`), `verbose` as
-    `execution.run_sweeps` has it; returns (done before, trained)."""
+    `execution.run_sweeps` has it; returns the id of the sweep's parent run,
+    or None when nothing was missing."""
     from ..report.writer import reported_runs
     from ..tracking import store
 
@@ -137,14 +138,14 @@ def run_study(study, scale, seeds, connect=lambda: None, data_dir=None, loop=Non
         f"done, {len(missing)} to train",
         flush=True,
     )
-    if missing:
-        train(
-            task,
-            missing,
-            sweep_grid(study, scale, seeds),
-            experiment_id,
-            study.name,
-            connect(),
-            verbose,
-        )
-    return len(done), len(missing)
+    if not missing:
+        return None
+    return train(
+        task,
+        missing,
+        sweep_grid(study, scale, seeds),
+        experiment_id,
+        study.name,
+        connect(),
+        verbose,
+    )

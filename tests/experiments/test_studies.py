@@ -865,7 +865,11 @@ def test_study_at_smoke_scale_end_to_end(
         len(study.variants_at("smoke", level)) for level in spec.levels
     )
     assert {run.info.status for run in trained} <= {"FINISHED", "FAILED"}
-    assert len(runs_of(study.task, study=name, run_kind="sweep")) == 1
+    [parent] = runs_of(study.task, study=name, run_kind="sweep")
+    # The page and the study's figures are read in MLflow too, on its parent run.
+    logged = {a.path for a in mlflow.MlflowClient().list_artifacts(parent.info.run_id, "study")}
+    assert {"study/studies.md", "study/studies.html", f"study/{figure}"} <= logged
+    assert not any(path.startswith("study/study_") and name not in path for path in logged)
     page = (tmp_path / "studies.md").read_text()
     assert "# Which normalization when" in page and verdict.RULE in page
     assert f'<a id="study-{name}"></a>' in page
