@@ -201,6 +201,28 @@ def ray_cluster(request, address=None):
             ray.shutdown()
 
 
+@contextlib.contextmanager
+def connector(request, address=None, on_start=lambda: None):
+    """Yields `connect()` for a command whose runs may train on Ray: it returns
+    a trial's `Resources`, joining or starting Ray (`ray_cluster`) on its first
+    call, after which `on_start()` runs (a check that needs the cluster); or
+    None where the runs train in this process one after the other
+    (`request.workers` is 1 and no cluster `address` is given). Ray is
+    started only when a command has passed the checks that need no Ray."""
+    with contextlib.ExitStack() as stack:
+        resources = []
+
+        def connect():
+            if request.workers == 1 and not address:
+                return None
+            if not resources:
+                resources.append(stack.enter_context(ray_cluster(request, address)))
+                on_start()
+            return resources[0]
+
+        yield connect
+
+
 @functools.cache
 def _size_tensorflow(threads):
     """Sizes TensorFlow's thread pools, once per worker process (they cannot be

@@ -21,6 +21,7 @@ import sys
 import urllib.parse
 from pathlib import Path
 
+from .. import paths
 from ..errors import ExperimentError
 
 AUTH_DATABASE = "basic_auth.db"
@@ -128,3 +129,37 @@ def server_command(host, port, backend_store_uri, artifacts_destination, workers
     if auth:
         command += ["--app-name", "basic-auth"]
     return command
+
+
+def serve(host, port, backend_store_uri=None, artifacts_destination=None, auth=False, workers=2):
+    """Replaces this process with the tracking server (the `server` command):
+    on `backend_store_uri`, by default the project's SQLite store (created
+    first), its artifacts kept in `artifacts_destination`, by default
+    `artifacts/` beside the store. Refuses an exposed host without `auth`
+    and a store it cannot serve, before anything starts."""
+    from . import store
+
+    check_exposure(host, auth)
+    uri = backend_store_uri or store.tracking_uri()
+    if uri.startswith(("http:", "https:")):  # that points at a server: serve the local store
+        uri = store.default_uri()
+    check_backend_store(uri)
+    database = store.sqlite_path(uri)
+    if database is not None:
+        store.open_store(uri)  # creates the store once, before the server's workers start
+    home = database.parent if database is not None else paths.store_dir()
+    artifacts = artifacts_destination or (home / "artifacts").resolve().as_uri()
+    # MLflow's job runner serves GenAI features the suite does not use: several
+    # processes saved.
+    environment = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", **os.environ}
+    if auth:
+        environment.update(auth_environment(home))
+    command = server_command(host, port, uri, artifacts, workers, auth)
+    print(
+        f"MLflow tracking server on http://{host}:{port} "
+        f"({'login required' if auth else 'no login'}; store {uri}, artifacts "
+        f"{artifacts}). Ctrl-C stops it.",
+        flush=True,
+    )
+    # The server replaces this process, so signals reach it directly.
+    os.execve(command[0], command, environment)

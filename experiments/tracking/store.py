@@ -186,3 +186,15 @@ def experiment_id(name):
                 experiment.experiment_id, EXPERIMENT_KIND_TAG, MODEL_TRAINING_KIND
             )
         return experiment.experiment_id
+
+
+def check_reaches_every_machine(machines):
+    """Refuses a SQLite store for runs spread over `machines` machines: it is
+    on this one only."""
+    uri = tracking_uri()
+    if sqlite_path(uri) is not None and machines > 1:
+        raise TrackingError(
+            f"the Ray cluster spans {machines} machines, and the SQLite store {uri} is on "
+            "this one only: start the suite's `server` command and set "
+            "MLFLOW_TRACKING_URI=http://HOST:PORT (see the README's cluster recipe)"
+        )

@@ -234,10 +234,10 @@ def test_run_trials_submits_at_most_the_workers_at_once(at_most, most_pending, m
 def test_memory_per_trial_is_read_in_bytes(argv, bytes_):
     import argparse
 
-    from experiments import cli
+    from experiments import parsers
 
     parser = argparse.ArgumentParser()
-    cli.add_engine_arguments(parser)
+    parsers.add_engine_arguments(parser)
     args = parser.parse_args([*argv, "--cpus-per-trial", "2", "--gpus-per-trial", "0.5"])
     assert (args.memory_per_trial, args.cpus_per_trial, args.gpus_per_trial) == (bytes_, 2, 0.5)
 
@@ -286,7 +286,7 @@ def test_the_engine_a_command_gets(argv, fits, address, started, monkeypatch):
     import argparse
     import contextlib
 
-    from experiments import cli
+    from experiments import cli, parsers
 
     calls = []
 
@@ -297,13 +297,13 @@ def test_the_engine_a_command_gets(argv, fits, address, started, monkeypatch):
 
     monkeypatch.setattr(engine, "local_workers", lambda memory, cpus=1: fits)
     monkeypatch.setattr(engine, "ray_cluster", ray_cluster)
-    monkeypatch.setattr(cli, "_check_store_reaches_every_machine", lambda: None)
+    monkeypatch.setattr(engine, "machines", lambda: 1)  # the store reaches every machine
     if address:
         monkeypatch.setenv("RAY_ADDRESS", address)
     else:
         monkeypatch.delenv("RAY_ADDRESS", raising=False)
     parser = argparse.ArgumentParser()
-    cli.add_engine_arguments(parser)
+    parsers.add_engine_arguments(parser)
     with cli._engine(parser.parse_args(argv), [TASKS["cnn"]]) as connect:
         assert connect() == (None if started is None else "resources")
         connect()  # connected once per command
@@ -314,7 +314,7 @@ def test_a_trial_asks_for_the_memory_of_the_largest_task_or_what_the_option_says
     import argparse
     import contextlib
 
-    from experiments import cli
+    from experiments import cli, parsers
 
     requests, sized = [], []
 
@@ -327,11 +327,11 @@ def test_a_trial_asks_for_the_memory_of_the_largest_task_or_what_the_option_says
         engine, "local_workers", lambda memory, cpus=1: sized.append((memory, cpus)) or 2
     )
     monkeypatch.setattr(engine, "ray_cluster", ray_cluster)
-    monkeypatch.setattr(cli, "_check_store_reaches_every_machine", lambda: None)
+    monkeypatch.setattr(engine, "machines", lambda: 1)  # the store reaches every machine
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
     monkeypatch.setattr(TASKS["gan"], "trial_memory_bytes", 3 * GIB)
     parser = argparse.ArgumentParser()
-    cli.add_engine_arguments(parser)
+    parsers.add_engine_arguments(parser)
     for argv in (
         [],
         ["--memory-per-trial", "800M", "--cpus-per-trial", "2", "--gpus-per-trial", "0.5"],
@@ -550,14 +550,14 @@ def test_two_sweeps_log_into_one_sqlite_store_at_once_without_a_lost_run(sweep_p
 
 
 def test_a_sqlite_store_is_refused_for_a_cluster_of_several_machines(store, monkeypatch):
-    from experiments import cli
     from experiments.errors import TrackingError
+    from experiments.tracking import store as stores
 
-    monkeypatch.setattr(engine, "machines", lambda: 2)
     with pytest.raises(TrackingError, match="spans 2 machines, and the SQLite store"):
-        cli._check_store_reaches_every_machine()
-    monkeypatch.setattr(engine, "machines", lambda: 1)
-    cli._check_store_reaches_every_machine()
+        stores.check_reaches_every_machine(2)
+    stores.check_reaches_every_machine(1)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")  # a server reaches all
+    stores.check_reaches_every_machine(2)
 
 
 def test_a_dataset_another_run_added_at_the_same_moment_is_logged_again(store, monkeypatch):
