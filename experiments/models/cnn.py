@@ -41,6 +41,7 @@ def build_cnn(
     stats_batch=None,
     activation="relu",
     shortcuts=True,
+    dropout=0.0,
 ):
     """Returns a ResNet-style classifier whose every normalization is `norm`.
 
@@ -61,6 +62,8 @@ def build_cnn(
             many examples); None: the whole batch.
         activation: a Keras activation's name.
         shortcuts: whether the blocks are residual.
+        dropout: the rate of a dropout before the head (Inception's place for
+            it, which the batch norm paper removes); 0: none.
     """
     check_norm(norm)
     if depth < 1:
@@ -101,6 +104,8 @@ def build_cnn(
             y = keras.layers.Add(name=f"{prefix}_add")([shortcut, y])
         x = act(y, f"{prefix}_2")
     x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+    if dropout:
+        x = keras.layers.Dropout(dropout, seed=next(seeds), name="dropout")(x)
     outputs = keras.layers.Dense(
         num_classes,
         activation="softmax",

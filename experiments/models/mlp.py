@@ -9,7 +9,14 @@ WIDTH = 100  # Ioffe & Szegedy 2015, section 4.1: 3 hidden layers of 100 units
 
 
 def build_mlp(
-    input_shape, num_classes, norm, depth=3, seed=0, stats_batch=None, activation="sigmoid"
+    input_shape,
+    num_classes,
+    norm,
+    depth=3,
+    seed=0,
+    stats_batch=None,
+    activation="sigmoid",
+    dropout=0.0,
 ):
     """Returns a classifier of `depth` hidden dense layers of `WIDTH` units, each
     followed by `norm` and `activation`, and a dense softmax head.
@@ -23,6 +30,7 @@ def build_mlp(
         stats_batch: batch norm's statistics batch (ghost batches); None: the
             whole batch.
         activation: a Keras activation's name (the paper's: sigmoid).
+        dropout: the rate of a dropout after each hidden layer; 0: none.
     """
     check_norm(norm, MLP_NORMS)
     if depth < 1:
@@ -42,6 +50,10 @@ def build_mlp(
         )
         x = apply(x, dense, norm, name=name, stats_batch=stats_batch)
         x = keras.layers.Activation(activation, name=f"{name}_{activation}")(x)
+        if dropout:
+            x = keras.layers.Dropout(
+                dropout, seed=seed * 1000 + 500 + index, name=f"{name}_dropout"
+            )(x)
     outputs = keras.layers.Dense(
         num_classes,
         activation="softmax",

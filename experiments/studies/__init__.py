@@ -1,7 +1,7 @@
 """The studies: each puts one of the literature's claims about normalization to the
 test as a grid of runs, with a verdict per claim (see `experiments.studies.base`)."""
 
-from . import batch_size, batch_size_gn, bn_lr, converge, gan_d, rnn, translate
+from . import batch_size, batch_size_gn, bn_lr, converge, gan_d, overfit, rnn, translate
 from .base import SCALES  # noqa: F401 (the command line's choices)
 
 STUDIES = {
@@ -14,5 +14,6 @@ STUDIES = {
         gan_d.STUDY,
         translate.STUDY,
         converge.STUDY,
+        overfit.STUDY,
     )
 }

@@ -12,6 +12,20 @@ from .schedule import add_schedule_argument, learning_rate
 ARCHITECTURES = ("resnet", "mlp")
 
 
+def log_generalization(model, train, metrics):
+    """Logs the training set's scores in inference mode (`train_eval_accuracy`,
+    `train_eval_loss`: dropout off, batch norm on its moving statistics, as the
+    test set is scored) and the generalization gap, `train_eval_accuracy` -
+    `test_accuracy`; returns them."""
+    import mlflow
+
+    scores = model.evaluate(train, return_dict=True, verbose=0)
+    logged = {f"train_eval_{name}": value for name, value in scores.items()}
+    logged["generalization_gap"] = logged["train_eval_accuracy"] - metrics["test_accuracy"]
+    mlflow.log_metrics(logged)
+    return logged
+
+
 class CnnTask(Task):
     name = "cnn"
     description = "ResNet-style image classifier; the same network with each normalization"
@@ -72,6 +86,13 @@ class CnnTask(Task):
             action="store_false",
             help="plain blocks without residual shortcuts",
         )
+        parser.add_argument(
+            "--dropout",
+            type=arguments.below_one,
+            default=0.0,
+            help="dropout rate before the head (resnet) or after each hidden layer "
+            "(mlp) (default: 0, none)",
+        )
         add_schedule_argument(parser)
         parser.add_argument(
             "--stats-batch",
@@ -126,6 +147,7 @@ class CnnTask(Task):
             "seed": config["seed"],
             "stats_batch": config["stats_batch"],
             "activation": config["activation"],
+            "dropout": config["dropout"],
         }
         if config["architecture"] == "mlp":
             model = build_mlp(data.image_shape, data.num_classes, config["norm"], **common)
@@ -150,4 +172,7 @@ class CnnTask(Task):
             **compile_arguments(config),
         )
         history = self.fit(model, data.train, config, data.sizes["train"], validation=data.val)
-        return self.finish(config, history, model, example=example_inputs(data.val), test=data.test)
+        metrics = self.finish(
+            config, history, model, example=example_inputs(data.val), test=data.test
+        )
+        return {**metrics, **log_generalization(model, data.train, metrics)}

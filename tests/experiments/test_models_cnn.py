@@ -105,3 +105,11 @@ def test_the_sigmoid_network_without_shortcuts():
     assert len(activations) == 7  # the stem and two per block
     assert {layer.activation.__name__ for layer in activations} == {"sigmoid"}
     assert model.name == "plain3_batch"
+
+
+def test_dropout_sits_before_the_head():
+    model = build_cnn((28, 28, 1), 10, "batch", depth=1, dropout=0.5)
+    names = [layer.name for layer in model.layers]
+    assert names[-3:] == ["pool", "dropout", "classifier"]
+    assert model.get_layer("dropout").rate == 0.5
+    assert "dropout" not in [layer.name for layer in build_cnn((28, 28, 1), 10, "batch").layers]

@@ -57,3 +57,15 @@ def test_norms_without_positions_and_a_zero_depth_are_refused():
             build_mlp((28, 28, 1), 10, norm)
     with pytest.raises(ValueError, match="depth=0"):
         build_mlp((28, 28, 1), 10, "none", depth=0)
+
+
+def test_dropout_follows_every_hidden_layer_and_only_in_training():
+    model = build_mlp((28, 28, 1), 10, "batch", depth=2, dropout=0.5)
+    names = [layer.name for layer in model.layers]
+    assert [n for n in names if n.endswith("_dropout")] == ["dense1_dropout", "dense2_dropout"]
+    assert names.index("dense1_dropout") == names.index("dense1_sigmoid") + 1
+    x = np.random.default_rng(0).random((8, 28, 28, 1), "float32")
+    np.testing.assert_array_equal(model(x, training=False), model(x, training=False))
+    assert not np.allclose(model(x, training=True), model(x, training=False))
+    plain = build_mlp((28, 28, 1), 10, "none")
+    assert not any(layer.name.endswith("_dropout") for layer in plain.layers)

@@ -778,7 +778,7 @@ def test_a_claim_declares_its_test_consistently():
         (
             ["study", "bogus"],
             "argument name: invalid choice 'bogus' (choose from bn-lr, batch-size, "
-            "batch-size-gn, rnn, gan-d, translate, converge, all)",
+            "batch-size-gn, rnn, gan-d, translate, converge, overfit, all)",
         ),
         (
             ["study", "rnn", "--scale", "huge"],
@@ -836,6 +836,7 @@ def page_row(page, claim):
         ("gan-d", 2, "study_gan-d_samples.png"),
         ("translate", 1, "study_translate_batch_1_val_l1.png"),
         ("converge", 1, "study_converge_mlp_3x100_sigmoid_val_accuracy.png"),
+        ("overfit", 1, "study_overfit_no_dropout_val_accuracy.png"),
     ],
 )
 def test_study_at_smoke_scale_end_to_end(
