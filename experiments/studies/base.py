@@ -35,6 +35,16 @@ class Level:
 
 OUTCOMES = ("continuous", "binary", "censored")
 
+# The questions users bring, in the order the page's summary answers them;
+# each study answers one (`Study.question`).
+QUESTIONS = (
+    "Which norm for my CNN?",
+    "Which norm at small batch sizes?",
+    "Which norm for my RNN?",
+    "Which norm for my GAN?",
+    "Which norm for image translation?",
+)
+
 # A claim side's level chosen on validation: the level where the variant does
 # best on the study's `tune_metric` (see `Study`).
 BEST = "best"
@@ -169,6 +179,8 @@ class Study:
     scale declares `lrs`; only levels (rates) where none of the runs diverged
     compete: a rate that diverges is no variant's best.
     `tune_higher_is_better`: that metric's direction.
+    `question`: the one of `QUESTIONS` the study answers, under which the
+    page's summary lists its claims.
     """
 
     name: str
@@ -179,6 +191,7 @@ class Study:
     scales: dict
     claims: tuple
     metrics: tuple
+    question: str
     plot: str = "curves"
     references: dict = dataclasses.field(default_factory=dict)
     notes: str = ""
@@ -186,6 +199,10 @@ class Study:
     tune_higher_is_better: bool = True
 
     def __post_init__(self):
+        if self.question not in QUESTIONS:
+            raise ValueError(
+                f"Study {self.name!r}: question must be one of {QUESTIONS}, got {self.question!r}"
+            )
         for name, scale in self.scales.items():
             if scale.lrs is None:
                 continue

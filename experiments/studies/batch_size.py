@@ -118,6 +118,7 @@ STUDY = Study(
         ),
     ),
     metrics=("test_accuracy",),
+    question="Which norm at small batch sizes?",
     plot="factor",
     notes=f"Every run trains with an SGD batch of {SGD_BATCH} for the same steps, with Adam "
     "and a cosine decay of the learning rate; the factor is the number of examples each "

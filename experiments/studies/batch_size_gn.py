@@ -110,6 +110,7 @@ STUDY = Study(
         ),
     ),
     metrics=("test_accuracy",),
+    question="Which norm at small batch sizes?",
     plot="factor",
     notes=f"Every batch size trains the same epochs (so batch 2 takes 16 times the steps of "
     f"batch 32) with SGD (momentum 0.9) at {BASE_LR:g} x batch / {BASE_BATCH} (the linear "

@@ -158,6 +158,7 @@ STUDY = Study(
         ),
     ),
     metrics=("test_accuracy",),
+    question="Which norm for my CNN?",
     tune_metric="val_accuracy",
     notes="Every norm is swept over the same rates, from 1x to where the plain network "
     "diverges, with SGD (momentum 0.9) and a cosine decay to 0. A norm's best rate is "

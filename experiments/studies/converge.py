@@ -118,6 +118,7 @@ STUDY = Study(
         _sooner("weight_meanbn", CNN, "the fastest of the curves, no step count", WN),
     ),
     metrics=("test_accuracy", "val_accuracy"),
+    question="Which norm for my CNN?",
     tune_metric="val_accuracy",
     notes="Each norm on each network is trained at SGD rates 0.01, 0.03 and 0.1 (momentum "
     "0.9, a cosine decay to 0), every seed, and read at its rate with the best mean final "

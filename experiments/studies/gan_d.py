@@ -99,6 +99,7 @@ STUDY = Study(
         )
     ),
     metrics=("fid_last", "kid_last"),
+    question="Which norm for my GAN?",
     plot="samples",
     references={"real data, held out (floor)": "real_fid"},
     notes="The discriminator normalizes three convolutions (all but its input layer). "

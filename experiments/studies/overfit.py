@@ -97,6 +97,7 @@ STUDY = Study(
         ),
     ),
     metrics=("test_accuracy", "generalization_gap", "test_loss", "train_eval_accuracy"),
+    question="Which norm for my CNN?",
     tune_metric="val_accuracy",
     notes="A residual CNN of two blocks on 1,024 Fashion-MNIST training images for 960 "
     "steps (60 epochs of batch 64), Adam with a cosine decay, each norm at each dropout "

@@ -24,7 +24,7 @@ from ..report.writer import markdown_table, reported_runs, slug
 from ..tasks import TASKS
 from ..tracking import store
 from . import runner, verdict
-from .base import BEST
+from .base import BEST, QUESTIONS
 
 PAGE = "studies.md"
 PARENT_DIR = "study"  # the page's artifacts in a study's parent run
@@ -385,6 +385,48 @@ def _ours(judged):
     return f"{what} {_interval(test.difference)}"
 
 
+def _effect(judged):
+    """The oriented difference with its raw interval, and what it measures."""
+    claim, result = judged.claim, judged.result
+    if result is None:
+        return "not in this scale's grid"
+    if judged.a == "-" or judged.b == "-":
+        return "no runs yet"
+    if claim.outcome == verdict.CENSORED:
+        what = "pair score on steps to the target"
+    elif claim.outcome == verdict.BINARY:
+        what = "difference of rates"
+    elif claim.baselines is not None:
+        what = f"{claim.metric}, difference in differences"
+    else:
+        what = claim.metric
+    return f"{_interval(result.test.difference)} ({what})"
+
+
+def _answers(studies, judged, scale):
+    """The page's opening: per question users bring, each claim's verdict and
+    effect, linked to its study."""
+    parts = [
+        f"## The answers, by question\n\nMeasured at scale `{scale}`; the effect is the "
+        "difference on the claimed side (above 0: as claimed) with its raw 95% interval; "
+        "each study's section has the protocol, the runs and the figures."
+    ]
+    for question in QUESTIONS:
+        rows = []
+        for study in (s for s in studies.values() if s.question == question):
+            link = f"[{study.name}](#{anchor(study)})"
+            mine = judged[study.name]
+            if not mine:
+                rows.append([f"every claim of {study.name}", "not yet run", "-", link])
+            rows += [[j.claim.text, f"**{j.verdict}**", _effect(j), link] for j in mine]
+        if rows:
+            parts.append(
+                f"### {question}\n\n"
+                + markdown_table(["claim", "verdict", "effect", "study"], rows)
+            )
+    return "\n\n".join(parts)
+
+
 def _stats_cells(judged):
     """raw p, Holm p (with the TOST ones where a margin is declared), MDE, test."""
     result = judged.result
@@ -716,10 +758,10 @@ def write_page(studies, scale, out_dir, command):
         judged = judge(study, scale, runs) if not runs.empty else []
         ran[study.name] = (runs, judged, every, rates)
     judged = iter(judge_all([row for _, rows, *_ in ran.values() for row in rows]))
-    summary, sections = [], []
+    summary, sections, by_study = [], [], {}
     for study in studies.values():
         runs, rows, every, rates = ran[study.name]
-        mine = [next(judged) for _ in rows]
+        mine = by_study[study.name] = [next(judged) for _ in rows]
         link = f"[{study.name}](#{anchor(study)})"
         if runs.empty:
             summary.append(
@@ -758,6 +800,8 @@ def write_page(studies, scale, out_dir, command):
         [
             f"# Which normalization when\n\nStudies at scale `{scale}`, read from the store "
             f"{_store_label()}.",
+            _answers(studies, by_study, scale),
+            "## Every claim",
             f"Each row is one claim from the literature (the [references]({REFERENCES}) give "
             "each paper's table or figure), the paper's figure, ours, and the verdict. Ours is a "
             "mean with its 95% confidence interval (Student's t over the seeds the scale "

@@ -159,6 +159,7 @@ STUDY = Study(
         ),
     ),
     metrics=("test_mse", "test_accuracy"),
+    question="Which norm for my RNN?",
     references={"mean predictor (baseline)": "baseline_mse"},
     notes="`batch` and `layer` act on the LSTM's input projection; `recurrent_batch` "
     "(Cooijmans et al.) and `recurrent_layer` (Ba et al.) inside the cell, on the gates' "

@@ -81,6 +81,7 @@ STUDY = Study(
         ),
     ),
     metrics=(MOVING, TEST_BATCH, "test_ssim"),
+    question="Which norm for image translation?",
     tune_metric="val_l1",
     tune_higher_is_better=False,
     notes="Each norm at each batch size is read at its own learning rate, the one of "

@@ -306,6 +306,7 @@ TOY = Study(
         ),
     ),
     metrics=("test_accuracy",),
+    question="Which norm at small batch sizes?",
 )
 
 
@@ -823,7 +824,9 @@ def smoke(tiny_data, tiny_feature_cache, monkeypatch):
 
 
 def page_row(page, claim):
-    [row] = [line for line in page.splitlines() if line.startswith(f"| {claim.text} |")]
+    """The claim's row in the page's table of every claim."""
+    every_claim = page.split("## Every claim")[1]
+    [row] = [line for line in every_claim.splitlines() if line.startswith(f"| {claim.text} |")]
     return row
 
 
@@ -876,6 +879,11 @@ def test_study_at_smoke_scale_end_to_end(
     assert f'<a id="study-{name}"></a>' in page
     for other in set(STUDIES) - {name}:  # the page lists every study
         assert f"| every claim of {other} | - | not yet run |" in page
+    # It opens with the answers by the question users bring, each claim's verdict.
+    answers, _ = page.split("## Every claim")
+    assert "## The answers, by question" in answers and f"### {study.question}" in answers
+    for claim in study.claims:
+        assert f"| {claim.text} | **" in answers
     verdicts = []
     for claim in study.claims:
         row = page_row(page, claim)
