@@ -20,7 +20,7 @@ def _label(d_norm):
     return "batch" if d_norm == "batch" else f"batch/{d_norm}"
 
 
-def _levels(epochs, score_every=1):
+def setting_levels(epochs, score_every=1):
     """Settings C and A, at `epochs` generator-update epochs of setting C."""
     return tuple(
         Level(
@@ -61,7 +61,7 @@ STUDY = Study(
                 "val_size": 128,
                 "fid_samples": 64,
             },
-            _levels(1)[:1],
+            setting_levels(1)[:1],
             seeds=2,
             variants=("batch", "weight"),
         ),
@@ -75,10 +75,10 @@ STUDY = Study(
                 "val_size": 1000,
                 "fid_samples": 1000,
             },
-            _levels(3),
+            setting_levels(3),
             seeds=5,
         ),
-        "full": Scale({"fid_samples": 5000}, _levels(20, score_every=2), seeds=5),
+        "full": Scale({"fid_samples": 5000}, setting_levels(20, score_every=2), seeds=5),
     },
     claims=tuple(
         claim

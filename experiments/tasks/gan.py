@@ -14,8 +14,9 @@ from .base import Task, load_logged_images
 from .loop import compile_arguments
 
 SAMPLE_GRID = 8  # an 8x8 grid of samples from fixed noise at each epoch
-# The final `fid_last` and `kid_last` average the last scores: one score of a
-# GAN, whose samples move from update to update, is a noisy end point.
+# Each score's final `<score>_last` (`fid_last`, `kid_last`, `class_kl_last`, ...)
+# averages its last scores: one score of a GAN, whose samples move from update
+# to update, is a noisy end point.
 LAST_SCORES = 3
 
 

@@ -6,6 +6,12 @@ for small samples, so runs are compared only at equal sample counts. KID
 (Binkowski et al. 2018) is the unbiased estimate of the squared MMD with the
 kernel k(x, y) = (x.y / d + 1)^3.
 
+Mode coverage is read from the same classifier's predicted classes: the KL
+divergence of the generated images' class shares from the real images', and
+the fraction of classes the generator covers (at least half a class's real
+share), so a generator that collapses onto a few classes shows it even where
+FID moves little.
+
 The features come from a small classifier trained once on Fashion-MNIST and
 cached on disk, as TF-GAN does for MNIST, so that every run is scored in the
 same feature space. Images are float arrays with values in [0, 1], shaped
@@ -98,6 +104,27 @@ def _unbiased_mmd2(x, y):
     return within - 2.0 * k_xy.mean()
 
 
+def class_shares(classes, num_classes):
+    """The share of each of `num_classes` classes among `classes` (integers)."""
+    return np.bincount(np.asarray(classes), minlength=num_classes) / len(classes)
+
+
+def class_kl(shares, reference_shares):
+    """KL(shares || reference_shares) in nats, 0 log 0 taken as 0; the reference
+    shares must be positive wherever `shares` are."""
+    shares, reference_shares = np.asarray(shares, float), np.asarray(reference_shares, float)
+    present = shares > 0
+    return float(np.sum(shares[present] * np.log(shares[present] / reference_shares[present])))
+
+
+def class_coverage(shares, reference_shares):
+    """The fraction of the reference's classes whose share in `shares` is at
+    least half the reference's."""
+    shares, reference_shares = np.asarray(shares, float), np.asarray(reference_shares, float)
+    present = reference_shares > 0
+    return float(np.mean(shares[present] >= reference_shares[present] / 2))
+
+
 def _check_features(features_a, features_b, min_count):
     features_a = np.asarray(features_a, "float64")
     features_b = np.asarray(features_b, "float64")
@@ -138,9 +165,29 @@ class FeatureExtractor:
         self.classifier = classifier
         self.trained = trained
         self._features = keras.Model(classifier.inputs, classifier.get_layer(FEATURE_LAYER).output)
+        self._both = keras.Model(
+            classifier.inputs, [classifier.get_layer(FEATURE_LAYER).output, classifier.output]
+        )
+
+    @property
+    def num_classes(self):
+        return self.classifier.output.shape[-1]
 
     def features(self, images, batch_size=500):
         """Returns float64 features `(n, 64)` of images in [0, 1]."""
+        return self._features.predict(
+            self._checked(images), batch_size=batch_size, verbose=0
+        ).astype("float64")
+
+    def features_and_classes(self, images, batch_size=500):
+        """Returns the features of `features` and each image's predicted class."""
+        features, logits = self._both.predict(
+            self._checked(images), batch_size=batch_size, verbose=0
+        )
+        return features.astype("float64"), np.argmax(logits, axis=-1)
+
+    @staticmethod
+    def _checked(images):
         images = np.asarray(images, "float32")
         if images.ndim == 3:
             images = images[..., None]
@@ -149,7 +196,7 @@ class FeatureExtractor:
                 "images must have shape (n, 28, 28) or (n, 28, 28, 1). "
                 f"Received: shape={images.shape}"
             )
-        return self._features.predict(images, batch_size=batch_size, verbose=0).astype("float64")
+        return images
 
 
 def load_feature_extractor(cache_dir, train_data=None, epochs=3, seed=0, data_dir=None):
@@ -228,12 +275,15 @@ class Scorer:
         chosen = np.random.default_rng(seed).choice(
             len(reference_images), sample_count, replace=False
         )
-        self.reference_features = extractor.features(reference_images[chosen])
+        self.reference_features, classes = extractor.features_and_classes(reference_images[chosen])
+        self.reference_shares = class_shares(classes, extractor.num_classes)
 
     def __call__(self, images):
-        """Returns `{"fid", "kid", "kid_std"}` of the first `sample_count` images."""
+        """Returns `{"fid", "kid", "kid_std", "class_kl", "class_coverage"}` of
+        the first `sample_count` images."""
         images = self._check_count(images, "images")[: self.sample_count]
-        features = self.extractor.features(images)
+        features, classes = self.extractor.features_and_classes(images)
+        shares = class_shares(classes, self.extractor.num_classes)
         kid_mean, kid_std = kid(
             features,
             self.reference_features,
@@ -245,6 +295,8 @@ class Scorer:
             "fid": fid(features, self.reference_features),
             "kid": kid_mean,
             "kid_std": kid_std,
+            "class_kl": class_kl(shares, self.reference_shares),
+            "class_coverage": class_coverage(shares, self.reference_shares),
         }
 
     def _check_count(self, images, name):

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import tensorflow as tf
+from scipy import stats
 
 from experiments.tasks import gan_metrics
 from experiments.tasks.gan_metrics import (
@@ -233,7 +234,7 @@ def test_scorer_scores_a_fixed_sample_count(extractor):
     scorer = Scorer(extractor, reference, sample_count=40, kid_subsets=5, kid_subset_size=20)
     real = scorer(rng(29).random((60, 28, 28, 1)))
     dark = scorer(rng(30).random((40, 28, 28, 1)) * 0.2)
-    assert set(real) == {"fid", "kid", "kid_std"}
+    assert set(real) == {"fid", "kid", "kid_std", "class_kl", "class_coverage"}
     assert all(np.isfinite(v) for v in real.values())
     # Only the first sample_count images count.
     more = np.concatenate([rng(29).random((60, 28, 28, 1))[:40], np.ones((30, 28, 28, 1))])
@@ -243,3 +244,32 @@ def test_scorer_scores_a_fixed_sample_count(extractor):
         scorer(reference[:39])
     with pytest.raises(ValueError, match="reference_images"):
         Scorer(extractor, reference[:10], sample_count=40)
+
+
+def test_class_scores_against_scipy_and_by_hand():
+    reference = np.full(4, 0.25)
+    collapsed = gan_metrics.class_shares([2, 2, 2, 1], 4)
+    np.testing.assert_allclose(collapsed, [0, 0.25, 0.75, 0])
+    assert gan_metrics.class_kl(collapsed, reference) == pytest.approx(
+        stats.entropy(collapsed, reference)
+    )
+    assert gan_metrics.class_kl(reference, reference) == 0
+    # Covered: a share of at least half the reference's (0.125 here).
+    assert gan_metrics.class_coverage(collapsed, reference) == 0.5
+    assert gan_metrics.class_coverage([0.125, 0.125, 0.25, 0.5], reference) == 1
+    assert gan_metrics.class_coverage([0.1, 0.2, 0.2, 0.5], reference) == 0.75
+
+
+def test_the_scorer_reads_class_shares_from_the_classifiers_predictions(extractor):
+    reference = rng(32).random((80, 28, 28, 1))
+    scorer = Scorer(extractor, reference, sample_count=40, kid_subsets=5, kid_subset_size=20)
+    assert scorer.reference_shares.sum() == pytest.approx(1)
+    _, classes = extractor.features_and_classes(reference)
+    # A generator whose images all fall in one predicted class.
+    one_class = np.resize(reference[classes == classes[0]], (40, 28, 28, 1))
+    shares = np.eye(extractor.num_classes)[classes[0]]
+    scored = scorer(one_class)
+    assert scored["class_kl"] == pytest.approx(
+        gan_metrics.class_kl(shares, scorer.reference_shares)
+    )
+    assert scored["class_coverage"] == gan_metrics.class_coverage(shares, scorer.reference_shares)

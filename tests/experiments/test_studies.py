@@ -779,7 +779,7 @@ def test_a_claim_declares_its_test_consistently():
         (
             ["study", "bogus"],
             "argument name: invalid choice 'bogus' (choose from bn-lr, batch-size, "
-            "batch-size-gn, rnn, gan-d, translate, converge, overfit, all)",
+            "batch-size-gn, rnn, gan-d, gan-g, translate, converge, overfit, all)",
         ),
         (
             ["study", "rnn", "--scale", "huge"],
@@ -837,6 +837,7 @@ def page_row(page, claim):
         ("batch-size-gn", 1, "study_batch-size-gn_error_vs_batch_size.png"),
         ("rnn", 1, "study_rnn_adding_T_100_val_mse.png"),
         ("gan-d", 2, "study_gan-d_samples.png"),
+        ("gan-g", 1, "study_gan-g_samples.png"),
         ("translate", 1, "study_translate_batch_1_val_l1.png"),
         ("converge", 1, "study_converge_mlp_3x100_sigmoid_val_accuracy.png"),
         ("overfit", 1, "study_overfit_no_dropout_val_accuracy.png"),
