@@ -104,9 +104,12 @@ def _unbiased_mmd2(x, y):
     return within - 2.0 * k_xy.mean()
 
 
-def class_shares(classes, num_classes):
-    """The share of each of `num_classes` classes among `classes` (integers)."""
-    return np.bincount(np.asarray(classes), minlength=num_classes) / len(classes)
+def class_shares(classes, num_classes, pseudo_count=0):
+    """The share of each of `num_classes` classes among `classes` (integers),
+    each count raised by `pseudo_count` (Laplace's smoothing: 1 keeps every
+    share above 0)."""
+    counts = np.bincount(np.asarray(classes), minlength=num_classes) + pseudo_count
+    return counts / counts.sum()
 
 
 def class_kl(shares, reference_shares):
@@ -276,7 +279,8 @@ class Scorer:
             len(reference_images), sample_count, replace=False
         )
         self.reference_features, classes = extractor.features_and_classes(reference_images[chosen])
-        self.reference_shares = class_shares(classes, extractor.num_classes)
+        # Smoothed, so that a class the reference sample lacks keeps the KL finite.
+        self.reference_shares = class_shares(classes, extractor.num_classes, pseudo_count=1)
 
     def __call__(self, images):
         """Returns `{"fid", "kid", "kid_std", "class_kl", "class_coverage"}` of

@@ -258,12 +258,17 @@ def test_class_scores_against_scipy_and_by_hand():
     assert gan_metrics.class_coverage(collapsed, reference) == 0.5
     assert gan_metrics.class_coverage([0.125, 0.125, 0.25, 0.5], reference) == 1
     assert gan_metrics.class_coverage([0.1, 0.2, 0.2, 0.5], reference) == 0.75
+    # Laplace's smoothing keeps a class absent from the sample above 0.
+    np.testing.assert_allclose(
+        gan_metrics.class_shares([0, 0, 1], 3, pseudo_count=1), [0.5, 1 / 3, 1 / 6]
+    )
 
 
 def test_the_scorer_reads_class_shares_from_the_classifiers_predictions(extractor):
     reference = rng(32).random((80, 28, 28, 1))
     scorer = Scorer(extractor, reference, sample_count=40, kid_subsets=5, kid_subset_size=20)
     assert scorer.reference_shares.sum() == pytest.approx(1)
+    assert np.all(scorer.reference_shares > 0)  # smoothed: the KL stays finite
     _, classes = extractor.features_and_classes(reference)
     # A generator whose images all fall in one predicted class.
     one_class = np.resize(reference[classes == classes[0]], (40, 28, 28, 1))
