@@ -1,6 +1,7 @@
 """`python -m experiments server`: a two-node Ray cluster logging through it
-over HTTP with authentication, a sweep logging through it into PostgreSQL, and
-what the command refuses.
+over HTTP with authentication, set up step by step as the README's cluster
+recipe says (Ray's token authentication included), a sweep logging through it
+into PostgreSQL, and what the command refuses.
 
 Servers, clusters and databases start inside the test's loopback-only
 namespace and are stopped by the test, each step bounded in time.
@@ -73,16 +74,35 @@ def serving(store_dir, port, *options, env=None):
 
 
 @contextlib.contextmanager
-def two_node_cluster(port, env):
-    """A Ray head and a second node on this machine, one CPU each; their
-    workers get `env` (a login to the tracking server, say)."""
-    env = {**os.environ, "RAY_AUTH_MODE": "disabled", **env}
+def two_node_cluster(port, env, home):
+    """A Ray head and a second node on this machine, one CPU each, started as
+    the README's cluster recipe says: token authentication on everywhere, the
+    token made on the head with `ray get-auth-token --generate` (kept in its
+    `~/.ray`, under `home`) and given to the second node, whose home has none,
+    in `RAY_AUTH_TOKEN`. Their workers get `env` (a login to the tracking
+    server, say). Yields (the head's address, the token)."""
+    head_home, node_home = home / "head", home / "node"
+    head_home.mkdir()
+    node_home.mkdir()
+    env = {**os.environ, "RAY_AUTH_MODE": "token", **env}
+    made = subprocess.run(
+        [RAY, "get-auth-token", "--generate"],
+        env={**env, "HOME": str(head_home)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert made.returncode == 0, made.stderr[-3000:]
+    token = made.stdout.strip().splitlines()[-1]
+    assert (head_home / ".ray" / "auth_token").read_text().strip() == token
     common = ["--num-cpus", "1", "--node-ip-address", "127.0.0.1", "--disable-usage-stats"]
-    head = [RAY, "start", "--head", "--port", str(port), "--include-dashboard", "false", *common]
-    node = [RAY, "start", "--address", f"127.0.0.1:{port}", *common]
+    head = ["env", f"HOME={head_home}", RAY, "start", "--head", "--port", str(port)]
+    head += ["--include-dashboard", "false", *common]
+    node = ["env", f"HOME={node_home}", RAY, "start", "--address", f"127.0.0.1:{port}", *common]
     # In a PID namespace of its own the cluster ends whole when its first
     # process does; `ray stop` would stop every Ray process of the test's
-    # namespace, the session's `local_ray` with them.
+    # namespace, the session's `local_ray` with them. The token reaches the
+    # second node as the recipe's `export RAY_AUTH_TOKEN` does: in its environment.
     cluster = subprocess.Popen(
         [
             "unshare",
@@ -92,9 +112,10 @@ def two_node_cluster(port, env):
             "--mount-proc",
             "sh",
             "-c",
-            f"{shlex.join(head)} && {shlex.join(node)} && echo started && exec sleep infinity",
+            f'{shlex.join(head)} && RAY_AUTH_TOKEN="$TOKEN" {shlex.join(node)} '
+            "&& echo started && exec sleep infinity",
         ],
-        env=env,
+        env={**env, "TOKEN": token},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -107,7 +128,7 @@ def two_node_cluster(port, env):
                 break
         else:
             raise AssertionError(f"the two-node cluster did not start:\n{''.join(said)[-3000:]}")
-        yield f"127.0.0.1:{port}"
+        yield f"127.0.0.1:{port}", token
     finally:
         cluster.kill()
         cluster.wait(timeout=60)
@@ -256,7 +277,8 @@ def test_a_two_node_cluster_sweep_logs_every_run_and_artifact_through_a_server_w
 
         # As on a real cluster, each node's workers get the login from the
         # environment `ray start` ran in.
-        with two_node_cluster(6390, login) as address:
+        with two_node_cluster(6390, login, tmp_path) as (address, token):
+            # The machine the sweep starts on: the head's token, as the recipe has it.
             sweep = sweep_process(
                 "--norms",
                 "none,batch",
@@ -267,7 +289,8 @@ def test_a_two_node_cluster_sweep_logs_every_run_and_artifact_through_a_server_w
                 "--study",
                 "cluster",
                 MLFLOW_TRACKING_URI=url,
-                RAY_AUTH_MODE="disabled",
+                RAY_AUTH_MODE="token",
+                RAY_AUTH_TOKEN=token,
                 **login,
             )
             output, _ = sweep.communicate(timeout=360)
