@@ -398,6 +398,8 @@ def _effect(judged):
         what = "difference of rates"
     elif claim.baselines is not None:
         what = f"{claim.metric}, difference in differences"
+    elif claim.b_metric is not None:
+        what = f"{claim.metric} vs {claim.b_metric}, paired"
     else:
         what = claim.metric
     return f"{_interval(result.test.difference)} ({what})"
