@@ -29,6 +29,21 @@ from tests.experiments import processes
 from tests.experiments.ports import free_port
 
 PASSWORD = "a-test-only-Passw0rd"
+# The steps of the README's cluster recipe that `two_node_cluster` and the
+# cluster test take, each as the recipe writes it.
+RECIPE_STEPS = (
+    "read -rs MLFLOW_AUTH_ADMIN_PASSWORD && export MLFLOW_AUTH_ADMIN_PASSWORD",
+    "experiments server --host 10.0.0.1 --port 5000 --auth",
+    "export MLFLOW_TRACKING_URI=http://10.0.0.1:5000 MLFLOW_TRACKING_USERNAME=admin",
+    "read -rs MLFLOW_TRACKING_PASSWORD && export MLFLOW_TRACKING_PASSWORD",
+    "export RAY_AUTH_MODE=token",
+    "ray get-auth-token --generate",
+    "ray start --head --port 6379",
+    "read -rs RAY_AUTH_TOKEN && export RAY_AUTH_TOKEN",
+    "ray start --address 10.0.0.2:6379",
+    "experiments sweep --task cnn",
+    "--ray-address 10.0.0.2:6379",
+)
 RAY = str(Path(sys.executable).with_name("ray"))
 
 
@@ -71,6 +86,13 @@ def serving(store_dir, port, *options, env=None):
         except subprocess.TimeoutExpired:
             pass
         processes.kill_group(server)  # the MLflow server too, had it not stopped
+
+
+def test_the_readme_cluster_recipe_has_the_steps_the_cluster_test_takes():
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    recipe = readme.split("**A cluster.**")[1].split("```bash")[1].split("```")[0]
+    missing = [step for step in RECIPE_STEPS if step not in recipe]
+    assert not missing, f"the README's cluster recipe no longer has: {missing}"
 
 
 @contextlib.contextmanager
