@@ -13,7 +13,6 @@ import sys
 import time
 
 from . import parsers
-from .config import base_config
 from .errors import ExperimentError, SweepError
 from .tasks import TASKS
 
@@ -41,15 +40,6 @@ def _engine(args, tasks):
         yield connect
 
 
-def _open_and_prepare(task, config, experiment):
-    """Everything that can fail before training, checked before anything is logged."""
-    from .tracking import store
-
-    store.open_store()
-    task.prepare(config)
-    return store.experiment_id(experiment or task.experiment_name)
-
-
 def cmd_run(argv):
     task, args, parser = parsers.parse_task_args(
         "run", "Train and evaluate one configuration.", argv
@@ -62,7 +52,7 @@ def cmd_run(argv):
         )
     except ValueError as error:
         parser.error(str(error))
-    experiment = _open_and_prepare(task, config, args.experiment)
+    experiment = execution.open_and_prepare(task, config, args.experiment)
     run_id = execution.train_config(
         task, config, experiment, args.study or parsers.default_study("run")
     )
@@ -89,25 +79,15 @@ def cmd_sweep(argv):
 
     study = args.study or parsers.default_study("sweep")
     with _engine(args, [task]) as connect:
-        sweep = _prepared_sweep(
-            task, base, grid, args.experiment, study, parser.error, resume=args.resume
-        )
+        try:
+            sweep = execution.prepared_sweep(
+                task, base, grid, args.experiment, study, resume=args.resume
+            )
+        except ValueError as error:  # refused before anything is logged
+            parser.error(str(error))
         execution.run_sweeps([sweep], connect(), args.verbose)
     print(f"\nReport of this sweep:  {parsers.PROG} report --study {study}")
     print_ui_links(study, [sweep.experiment])
-
-
-def _prepared_sweep(task, base, grid, experiment, study, refuse, resume=False):
-    """The `execution.Sweep` of the grid, every configuration checked and the
-    data prepared (before any run is logged, and before any trial starts)."""
-    from . import execution
-
-    try:
-        configs = execution.sweep_configs(task, base, grid)
-    except ValueError as error:  # refused before anything is logged
-        refuse(str(error))
-    experiment = _open_and_prepare(task, configs[0], experiment)
-    return execution.Sweep(task, configs, grid, experiment, study, resume)
 
 
 def cmd_report(argv):
@@ -151,8 +131,7 @@ def cmd_ui(argv):
 
 
 def cmd_quick(argv):
-    parser = parsers.quick_parser()
-    args = parser.parse_args(argv)
+    args = parsers.quick_parser().parse_args(argv)
     loop = parsers.loop_settings(args)
     from . import execution
 
@@ -161,18 +140,9 @@ def cmd_quick(argv):
     failure = None
     # The longest runs go first, so that parallel workers end together.
     names = sorted(args.tasks, key=lambda name: -TASKS[name].quick_run_seconds)
-    with _engine(args, [TASKS[name] for name in names]) as connect:
-        sweeps = []
-        for name in names:  # every task's data prepared before any run trains
-            task = TASKS[name]
-            base = base_config(task, quick=True, data_dir=args.data_dir, loop=loop)
-            grid = {
-                "seed": [0],
-                "batch_size": [base["batch_size"]],
-                "lr": [base["lr"]],
-                "norm": list(task.quick_norms),
-            }
-            sweeps.append(_prepared_sweep(task, base, grid, None, study, parser.error))
+    tasks = [TASKS[name] for name in names]
+    with _engine(args, tasks) as connect:
+        sweeps = execution.quick_sweeps(tasks, study, args.data_dir, loop)
         try:
             execution.run_sweeps(sweeps, connect(), args.verbose)
         except SweepError as error:  # its failed runs are marked; the others went on

@@ -293,6 +293,44 @@ class Sweep:
     resume: bool = False
 
 
+def open_and_prepare(task, config, experiment=None):
+    """Everything that can fail before training, checked before anything is
+    logged: the store opens and the task's data is ready. Returns the id of
+    `experiment` (default: the task's own)."""
+    from .tracking import store
+
+    store.open_store()
+    task.prepare(config)
+    return store.experiment_id(experiment or task.experiment_name)
+
+
+def prepared_sweep(task, base, grid, experiment, study, resume=False):
+    """The `Sweep` of `grid` over `base`, every configuration checked (a
+    ValueError names what `task` refuses) and the data prepared, before any
+    run is logged and before any trial starts."""
+    configs = sweep_configs(task, base, grid)
+    experiment = open_and_prepare(task, configs[0], experiment)
+    return Sweep(task, configs, grid, experiment, study, resume)
+
+
+def quick_sweeps(tasks, study, data_dir=None, loop=None):
+    """The quick comparison's sweeps: each of `tasks` over its quick norms at
+    its quick settings, one seed, every task's data prepared before any runs."""
+    from .config import base_config
+
+    sweeps = []
+    for task in tasks:
+        base = base_config(task, quick=True, data_dir=data_dir, loop=loop)
+        grid = {
+            "seed": [0],
+            "batch_size": [base["batch_size"]],
+            "lr": [base["lr"]],
+            "norm": list(task.quick_norms),
+        }
+        sweeps.append(prepared_sweep(task, base, grid, None, study))
+    return sweeps
+
+
 def _open_parent(sweep):
     """Starts the parent run of `sweep` (resuming, takes its parent back) and
     leaves it RUNNING, with this process's tags and a first heartbeat, for

@@ -591,7 +591,7 @@ def test_ui_serves_the_store_on_loopback_then_stops(store):
 )
 def test_sweep_seeds_are_a_count_or_a_list(text, seeds, store, monkeypatch):
     """A count N is seeds 0..N-1, a comma-separated list names the seeds."""
-    from experiments import cli, execution
+    from experiments import execution
 
     trained = []
 
@@ -599,7 +599,7 @@ def test_sweep_seeds_are_a_count_or_a_list(text, seeds, store, monkeypatch):
         trained.append(grid["seed"])
         return types.SimpleNamespace(experiment=experiment or task.experiment_name)
 
-    monkeypatch.setattr(cli, "_prepared_sweep", prepared)
+    monkeypatch.setattr(execution, "prepared_sweep", prepared)
     monkeypatch.setattr(execution, "run_sweeps", lambda *args, **kwargs: [])
     argv = ["sweep", "--task", "cnn", "--norms", "none", "--workers", "1", "--seeds", text]
     assert main(argv) == 0
