@@ -75,6 +75,20 @@ def study_runs(study, scale):
     return runs.assign(diverged=tables.diverged(runs))
 
 
+def missing_runs(study, scale, runs):
+    """How many configurations `scale` declares (every seed of every cell)
+    have no run among `runs` (`study_runs`): more than 0 in an interrupted
+    study, whose claims are not judged until it completes."""
+    configs = runner.study_configs(study, scale, list(range(study.scale(scale).seeds)))
+    names = sorted(configs[0])
+    defaults = runner.option_defaults(TASKS[study.task])
+    held = {
+        runner.run_key(run, names, without=("data_dir",), defaults=defaults)
+        for _, run in runs.iterrows()
+    }
+    return sum(runner.config_key(c, without=("data_dir",)) not in held for c in configs)
+
+
 def _cell(runs, variant, level):
     return runs[(runs["variant"] == variant) & (runs["level"] == level)]
 
@@ -405,9 +419,9 @@ def _effect(judged):
     return f"{_interval(result.test.difference)} ({what})"
 
 
-def _answers(studies, judged, scale):
+def _answers(studies, judged, status, scale):
     """The page's opening: per question users bring, each claim's verdict and
-    effect, linked to its study."""
+    effect, linked to its study (`status`: why a study has none yet)."""
     parts = [
         f"## The answers, by question\n\nMeasured at scale `{scale}`; the effect is the "
         "difference on the claimed side (above 0: as claimed) with its raw 95% interval; "
@@ -419,7 +433,7 @@ def _answers(studies, judged, scale):
             link = f"[{study.name}](#{anchor(study)})"
             mine = judged[study.name]
             if not mine:
-                rows.append([f"every claim of {study.name}", "not yet run", "-", link])
+                rows.append([f"every claim of {study.name}", status[study.name], "-", link])
             rows += [[j.claim.text, f"**{j.verdict}**", _effect(j), link] for j in mine]
         if rows:
             parts.append(
@@ -672,10 +686,11 @@ def _rates_text(study, scale, every, runs, rates):
     )
 
 
-def section(study, scale, runs, judged, out_dir, command, every=None, rates=None):
+def section(study, scale, runs, judged, out_dir, command, every=None, rates=None, missing=0):
     """The Markdown section of one study, `judged` its claims' `Judged`;
     `runs` are the study's runs at the rates chosen per cell (`every`: all of
-    them, `rates`: the choices, where the scale declares a grid of rates)."""
+    them, `rates`: the choices, where the scale declares a grid of rates;
+    `missing`: the declared runs not in `every`)."""
     parts = [
         f'## <a id="{anchor(study)}"></a>{study.name}: {study.title}',
         f"Task `{study.task}`, scale `{scale}`; factor: {study.factor}. "
@@ -683,6 +698,13 @@ def section(study, scale, runs, judged, out_dir, command, every=None, rates=None
     ]
     if runs.empty:
         parts.append("Not yet run at this scale.")
+        return "\n\n".join(parts)
+    if missing:
+        parts.append(
+            f"Incomplete at this scale: {len(every)} of {len(every) + missing} runs (an "
+            "interrupted study). Run the command above again: it trains only what is "
+            "missing, and the claims are judged once every run is in."
+        )
         return "\n\n".join(parts)
     seeds = sorted(runs["params.seed"].unique(), key=int)
     parts.append(
@@ -756,18 +778,24 @@ def write_page(studies, scale, out_dir, command):
     ran = {}
     for study in studies.values():
         every = study_runs(study, scale)
+        missing = missing_runs(study, scale, every) if not every.empty else 0
         runs, rates = at_tuned_rates(study, scale, every)
-        judged = judge(study, scale, runs) if not runs.empty else []
-        ran[study.name] = (runs, judged, every, rates)
+        judged = judge(study, scale, runs) if not (runs.empty or missing) else []
+        ran[study.name] = (runs, judged, every, rates, missing)
     judged = iter(judge_all([row for _, rows, *_ in ran.values() for row in rows]))
-    summary, sections, by_study = [], [], {}
+    summary, sections, by_study, status = [], [], {}, {}
     for study in studies.values():
-        runs, rows, every, rates = ran[study.name]
+        runs, rows, every, rates, missing = ran[study.name]
         mine = by_study[study.name] = [next(judged) for _ in rows]
         link = f"[{study.name}](#{anchor(study)})"
-        if runs.empty:
+        if runs.empty or missing:
+            status[study.name] = (
+                f"incomplete: {len(every)} of {len(every) + missing} runs"
+                if missing
+                else "not yet run"
+            )
             summary.append(
-                [f"every claim of {study.name}", "-", "not yet run", "-", "-", "-", "-", link]
+                [f"every claim of {study.name}", "-", status[study.name], "-", "-", "-", "-", link]
             )
         for j in mine:
             summary.append(
@@ -790,6 +818,7 @@ def write_page(studies, scale, out_dir, command):
                 f"{command} {study.name} --scale {scale}",
                 every,
                 rates,
+                missing,
             )
         )
     family = sum(
@@ -802,7 +831,7 @@ def write_page(studies, scale, out_dir, command):
         [
             f"# Which normalization when\n\nStudies at scale `{scale}`, read from the store "
             f"{_store_label()}.",
-            _answers(studies, by_study, scale),
+            _answers(studies, by_study, status, scale),
             "## Every claim",
             f"Each row is one claim from the literature (the [references]({REFERENCES}) give "
             "each paper's table or figure), the paper's figure, ours, and the verdict. Ours is a "

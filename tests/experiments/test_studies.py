@@ -747,6 +747,30 @@ def test_the_page_reads_only_the_seeds_the_scale_declares(monkeypatch):
     }
 
 
+def test_an_interrupted_study_is_not_judged_until_every_run_is_in(monkeypatch, tmp_path):
+    configs = runner.study_configs(TOY, "small", [0, 1, 2])  # 4 cells x 3 seeds
+    rows = [
+        {
+            "run_id": str(i),
+            **{f"params.{name}": str(value) for name, value in config.items()},
+            "metrics.test_accuracy": 0.5,
+            "diverged": False,
+        }
+        for i, config in enumerate(configs[:5])
+    ]
+    partial = pandas.DataFrame(rows)
+    partial["variant"] = partial["params.norm"]
+    partial["level"] = partial["params.batch_size"]
+    assert report.missing_runs(TOY, "small", partial) == 7
+    monkeypatch.setattr(report, "study_runs", lambda study, scale: partial)
+    page = report.write_page({"toy": TOY}, "small", tmp_path, "study").read_text()
+    assert "Incomplete at this scale: 5 of 12 runs" in page
+    assert "| every claim of toy | incomplete: 5 of 12 runs | - |" in page
+    assert not any(f"| {claim.text} |" in page for claim in TOY.claims)
+    whole = pandas.concat([partial] * 3)  # duplicates of the same five complete nothing
+    assert report.missing_runs(TOY, "small", whole) == 7
+
+
 def test_a_claim_declares_its_test_consistently():
     with pytest.raises(ValueError, match="outcome must be one of"):
         Claim("x", ("a", "1"), ("b", "1"), "m", True, "-", "-", outcome="bimodal")
