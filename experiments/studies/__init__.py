@@ -1,7 +1,18 @@
 """The studies: each puts one of the literature's claims about normalization to the
 test as a grid of runs, with a verdict per claim (see `experiments.studies.base`)."""
 
-from . import batch_size, batch_size_gn, bn_lr, converge, gan_d, gan_g, overfit, rnn, translate
+from . import (
+    batch_size,
+    batch_size_gn,
+    bn_lr,
+    converge,
+    gan_d,
+    gan_g,
+    overfit,
+    rnn,
+    rnn_images,
+    translate,
+)
 from .base import SCALES  # noqa: F401 (the command line's choices)
 
 STUDIES = {
@@ -11,6 +22,7 @@ STUDIES = {
         batch_size.STUDY,
         batch_size_gn.STUDY,
         rnn.STUDY,
+        rnn_images.STUDY,
         gan_d.STUDY,
         gan_g.STUDY,
         translate.STUDY,

@@ -803,7 +803,7 @@ def test_a_claim_declares_its_test_consistently():
         (
             ["study", "bogus"],
             "argument name: invalid choice 'bogus' (choose from bn-lr, batch-size, "
-            "batch-size-gn, rnn, gan-d, gan-g, translate, converge, overfit, all)",
+            "batch-size-gn, rnn, rnn-images, gan-d, gan-g, translate, converge, overfit, all)",
         ),
         (
             ["study", "rnn", "--scale", "huge"],
@@ -860,6 +860,7 @@ def page_row(page, claim):
         ("bn-lr", 1, "study_bn-lr_1x_val_accuracy.png"),
         ("batch-size-gn", 1, "study_batch-size-gn_error_vs_batch_size.png"),
         ("rnn", 1, "study_rnn_adding_T_100_val_mse.png"),
+        ("rnn-images", 1, "study_rnn-images_permuted_images_val_accuracy.png"),
         ("gan-d", 2, "study_gan-d_samples.png"),
         ("gan-g", 1, "study_gan-g_samples.png"),
         ("translate", 1, "study_translate_batch_1_val_l1.png"),
