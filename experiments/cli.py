@@ -233,9 +233,9 @@ def main(argv=None):
     except ExperimentError as error:
         print(f"{parsers.PROG} {args.command}: error: {error}", file=sys.stderr)
         return 1
-    except (KeyboardInterrupt, runs.Terminated) as interruption:
-        terminated = isinstance(interruption, runs.Terminated)
-        signal_name, status = ("SIGTERM", EXIT_SIGTERM) if terminated else ("SIGINT", EXIT_SIGINT)
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (`runs.Terminated`)
+        signal_name = runs.interruption()
+        status = EXIT_SIGTERM if signal_name == "SIGTERM" else EXIT_SIGINT
         ended = (
             f"runs ended KILLED: {', '.join(runs.killed_runs)}"
             if runs.killed_runs

@@ -22,12 +22,16 @@ import functools
 import itertools
 import math
 import os
+import signal
+import threading
 
 from . import machine
 from .errors import ExperimentError
 
 # Attempts after the first of a trial whose worker died.
 MAX_RETRIES = 2
+# Seconds an interrupted sweep waits for its killed trials to end.
+CANCEL_GRACE_S = 30
 
 # The driver's settings a trial needs wherever it runs: the Keras backend and
 # TensorFlow's switches, where tensorflow-datasets keeps data, the project's
@@ -185,6 +189,10 @@ def ray_cluster(request, address=None):
 
     address = address or os.environ.get("RAY_ADDRESS")
     owned = not ray.is_initialized()
+    # `ray.init` makes SIGTERM abort the driver; the command's own handler
+    # (`tracking.runs.end_runs_on_sigterm`) is put back, so that its runs end
+    # KILLED as on Ctrl-C.
+    on_sigterm = signal.getsignal(signal.SIGTERM)
     if owned and address:
         ray.init(address=address, log_to_driver=True)
     elif owned:
@@ -194,6 +202,8 @@ def ray_cluster(request, address=None):
             )
         cpus, memory = local_instance(request)
         ray.init(num_cpus=cpus, _memory=memory, include_dashboard=False, log_to_driver=True)
+    if owned and on_sigterm is not None and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, on_sigterm)
     try:
         yield size_trials(request, _nodes())
     finally:
@@ -327,6 +337,17 @@ def run_trials(function, items, resources):
                 )
             yield item, result, error
     finally:
-        # An interrupted sweep leaves nothing running on a cluster that outlives it.
-        for ref in pending:
-            ray.cancel(ref, force=True)
+        _cancel(list(pending))
+
+
+def _cancel(refs):
+    """Stops the trials `refs` still in flight, killing their workers, so that
+    an interrupted sweep leaves nothing running on a cluster that outlives
+    it; waits up to `CANCEL_GRACE_S` for them to end (a killed trial cannot end
+    its own run: the caller does)."""
+    import ray
+
+    for ref in refs:
+        ray.cancel(ref, force=True)
+    if refs:
+        ray.wait(refs, num_returns=len(refs), timeout=CANCEL_GRACE_S)

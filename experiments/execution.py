@@ -29,7 +29,7 @@ from mlflow.utils.mlflow_tags import MLFLOW_RUN_NOTE
 
 from .errors import SweepError, TrainingDiverged
 from .tracking import colors, ui_links
-from .tracking.runs import Heartbeat, live_tags, tracked_run
+from .tracking.runs import Heartbeat, describe, killed_runs, live_tags, tracked_run
 
 DIGEST_TAG = "config_digest"
 
@@ -126,14 +126,12 @@ def _children(experiment, parent_run_id, extra=""):
 
 def end_dead_attempts(experiment, parent_run_id, digest, reason):
     """Ends KILLED, with `reason` as the tag `error` and the tag `worker_died`,
-    every RUNNING child of the sweep for configuration `digest`: each was left
-    by an attempt whose process died. Returns their run ids."""
+    every RUNNING child of the sweep for configuration `digest` (None: for
+    every configuration): each was left by an attempt whose process died.
+    Returns their run ids."""
     client = mlflow.MlflowClient()
-    runs = _children(
-        experiment,
-        parent_run_id,
-        f" and tags.{DIGEST_TAG} = '{digest}' and attributes.status = 'RUNNING'",
-    )
+    of_digest = "" if digest is None else f" and tags.{DIGEST_TAG} = '{digest}'"
+    runs = _children(experiment, parent_run_id, f"{of_digest} and attributes.status = 'RUNNING'")
     for run in runs:
         client.set_tag(run.info.run_id, "error", reason)
         client.set_tag(run.info.run_id, "worker_died", "true")
@@ -426,15 +424,16 @@ def _on_ray(trials, resources):
     `(trial, run id or None, error)` as each ends."""
     from . import engine
 
-    for trial, run_id, error in engine.run_trials(train_trial, trials, resources):
-        if isinstance(error, engine.TrialLost):
-            end_dead_attempts(
-                trial.experiment,
-                trial.parent_run_id,
-                config_digest(trial.config),
-                f"its worker died on each of {engine.MAX_RETRIES + 1} attempts: {error}",
-            )
-        yield trial, run_id, error
+    with contextlib.closing(engine.run_trials(train_trial, trials, resources)) as outcomes:
+        for trial, run_id, error in outcomes:
+            if isinstance(error, engine.TrialLost):
+                end_dead_attempts(
+                    trial.experiment,
+                    trial.parent_run_id,
+                    config_digest(trial.config),
+                    f"its worker died on each of {engine.MAX_RETRIES + 1} attempts: {error}",
+                )
+            yield trial, run_id, error
 
 
 def _score(run_id, metric):
@@ -482,31 +481,34 @@ def _train(trials, tasks, resources):
     failed = {parent_id: [] for parent_id in tasks}
     results = []
     start = time.perf_counter()
-    for index, (trial, run_id, error) in enumerate(outcomes, 1):
-        elapsed = time.perf_counter() - start
-        left = len(trials) - index
-        eta = f", about {_duration(elapsed / index * left)} left" if left else ""
-        label = f"run {index}/{len(trials)}"
-        name = run_label(trial.config, trial.axes)
-        configuration = configuration_label(trial.config, trial.axes)
-        view = tasks[trial.parent_run_id].report_view(trial.config["dataset"])
-        metric = view.table_metrics[0]
-        if error is None:
-            value, seconds = _score(run_id, metric)
-            score = f"{value:.4g}" if value is not None else "not logged"
-            print(
-                f"=== {label} done: {name}: {metric} {score} in {_duration(seconds)} "
-                f"({_duration(elapsed)} elapsed{eta})",
-                flush=True,
-            )
-            results.append((configuration, metric, value, "done"))
-        elif isinstance(error, TrainingDiverged):
-            print(f"=== {label} diverged: {error} ({name})", flush=True)
-            results.append((configuration, metric, None, "diverged"))
-        else:
-            print(f"=== {label} failed: {type(error).__name__}: {error} ({name})", flush=True)
-            failed[trial.parent_run_id].append(name)
-            results.append((configuration, metric, None, "failed"))
+    # Closed on an interruption too, before the sweep's runs are ended: the
+    # trials in flight are stopped first.
+    with contextlib.closing(outcomes):
+        for index, (trial, run_id, error) in enumerate(outcomes, 1):
+            elapsed = time.perf_counter() - start
+            left = len(trials) - index
+            eta = f", about {_duration(elapsed / index * left)} left" if left else ""
+            label = f"run {index}/{len(trials)}"
+            name = run_label(trial.config, trial.axes)
+            configuration = configuration_label(trial.config, trial.axes)
+            view = tasks[trial.parent_run_id].report_view(trial.config["dataset"])
+            metric = view.table_metrics[0]
+            if error is None:
+                value, seconds = _score(run_id, metric)
+                score = f"{value:.4g}" if value is not None else "not logged"
+                print(
+                    f"=== {label} done: {name}: {metric} {score} in {_duration(seconds)} "
+                    f"({_duration(elapsed)} elapsed{eta})",
+                    flush=True,
+                )
+                results.append((configuration, metric, value, "done"))
+            elif isinstance(error, TrainingDiverged):
+                print(f"=== {label} diverged: {error} ({name})", flush=True)
+                results.append((configuration, metric, None, "diverged"))
+            else:
+                print(f"=== {label} failed: {type(error).__name__}: {error} ({name})", flush=True)
+                failed[trial.parent_run_id].append(name)
+                results.append((configuration, metric, None, "failed"))
     diverged = sum(status == "diverged" for *_, status in results)
     print(
         f"\n=== sweep done: {len(trials)} runs in {_duration(time.perf_counter() - start)}"
@@ -572,8 +574,18 @@ def _run_sweeps(sweeps, resources, verbose):
                 errors.append(f"{sweep.task.name}: {error}" if len(sweeps) > 1 else str(error))
             _summarize(parent_id, sweep)
             _end_parent(parent_id, running.pop(parent_id), error)
-    except BaseException as error:  # interrupted, or the store failed: no parent left RUNNING
+    except BaseException as error:  # interrupted, or the store failed: no run left RUNNING
         for parent_id in list(running):
+            if resources is not None:  # a trial whose worker was killed could not end its run
+                sweep, _ = parents[parent_id]
+                killed_runs.extend(
+                    end_dead_attempts(
+                        sweep.experiment,
+                        parent_id,
+                        None,
+                        f"its worker was killed: the sweep was {describe(error)}",
+                    )
+                )
             _end_parent(parent_id, running.pop(parent_id), error)
         raise
     if errors:

@@ -78,21 +78,41 @@ _DATASET_ATTEMPTS = 3
 killed_runs = []
 
 
-class Terminated(BaseException):
+class Terminated(KeyboardInterrupt):
     """SIGTERM, raised where the main thread is, so every open run ends KILLED.
 
-    A BaseException, as KeyboardInterrupt is: the handlers that go on after a
-    failed run (a sweep's) must not catch it.
+    A KeyboardInterrupt, so that what stops cleanly on Ctrl-C (Ray's waits
+    among them, which raise a KeyboardInterrupt of their own in its place)
+    stops cleanly on SIGTERM too, and the handlers that go on after a failed
+    run (a sweep's) do not catch it. `terminated()` says which signal it was.
     """
 
 
+_sigterm_received = threading.Event()
+
+
 def _raise_terminated(signum, frame):
+    _sigterm_received.set()
     raise Terminated("SIGTERM")
+
+
+def describe(error):
+    """An exception as a run's `error` tag reads it."""
+    if isinstance(error, KeyboardInterrupt):
+        return f"interrupted by {interruption()}"
+    return f"{type(error).__name__}: {error}"
 
 
 def end_runs_on_sigterm():
     """Turns SIGTERM (sent by `timeout`, Docker, systemd, Slurm) into `Terminated`."""
+    _sigterm_received.clear()
     signal.signal(signal.SIGTERM, _raise_terminated)
+
+
+def interruption():
+    """The signal that interrupted this command: "SIGTERM" where SIGTERM came
+    (since `end_runs_on_sigterm`), else "SIGINT" (Ctrl-C)."""
+    return "SIGTERM" if _sigterm_received.is_set() else "SIGINT"
 
 
 def software_versions():
@@ -322,9 +342,9 @@ def tracked_run(
             mlflow.log_params(params)
         yield run
     except BaseException as error:
-        status = "KILLED" if isinstance(error, (KeyboardInterrupt, Terminated)) else "FAILED"
+        status = "KILLED" if isinstance(error, KeyboardInterrupt) else "FAILED"
         with contextlib.suppress(Exception):
-            mlflow.set_tag("error", f"{type(error).__name__}: {error}"[:5000])
+            mlflow.set_tag("error", describe(error)[:5000])
         raise
     finally:
         # Ending must not be cut short by a second signal: the run would stay RUNNING.

@@ -10,7 +10,6 @@ import urllib.request
 from .. import paths
 from ..errors import ExperimentError
 from . import store
-from .runs import Terminated
 
 # Seconds the MLflow server may take to answer after it starts.
 START_TIMEOUT_S = 120
@@ -87,7 +86,7 @@ def serve(port, links):
         status = server.wait()
         if status != 0:
             raise ExperimentError(f"the MLflow server stopped with status {status}")
-    except (KeyboardInterrupt, Terminated):
+    except KeyboardInterrupt:  # Ctrl-C, or SIGTERM (`runs.Terminated`)
         print("MLflow UI stopped", flush=True)
     finally:
         if server.poll() is None:

@@ -585,3 +585,37 @@ def test_a_dataset_another_run_added_at_the_same_moment_is_logged_again(store, m
     monkeypatch.setattr(mlflow, "log_input", unreachable)
     with pytest.raises(MlflowException, match="connection refused"):
         runs.log_dataset("fashion_mnist", "/data", "train[:10]", "training")
+
+
+@pytest.mark.loopback_namespace(timeout=200)
+def test_sigterm_to_a_sweep_on_ray_ends_its_runs_killed_and_stops_its_trials(
+    local_ray, sweep_process, runs_of
+):
+    sweep = sweep_process(
+        "--norms", "none,batch,layer", "--epochs", "2", "--workers", "2", "--ray-address", local_ray
+    )
+
+    def a_running_child():
+        return [r for r in runs_of("cnn", run_kind="train") if r.info.status == "RUNNING"]
+
+    _wait_for(a_running_child, "RUNNING child", sweep)
+    sweep.send_signal(signal.SIGTERM)
+    status, output = _finished(sweep)
+
+    assert status == 143, output
+    assert "interrupted by SIGTERM; runs ended KILLED: " in output, output
+    [parent] = runs_of("cnn", run_kind="sweep")
+    assert parent.info.status == "KILLED"
+    children = runs_of("cnn", run_kind="train")
+    assert {r.info.status for r in children} <= {"FINISHED", "KILLED"}, output
+    assert all(r.info.end_time for r in children)
+    assert all(
+        r.data.tags["error"].endswith("interrupted by SIGTERM")
+        for r in [parent, *children]
+        if r.info.status == "KILLED"
+    )
+    # The trials in flight were stopped on the cluster, which outlives the
+    # sweep: none of its runs ends, or changes, afterwards.
+    ended = {r.info.run_id: r.info.status for r in children}
+    time.sleep(15)
+    assert {r.info.run_id: r.info.status for r in runs_of("cnn", run_kind="train")} == ended
