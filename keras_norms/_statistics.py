@@ -47,15 +47,42 @@ def moments(x, axes, mask=None, all_reduce=None):
         variance = ops.mean(ops.square(x - mean), axis=axes, keepdims=True)
         return mean, variance, None
 
-    mean, count, weights = _weighted_mean(x, axes, mask, all_reduce)
+    mean, count, weights = _weighted_mean(x, axes, mask, None)
     squared = ops.square(x - mean)
     if weights is not None:
         squared = squared * weights
     squared_sum = ops.sum(squared, axis=axes, keepdims=True)
-    if all_reduce is not None:
-        (squared_sum,) = all_reduce([squared_sum])
-    variance = squared_sum / ops.maximum(count, 1.0)
+    if all_reduce is None:
+        variance = squared_sum / ops.maximum(count, 1.0)
+    else:
+        mean, variance, count = combine_moments(count, mean, squared_sum, all_reduce)
     return mean, variance, (count if mask is not None else None)
+
+
+def combine_moments(count, mean, sum_squares, all_reduce):
+    """Mean and variance over every replica from each replica's moments.
+
+    Under a TensorFlow `tf.distribute` strategy each replica sees its own part
+    of the global batch (on JAX, Keras's distribution API shards one global
+    array, and ordinary reductions already see the whole batch).
+
+    Args:
+        count: the (weighted) number of values behind `mean` on this replica.
+        mean: the mean on this replica.
+        sum_squares: the sum of squared deviations from `mean`.
+        all_reduce: function summing a list of tensors across replicas.
+
+    Returns:
+        `(mean, variance, count)` of every replica's values together (mean
+        and variance 0 where there are none). Each replica's deviations are
+        re-centred on the global mean before they are summed (Chan et al.),
+        which keeps the variance accurate when the mean is large.
+    """
+    total_count, weighted_mean = all_reduce([count, count * mean])
+    divisor = ops.maximum(total_count, 1.0)
+    global_mean = weighted_mean / divisor
+    (total_squares,) = all_reduce([sum_squares + count * ops.square(mean - global_mean)])
+    return global_mean, total_squares / divisor, total_count
 
 
 def _weighted_mean(x, axes, mask, all_reduce):

@@ -9,7 +9,7 @@ from keras import ops
 
 from keras_norms import _weight_norm_layers as layer_types
 from keras_norms import kernels
-from keras_norms._cross_replica import combine_moments
+from keras_norms._statistics import combine_moments
 from keras_norms._validation import check_epsilon
 
 
@@ -339,7 +339,7 @@ class WeightNormalization(keras.layers.Wrapper):
 
         done = self.initialized.value
         count, mean, squares = ops.cond(done, skip, measure)
-        mean, variance, count = combine_moments(count, mean, squares)
+        mean, variance, count = combine_moments(count, mean, squares, kernels.cross_replica_sum)
         inv_std = ops.rsqrt(variance + self.epsilon)
         # A batch without values (empty, or all masked) has nothing to
         # measure: the offsets stay and the next batch initializes.
