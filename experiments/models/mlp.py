@@ -1,8 +1,10 @@
 """The batch norm paper's MNIST network: a fully connected classifier, 100 units
-per hidden layer, with a chosen normalization before each activation."""
+per hidden layer, with a chosen normalization before each activation; and its
+residual version, each hidden layer after the first added to its input."""
 
 import keras
 
+from .inits import INITS, initializer
 from .norms import MLP_NORMS, apply, check_norm, uses_bias
 
 WIDTH = 100  # Ioffe & Szegedy 2015, section 4.1: 3 hidden layers of 100 units
@@ -17,6 +19,8 @@ def build_mlp(
     stats_batch=None,
     activation="sigmoid",
     dropout=0.0,
+    residual=False,
+    init="paper",
 ):
     """Returns a classifier of `depth` hidden dense layers of `WIDTH` units, each
     followed by `norm` and `activation`, and a dense softmax head.
@@ -31,8 +35,13 @@ def build_mlp(
             whole batch.
         activation: a Keras activation's name (the paper's: sigmoid).
         dropout: the rate of a dropout after each hidden layer; 0: none.
+        residual: each hidden layer after the first adds its input to its
+            output (after the activation).
+        init: one of `INITS`.
     """
     check_norm(norm, MLP_NORMS)
+    if init not in INITS:
+        raise ValueError(f"init must be one of {', '.join(INITS)}, got init={init!r}")
     if depth < 1:
         raise ValueError(f"depth must be a positive integer, got depth={depth!r}")
     inputs = keras.Input(input_shape, name="image")
@@ -42,14 +51,12 @@ def build_mlp(
         dense = keras.layers.Dense(
             WIDTH,
             use_bias=uses_bias(norm),
-            # The paper's initialization: small Gaussian weights.
-            kernel_initializer=keras.initializers.RandomNormal(
-                stddev=0.1, seed=seed * 1000 + index
-            ),
+            kernel_initializer=initializer(init, activation, seed * 1000 + index),
             name=name,
         )
-        x = apply(x, dense, norm, name=name, stats_batch=stats_batch)
-        x = keras.layers.Activation(activation, name=f"{name}_{activation}")(x)
+        h = apply(x, dense, norm, name=name, stats_batch=stats_batch)
+        h = keras.layers.Activation(activation, name=f"{name}_{activation}")(h)
+        x = keras.layers.Add(name=f"{name}_shortcut")([x, h]) if residual and index else h
         if dropout:
             x = keras.layers.Dropout(
                 dropout, seed=seed * 1000 + 500 + index, name=f"{name}_dropout"
@@ -60,4 +67,5 @@ def build_mlp(
         kernel_initializer=keras.initializers.GlorotUniform(seed=seed * 1000 + depth),
         name="classifier",
     )(x)
-    return keras.Model(inputs, outputs, name=f"mlp{depth}_{norm}")
+    kind = "resmlp" if residual else "mlp"
+    return keras.Model(inputs, outputs, name=f"{kind}{depth}_{norm}")

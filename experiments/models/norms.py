@@ -125,15 +125,16 @@ def normalized(
     """
     check_norm(norm, DISCRIMINATOR_NORMS)
     norm_name = f"{name}_{norm}" if name else None
+    wrapper_name = f"{name}_weight" if name else None
     if norm == "none":
         return [layer]
     if norm == "weight":
-        return [_keras_norms().WeightNormalization(layer, data_init=data_init)]
+        return [_keras_norms().WeightNormalization(layer, data_init=data_init, name=wrapper_name)]
     if norm == SPECTRAL:
         return [_keras_layers().SpectralNormalization(layer)]
     if norm == "weight_meanbn":
         return [
-            _keras_norms().WeightNormalization(layer, data_init=data_init),
+            _keras_norms().WeightNormalization(layer, data_init=data_init, name=wrapper_name),
             _keras_norms().MeanOnlyBatchNormalization(momentum=BATCH_MOMENTUM, name=norm_name),
         ]
     if stats_batch is not None and norm != "batch":

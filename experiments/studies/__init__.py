@@ -6,6 +6,7 @@ from . import (
     batch_size_gn,
     bn_lr,
     converge,
+    depth,
     gan_d,
     gan_g,
     overfit,
@@ -27,6 +28,7 @@ STUDIES = {
         gan_g.STUDY,
         translate.STUDY,
         converge.STUDY,
+        depth.STUDY,
         overfit.STUDY,
     )
 }

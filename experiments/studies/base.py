@@ -39,6 +39,7 @@ OUTCOMES = ("continuous", "binary", "censored")
 # each study answers one (`Study.question`).
 QUESTIONS = (
     "Which norm for my CNN?",
+    "Which norm for a very deep network?",
     "Which norm at small batch sizes?",
     "Which norm for my RNN?",
     "Which norm for my GAN?",
@@ -170,7 +171,9 @@ class Study:
     the target whose first crossing is counted in steps, are the task's
     report view of each level's dataset. Every level gets its learning
     curves; `plot` adds "factor" (the first metric against the factor, per
-    variant) or "samples" (the GAN's last sample grid per variant).
+    variant), "samples" (the GAN's last sample grid per variant) or
+    "gradients" (each hidden layer's gradient norm at initialization against
+    its depth, per variant: the task's fully connected networks log them).
     `references` map a table label to a metric every run logs (a baseline,
     a floor), shown under the first metric.
 

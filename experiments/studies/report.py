@@ -555,6 +555,8 @@ def _results(study, scale, runs, out_dir):
         grid = _sample_grid(study, runs, out_dir)
         if grid:
             figures.insert(0, grid)
+    if study.plot == "gradients":
+        figures.insert(0, _gradient_figure(study, scale, runs, out_dir))
     return markdown_table(header, rows), figures
 
 
@@ -605,6 +607,34 @@ def _factor_figure(study, points, out_dir):
     figure.savefig(Path(out_dir) / name, dpi=100)
     plots.close(figure)
     return f"![{study.name}: {metric} against {study.factor}]({name})"
+
+
+def _gradient_figure(study, scale, runs, out_dir):
+    """Each hidden layer's gradient norm at initialization against its depth
+    (`tasks.gradients`), the mean over a cell's runs, a panel per level."""
+    levels = [level for level in study.scale(scale).levels if (runs["level"] == level.label).any()]
+    figure, axes = plots.pyplot.subplots(
+        1, len(levels), figsize=(4 * len(levels), 3.5), squeeze=False, sharey=True
+    )
+    for axis, level in zip(axes[0], levels):
+        for variant in study.variants_at(scale, level):
+            cell = _cell(runs, variant.label, level.label)
+            depth = int(level.params["depth"])
+            means = [
+                statistics.fmean(_values(cell, f"init_grad_norm_layer_{i}") or [math.nan])
+                for i in range(1, depth + 1)
+            ]
+            axis.plot(range(1, depth + 1), means, marker=".", label=variant.label)
+        axis.set_yscale("log")
+        axis.set_xlabel("hidden layer (1: nearest the input)")
+        axis.set_title(level.label)
+    axes[0][0].set_ylabel("gradient norm at initialization")
+    axes[0][-1].legend()
+    figure.tight_layout()
+    name = f"study_{study.name}_gradients.png"
+    figure.savefig(Path(out_dir) / name, dpi=100)
+    plots.close(figure)
+    return f"![{study.name}: gradient norm per layer at initialization]({name})"
 
 
 def _sample_grid(study, runs, out_dir):

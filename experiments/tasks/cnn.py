@@ -4,12 +4,14 @@ CIFAR-10, or the batch norm paper's fully connected network on the same images."
 import math
 
 from .. import arguments
+from ..models.inits import INITS
 from ..models.norms import MLP_NORMS, NORMS
 from .base import Task, example_inputs, load_logged_images
 from .loop import compile_arguments
 from .schedule import add_schedule_argument, learning_rate
 
-ARCHITECTURES = ("resnet", "mlp")
+ARCHITECTURES = ("resnet", "mlp", "resmlp")
+FULLY_CONNECTED = ("mlp", "resmlp")
 
 
 def log_generalization(model, train, metrics):
@@ -60,7 +62,15 @@ class CnnTask(Task):
             type=arguments.choice(ARCHITECTURES),
             default="resnet",
             help="resnet, or mlp: the batch norm paper's MNIST network, hidden "
-            "layers of 100 units (default: resnet)",
+            "layers of 100 units, or resmlp: the same with residual shortcuts; both "
+            "log each hidden layer's gradient norm (default: resnet)",
+        )
+        parser.add_argument(
+            "--init",
+            type=arguments.choice(INITS),
+            default="paper",
+            help="mlp and resmlp: the hidden layers' initialization, paper (normal, "
+            "stddev 0.1) or scaled (He for relu, Glorot otherwise) (default: paper)",
         )
         parser.add_argument(
             "--depth",
@@ -76,9 +86,9 @@ class CnnTask(Task):
         )
         parser.add_argument(
             "--activation",
-            type=arguments.choice(("relu", "sigmoid")),
+            type=arguments.choice(("relu", "sigmoid", "tanh")),
             default="relu",
-            help="relu, or sigmoid as in the batch norm paper's sigmoid network (default: relu)",
+            help="relu, sigmoid (the batch norm paper's sigmoid network) or tanh (default: relu)",
         )
         parser.add_argument(
             "--no-shortcuts",
@@ -104,17 +114,24 @@ class CnnTask(Task):
         )
 
     def configure(self, config):
-        if config["architecture"] == "mlp":
+        architecture = config["architecture"]
+        if architecture in FULLY_CONNECTED:
             if config["norm"] not in MLP_NORMS:
                 raise ValueError(
-                    f"--architecture mlp takes the norms {', '.join(MLP_NORMS)} (a dense "
-                    "layer's output has no positions to normalize over), got "
+                    f"--architecture {architecture} takes the norms {', '.join(MLP_NORMS)} "
+                    "(a dense layer's output has no positions to normalize over), got "
                     f"norm={config['norm']!r}"
                 )
             if not config["shortcuts"]:
                 raise ValueError(
-                    "--no-shortcuts applies to --architecture resnet, got architecture='mlp'"
+                    f"--no-shortcuts applies to --architecture resnet, got "
+                    f"architecture={architecture!r}"
                 )
+        elif config["init"] != "paper":
+            raise ValueError(
+                f"--init applies to --architecture mlp and resmlp, got init={config['init']!r} "
+                f"with architecture={architecture!r}"
+            )
         stats_batch = config["stats_batch"]
         if stats_batch is None:
             return config
@@ -138,6 +155,7 @@ class CnnTask(Task):
 
         from ..models.cnn import build_cnn
         from ..models.mlp import build_mlp
+        from .gradients import GradientNormLogger
 
         keras.utils.set_random_seed(config["seed"])
         data = load_logged_images(config)
@@ -149,8 +167,19 @@ class CnnTask(Task):
             "activation": config["activation"],
             "dropout": config["dropout"],
         }
-        if config["architecture"] == "mlp":
-            model = build_mlp(data.image_shape, data.num_classes, config["norm"], **common)
+        callbacks = []
+        steps_per_epoch = math.ceil(data.sizes["train"] / config["batch_size"])
+        if config["architecture"] in FULLY_CONNECTED:
+            model = build_mlp(
+                data.image_shape,
+                data.num_classes,
+                config["norm"],
+                residual=config["architecture"] == "resmlp",
+                init=config["init"],
+                **common,
+            )
+            batch = next(iter(data.train))
+            callbacks.append(GradientNormLogger(batch, config["depth"], steps_per_epoch))
         else:
             model = build_cnn(
                 data.image_shape,
@@ -159,8 +188,7 @@ class CnnTask(Task):
                 shortcuts=config["shortcuts"],
                 **common,
             )
-        steps = config["epochs"] * math.ceil(data.sizes["train"] / config["batch_size"])
-        lr = learning_rate(config, steps)
+        lr = learning_rate(config, config["epochs"] * steps_per_epoch)
         if config["optimizer"] == "sgd":
             optimizer = keras.optimizers.SGD(lr, momentum=0.9)
         else:
@@ -171,7 +199,9 @@ class CnnTask(Task):
             metrics=["accuracy"],
             **compile_arguments(config),
         )
-        history = self.fit(model, data.train, config, data.sizes["train"], validation=data.val)
+        history = self.fit(
+            model, data.train, config, data.sizes["train"], validation=data.val, callbacks=callbacks
+        )
         metrics = self.finish(
             config, history, model, example=example_inputs(data.val), test=data.test
         )

@@ -346,7 +346,22 @@ BAD_INPUTS = [
     ),
     (
         ["run", "--task", "cnn", "--norm", "batch", "--architecture", "vgg"],
-        "--architecture: invalid choice 'vgg' (choose from resnet, mlp)",
+        "--architecture: invalid choice 'vgg' (choose from resnet, mlp, resmlp)",
+    ),
+    (
+        ["run", "--task", "cnn", "--norm", "group", "--architecture", "resmlp"],
+        "--architecture resmlp takes the norms none, batch, batch_renorm, weight, "
+        "weight_meanbn, layer (a dense layer's output has no positions to normalize "
+        "over), got norm='group'",
+    ),
+    (
+        ["run", "--task", "cnn", "--norm", "batch", "--init", "scaled"],
+        "--init applies to --architecture mlp and resmlp, got init='scaled' with "
+        "architecture='resnet'",
+    ),
+    (
+        ["run", "--task", "cnn", "--norm", "batch", "--activation", "gelu"],
+        "--activation: invalid choice 'gelu' (choose from relu, sigmoid, tanh)",
     ),
     (
         ["run", "--task", "cnn", "--norm", "batch", "--lr-schedule", "step"],

@@ -1,6 +1,7 @@
 """The batch norm paper's fully connected network: same seed, same initial
 kernels, whatever the norm; the norm after every hidden layer."""
 
+import keras
 import numpy as np
 import pytest
 
@@ -69,3 +70,28 @@ def test_dropout_follows_every_hidden_layer_and_only_in_training():
     assert not np.allclose(model(x, training=True), model(x, training=False))
     plain = build_mlp((28, 28, 1), 10, "none")
     assert not any(layer.name.endswith("_dropout") for layer in plain.layers)
+
+
+def test_residual_layers_add_their_input_after_the_first():
+    model = build_mlp((28, 28, 1), 10, "batch", depth=3, activation="relu", residual=True)
+    assert [layer.name for layer in model.layers if layer.name.endswith("_shortcut")] == [
+        "dense2_shortcut",
+        "dense3_shortcut",
+    ]
+    assert model.name == "resmlp3_batch"
+    names = ("dense1_relu", "dense2_relu", "dense2_shortcut")
+    probe = keras.Model(model.input, [model.get_layer(n).output for n in names])
+    first, second, added = probe(np.random.default_rng(0).random((4, 28, 28, 1), "float32"))
+    np.testing.assert_allclose(added, np.asarray(first) + np.asarray(second), rtol=1e-6)
+
+
+def test_scaled_init_keeps_the_variance_through_the_activation():
+    def stddev(init, activation):
+        model = build_mlp((28, 28, 1), 10, "none", activation=activation, init=init, seed=1)
+        return float(np.std(_kernels(model)["dense2"]))
+
+    assert stddev("paper", "relu") == pytest.approx(0.1, rel=0.03)
+    # He over Glorot on a 100 x 100 layer: sqrt(2 / 100) / sqrt(2 / 200).
+    assert stddev("scaled", "relu") / stddev("scaled", "tanh") == pytest.approx(2**0.5, rel=0.05)
+    with pytest.raises(ValueError, match="init='xavier'"):
+        build_mlp((28, 28, 1), 10, "none", init="xavier")

@@ -802,8 +802,7 @@ def test_a_claim_declares_its_test_consistently():
     [
         (
             ["study", "bogus"],
-            "argument name: invalid choice 'bogus' (choose from bn-lr, batch-size, "
-            "batch-size-gn, rnn, rnn-images, gan-d, gan-g, translate, converge, overfit, all)",
+            f"argument name: invalid choice 'bogus' (choose from {', '.join(STUDIES)}, all)",
         ),
         (
             ["study", "rnn", "--scale", "huge"],
@@ -866,6 +865,7 @@ def page_row(page, claim):
         ("translate", 1, "study_translate_batch_1_val_l1.png"),
         ("converge", 1, "study_converge_mlp_3x100_sigmoid_val_accuracy.png"),
         ("overfit", 1, "study_overfit_no_dropout_val_accuracy.png"),
+        ("depth", 1, "study_depth_gradients.png"),
     ],
 )
 def test_study_at_smoke_scale_end_to_end(
