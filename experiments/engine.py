@@ -23,6 +23,7 @@ import itertools
 import math
 import os
 import signal
+import sys
 import threading
 
 from . import machine
@@ -254,8 +255,10 @@ def machines():
 
 def _run_trial(function, item):
     """Runs `function(item)` in a Ray worker, TensorFlow sized to the worker's share."""
-    import keras
     import ray
+
+    with _native_stderr_held():
+        import keras
 
     assigned = ray.get_runtime_context().get_assigned_resources()
     _size_tensorflow(max(1, int(assigned.get("CPU", 1))))
@@ -265,18 +268,47 @@ def _run_trial(function, item):
         keras.backend.clear_session()  # the next trial in this worker starts afresh
 
 
+@contextlib.contextmanager
+def _native_stderr_held():
+    """Holds back what native code writes to stderr in the block: TensorFlow's
+    start-up lines (oneDNN, CUDA), which absl prints in each worker whatever
+    TF_CPP_MIN_LOG_LEVEL says and Ray would relay to the command's terminal.
+    They are written out after all where the block raises."""
+    import tempfile
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            os.dup2(saved, 2)
+            held.seek(0)
+            os.write(2, held.read())
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
 def forwarded_env():
     return {name: os.environ[name] for name in FORWARDED_ENV if os.environ.get(name)}
 
 
 def trial_env(resources):
-    """A trial's environment: the driver's `forwarded_env()`, and what its GPU
+    """A trial's environment: the driver's `forwarded_env()` (TensorFlow's C++
+    log off where it says nothing of it), and what its GPU
     share asks. Ray points a trial given GPUs at them (CUDA_VISIBLE_DEVICES),
     whatever the backend, but leaves every GPU visible to one given none:
     those are hidden from it. On a GPU shared with other trials JAX allocates
     as it goes instead of taking most of the GPU at start (TensorFlow grows
     its memory, `_size_tensorflow`; torch allocates as it goes)."""
     env = forwarded_env()
+    # TensorFlow's C++ log (the graph optimizer's notes among them) stays out of
+    # the command's terminal unless asked for; a trial's errors reach the
+    # command as Python exceptions.
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if not resources.gpus:
         env["CUDA_VISIBLE_DEVICES"] = ""
     elif resources.gpus < 1:

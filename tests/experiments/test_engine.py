@@ -188,6 +188,26 @@ def test_a_trial_reserves_its_memory_cpus_and_gpus_on_ray(monkeypatch):
     assert "XLA_PYTHON_CLIENT_PREALLOCATE" not in whole["runtime_env"]["env_vars"]
 
 
+def test_tensorflows_native_log_stays_out_of_the_terminal_unless_asked_for(monkeypatch):
+    resources = engine.Resources(cpus=1, gpus=0.0, workers=1, memory=TRIAL)
+    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
+    assert engine.trial_env(resources)["TF_CPP_MIN_LOG_LEVEL"] == "3"
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "0")
+    assert engine.trial_env(resources)["TF_CPP_MIN_LOG_LEVEL"] == "0"
+
+
+def test_native_stderr_is_held_back_and_written_out_only_on_an_error(capfd):
+    with engine._native_stderr_held():
+        os.write(2, b"I0000 port.cc: start-up line\n")
+    assert capfd.readouterr().err == ""
+    with pytest.raises(ImportError), engine._native_stderr_held():
+        os.write(2, b"E0000 what went wrong\n")
+        raise ImportError("no TensorFlow")
+    assert capfd.readouterr().err == "E0000 what went wrong\n"
+    os.write(2, b"after\n")  # stderr is back
+    assert capfd.readouterr().err == "after\n"
+
+
 @pytest.mark.parametrize("at_most, most_pending", [(None, 5), (2, 2)])
 def test_run_trials_submits_at_most_the_workers_at_once(at_most, most_pending, monkeypatch):
     import ray
