@@ -365,13 +365,18 @@ def _interval(estimate):
     return f"{text} [{estimate.low:+.4g}, {estimate.high:+.4g}]"
 
 
+# A side with no runs to read: none logged yet, or every rate chosen among
+# diverged (the rate table shows "-" for such a cell).
+NO_RUNS = "no runs to compare (none yet, or every rate diverged)"
+
+
 def _ours(judged):
     """Ours: the two sides and the oriented difference with its raw interval."""
     claim, result = judged.claim, judged.result
     if result is None:
         return "not in this scale's grid"
     if judged.a == "-" or judged.b == "-":
-        return "no runs yet"
+        return NO_RUNS
     test = result.test
     if claim.outcome == verdict.CENSORED:
         what = (
@@ -405,7 +410,7 @@ def _effect(judged):
     if result is None:
         return "not in this scale's grid"
     if judged.a == "-" or judged.b == "-":
-        return "no runs yet"
+        return NO_RUNS
     if claim.outcome == verdict.CENSORED:
         what = "pair score on steps to the target"
     elif claim.outcome == verdict.BINARY:
