@@ -560,8 +560,6 @@ def _results(study, scale, runs, out_dir):
         grid = _sample_grid(study, runs, out_dir)
         if grid:
             figures.insert(0, grid)
-    if study.plot == "gradients":
-        figures.insert(0, _gradient_figure(study, scale, runs, out_dir))
     return markdown_table(header, rows), figures
 
 
@@ -616,7 +614,9 @@ def _factor_figure(study, points, out_dir):
 
 def _gradient_figure(study, scale, runs, out_dir):
     """Each hidden layer's gradient norm at initialization against its depth
-    (`tasks.gradients`), the mean over a cell's runs, a panel per level."""
+    (`tasks.gradients`), the mean over a cell's runs (those that diverged
+    later too: the norms are measured before the first step), a panel per
+    level."""
     levels = [level for level in study.scale(scale).levels if (runs["level"] == level.label).any()]
     figure, axes = plots.pyplot.subplots(
         1, len(levels), figsize=(4 * len(levels), 3.5), squeeze=False, sharey=True
@@ -625,16 +625,16 @@ def _gradient_figure(study, scale, runs, out_dir):
         for variant in study.variants_at(scale, level):
             cell = _cell(runs, variant.label, level.label)
             depth = int(level.params["depth"])
-            means = [
-                statistics.fmean(_values(cell, f"init_grad_norm_layer_{i}") or [math.nan])
-                for i in range(1, depth + 1)
-            ]
+            columns = [f"metrics.init_grad_norm_layer_{i}" for i in range(1, depth + 1)]
+            if cell.empty or not set(columns) <= set(cell):
+                continue
+            means = [cell[column].mean() for column in columns]
             axis.plot(range(1, depth + 1), means, marker=".", label=variant.label)
         axis.set_yscale("log")
         axis.set_xlabel("hidden layer (1: nearest the input)")
         axis.set_title(level.label)
+        axis.legend(fontsize="small")
     axes[0][0].set_ylabel("gradient norm at initialization")
-    axes[0][-1].legend()
     figure.tight_layout()
     name = f"study_{study.name}_gradients.png"
     figure.savefig(Path(out_dir) / name, dpi=100)
@@ -787,6 +787,8 @@ def section(study, scale, runs, judged, out_dir, command, every=None, rates=None
             f"diverged): {chosen}."
         )
     table, figures = _results(study, scale, runs, out_dir)
+    if study.plot == "gradients":  # at initialization: every run, whatever its rate
+        figures.insert(0, _gradient_figure(study, scale, runs if every is None else every, out_dir))
     parts += [table, *figures]
     if study.notes:
         parts.append(study.notes)
