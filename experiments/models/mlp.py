@@ -37,11 +37,14 @@ def build_mlp(
         dropout: the rate of a dropout after each hidden layer; 0: none.
         residual: each hidden layer after the first adds its input to its
             output (after the activation).
-        init: one of `INITS`.
+        init: one of `INITS`; "depth-scaled" only with `residual`, where
+            the first hidden layer is not a branch.
     """
     check_norm(norm, MLP_NORMS)
     if init not in INITS:
         raise ValueError(f"init must be one of {', '.join(INITS)}, got init={init!r}")
+    if init == "depth-scaled" and not residual:
+        raise ValueError("init='depth-scaled' applies to residual networks, got residual=False")
     if depth < 1:
         raise ValueError(f"depth must be a positive integer, got depth={depth!r}")
     inputs = keras.Input(input_shape, name="image")
@@ -51,7 +54,9 @@ def build_mlp(
         dense = keras.layers.Dense(
             WIDTH,
             use_bias=uses_bias(norm),
-            kernel_initializer=initializer(init, activation, seed * 1000 + index),
+            kernel_initializer=initializer(
+                init, activation, seed * 1000 + index, branches=depth - 1 if index else 1
+            ),
             name=name,
         )
         h = apply(x, dense, norm, name=name, stats_batch=stats_batch)

@@ -7,6 +7,7 @@ from . import (
     bn_lr,
     converge,
     depth,
+    depth_residual,
     gan_d,
     gan_g,
     overfit,
@@ -29,6 +30,7 @@ STUDIES = {
         translate.STUDY,
         converge.STUDY,
         depth.STUDY,
+        depth_residual.STUDY,
         overfit.STUDY,
     )
 }

@@ -16,14 +16,18 @@ NORMS = ("none", "batch", "layer", "weight")
 NAMES = {"none": "no norm", "batch": "batch norm", "layer": "layer norm", "weight": "weight norm"}
 
 
-def _network(depth, residual=False, activation="relu", variants=("none", "batch")):
+def network(depth, residual=False, activation="relu", variants=("none", "batch"), init=None):
+    """A level: the fully connected network of `depth` hidden layers, with
+    shortcuts where `residual`, at the scale's init unless `init` is given
+    (then named in the label)."""
     kind = "residual" if residual else "plain"
     return Level(
-        f"{kind} {depth} {activation}",
+        f"{kind} {depth} {activation}" + (f", {init} init" if init else ""),
         {
             "architecture": "resmlp" if residual else "mlp",
             "depth": depth,
             "activation": activation,
+            **({"init": init} if init else {}),
         },
         variants=variants,
     )
@@ -31,11 +35,36 @@ def _network(depth, residual=False, activation="relu", variants=("none", "batch"
 
 # Every norm at 48 plain ReLU layers, where the claims compare them; batch norm
 # against none elsewhere (the depth trend, shortcuts, tanh).
-SHALLOW, MIDDLE, DEEP = _network(4), _network(16), _network(48, variants=None)
-RESIDUAL, DEEP_TANH = _network(48, residual=True), _network(48, activation="tanh")
+SHALLOW, MIDDLE, DEEP = network(4), network(16), network(48, variants=None)
+RESIDUAL, DEEP_TANH = network(48, residual=True), network(48, activation="tanh")
+LEVELS = (SHALLOW, MIDDLE, DEEP, RESIDUAL, DEEP_TANH)
 # SGD with momentum 0.9 (Adam's per-weight step sizes would hide the gradients'
 # scale, which the study is about) at each of these rates, per cell.
 RATES = (0.01, 0.03)
+# The settings of each scale: at small, 640 steps of batch 64 (10 epochs of
+# 4,096 images).
+SETTINGS = {
+    "smoke": {
+        "optimizer": "sgd",
+        "init": "scaled",
+        "epochs": 1,
+        "batch_size": 32,
+        "train_size": 128,
+        "val_size": 64,
+        "test_size": 64,
+    },
+    "small": {
+        "optimizer": "sgd",
+        "init": "scaled",
+        "epochs": 10,
+        "batch_size": 64,
+        "train_size": 4096,
+        "val_size": 1024,
+        "test_size": 2048,
+        "lr_schedule": "cosine",
+    },
+    "full": {"optimizer": "sgd", "init": "scaled", "epochs": 30, "lr_schedule": "cosine"},
+}
 
 
 def _trains(norm, level, paper, source):
@@ -58,42 +87,10 @@ STUDY = Study(
     variants=tuple(Variant(norm, {"norm": norm}) for norm in NORMS),
     scales={
         "smoke": Scale(
-            {
-                "optimizer": "sgd",
-                "init": "scaled",
-                "epochs": 1,
-                "batch_size": 32,
-                "train_size": 128,
-                "val_size": 64,
-                "test_size": 64,
-            },
-            (SHALLOW, DEEP),
-            seeds=1,
-            variants=("none", "batch"),
-            lrs=RATES[:1],
+            SETTINGS["smoke"], (SHALLOW, DEEP), seeds=1, variants=("none", "batch"), lrs=RATES[:1]
         ),
-        # 640 steps of batch 64 (10 epochs of 4,096 images).
-        "small": Scale(
-            {
-                "optimizer": "sgd",
-                "init": "scaled",
-                "epochs": 10,
-                "batch_size": 64,
-                "train_size": 4096,
-                "val_size": 1024,
-                "test_size": 2048,
-                "lr_schedule": "cosine",
-            },
-            (SHALLOW, MIDDLE, DEEP, RESIDUAL, DEEP_TANH),
-            seeds=5,
-            lrs=RATES,
-        ),
-        "full": Scale(
-            {"optimizer": "sgd", "init": "scaled", "epochs": 30, "lr_schedule": "cosine"},
-            (SHALLOW, MIDDLE, DEEP, RESIDUAL, DEEP_TANH),
-            seeds=5,
-            lrs=RATES,
-        ),
+        "small": Scale(SETTINGS["small"], LEVELS, seeds=5, lrs=RATES),
+        "full": Scale(SETTINGS["full"], LEVELS, seeds=5, lrs=RATES),
     },
     claims=(
         Claim(

@@ -70,7 +70,9 @@ class CnnTask(Task):
             type=arguments.choice(INITS),
             default="paper",
             help="mlp and resmlp: the hidden layers' initialization, paper (normal, "
-            "stddev 0.1) or scaled (He for relu, Glorot otherwise) (default: paper)",
+            "stddev 0.1) or scaled (He for relu, Glorot otherwise), or for resmlp "
+            "depth-scaled (scaled, each residual branch's weights divided by the "
+            "number of branches) (default: paper)",
         )
         parser.add_argument(
             "--depth",
@@ -125,6 +127,11 @@ class CnnTask(Task):
             if not config["shortcuts"]:
                 raise ValueError(
                     f"--no-shortcuts applies to --architecture resnet, got "
+                    f"architecture={architecture!r}"
+                )
+            if config["init"] == "depth-scaled" and architecture != "resmlp":
+                raise ValueError(
+                    f"--init depth-scaled applies to --architecture resmlp, got "
                     f"architecture={architecture!r}"
                 )
         elif config["init"] != "paper":

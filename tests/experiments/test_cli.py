@@ -360,6 +360,11 @@ BAD_INPUTS = [
         "architecture='resnet'",
     ),
     (
+        ["run", "--task", "cnn", "--norm", "none", "--architecture", "mlp"]
+        + ["--init", "depth-scaled"],
+        "--init depth-scaled applies to --architecture resmlp, got architecture='mlp'",
+    ),
+    (
         ["run", "--task", "cnn", "--norm", "batch", "--activation", "gelu"],
         "--activation: invalid choice 'gelu' (choose from relu, sigmoid, tanh)",
     ),

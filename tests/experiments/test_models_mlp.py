@@ -95,3 +95,22 @@ def test_scaled_init_keeps_the_variance_through_the_activation():
     assert stddev("scaled", "relu") / stddev("scaled", "tanh") == pytest.approx(2**0.5, rel=0.05)
     with pytest.raises(ValueError, match="init='xavier'"):
         build_mlp((28, 28, 1), 10, "none", init="xavier")
+
+
+def test_depth_scaled_init_divides_each_branch_by_the_branches():
+    def kernels(init):
+        model = build_mlp(
+            (28, 28, 1), 10, "none", depth=5, activation="relu", residual=True, init=init, seed=2
+        )
+        return _kernels(model)
+
+    scaled, depth_scaled = kernels("scaled"), kernels("depth-scaled")
+    # The first hidden layer is not a branch: He, as under "scaled".
+    np.testing.assert_allclose(depth_scaled["dense1"], scaled["dense1"])
+    for name in ("dense2", "dense3", "dense4", "dense5"):
+        # Four branches: the same draws (same seed), a quarter of He's.
+        np.testing.assert_allclose(depth_scaled[name], scaled[name] / 4, rtol=1e-5, atol=1e-7)
+    # He's standard deviation on 100 inputs (Keras widens the truncated draws to it).
+    assert np.std(scaled["dense3"]) == pytest.approx((2 / 100) ** 0.5, rel=0.05)
+    with pytest.raises(ValueError, match="residual=False"):
+        build_mlp((28, 28, 1), 10, "none", init="depth-scaled")

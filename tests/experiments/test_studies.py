@@ -866,6 +866,7 @@ def page_row(page, claim):
         ("converge", 1, "study_converge_mlp_3x100_sigmoid_val_accuracy.png"),
         ("overfit", 1, "study_overfit_no_dropout_val_accuracy.png"),
         ("depth", 1, "study_depth_gradients.png"),
+        ("depth-residual", 1, "study_depth-residual_gradients.png"),
     ],
 )
 def test_study_at_smoke_scale_end_to_end(
