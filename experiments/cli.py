@@ -216,6 +216,9 @@ COMMANDS = {
     "server": cmd_server,
 }
 
+# The commands that train, and so load the backend before their runs start.
+TRAINING_COMMANDS = ("run", "sweep", "quick", "study")
+
 # Exit statuses of a command stopped by a signal, as shells report them.
 EXIT_SIGINT, EXIT_SIGTERM = 130, 143
 
@@ -228,6 +231,10 @@ def main(argv=None):
     args = parser.parse_args(argv[:1])
     runs.end_runs_on_sigterm()
     runs.killed_runs.clear()
+    if args.command in TRAINING_COMMANDS:
+        from .engine import load_backend
+
+        load_backend()
     try:
         return COMMANDS[args.command](argv[1:]) or 0
     except ExperimentError as error:

@@ -257,15 +257,23 @@ def _run_trial(function, item):
     """Runs `function(item)` in a Ray worker, TensorFlow sized to the worker's share."""
     import ray
 
-    with _native_stderr_held():
-        import keras
-
+    keras = load_backend()
     assigned = ray.get_runtime_context().get_assigned_resources()
     _size_tensorflow(max(1, int(assigned.get("CPU", 1))))
     try:
         return function(item)
     finally:
         keras.backend.clear_session()  # the next trial in this worker starts afresh
+
+
+def load_backend():
+    """Imports and returns Keras, its backend loaded, with what native code
+    prints on loading held back (`_native_stderr_held`): a command's terminal,
+    and each Ray trial's, shows the runs rather than TensorFlow's start-up lines."""
+    with _native_stderr_held():
+        import keras
+
+    return keras
 
 
 @contextlib.contextmanager

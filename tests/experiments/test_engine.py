@@ -9,6 +9,8 @@ instance (`local_ray`), on the tiny dataset; sweeps in processes of their own
 
 import os
 import signal
+import subprocess
+import sys
 import time
 
 import mlflow
@@ -206,6 +208,18 @@ def test_native_stderr_is_held_back_and_written_out_only_on_an_error(capfd):
     assert capfd.readouterr().err == "E0000 what went wrong\n"
     os.write(2, b"after\n")  # stderr is back
     assert capfd.readouterr().err == "after\n"
+
+
+def test_a_command_loads_the_backend_without_tensorflows_start_up_lines():
+    def stderr_of(code):
+        env = {**os.environ, "KERAS_BACKEND": "tensorflow", "TF_ENABLE_ONEDNN_OPTS": "1"}
+        env.pop("TF_CPP_MIN_LOG_LEVEL", None)
+        command = [sys.executable, "-c", code]
+        return subprocess.run(command, env=env, capture_output=True, text=True, check=True).stderr
+
+    # What a plain import prints on this TensorFlow: the lines to hold back.
+    assert "oneDNN custom operations are on" in stderr_of("import keras")
+    assert stderr_of("from experiments import engine; engine.load_backend()") == ""
 
 
 @pytest.mark.parametrize("at_most, most_pending", [(None, 5), (2, 2)])
