@@ -1,7 +1,9 @@
 """argparse `type=` functions that refuse bad values with the value received.
 
 argparse turns their ArgumentTypeError into "argument --epochs: must be a
-positive integer, got '0'", before anything is logged.
+positive integer, got '0'", before anything is logged. Each is annotated with
+the type it returns: a task option's param has that type
+(`experiments.run_config`).
 """
 
 import argparse
@@ -9,7 +11,7 @@ import math
 import re
 
 
-def positive_int(text):
+def positive_int(text) -> int:
     try:
         value = int(text)
     except ValueError:
@@ -22,7 +24,7 @@ def positive_int(text):
 def int_at_least(minimum):
     """An integer no smaller than `minimum`."""
 
-    def parse(text):
+    def parse(text) -> int:
         try:
             value = int(text)
         except ValueError:
@@ -34,7 +36,7 @@ def int_at_least(minimum):
     return parse
 
 
-def non_negative_int(text):
+def non_negative_int(text) -> int:
     try:
         value = int(text)
     except ValueError:
@@ -44,7 +46,7 @@ def non_negative_int(text):
     return value
 
 
-def positive_float(text):
+def positive_float(text) -> float:
     try:
         value = float(text)
     except ValueError:
@@ -54,7 +56,7 @@ def positive_float(text):
     return value
 
 
-def below_one(text):
+def below_one(text) -> float:
     """A number in [0, 1): a momentum, Adam's betas."""
     try:
         value = float(text)
@@ -65,7 +67,7 @@ def below_one(text):
     return value
 
 
-def count_or_fraction(text):
+def count_or_fraction(text) -> int | float:
     """A number of examples (an integer >= 1) or a share of them (a number
     strictly between 0 and 1): `5000` or `0.1`."""
     try:
@@ -88,7 +90,7 @@ def choice(choices):
     """A value from `choices`; the error lists them (argparse's `choices=` does too,
     but this one also serves `comma_list`)."""
 
-    def parse(text):
+    def parse(text) -> str:
         if text not in choices:
             raise argparse.ArgumentTypeError(
                 f"invalid choice {text!r} (choose from {', '.join(choices)})"
@@ -110,7 +112,7 @@ def comma_list(item_type):
     return parse
 
 
-def seeds(text):
+def seeds(text) -> list[int]:
     """`--seeds` of sweep and study alike: a count N means seeds 0..N-1
     (`3`: 0, 1, 2), a comma-separated list names them (`0,4,7`; one seed other
     than 0 is `5,`)."""
@@ -128,7 +130,7 @@ def seeds(text):
     return list(range(count))
 
 
-def port(text):
+def port(text) -> int:
     """A TCP port number, 1-65535."""
     try:
         value = int(text)
@@ -142,7 +144,7 @@ def port(text):
 _SIZE_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
 
 
-def memory_size(text):
+def memory_size(text) -> int:
     """A size in bytes: a number of bytes, or with K, M, G or T (powers of
     1024, an optional "B" or "iB" after): "1.5G", "800M", "2GiB"."""
     found = re.fullmatch(r"\s*(\d+(?:\.\d*)?|\.\d+)\s*([KMGT]?)(?:I?B)?\s*", text.upper())
@@ -154,7 +156,7 @@ def memory_size(text):
     return size
 
 
-def gpu_count(text):
+def gpu_count(text) -> float:
     """GPUs for one trial: 0, a fraction of one (several trials share it), or
     a whole number (Ray gives more than one GPU only whole)."""
     try:

@@ -45,10 +45,11 @@ def cmd_run(argv):
         "run", "Train and evaluate one configuration.", argv
     )
     from . import execution
+    from .run_config import RunConfig
 
     try:
-        config = task.configure(
-            {**parsers.run_config(task, args), "norm": args.norm, "seed": args.seed}
+        config = RunConfig.configured(
+            task, {**parsers.run_config(task, args), "norm": args.norm, "seed": args.seed}
         )
     except ValueError as error:
         parser.error(str(error))

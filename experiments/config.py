@@ -1,9 +1,9 @@
 """A run's configuration, below everything that builds one: the command line,
 the studies' runner and `experiments.compare`.
 
-A configuration is a dict of every param of a run, logged to MLflow as its
-params. `base_config` builds all of it but the norm and the seed, which a
-command or a study's grid sets, and what `Task.configure` completes.
+`base_config` builds every param of a run but the norm and the seed, which a
+command or a study's grid sets, and what `Task.configure` completes; the
+result becomes the run's typed `experiments.run_config.RunConfig`.
 """
 
 import argparse

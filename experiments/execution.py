@@ -28,6 +28,7 @@ from mlflow.tracking.context.registry import resolve_tags
 from mlflow.utils.mlflow_tags import MLFLOW_RUN_NOTE
 
 from .errors import SweepError, TrainingDiverged
+from .run_config import RunConfig
 from .tracking import colors, ui_links
 from .tracking.runs import Heartbeat, describe, killed_runs, live_tags, tracked_run
 
@@ -74,7 +75,7 @@ def sweep_description(task, configs, grid, study):
 
 
 def config_digest(config):
-    text = json.dumps(config, sort_keys=True, default=str)
+    text = json.dumps(dict(config), sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -96,7 +97,7 @@ def train_config(task, config, experiment, study, parent_run_id=None, axes=()):
     with tracked_run(
         experiment,
         run_label(config, axes),
-        config,
+        config.params(),
         tags,
         parent_run_id=parent_run_id,
         description=task.describe(config),
@@ -106,15 +107,16 @@ def train_config(task, config, experiment, study, parent_run_id=None, axes=()):
 
 
 def sweep_configs(task, base, grid):
-    """Every combination of `grid` (param -> values) applied to `base`, each
-    completed by `task.configure` (which raises ValueError to refuse one).
+    """Every combination of `grid` (param -> values) applied to `base`, each a
+    `RunConfig` completed by `task.configure` (which raises ValueError to
+    refuse one).
 
     The last param varies fastest, so with norms last each norm's runs are
     spread over the sweep rather than bunched at its end.
     """
     names = list(grid)
     return [
-        task.configure({**base, **dict(zip(names, values))})
+        RunConfig.configured(task, {**base, **dict(zip(names, values))})
         for values in itertools.product(*(grid[name] for name in names))
     ]
 

@@ -11,6 +11,7 @@ import statistics
 
 from scipy import stats
 
+from ..run_config import order_key
 from . import tables
 
 CONFIDENCE = 0.95
@@ -68,7 +69,7 @@ def aggregate(runs, view, norm_params=()):
     primary = view.table_metrics[0]
     found = []
     for (config, norm), group in sorted(
-        groups.items(), key=lambda item: (item[0][0], tables.norm_order(item[0][1]))
+        groups.items(), key=lambda item: (order_key(item[0][0]), tables.norm_order(item[0][1]))
     ):
         kept = [run for run in group if not run["_diverged"]]
         mean, low, high = confidence_interval([_value(run, primary) for run in kept])

@@ -28,6 +28,7 @@ import pandas
 from mlflow.entities import Metric
 from mlflow.utils.mlflow_tags import MLFLOW_RUN_NOTE
 
+from ..run_config import typed_params
 from . import aggregates, html, writer
 
 AGGREGATES_TABLE = "norm_aggregates.json"
@@ -112,6 +113,7 @@ def summarize(task, experiment_id, parent_id, study):
         path, _ = writer.write_report({task.name: task}, directory, experiment=name, study=study)
         html.write_html(path)
         client.log_artifacts(parent_id, directory, REPORT_DIR)
+    runs = typed_params(task, runs)
     datasets = sorted(runs["params.dataset"].dropna().unique())
     rows, metrics, notes = [], {}, []
     for dataset in datasets:

@@ -13,11 +13,10 @@ import math
 import statistics
 
 from ..models.norms import NORMS
-from ..tasks.loop import LOOP_PARAMS
-from ..tracking.runs import VERSION_PARAMS
+from ..run_config import NOT_IDENTIFYING, order_key
 
 # Params that never define a configuration: what is compared, repeated or recorded.
-NOT_CONFIGURATION = {"norm", "seed", "task", "data_dir", *VERSION_PARAMS, *LOOP_PARAMS}
+NOT_CONFIGURATION = {"norm", "seed", "task", "data_dir", *NOT_IDENTIFYING}
 EPOCH_TIME = "epoch_time_s"
 
 
@@ -121,7 +120,7 @@ def summarize(runs, histories, view, norm_params=()):
         groups.setdefault(config, {}).setdefault(run["params.norm"], []).append(run)
 
     rows, references = [], []
-    for config in sorted(groups):
+    for config in sorted(groups, key=order_key):
         kept_in_config = []
         for norm in sorted(groups[config], key=norm_order):
             group = groups[config][norm]

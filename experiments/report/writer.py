@@ -16,6 +16,7 @@ import mlflow
 import pandas
 
 from ..errors import ReportError
+from ..run_config import typed_params
 from . import plots, tables
 
 TRAINING_RUNS = "tags.run_kind = 'train'"
@@ -51,7 +52,9 @@ def slug(text):
 
 
 def task_section(task, runs, out_dir):
-    """Returns (Markdown section, printable tables) for one task's runs."""
+    """Returns (Markdown section, printable tables) for one task's runs (as
+    `mlflow.search_runs` returns them: their params are read back typed here)."""
+    runs = typed_params(task, runs)
     datasets = sorted(runs["params.dataset"].dropna().unique())
     parts, printed = [], []
     for dataset in datasets:

@@ -21,6 +21,7 @@ import pandas
 from .. import paths
 from ..report import html, plots, tables
 from ..report.writer import markdown_table, reported_runs, slug
+from ..run_config import RunConfig, typed_params
 from ..tasks import TASKS
 from ..tracking import store
 from . import runner, verdict
@@ -38,7 +39,9 @@ def anchor(study):
 def study_runs(study, scale):
     """The study's finished and diverged runs at `scale`, of the seeds the
     scale declares (0..seeds-1: a run of any other seed is not the study's),
-    each labelled with its variant and level (columns `variant`, `level`)."""
+    their params typed (`run_config.typed_params`), each with its `RunConfig`
+    (column `config`) and labelled with its variant and level (columns
+    `variant`, `level`)."""
     task = TASKS[study.task]
     name = task.experiment_name
     if mlflow.get_experiment_by_name(name) is None:
@@ -46,27 +49,19 @@ def study_runs(study, scale):
     runs = reported_runs(name, study.name)
     if runs.empty:
         return runs
-    configs = runner.study_configs(study, scale, seeds=[0])
-    names = sorted(configs[0])
     # The declared seeds, and the data wherever it was read from.
     without = ("seed", "data_dir")
-    keys = {runner.config_key(config, without=without) for config in configs}
-    seeds = {str(seed) for seed in range(study.scale(scale).seeds)}
-    defaults = runner.option_defaults(task)
-    runs = runs[
-        [
-            runner.run_key(run, names, without=without, defaults=defaults) in keys
-            and str(run.get("params.seed")) in seeds
-            for _, run in runs.iterrows()
-        ]
-    ].copy()
+    declared = {config.identity(without) for config in runner.study_configs(study, scale, [0])}
+    seeds = range(study.scale(scale).seeds)
+    read = [RunConfig.from_run_row(task, run) for _, run in runs.iterrows()]
+    kept = [c.identity(without) in declared and c.get("seed") in seeds for c in read]
+    runs = typed_params(task, runs[kept]).assign(
+        config=[config for config, keep in zip(read, kept) if keep]
+    )
 
     def label(run, choices):
         for choice in choices:
-            if all(
-                str(run.get(f"params.{name}")) == str(value)
-                for name, value in choice.params.items()
-            ):
+            if all(run.get(f"params.{name}") == value for name, value in choice.params.items()):
                 return choice.label
         return None
 
@@ -80,13 +75,8 @@ def missing_runs(study, scale, runs):
     have no run among `runs` (`study_runs`): more than 0 in an interrupted
     study, whose claims are not judged until it completes."""
     configs = runner.study_configs(study, scale, list(range(study.scale(scale).seeds)))
-    names = sorted(configs[0])
-    defaults = runner.option_defaults(TASKS[study.task])
-    held = {
-        runner.run_key(run, names, without=("data_dir",), defaults=defaults)
-        for _, run in runs.iterrows()
-    }
-    return sum(runner.config_key(c, without=("data_dir",)) not in held for c in configs)
+    held = {config.identity(("data_dir",)) for config in runs["config"]}
+    return sum(config.identity(("data_dir",)) not in held for config in configs)
 
 
 def _cell(runs, variant, level):
@@ -143,7 +133,7 @@ def tuned_levels(study, runs):
 
 def at_tuned_rates(study, scale, runs):
     """(`runs` at the rate chosen on validation for each cell, the choices
-    {(variant, level): rate as logged, or None}) where `scale` declares a grid
+    {(variant, level): rate, or None}) where `scale` declares a grid
     of rates (`Scale.lrs`); else (`runs`, {})."""
     if study.scale(scale).lrs is None or runs.empty:
         return runs, {}
@@ -171,9 +161,9 @@ def mlflow_history(run_id, metric):
 
 def _steps_per_epoch(run):
     size, batch = run.get("params.train_size"), run.get("params.batch_size")
-    if size in (None, "None") or batch in (None, "None"):
+    if size is None or batch is None:
         return None
-    return math.ceil(int(size) / int(batch))
+    return math.ceil(size / batch)
 
 
 def run_steps(run, metric, target, higher_is_better, history):
@@ -188,7 +178,7 @@ def run_steps(run, metric, target, higher_is_better, history):
         epoch = tables.epochs_to(history(run["run_id"], metric), target, higher_is_better)
         if epoch is not None:
             return epoch * per_epoch, True
-    return int(run["params.epochs"]) * per_epoch, False
+    return run["params.epochs"] * per_epoch, False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -741,9 +731,9 @@ def section(study, scale, runs, judged, out_dir, command, every=None, rates=None
             "missing, and the claims are judged once every run is in."
         )
         return "\n\n".join(parts)
-    seeds = sorted(runs["params.seed"].unique(), key=int)
+    seeds = sorted(runs["params.seed"].unique())
     parts.append(
-        f"{len(runs)} runs, seeds {', '.join(seeds)} (the scale declares "
+        f"{len(runs)} runs, seeds {', '.join(map(str, seeds))} (the scale declares "
         f"{study.scale(scale).seeds})."
     )
     if rates:

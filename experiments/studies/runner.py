@@ -7,19 +7,15 @@ params (the software versions aside) and ended FINISHED, or FAILED tagged
 the rest, under a new parent run.
 """
 
+from ..run_config import RunConfig
 from ..tasks import TASKS
-from ..tasks.loop import LOOP_PARAMS
-from ..tracking.runs import VERSION_PARAMS
-
-# Params that record how a run ran, not which configuration it is.
-_NOT_IDENTIFYING = {*VERSION_PARAMS, *LOOP_PARAMS}
 
 
 def study_configs(study, scale, seeds, data_dir=None, loop=None):
-    """Every configuration of `study`'s grid at `scale` for each of `seeds`
-    (and each of the scale's `lrs`), completed by the task's `configure`;
-    seeds vary slowest, variants fastest, so an interrupted study leaves whole
-    seeds done."""
+    """Every configuration (`RunConfig`) of `study`'s grid at `scale` for each
+    of `seeds` (and each of the scale's `lrs`), completed by the task's
+    `configure`; seeds vary slowest, variants fastest, so an interrupted study
+    leaves whole seeds done."""
     from ..config import base_config
 
     task = TASKS[study.task]
@@ -27,7 +23,7 @@ def study_configs(study, scale, seeds, data_dir=None, loop=None):
     base = {**base_config(task, data_dir=data_dir, loop=loop), **spec.settings}
     rates = [{"lr": lr} for lr in spec.lrs] if spec.lrs else [{}]
     return [
-        task.configure({**base, **level.params, **rate, **variant.params, "seed": seed})
+        RunConfig.configured(task, {**base, **level.params, **rate, **variant.params, "seed": seed})
         for seed in seeds
         for level in spec.levels
         for rate in rates
@@ -35,56 +31,15 @@ def study_configs(study, scale, seeds, data_dir=None, loop=None):
     ]
 
 
-def config_key(config, without=()):
-    """What identifies a configuration among logged runs: its params as MLflow
-    stores them (strings), the software versions, the loop's settings and
-    `without` left out."""
-    return tuple(
-        sorted(
-            (name, str(value))
-            for name, value in config.items()
-            if name not in _NOT_IDENTIFYING and name not in without
-        )
-    )
-
-
-def option_defaults(task):
-    """What a run logged before one of `task`'s options existed ran with: the
-    option's default (`run_key`)."""
-    from ..config import task_options
-
-    return {action.dest: action.default for action in task_options(task)}
-
-
-def run_key(run, names, without=(), defaults=None):
-    """`config_key` of a run (a row of `mlflow.search_runs`), over the params
-    `names`; a param the run lacks (an option added since) reads as its value
-    in `defaults`."""
-    defaults = defaults or {}
-
-    def value(name):
-        logged = run.get(f"params.{name}")
-        if (logged is None or logged != logged) and name in defaults:  # absent, or NaN
-            return defaults[name]
-        return logged
-
-    return tuple(
-        sorted(
-            (name, str(value(name)))
-            for name in names
-            if name not in _NOT_IDENTIFYING and name not in without
-        )
-    )
-
-
-def completed(configs, runs, defaults=None):
+def completed(configs, runs):
     """The configurations among `configs` that one of `runs` (finished or
-    diverged runs of the study) already holds (`defaults` as `run_key` has them)."""
-    if runs.empty:
+    diverged runs of the study, as `mlflow.search_runs` returns them) already
+    holds: the same params but how the run ran (`RunConfig.identity`)."""
+    if runs.empty or not configs:
         return []
-    names = sorted(configs[0])
-    done = {run_key(run, names, defaults=defaults) for _, run in runs.iterrows()}
-    return [config for config in configs if config_key(config) in done]
+    task = configs[0].task
+    done = {RunConfig.from_run_row(task, run).identity() for _, run in runs.iterrows()}
+    return [config for config in configs if config.identity() in done]
 
 
 def sweep_grid(study, scale, seeds):
@@ -130,9 +85,8 @@ def run_study(study, scale, seeds, connect=lambda: None, data_dir=None, loop=Non
         task.prepare(dataset_config)
     experiment_name = task.experiment_name
     experiment_id = store.experiment_id(experiment_name)
-    done = completed(configs, reported_runs(experiment_name, study.name), option_defaults(task))
-    done_keys = {config_key(config) for config in done}
-    missing = [config for config in configs if config_key(config) not in done_keys]
+    done = completed(configs, reported_runs(experiment_name, study.name))
+    missing = [config for config in configs if config not in done]
     print(
         f"study {study.name} ({scale}): {len(configs)} configurations, {len(done)} already "
         f"done, {len(missing)} to train",

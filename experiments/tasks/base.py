@@ -28,21 +28,23 @@ To add a task (say `rnn`), write `experiments/tasks/rnn.py` with a subclass of
   their `dest` names and are logged as params;
 - optionally `parse_norm(text)` and `parse_dataset(text)` (a `--norm` or
   `--dataset` value: one of `norms` or `datasets` unless overridden) and
-  `configure(config)`: completes one run's config from the
+  `configure(config)`: completes one run's config (a dict) from the
   options (raising ValueError for a combination to refuse), before anything is
-  logged. Params that only restate the norm label go in `norm_params`, so the
-  report does not take them for a configuration;
+  logged; `RunConfig.configured` calls it. Params that only restate the norm
+  label go in `norm_params`, so the report does not take them for a
+  configuration;
 - optionally `prepare(config)`: make the data available before any run is
   logged, raising `experiments.errors.DataError` with a message that says how
   to get it. The default prepares the run's image dataset (`--dataset`,
   `--data-dir`) and checks it holds the split sizes asked for;
 - `run(config)`: train and evaluate one configuration inside the active MLflow
-  run. `config` is a dict of every param (common ones: task, norm, dataset,
-  epochs, batch_size, lr, seed, quick, train_size, val_size, test_size,
-  data_dir; plus the task's own). Load the data with `load_logged_images`
-  (`log_data` logs an `ImageData` loaded otherwise; generated data is logged
-  with `mlflow.log_input`), train with `self.fit`
-  (per-epoch metrics with `step=epoch`, and the divergence policy: a
+  run. `config` is an `experiments.run_config.RunConfig`, read as a dict of
+  every param, each of its type (common ones: task, norm, dataset, epochs,
+  batch_size, lr, seed, quick, train_size, val_size, test_size, data_dir;
+  plus the task's own, typed by their `type=` functions' return annotations).
+  Load the data with `load_logged_images` (`log_data` logs an `ImageData`
+  loaded otherwise; generated data is logged with `mlflow.log_input`), train
+  with `self.fit` (per-epoch metrics with `step=epoch`, and the divergence policy: a
   non-finite loss ends the run FAILED, tagged `diverged`), log anything else
   per epoch through `keras_logging.EveryEpochs`, and end with `self.finish`
   (test metrics named `test_<metric>`, learning curves, the model, with the
@@ -220,7 +222,11 @@ class Task:
         # A logged model's name may not hold "/" (as in the gan task's "batch/weight").
         name = f"{model_name}-{config['norm'].replace('/', '_')}"
         info = keras_logging.log_keras_model(
-            logged_model or model, example=example, name=name, params=config, step=config["epochs"]
+            logged_model or model,
+            example=example,
+            name=name,
+            params=config.params(),
+            step=config["epochs"],
         )
         keras_logging.link_metrics_to_model(info.model_id, metrics or {})
         return metrics

@@ -36,7 +36,7 @@ _BUILD_SPEC = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
 DEFAULT_DATASET = "fashion_mnist"
 
 
-def model_source(text):
+def model_source(text) -> str:
     """A `--model` value: `module.path:build_fn` or a path ending in `.keras`."""
     if text.endswith(".keras") or _BUILD_SPEC.fullmatch(text):
         return text

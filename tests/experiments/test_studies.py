@@ -12,6 +12,7 @@ from scipy import stats
 
 from experiments import paths
 from experiments.cli import main
+from experiments.run_config import RunConfig
 from experiments.studies import STUDIES, report, runner, verdict
 from experiments.studies.base import BEST, Claim, Level, Scale, Study, Variant
 from experiments.tasks import TASKS
@@ -317,17 +318,13 @@ def test_a_study_trains_the_seeds_it_is_given():
 
 
 def test_a_run_logged_before_an_option_existed_reads_as_its_default():
-    config = {"norm": "batch", "architecture": "resnet", "seed": 0}
-    old = pandas.Series({"params.norm": "batch", "params.seed": "0"})  # no architecture
-    newer = pandas.Series({**old, "params.architecture": "mlp"})
-    defaults = runner.option_defaults(TASKS["cnn"])
-    assert defaults["architecture"] == "resnet"
-    names = sorted(config)
-    assert runner.run_key(old, names, defaults=defaults) == runner.config_key(config)
-    assert runner.run_key(newer, names, defaults=defaults) != runner.config_key(config)
-    assert runner.run_key(old, names) != runner.config_key(config)  # without the defaults
-    runs = pandas.DataFrame([old, newer])
-    assert runner.completed([config], runs, defaults) == [config]
+    [config] = [c for c in runner.study_configs(TOY, "small", [0]) if c["norm"] == "batch"][:1]
+    logged = {f"params.{name}": text for name, text in config.params().items()}
+    old = pandas.Series(logged).drop("params.architecture")  # logged before --architecture
+    newer = pandas.Series({**logged, "params.architecture": "mlp"})
+    runs = pandas.DataFrame([old, newer])  # pandas reads old's architecture as NaN
+    assert runner.completed([config], runs) == [config]
+    assert runner.completed([config], runs.iloc[1:]) == []
 
 
 def test_the_statistics_batch_keeps_steps_and_learning_rate_equal_across_levels():
@@ -384,10 +381,10 @@ def run_table(cells):
                 "level": lv,
                 "metrics.test_accuracy": acc,
                 "diverged": div,
-                "params.seed": str(seed),
-                "params.epochs": "2",
-                "params.train_size": "8",
-                "params.batch_size": "2",
+                "params.seed": seed,
+                "params.epochs": 2,
+                "params.train_size": 8,
+                "params.batch_size": 2,
             }
         )
     return pandas.DataFrame(rows)
@@ -523,24 +520,24 @@ def test_each_cell_is_read_at_the_rate_chosen_on_validation():
     assert runner.sweep_grid(grid, "small", [0])["lr"] == [0.01, 0.1]
     rows = [
         # group at 2: 0.1 has the lower validation loss, though 0.01 tests better.
-        ("group", "2", "0.01", 0.90, 0.50, False),
-        ("group", "2", "0.01", 0.92, 0.52, False),
-        ("group", "2", "0.1", 0.80, 0.30, False),
-        ("group", "2", "0.1", 0.81, 0.31, False),
+        ("group", "2", 0.01, 0.90, 0.50, False),
+        ("group", "2", 0.01, 0.92, 0.52, False),
+        ("group", "2", 0.1, 0.80, 0.30, False),
+        ("group", "2", 0.1, 0.81, 0.31, False),
         # batch at 2: 0.1 is lower still, but one of its runs diverged.
-        ("batch", "2", "0.01", 0.70, 0.60, False),
-        ("batch", "2", "0.01", 0.72, 0.62, False),
-        ("batch", "2", "0.1", 0.95, 0.10, False),
-        ("batch", "2", "0.1", 0.10, float("nan"), True),
+        ("batch", "2", 0.01, 0.70, 0.60, False),
+        ("batch", "2", 0.01, 0.72, 0.62, False),
+        ("batch", "2", 0.1, 0.95, 0.10, False),
+        ("batch", "2", 0.1, 0.10, float("nan"), True),
         # batch at 32: every rate has a diverged run, so no rate is chosen.
-        ("batch", "32", "0.01", 0.10, float("nan"), True),
-        ("batch", "32", "0.1", 0.10, float("nan"), True),
+        ("batch", "32", 0.01, 0.10, float("nan"), True),
+        ("batch", "32", 0.1, 0.10, float("nan"), True),
     ]
     runs = run_table([(v, lv, acc, div) for v, lv, _, acc, _, div in rows])
     runs["params.lr"] = [lr for _, _, lr, *_ in rows]
     runs["metrics.val_loss"] = [loss for *_, loss, _ in rows]
     chosen, rates = report.at_tuned_rates(grid, "small", runs)
-    assert rates == {("group", "2"): "0.1", ("batch", "2"): "0.01", ("batch", "32"): None}
+    assert rates == {("group", "2"): 0.1, ("batch", "2"): 0.01, ("batch", "32"): None}
     assert list(chosen["run_id"]) == ["2", "3", "4", "5"]
     result = judged(grid, chosen)
     np.testing.assert_allclose(
@@ -719,7 +716,7 @@ def test_paired_binary_and_censored_claims_on_run_tables():
 
 def test_the_page_reads_only_the_seeds_the_scale_declares(monkeypatch):
     configs = [
-        {"norm": norm, "batch_size": size, "seed": 0}
+        RunConfig.from_params(TASKS["cnn"], {"norm": norm, "batch_size": str(size), "seed": "0"})
         for norm in ("batch", "group")
         for size in (2, 32)
     ]
@@ -741,7 +738,8 @@ def test_the_page_reads_only_the_seeds_the_scale_declares(monkeypatch):
     monkeypatch.setattr(report, "reported_runs", lambda name, study: runs)
     monkeypatch.setattr(report.runner, "study_configs", lambda study, scale, seeds: configs)
     read = report.study_runs(TOY, "small")  # TOY declares 3 seeds
-    assert sorted(read["params.seed"].unique()) == ["0", "1", "2"] and len(read) == 12
+    assert sorted(read["params.seed"].unique()) == [0, 1, 2] and len(read) == 12
+    assert [c["batch_size"] for c in read["config"]] == list(read["params.batch_size"])
     assert set(zip(read["variant"], read["level"])) == {
         (v, lv) for v in ("batch", "group") for lv in ("2", "32")
     }
@@ -761,6 +759,7 @@ def test_an_interrupted_study_is_not_judged_until_every_run_is_in(monkeypatch, t
     partial = pandas.DataFrame(rows)
     partial["variant"] = partial["params.norm"]
     partial["level"] = partial["params.batch_size"]
+    partial["config"] = configs[:5]
     assert report.missing_runs(TOY, "small", partial) == 7
     monkeypatch.setattr(report, "study_runs", lambda study, scale: partial)
     page = report.write_page({"toy": TOY}, "small", tmp_path, "study").read_text()
