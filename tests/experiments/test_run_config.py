@@ -1,6 +1,7 @@
 """A run's typed configuration: built once, logged as text, read back equal."""
 
 import math
+import pickle
 
 import pandas
 import pytest
@@ -24,6 +25,7 @@ def test_a_configuration_read_back_from_its_params_equals_it(name):
     assert {name: type(value) for name, value in read.items()} == {
         name: type(value) for name, value in config.items()
     }
+    assert pickle.loads(pickle.dumps(config)) == config  # as Ray ships it to a trial
 
 
 def test_each_param_has_the_type_its_option_returns():
