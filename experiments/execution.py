@@ -468,6 +468,19 @@ def results_table(outcomes):
     return "\n".join(lines)
 
 
+def _ended(trial, run_id, error, metric):
+    """(what to say of a trial that ended, its status: done, diverged or
+    failed, and its `metric`, None unless done)."""
+    name = run_label(trial.config, trial.axes)
+    if error is None:
+        value, seconds = _score(run_id, metric)
+        score = f"{value:.4g}" if value is not None else "not logged"
+        return f"done: {name}: {metric} {score} in {_duration(seconds)}", "done", value
+    if isinstance(error, TrainingDiverged):
+        return f"diverged: {error} ({name})", "diverged", None
+    return f"failed: {type(error).__name__}: {error} ({name})", "failed", None
+
+
 def _train(trials, tasks, resources):
     """Trains `trials` (see `run_sweeps`), printing a line as each run ends
     (its primary metric and time, the time left), then the results table;
@@ -490,27 +503,14 @@ def _train(trials, tasks, resources):
             elapsed = time.perf_counter() - start
             left = len(trials) - index
             eta = f", about {_duration(elapsed / index * left)} left" if left else ""
-            label = f"run {index}/{len(trials)}"
-            name = run_label(trial.config, trial.axes)
-            configuration = configuration_label(trial.config, trial.axes)
             view = tasks[trial.parent_run_id].report_view(trial.config["dataset"])
             metric = view.table_metrics[0]
-            if error is None:
-                value, seconds = _score(run_id, metric)
-                score = f"{value:.4g}" if value is not None else "not logged"
-                print(
-                    f"=== {label} done: {name}: {metric} {score} in {_duration(seconds)} "
-                    f"({_duration(elapsed)} elapsed{eta})",
-                    flush=True,
-                )
-                results.append((configuration, metric, value, "done"))
-            elif isinstance(error, TrainingDiverged):
-                print(f"=== {label} diverged: {error} ({name})", flush=True)
-                results.append((configuration, metric, None, "diverged"))
-            else:
-                print(f"=== {label} failed: {type(error).__name__}: {error} ({name})", flush=True)
-                failed[trial.parent_run_id].append(name)
-                results.append((configuration, metric, None, "failed"))
+            text, status, value = _ended(trial, run_id, error, metric)
+            progress = f" ({_duration(elapsed)} elapsed{eta})" if status == "done" else ""
+            print(f"=== run {index}/{len(trials)} {text}{progress}", flush=True)
+            if status == "failed":
+                failed[trial.parent_run_id].append(run_label(trial.config, trial.axes))
+            results.append((configuration_label(trial.config, trial.axes), metric, value, status))
     diverged = sum(status == "diverged" for *_, status in results)
     print(
         f"\n=== sweep done: {len(trials)} runs in {_duration(time.perf_counter() - start)}"

@@ -52,13 +52,15 @@ class GradientNormLogger(keras.callbacks.Callback):
         self._batch = batch
         self._depth = depth
         self._steps_per_epoch = steps_per_epoch
+        self._layers = None
 
     def _norms(self):
-        return gradient_norms(self.model, hidden_layers(self.model, self._depth), *self._batch)
+        return gradient_norms(self.model, self._layers, *self._batch)
 
     def on_train_begin(self, logs=None):
         import mlflow
 
+        self._layers = hidden_layers(self.model, self._depth)  # the model is set by now
         norms = self._norms()
         ratio = math.log10(max(norms[0], TINY) / max(norms[-1], TINY))
         layers = {f"init_grad_norm_layer_{i}": n for i, n in enumerate(norms, 1)}
