@@ -10,6 +10,7 @@ from . import (
     depth_residual,
     gan_d,
     gan_g,
+    online,
     overfit,
     rnn,
     rnn_images,
@@ -32,5 +33,6 @@ STUDIES = {
         depth.STUDY,
         depth_residual.STUDY,
         overfit.STUDY,
+        online.STUDY,
     )
 }

@@ -44,6 +44,7 @@ QUESTIONS = (
     "Which norm for my RNN?",
     "Which norm for my GAN?",
     "Which norm for image translation?",
+    "Which norm for online learning?",
 )
 
 # A claim side's level chosen on validation: the level where the variant does

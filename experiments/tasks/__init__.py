@@ -3,9 +3,11 @@
 from .cnn import CnnTask
 from .custom import CustomTask
 from .gan import GanTask
+from .online import OnlineTask
 from .rnn import RnnTask
 from .translate import TranslateTask
 
 TASKS = {
-    task.name: task for task in (CnnTask(), RnnTask(), GanTask(), TranslateTask(), CustomTask())
+    task.name: task
+    for task in (CnnTask(), RnnTask(), GanTask(), TranslateTask(), OnlineTask(), CustomTask())
 }

@@ -168,11 +168,21 @@ class Task:
         return f"{self.name}, norm={config['norm']}"
 
     def fit(
-        self, model, train, config, train_count, validation=None, callbacks=(), optimizers=None
+        self,
+        model,
+        train,
+        config,
+        train_count,
+        validation=None,
+        callbacks=(),
+        optimizers=None,
+        steps_per_epoch=None,
     ):
         """`model.fit` for `config["epochs"]` epochs, logging every epoch's metrics
         (`keras_logging.EpochLogger`, with `optimizers` as there), under the
-        divergence policy; returns the history."""
+        divergence policy; returns the history. With `steps_per_epoch`, the
+        epochs read on through one pass of `train` instead of each reading
+        all of it."""
         from ..tracking import keras_logging
 
         monitor = keras_logging.DivergenceMonitor()
@@ -180,6 +190,7 @@ class Task:
             train,
             validation_data=validation,
             epochs=config["epochs"],
+            steps_per_epoch=steps_per_epoch,
             shuffle=False,  # the pipelines shuffle, with the run's seed
             callbacks=[
                 monitor,

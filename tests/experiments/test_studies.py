@@ -866,6 +866,7 @@ def page_row(page, claim):
         ("overfit", 1, "study_overfit_no_dropout_val_accuracy.png"),
         ("depth", 1, "study_depth_gradients.png"),
         ("depth-residual", 1, "study_depth-residual_gradients.png"),
+        ("online", 1, "study_online_batch_1_prequential_accuracy.png"),
     ],
 )
 def test_study_at_smoke_scale_end_to_end(
