@@ -232,6 +232,8 @@ def main(argv=None):
     args = parser.parse_args(argv[:1])
     runs.end_runs_on_sigterm()
     runs.killed_runs.clear()
+    # The pages copy figures out of the store: no progress bar per file in the terminal.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     if args.command in TRAINING_COMMANDS:
         from .engine import load_backend
 
