@@ -40,7 +40,12 @@ class OnlineTask(Task):
     }
     quick_settings = {"train_size": 384, "test_size": 256}
 
-    table_metrics = ("after_shift_accuracy", "recovery_accuracy", "test_accuracy")
+    table_metrics = (
+        "after_shift_accuracy",
+        "recovery_accuracy",
+        "stream_accuracy",
+        "test_accuracy",
+    )
     higher_is_better = True
     curve_metric = "prequential_accuracy"
 
@@ -137,6 +142,7 @@ class OnlineTask(Task):
         )
         prequential, recovery = history["prequential_accuracy"], history["recovery_accuracy"]
         metrics = {
+            "stream_accuracy": float(np.mean(prequential)),
             "first_segment_accuracy": prequential[0],
             "after_shift_accuracy": float(np.mean(prequential[1:])),
             "recovery_accuracy": float(np.mean(recovery[1:])),
