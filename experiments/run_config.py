@@ -185,14 +185,18 @@ class RunConfig(collections.abc.Mapping):
 
 def typed_params(task, runs):
     """`runs` (as `mlflow.search_runs` returns them, every param as text) with
-    each column of a param of `task` read back to its type, None where a run
-    lacks it: the reports group and order configurations by these values."""
+    each column of a param of `task` read back to its type, as `from_params`
+    reads it (an option a run lacks: its default; another param: None): the
+    reports group and order configurations by these values."""
     types = param_types(task)
+    defaults = {action.dest: action.default for action in task_options(task)}
+
+    def read(name, text):
+        return defaults.get(name) if _absent(text) else parse_param(types[name], text)
+
     columns = {
         column: pandas.Series(
-            [None if _absent(text) else parse_param(types[name], text) for text in runs[column]],
-            index=runs.index,
-            dtype=object,
+            [read(name, text) for text in runs[column]], index=runs.index, dtype=object
         )
         for column in runs.columns
         if column.startswith(PREFIX) and (name := column[len(PREFIX) :]) in types

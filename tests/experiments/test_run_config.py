@@ -97,15 +97,22 @@ def test_reports_order_configurations_by_value_not_by_text():
             "params.seed": ["0"] * 4,
             "params.batch_size": ["16", "2", "32", "2"],
             "params.stats_batch": ["None", "None", "None", "2"],
+            "params.init": [math.nan, "paper", "scaled", "paper"],  # a: before --init
             "metrics.test_accuracy": [0.5] * 4,
         }
     )
     typed = typed_params(TASKS["cnn"], runs)
     assert list(typed["params.batch_size"]) == [16, 2, 32, 2]
     assert list(typed["params.stats_batch"]) == [None, None, None, 2]
+    assert list(typed["params.init"]) == ["paper", "paper", "scaled", "paper"]  # the default
     view = ReportView(("test_accuracy",), True, "val_accuracy")
     names, rows, _ = tables.summarize(typed, {}, view)
-    assert names == ["batch_size", "stats_batch"]
+    assert names == ["batch_size", "stats_batch", "init"]
     # By text, "16" came before "2"; None (the whole batch) before a ghost batch.
-    assert [row.config for row in rows] == [(2, None), (2, 2), (16, None), (32, None)]
+    assert [row.config for row in rows] == [
+        (2, None, "paper"),
+        (2, 2, "paper"),
+        (16, None, "paper"),
+        (32, None, "scaled"),
+    ]
     assert {"seed", "steps_per_execution", "keras_version"} <= NOT_CONFIGURATION
