@@ -56,12 +56,6 @@ class OnlineTask(Task):
             default=256,
             help="the examples after each shift that recovery_accuracy scores (default: 256)",
         )
-        parser.add_argument(
-            "--optimizer",
-            type=arguments.choice(("adam", "sgd")),
-            default="adam",
-            help="adam, or plain sgd (default: adam)",
-        )
 
     def configure(self, config):
         segments, size = config["epochs"], config["train_size"]
@@ -89,7 +83,7 @@ class OnlineTask(Task):
         return (
             f"**online**: {self.description}.\n\nNormalization `{config['norm']}`, on "
             f"{config['dataset']}: {config['epochs']} segments of {segment} images at batch "
-            f"{config['batch_size']}, {config['optimizer']} at learning rate "
+            f"{config['batch_size']}, Adam at learning rate "
             f"{config['lr']:g}, seed {config['seed']}."
         )
 
@@ -121,13 +115,10 @@ class OnlineTask(Task):
         init_images, _ = _arrays(data.val)
         classifier(init_images, training=True)  # weight norm's data init; see the module
         model = Prequential(classifier, segment_steps, config["window"])
-        optimizer = (
-            keras.optimizers.SGD(config["lr"])
-            if config["optimizer"] == "sgd"
-            else keras.optimizers.Adam(config["lr"])
-        )
         model.compile(
-            optimizer=optimizer, loss="sparse_categorical_crossentropy", **compile_arguments(config)
+            optimizer=keras.optimizers.Adam(config["lr"]),
+            loss="sparse_categorical_crossentropy",
+            **compile_arguments(config),
         )
         train = tf.data.Dataset.from_tensor_slices((stream, labels)).batch(config["batch_size"])
         history = self.fit(
