@@ -22,6 +22,11 @@ def task_options(task):
     return parser._actions
 
 
+def option_defaults(task):
+    """Each of `task`'s own options, by name, with its default."""
+    return {action.dest: action.default for action in task_options(task)}
+
+
 def base_config(
     task, *, quick=False, data_dir=None, dataset=None, common=None, own=None, loop=None
 ):
@@ -37,7 +42,7 @@ def base_config(
 
     settings = {**task.settings, **(task.quick_settings if quick else {})}
     settings.update({name: value for name, value in (common or {}).items() if value is not None})
-    options = {action.dest: action.default for action in task_options(task)}
+    options = option_defaults(task)
     options.update(own or {})
     options = {
         dest: value

@@ -12,13 +12,14 @@ bool. Any param may be None: an option left at a default the task fills in.
 
 import argparse
 import collections.abc
+import functools
 import math
 import numbers
 import typing
 
 import pandas
 
-from .config import task_options
+from .config import option_defaults, task_options
 from .tasks.loop import LOOP_PARAMS
 from .tracking.runs import VERSION_PARAMS
 
@@ -55,8 +56,10 @@ def option_type(action):
     return typing.get_type_hints(action.type)["return"]
 
 
+@functools.cache
 def param_types(task):
-    """Every param a run of `task` has, by name, with its type."""
+    """Every param a run of `task` has, by name, with its type (built once
+    per task: the reports read it for every run). Not to be changed."""
     return {
         **COMMON_TYPES,
         **dict.fromkeys(VERSION_PARAMS, str),
@@ -130,12 +133,13 @@ class RunConfig(collections.abc.Mapping):
         counts as absent). An option added after the run was logged reads as
         its default, which is what the run trained with."""
         types = param_types(task)
-        defaults = {action.dest: action.default for action in task_options(task)}
         present = {
             name: text for name, text in logged.items() if name in types and not _absent(text)
         }
         params = {name: parse_param(types[name], text) for name, text in present.items()}
-        missing = {name: value for name, value in defaults.items() if name not in params}
+        missing = {
+            name: value for name, value in option_defaults(task).items() if name not in params
+        }
         return cls(task, {**params, **missing})
 
     @classmethod
@@ -189,7 +193,7 @@ def typed_params(task, runs):
     reads it (an option a run lacks: its default; another param: None): the
     reports group and order configurations by these values."""
     types = param_types(task)
-    defaults = {action.dest: action.default for action in task_options(task)}
+    defaults = option_defaults(task)
 
     def read(name, text):
         return defaults.get(name) if _absent(text) else parse_param(types[name], text)
