@@ -21,9 +21,12 @@ def build_mlp(
     dropout=0.0,
     residual=False,
     init="paper",
+    output_activation="softmax",
+    input_name="image",
 ):
     """Returns a classifier of `depth` hidden dense layers of `WIDTH` units, each
-    followed by `norm` and `activation`, and a dense softmax head.
+    followed by `norm` and `activation`, and a dense head (softmax unless
+    `output_activation` says otherwise).
 
     Args:
         input_shape: image shape (height, width, channels), flattened first.
@@ -39,6 +42,9 @@ def build_mlp(
             output (after the activation).
         init: one of `INITS`; "depth-scaled" only with `residual`, where
             the first hidden layer is not a branch.
+        output_activation: the head's activation: "softmax" for class
+            probabilities, "linear" for values (a Q-network's).
+        input_name: the name of the input (an image, an observation).
     """
     check_norm(norm, MLP_NORMS)
     if init not in INITS:
@@ -47,7 +53,7 @@ def build_mlp(
         raise ValueError("init='depth-scaled' applies to residual networks, got residual=False")
     if depth < 1:
         raise ValueError(f"depth must be a positive integer, got depth={depth!r}")
-    inputs = keras.Input(input_shape, name="image")
+    inputs = keras.Input(input_shape, name=input_name)
     x = keras.layers.Flatten(name="flatten")(inputs)
     for index in range(depth):
         name = f"dense{index + 1}"
@@ -68,7 +74,7 @@ def build_mlp(
             )(x)
     outputs = keras.layers.Dense(
         num_classes,
-        activation="softmax",
+        activation=output_activation,
         kernel_initializer=keras.initializers.GlorotUniform(seed=seed * 1000 + depth),
         name="classifier",
     )(x)

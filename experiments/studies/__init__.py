@@ -12,6 +12,7 @@ from . import (
     gan_g,
     online,
     overfit,
+    rl,
     rnn,
     rnn_images,
     translate,
@@ -34,5 +35,6 @@ STUDIES = {
         depth_residual.STUDY,
         overfit.STUDY,
         online.STUDY,
+        rl.STUDY,
     )
 }

@@ -45,6 +45,7 @@ QUESTIONS = (
     "Which norm for my GAN?",
     "Which norm for image translation?",
     "Which norm for online learning?",
+    "Which norm for reinforcement learning?",
 )
 
 # A claim side's level chosen on validation: the level where the variant does

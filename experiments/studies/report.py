@@ -159,19 +159,14 @@ def mlflow_history(run_id, metric):
     return {m.step: m.value for m in client.get_metric_history(run_id, metric)}
 
 
-def _steps_per_epoch(run):
-    size, batch = run.get("params.train_size"), run.get("params.batch_size")
-    if size is None or batch is None:
-        return None
-    return math.ceil(size / batch)
-
-
-def run_steps(run, metric, target, higher_is_better, history):
+def run_steps(task, run, metric, target, higher_is_better, history):
     """(steps, reached) of one run: the training steps until `metric` first
     reaches `target` at an epoch end, or the run's budget (its epochs' steps)
     and False when it never does; a diverged run never does. None when the
     run's steps per epoch are not known."""
-    per_epoch = _steps_per_epoch(run)
+    per_epoch = task.epoch_steps(
+        {name.removeprefix("params."): value for name, value in run.items()}
+    )
     if per_epoch is None:
         return None
     if not run.get("diverged", False):
@@ -191,7 +186,7 @@ class Row:
     test: verdict.Test | None  # None: not in this scale's grid
 
 
-def _test(claim, a_runs, b_runs, history, baseline_runs=None):
+def _test(task, claim, a_runs, b_runs, history, baseline_runs=None):
     """(A's summary, B's summary, raw `verdict.Test`) of `claim` over its arms'
     runs (and its baselines', `baseline_runs`, where it declares them)."""
     if claim.outcome == verdict.BINARY:
@@ -206,7 +201,9 @@ def _test(claim, a_runs, b_runs, history, baseline_runs=None):
             [
                 s
                 for s in (
-                    run_steps(run, claim.metric, claim.target, claim.higher_is_better, history)
+                    run_steps(
+                        task, run, claim.metric, claim.target, claim.higher_is_better, history
+                    )
                     for _, run in runs.iterrows()
                 )
                 if s is not None
@@ -297,7 +294,7 @@ def _target(claim, runs, tuned):
 def judge(study, scale, runs, history=mlflow_history):
     """A `Row` per claim of `study` over its labelled `runs` at `scale`;
     `history(run_id, metric)` gives a run's curve for steps to a target."""
-    rows = []
+    rows, task = [], TASKS[study.task]
     tuned = tuned_levels(study, runs)  # once: every claim reads the same choice
     for claim in study.claims:
         if not all(in_grid(study, scale, side) for side in claim.sides):
@@ -310,7 +307,7 @@ def judge(study, scale, runs, history=mlflow_history):
         if isinstance(claim.target, tuple):
             claim = dataclasses.replace(claim, target=_target(claim, runs, tuned))
         a, b, *baselines = (_cell(runs, *side) for side in sides)
-        row = Row(claim, *_test(claim, a, b, history, baselines or None))
+        row = Row(claim, *_test(task, claim, a, b, history, baselines or None))
         # Where a side's level was chosen on validation, the page says which.
         texts = [
             f"{side[1]}: {text}" if declared[1] == BEST and text != "-" else text
@@ -504,6 +501,7 @@ def _results(study, scale, runs, out_dir):
                 with_target = True
                 steps = [
                     run_steps(
+                        task,
                         run,
                         view.curve_metric,
                         view.target,

@@ -4,10 +4,19 @@ from .cnn import CnnTask
 from .custom import CustomTask
 from .gan import GanTask
 from .online import OnlineTask
+from .rl import RlTask
 from .rnn import RnnTask
 from .translate import TranslateTask
 
 TASKS = {
     task.name: task
-    for task in (CnnTask(), RnnTask(), GanTask(), TranslateTask(), OnlineTask(), CustomTask())
+    for task in (
+        CnnTask(),
+        RnnTask(),
+        GanTask(),
+        TranslateTask(),
+        OnlineTask(),
+        RlTask(),
+        CustomTask(),
+    )
 }

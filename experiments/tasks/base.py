@@ -15,6 +15,8 @@ To add a task (say `rnn`), write `experiments/tasks/rnn.py` with a subclass of
   does not compute the same or is slower, `experiments.tasks.loop`);
   `trial_memory_bytes` (the memory one run of it takes in a worker of its
   own: a sweep's trials reserve it on Ray, and it sizes how many run at once);
+  `compiled_steps` (False: the task calls its updates one at a time, an agent
+  acting between them, so its `steps_per_execution` is 1);
 - the report's view of it: `table_metrics` (final metrics, the first being the
   primary one; `higher_is_better` is its direction), `curve_metric` (a
   per-epoch metric, logged with `step=epoch`, at every epoch or some),
@@ -33,6 +35,8 @@ To add a task (say `rnn`), write `experiments/tasks/rnn.py` with a subclass of
   logged; `RunConfig.configured` calls it. Params that only restate the norm
   label go in `norm_params`, so the report does not take them for a
   configuration;
+- optionally `epoch_steps(config)`: the training steps of one epoch, as a
+  study counts steps to a target (default: train_size / batch_size);
 - optionally `prepare(config)`: make the data available before any run is
   logged, raising `experiments.errors.DataError` with a message that says how
   to get it. The default prepares the run's image dataset (`--dataset`,
@@ -63,6 +67,7 @@ imports every task to build `--help`.
 """
 
 import dataclasses
+import math
 
 from .. import arguments
 
@@ -96,6 +101,7 @@ class Task:
     quick_run_seconds = 10
     norm_params = ()
     xla = True
+    compiled_steps = True
     # A quick cnn, gan or translate run peaks at 1.1 GiB resident in a process
     # of its own (TensorFlow, the data, MLflow; measured with `ru_maxrss`), and
     # a Ray worker adds its own runtime and trains trial after trial.
@@ -126,6 +132,15 @@ class Task:
     def configure(self, config):
         """Returns `config` completed for one run; raises ValueError to refuse it."""
         return config
+
+    def epoch_steps(self, config):
+        """The training steps of one epoch of the run `config` (a mapping of
+        its params), as the studies count steps to a target; None when its
+        params do not say."""
+        size, batch = config.get("train_size"), config.get("batch_size")
+        if size is None or batch is None:
+            return None
+        return math.ceil(size / batch)
 
     def report_view(self, dataset):
         """The report's metrics for runs on `dataset`."""

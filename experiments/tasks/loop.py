@@ -40,8 +40,10 @@ def loop_params(compiled=True, steps_per_execution=None):
 
 
 def task_loop(task, loop):
-    """`loop` as `task` runs it: without XLA where the task says so (`Task.xla`)."""
-    return {**loop, "jit_compile": loop["jit_compile"] and task.xla}
+    """`loop` as `task` runs it: without XLA where the task says so (`Task.xla`),
+    one step per call where it steps its own updates (`Task.compiled_steps`)."""
+    steps = loop["steps_per_execution"] if task.compiled_steps else 1
+    return {**loop, "steps_per_execution": steps, "jit_compile": loop["jit_compile"] and task.xla}
 
 
 def compile_arguments(config):

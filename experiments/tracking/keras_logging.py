@@ -172,9 +172,13 @@ class DivergenceMonitor(keras.callbacks.Callback):
             self.model.stop_training = True
 
     def end_run_if_diverged(self):
-        if self.diverged_at is None:
-            return
-        epoch, step, values = self.diverged_at
-        mlflow.set_tags({"diverged": "true", "diverged_epoch": str(epoch)})
-        losses = ", ".join(f"{name}={value}" for name, value in values.items())
-        raise TrainingDiverged(f"training diverged at epoch {epoch}, step {step}: {losses}")
+        if self.diverged_at is not None:
+            end_diverged_run(*self.diverged_at)
+
+
+def end_diverged_run(epoch, step, values):
+    """Tags the active run `diverged` at `epoch` (from 1) and raises
+    `TrainingDiverged` naming the `step` and the non-finite `values` ({name: value})."""
+    mlflow.set_tags({"diverged": "true", "diverged_epoch": str(epoch)})
+    losses = ", ".join(f"{name}={value}" for name, value in values.items())
+    raise TrainingDiverged(f"training diverged at epoch {epoch}, step {step}: {losses}")

@@ -867,6 +867,7 @@ def page_row(page, claim):
         ("depth", 1, "study_depth_gradients.png"),
         ("depth-residual", 1, "study_depth-residual_gradients.png"),
         ("online", 1, "study_online_batch_1_prequential_accuracy.png"),
+        ("rl", 1, "study_rl_CartPole_v1_eval_return.png"),
     ],
 )
 def test_study_at_smoke_scale_end_to_end(
