@@ -31,8 +31,9 @@ def _conv_norm(x, kind, filters, size, strides, norm, seed, name, activation=Non
     return apply(x, conv, norm, name=name)
 
 
-def build_translation_generator(norm="instance", width=16, seed=0):
-    """Edge map `(28, 28, 1)` to image `(28, 28, 1)` in [0, 1].
+def build_translation_generator(norm="instance", width=16, seed=0, input_name="edges"):
+    """Edge map `(28, 28, 1)` to image `(28, 28, 1)` in [0, 1] (or, named
+    `input_name`, any such image to another: the style task's content).
 
     Encoder: a 3x3 convolution (width channels, unnormalized), two strided
     4x4 convolutions down to 7x7x(4 * width). Decoder: two strided 4x4
@@ -43,7 +44,7 @@ def build_translation_generator(norm="instance", width=16, seed=0):
     check_norm(norm)
     conv, transposed = keras.layers.Conv2D, keras.layers.Conv2DTranspose
     seeds = iter(range(seed * 10, seed * 10 + 10))
-    edges = keras.Input((28, 28, 1), name="edges")
+    edges = keras.Input((28, 28, 1), name=input_name)
     x = _conv_norm(edges, conv, width, 3, 1, "none", next(seeds), "enc1")
     skips = [keras.layers.ReLU()(x)]
     for index, filters in enumerate([2 * width, 4 * width]):

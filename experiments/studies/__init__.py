@@ -15,6 +15,7 @@ from . import (
     rl,
     rnn,
     rnn_images,
+    style,
     translate,
 )
 from .base import SCALES  # noqa: F401 (the command line's choices)
@@ -30,6 +31,7 @@ STUDIES = {
         gan_d.STUDY,
         gan_g.STUDY,
         translate.STUDY,
+        style.STUDY,
         converge.STUDY,
         depth.STUDY,
         depth_residual.STUDY,

@@ -44,6 +44,7 @@ QUESTIONS = (
     "Which norm for my RNN?",
     "Which norm for my GAN?",
     "Which norm for image translation?",
+    "Which norm for style transfer?",
     "Which norm for online learning?",
     "Which norm for reinforcement learning?",
 )

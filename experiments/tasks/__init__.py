@@ -6,6 +6,7 @@ from .gan import GanTask
 from .online import OnlineTask
 from .rl import RlTask
 from .rnn import RnnTask
+from .style import StyleTask
 from .translate import TranslateTask
 
 TASKS = {
@@ -17,6 +18,7 @@ TASKS = {
         TranslateTask(),
         OnlineTask(),
         RlTask(),
+        StyleTask(),
         CustomTask(),
     )
 }

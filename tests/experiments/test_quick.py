@@ -35,6 +35,10 @@ SMALLEST = {
         },
         ("instance",),
     ),
+    "style": (
+        {**TINY_SETTINGS, "epochs": 1, "train_size": 24, "val_size": 16, "test_size": 16},
+        ("instance",),
+    ),
 }
 
 

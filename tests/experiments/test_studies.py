@@ -868,6 +868,7 @@ def page_row(page, claim):
         ("depth-residual", 1, "study_depth-residual_gradients.png"),
         ("online", 1, "study_online_batch_1_prequential_accuracy.png"),
         ("rl", 1, "study_rl_CartPole_v1_eval_return.png"),
+        ("style", 1, "study_style_batch_8_val_style_loss.png"),
     ],
 )
 def test_study_at_smoke_scale_end_to_end(

@@ -1,0 +1,136 @@
+"""The style task: feed-forward stylization with content and Gram-matrix style
+losses in a fixed random convolution bank."""
+
+import keras
+import numpy as np
+import pytest
+
+import keras_norms  # noqa: F401  (registers the layers the logged models hold)
+from experiments.cli import main
+from experiments.models.style import (
+    CONTENT_LAYER,
+    Stylizer,
+    feature_bank,
+    gram,
+    lowered_contrast,
+    style_texture,
+)
+from experiments.tasks import TASKS
+from experiments.tasks.style import _test_scores
+
+pytestmark = pytest.mark.skipif(
+    keras.config.backend() != "tensorflow",
+    reason="the experiment suite's tasks train on TensorFlow",
+)
+
+TINY = {"epochs": 2, "train_size": 64, "val_size": 32, "test_size": 32}
+rng = np.random.default_rng(0)
+IMAGES = rng.uniform(0, 1, (6, 28, 28, 1)).astype("float32")
+
+
+def test_the_gram_matrix_is_the_channels_products_over_the_positions():
+    features = rng.normal(size=(2, 5, 4, 3)).astype("float32")
+    flat = features.reshape(2, 20, 3)
+    expected = np.einsum("bpi,bpj->bij", flat, flat) / 20
+    np.testing.assert_allclose(gram(features).numpy(), expected, rtol=1e-5)
+
+
+def test_the_texture_and_the_lowered_contrast():
+    texture = style_texture()
+    assert texture.shape == (1, 28, 28, 1) and 0 <= texture.min() < 0.1 < 0.9 < texture.max() <= 1
+    np.testing.assert_allclose(texture[0, :-6], texture[0, 6:], atol=1e-6)  # its period
+    low = lowered_contrast(IMAGES, 0.3)
+    np.testing.assert_allclose(low - 0.5, 0.3 * (IMAGES - 0.5), atol=1e-7)
+
+
+def test_the_bank_is_fixed_and_not_trained():
+    first, second = feature_bank(), feature_bank()
+    for a, b in zip(first.weights, second.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert not first.trainable_weights
+
+
+def _identity():
+    inputs = keras.Input((28, 28, 1))
+    return keras.Model(inputs, keras.layers.Identity()(inputs))
+
+
+def test_the_losses_are_the_formulas_in_the_bank():
+    model = Stylizer(_identity(), style_texture(), style_weight=10.0)
+    content, stylized = IMAGES[:3], IMAGES[3:]
+    content_loss, style_loss = model.losses_of(content, stylized)
+    bank = model.bank
+    features = [f.numpy() for f in bank(stylized)]
+    targets = [f.numpy() for f in bank(style_texture())]
+    expected_content = np.mean(
+        (features[CONTENT_LAYER] - bank(content)[CONTENT_LAYER].numpy()) ** 2
+    )
+
+    def np_gram(f):
+        flat = f.reshape(f.shape[0], -1, f.shape[-1])
+        return np.einsum("bpi,bpj->bij", flat, flat) / flat.shape[1]
+
+    expected_style = np.mean(
+        [np.mean((np_gram(f) - np_gram(t)) ** 2) for f, t in zip(features, targets)]
+    )
+    assert float(content_loss) == pytest.approx(expected_content, rel=1e-4)
+    assert float(style_loss) == pytest.approx(expected_style, rel=1e-4)
+    # Copying the content costs no content loss; the texture itself no style loss.
+    assert float(model.losses_of(content, content)[0]) == 0
+    assert float(model.losses_of(style_texture(), style_texture())[1]) == pytest.approx(0, abs=1e-9)
+
+
+def test_contrast_shift_is_the_mean_change_of_the_stylization():
+    import tensorflow as tf
+
+    model = Stylizer(_identity(), style_texture())
+    model.compile()
+    test = tf.data.Dataset.from_tensor_slices(IMAGES).batch(4)
+    scores = _test_scores(model, test, 0.3, lowered_contrast)
+    # The identity passes the whole change of contrast through.
+    assert scores["contrast_shift"] == pytest.approx(0.7 * np.mean(np.abs(IMAGES - 0.5)), rel=1e-5)
+    content_loss, style_loss = model.losses_of(IMAGES, IMAGES)
+    assert scores["test_content_loss"] == pytest.approx(0, abs=1e-9)
+    assert scores["test_style_loss"] == pytest.approx(float(style_loss), rel=1e-3)
+    assert scores["test_style_loss_low_contrast"] > 0
+
+
+@pytest.mark.parametrize("norm", ["instance", "batch"])
+def test_a_run_logs_its_losses_samples_and_the_stylizer(
+    norm, store, tiny_data, runs_of, metric_steps, image_steps, monkeypatch
+):
+    monkeypatch.setattr(TASKS["style"], "quick_settings", TINY)
+    assert main(["run", "--task", "style", "--norm", norm, "--quick"]) == 0
+    [run] = runs_of("style")
+    assert run.info.status == "FINISHED"
+    metrics = run.data.metrics
+    for name in (
+        "test_loss",
+        "test_content_loss",
+        "test_style_loss",
+        "test_style_loss_low_contrast",
+        "contrast_shift",
+    ):
+        assert np.isfinite(metrics[name]) and metrics[name] >= 0, name
+    assert metrics["test_loss"] == pytest.approx(
+        metrics["test_content_loss"] + 10 * metrics["test_style_loss"], rel=1e-4
+    )
+    assert metric_steps(run, "val_style_loss") == [1, 2]
+    assert image_steps(run, "stylized") == [1, 2]
+    assert run.data.params["style_weight"] == "10.0"
+    assert len(run.outputs.model_outputs) == 1
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (["--contrast", "1.5"], "--contrast must lower the contrast (a factor below 1), got"),
+        (["--style-weight", "0"], "argument --style-weight: must be a positive number, got '0'"),
+    ],
+)
+def test_bad_options_are_refused(options, message, tiny_data, monkeypatch, capsys):
+    monkeypatch.setattr(TASKS["style"], "quick_settings", TINY)
+    with pytest.raises(SystemExit) as exit:
+        main(["run", "--task", "style", "--norm", "none", "--quick", *options])
+    assert exit.value.code == 2
+    assert message in capsys.readouterr().err
