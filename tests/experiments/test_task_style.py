@@ -121,6 +121,17 @@ def test_a_run_logs_its_losses_samples_and_the_stylizer(
     assert len(run.outputs.model_outputs) == 1
 
 
+def test_a_run_whose_losses_blow_up_ends_failed_and_tagged(
+    store, tiny_data, runs_of, monkeypatch, capsys
+):
+    monkeypatch.setattr(TASKS["style"], "quick_settings", TINY)
+    assert main(["run", "--task", "style", "--norm", "instance", "--quick", "--lr", "1e30"]) == 1
+    [run] = runs_of("style")
+    assert run.info.status == "FAILED"
+    assert run.data.tags["diverged"] == "true" and run.data.tags["diverged_epoch"] == "1"
+    assert "training diverged at epoch 1" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     "options, message",
     [
