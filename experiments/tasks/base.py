@@ -9,7 +9,8 @@ To add a task (say `rnn`), write `experiments/tasks/rnn.py` with a subclass of
   batch_size, lr, train_size, val_size, test_size, and of any own option
   declared with `default=None`; `--quick` applies the second on top of the
   first), `quick_norms` (the quick comparison) and `quick_run_seconds`
-  (the seconds one of its quick runs takes, as measured on a 2-core CPU: the
+  (the seconds one of its quick runs takes in a worker of the quick
+  comparison, two at once on a 2-core CPU, as measured on 2026-12-07: the
   quick comparison starts the longest first, so that parallel workers end
   together); `xla` (False: the compiled loop runs without XLA, where XLA
   does not compute the same or is slower, `experiments.tasks.loop`);

@@ -49,7 +49,7 @@ class CnnTask(Task):
         "test_size": 2048,
     }
     quick_norms = ("none", "batch", "instance", "weight")
-    quick_run_seconds = 8
+    quick_run_seconds = 25
 
     table_metrics = ("test_accuracy",)
     higher_is_better = True

@@ -43,7 +43,7 @@ class RnnTask(Task):
         "test_size": 2048,
     }
     quick_norms = ("none", "batch", "instance", "layer", "weight")
-    quick_run_seconds = 6
+    quick_run_seconds = 21
 
     def add_arguments(self, parser):
         parser.add_argument(

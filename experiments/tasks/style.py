@@ -42,7 +42,7 @@ class StyleTask(Task):
     }
     quick_settings = {"epochs": 2, "train_size": 512, "val_size": 256, "test_size": 256}
     quick_norms = ("none", "batch", "instance")
-    quick_run_seconds = 20
+    quick_run_seconds = 15
 
     table_metrics = ("test_style_loss", "test_content_loss", "contrast_shift")
     higher_is_better = False

@@ -44,7 +44,7 @@ class TranslateTask(Task):
         "test_size": 1024,
     }
     quick_norms = ("none", "batch", "instance")
-    quick_run_seconds = 25
+    quick_run_seconds = 37
 
     table_metrics = ("test_l1", "test_ssim")
     higher_is_better = False
