@@ -270,6 +270,12 @@ def example_inputs(validation):
     return next(iter(validation))[0][:4].numpy()
 
 
+def first_examples(validation, count):
+    """The first `count` examples of the `validation` pipeline as one batch,
+    taken (as `example_inputs`) once fit has read it to its end."""
+    return next(iter(validation.unbatch().batch(count)))
+
+
 _CONTEXTS = {"train": "training", "val": "validation", "test": "test"}
 
 

@@ -14,21 +14,14 @@ initialization, and batch norm's moving statistics' first update.
 """
 
 from .. import arguments
+from ..models.agent import ACTIONS, ENVIRONMENT, FINAL_EPSILON, OBSERVATION_SHAPE
 from ..models.norms import MLP_NORMS
 from .base import Task
 
-ENVIRONMENT = "CartPole-v1"
-OBSERVATION_SHAPE = (4,)
-ACTIONS = 2
-MAX_RETURN = 500.0  # CartPole-v1 ends an episode at 500 steps, one reward per step
 HIDDEN_LAYERS = 2
-FINAL_EPSILON = 0.05  # exploration left once the schedule ends
-INIT_OBSERVATIONS = 256
 # `final_return` averages the last evaluations: one evaluation of a DQN, whose
 # policy swings from update to update, is a noisy end point.
 LAST_EVALUATIONS = 3
-# Seeds of the evaluation episodes' start states, apart from training's.
-EVALUATION_SEED = 10_000
 # Episode returns are logged in batches (MLflow takes at most 1,000 metrics per call).
 LOG_BATCH = 1000
 
@@ -150,6 +143,7 @@ class RlTask(Task):
         import numpy as np
 
         from ..data.replay import ReplayBuffer
+        from ..models.agent import Evaluation, Learner
         from ..models.dqn import DoubleDQN, greedy_policy
         from ..models.mlp import build_mlp
         from ..tracking import keras_logging
@@ -211,154 +205,6 @@ class RlTask(Task):
         mlflow.log_metrics(metrics)
         example = evaluation.start_observations[:4]
         return self.finish(config, history, agent.q, example=example, metrics=metrics)
-
-
-class Evaluation:
-    """The evaluation episodes of a run: `eval_episodes` CartPoles from fixed start
-    states (seeded apart from training's), played until every one ends."""
-
-    def __init__(self, config, act):
-        import gymnasium
-
-        self.count = config["eval_episodes"]
-        self.seed = EVALUATION_SEED + config["seed"]
-        self.env = gymnasium.make_vec(
-            ENVIRONMENT, num_envs=self.count, vectorization_mode="vector_entry_point"
-        )
-        self.act = act
-        self.start_observations, _ = self.env.reset(seed=self.seed)
-
-    def greedy(self):
-        """The mean return of the greedy policy over the episodes."""
-        return self.returns(lambda observations, rng: self.act(observations).numpy())
-
-    def returns(self, policy):
-        """The mean return of `policy(observations, rng) -> actions` over the episodes."""
-        import numpy as np
-
-        rng = np.random.default_rng(self.seed)
-        observations, _ = self.env.reset(seed=self.seed)
-        running = np.ones(self.count, bool)
-        total = np.zeros(self.count)
-        while running.any():
-            actions = policy(observations.astype(np.float32), rng)
-            observations, rewards, terminated, truncated, _ = self.env.step(actions)
-            total += rewards * running
-            running &= ~(terminated | truncated)
-        return float(total.mean())
-
-
-class EpochResult:
-    """What one epoch of learning gives the task to log."""
-
-    def __init__(self, mean_return, epsilon, metrics, seconds, diverged):
-        self.mean_return = mean_return  # of the training episodes ended in the epoch
-        self.epsilon = epsilon  # exploration at the epoch's end
-        self.metrics = metrics  # the updates' mean loss and Q-value
-        self.seconds = seconds
-        self.diverged = diverged  # (step, {name: value}) of a non-finite update, or None
-
-
-class Learner:
-    """The agent's interaction with its training environments: epsilon-greedy
-    actions, transitions into the replay memory, an update per step of the
-    environments, the target network refreshed every `target_every` updates."""
-
-    def __init__(self, config, agent, act, replay):
-        import gymnasium
-        import numpy as np
-
-        self.config, self.agent, self.act, self.replay = config, agent, act, replay
-        self.envs = config["envs"]
-        self.env = gymnasium.make_vec(
-            ENVIRONMENT, num_envs=self.envs, vectorization_mode="vector_entry_point"
-        )
-        self.rng = np.random.default_rng(config["seed"])
-        self.observations, _ = self.env.reset(seed=config["seed"])
-        # gymnasium resets an ended episode at the next step, which ignores the
-        # action and returns the new start: that step is no transition.
-        self.resetting = np.zeros(self.envs, bool)
-        self.episode_returns = np.zeros(self.envs)
-        self.episodes = []  # (environment step, return) of every ended episode
-        self.steps = 0
-        self.updates = 0
-        self.epoch_steps = config["train_size"] // config["epochs"]
-        self.explore_steps = config["explore"] * config["train_size"]
-
-    def epsilon(self):
-        if self.steps >= self.explore_steps:
-            return FINAL_EPSILON
-        return 1.0 - (1.0 - FINAL_EPSILON) * self.steps / self.explore_steps
-
-    def epoch(self, epoch):
-        """Steps the environments through one epoch; returns an `EpochResult`."""
-        import math
-        import time
-
-        import numpy as np
-
-        start, first_episode = time.perf_counter(), len(self.episodes)
-        losses, values, diverged = [], [], None
-        for _ in range(self.epoch_steps // self.envs):
-            self._step()
-            if self.steps < self.config["warmup"]:
-                continue
-            logs = self._update()
-            if not all(math.isfinite(value) for value in logs.values()):
-                diverged = (self.updates, logs)
-                break
-            losses.append(logs["loss"])
-            values.append(logs["q_value"])
-        ended = [episode_return for _, episode_return in self.episodes[first_episode:]]
-        return EpochResult(
-            float(np.mean(ended)) if ended else math.nan,
-            self.epsilon(),
-            {"loss": float(np.mean(losses)), "q_value": float(np.mean(values))} if losses else {},
-            time.perf_counter() - start,
-            diverged,
-        )
-
-    def _step(self):
-        import numpy as np
-
-        greedy = (
-            self.act(self.observations.astype(np.float32)).numpy()
-            if self.steps >= self.config["warmup"]
-            else self.rng.integers(0, ACTIONS, self.envs)
-        )
-        explore = self.rng.random(self.envs) < self.epsilon()
-        actions = np.where(explore, self.rng.integers(0, ACTIONS, self.envs), greedy)
-        next_observations, rewards, terminated, truncated, _ = self.env.step(actions)
-        moved = ~self.resetting
-        self.replay.add(
-            self.observations[moved],
-            actions[moved],
-            rewards[moved],
-            next_observations[moved],
-            terminated[moved],
-        )
-        self.steps += self.envs
-        self.episode_returns += rewards * moved
-        ended = terminated | truncated
-        for index in np.flatnonzero(ended):
-            self.episodes.append((self.steps, float(self.episode_returns[index])))
-            self.episode_returns[index] = 0.0
-        self.resetting = ended
-        self.observations = next_observations
-
-    def _update(self):
-        if not self.updates:
-            # Weight norm's data-dependent init (see the module) before any update.
-            observations = self.replay.sample(INIT_OBSERVATIONS, self.rng)[0]
-            self.agent.q(observations, training=True)
-            self.agent.sync_target()
-        logs = self.agent.train_on_batch(
-            self.replay.sample(self.config["batch_size"], self.rng), return_dict=True
-        )
-        self.updates += 1
-        if self.updates % self.config["target_every"] == 0:
-            self.agent.sync_target()
-        return logs
 
 
 def _log_episode_returns(episodes):

@@ -13,7 +13,7 @@ much of the contrast reaches the output.
 
 from .. import arguments
 from ..models.norms import NORMS
-from .base import Task, load_logged_images
+from .base import Task, first_examples, load_logged_images
 from .loop import compile_arguments
 
 SAMPLES = 8  # (content | stylized) rows logged at each epoch
@@ -99,7 +99,7 @@ class StyleTask(Task):
 
         def log_samples(epoch):
             if not shown:  # at an epoch's end, once validation has read `val` to its end
-                shown.append(next(iter(val.unbatch().batch(SAMPLES))).numpy())
+                shown.append(first_examples(val, SAMPLES).numpy())
             rows = np.concatenate([shown[0], model.predict_on_batch(shown[0])], axis=2)
             mlflow.log_image(plots.image_grid(rows, columns=1), key="stylized", step=epoch)
 

@@ -7,7 +7,7 @@ said to beat batch statistics.
 
 from .. import arguments
 from ..models.norms import NORMS
-from .base import Task, example_inputs, load_logged_images
+from .base import Task, example_inputs, first_examples, load_logged_images
 from .loop import compile_arguments
 
 TRIPLETS = 8  # (edges | output | target) rows logged at each epoch
@@ -98,7 +98,7 @@ class TranslateTask(Task):
 
         def log_triplets(epoch):
             if not shown:  # at an epoch's end, once validation has read `val` to its end
-                shown.extend(next(iter(val.unbatch().batch(TRIPLETS))))
+                shown.extend(first_examples(val, TRIPLETS))
             rows = model.triplets(*shown)
             mlflow.log_image(plots.image_grid(rows, columns=1), key="triplets", step=epoch)
 

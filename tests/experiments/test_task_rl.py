@@ -8,11 +8,11 @@ import keras_norms  # noqa: F401  (registers the layers the logged models hold)
 from experiments.cli import main
 from experiments.config import base_config
 from experiments.data.replay import ReplayBuffer
+from experiments.models.agent import Evaluation, Learner
 from experiments.models.dqn import DoubleDQN, greedy_policy
 from experiments.models.mlp import build_mlp
 from experiments.run_config import RunConfig
 from experiments.tasks import TASKS
-from experiments.tasks.rl import Evaluation, Learner
 
 pytestmark = pytest.mark.skipif(
     keras.config.backend() != "tensorflow",
