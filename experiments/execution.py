@@ -8,16 +8,14 @@ tasks (`experiments.engine`). `run_sweeps` trains several sweeps (the quick
 comparison's, one per task, each under its own parent) as one: on Ray every
 configuration of every sweep is submitted at once.
 
-Each child carries the tag `config_digest`, a digest of its whole
-configuration, so a configuration is recognised across the attempts of a
-retried trial and across a resumed sweep.
+A configuration is recognised across the attempts of a retried trial and
+across a resumed sweep by its child's params, read back as a `RunConfig`
+(`trained`), the one match the studies use too.
 """
 
 import contextlib
 import dataclasses
-import hashlib
 import itertools
-import json
 import logging
 import statistics
 import time
@@ -30,9 +28,14 @@ from mlflow.utils.mlflow_tags import MLFLOW_RUN_NOTE
 from .errors import SweepError, TrainingDiverged
 from .run_config import RunConfig
 from .tracking import colors, ui_links
-from .tracking.runs import Heartbeat, describe, killed_runs, live_tags, tracked_run
-
-DIGEST_TAG = "config_digest"
+from .tracking.runs import (
+    Heartbeat,
+    describe,
+    killed_runs,
+    live_tags,
+    run_process,
+    tracked_run,
+)
 
 
 def _short_number(value):
@@ -74,9 +77,10 @@ def sweep_description(task, configs, grid, study):
     )
 
 
-def config_digest(config):
-    text = json.dumps(dict(config), sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+def trained(run, config):
+    """Whether the MLflow `run` trained `config` (a `RunConfig`): its params
+    read back are the same configuration, software versions and loop aside."""
+    return RunConfig.from_params(config.task, run.data.params).identity() == config.identity()
 
 
 def train_config(task, config, experiment, study, parent_run_id=None, axes=()):
@@ -87,7 +91,6 @@ def train_config(task, config, experiment, study, parent_run_id=None, axes=()):
         "study": study,
         "run_kind": "train",
         "task": task.name,
-        DIGEST_TAG: config_digest(config),
         # One colour per norm in the UI's tables and charts, the report's figures' colour.
         colors.RUN_COLOR_TAG: colors.norm_color(config["norm"]),
         # What trained it, not the process that happened to run it (a Ray
@@ -126,14 +129,17 @@ def _children(experiment, parent_run_id, extra=""):
     return mlflow.MlflowClient().search_runs([experiment], query, max_results=50_000)
 
 
-def end_dead_attempts(experiment, parent_run_id, digest, reason):
+def end_dead_attempts(experiment, parent_run_id, config, reason):
     """Ends KILLED, with `reason` as the tag `error` and the tag `worker_died`,
-    every RUNNING child of the sweep for configuration `digest` (None: for
-    every configuration): each was left by an attempt whose process died.
-    Returns their run ids."""
+    every RUNNING child of the sweep that trains `config` (None: any
+    configuration): each was left by an attempt whose process died. Returns
+    their run ids."""
     client = mlflow.MlflowClient()
-    of_digest = "" if digest is None else f" and tags.{DIGEST_TAG} = '{digest}'"
-    runs = _children(experiment, parent_run_id, f"{of_digest} and attributes.status = 'RUNNING'")
+    runs = [
+        run
+        for run in _children(experiment, parent_run_id, " and attributes.status = 'RUNNING'")
+        if config is None or trained(run, config)
+    ]
     for run in runs:
         client.set_tag(run.info.run_id, "error", reason)
         client.set_tag(run.info.run_id, "worker_died", "true")
@@ -146,7 +152,7 @@ class Trial:
     """One configuration of a sweep, as a Ray worker receives it."""
 
     task: str
-    config: dict
+    config: RunConfig
     experiment: str
     parent_run_id: str
     study: str
@@ -192,7 +198,7 @@ def train_trial(trial):
     end_dead_attempts(
         trial.experiment,
         trial.parent_run_id,
-        config_digest(trial.config),
+        trial.config,
         "its process died before the run ended (killed, out of memory, or its node lost); "
         "the configuration was trained again in a new run",
     )
@@ -239,8 +245,8 @@ def _resumed_parent(task, params, experiment, study):
     if running:
         processes = sorted(
             {
-                f"{run.data.tags.get('pid', '?')} on {run.data.tags.get('host', '?')}"
-                for run in running
+                f"{process.get('pid', '?')} on {process.get('host', '?')}"
+                for process in map(run_process, (run.data.tags for run in running))
             }
         )
         raise SweepError(
@@ -344,11 +350,8 @@ def _open_parent(sweep):
     tags = {**live_tags(), "study": sweep.study, "run_kind": "sweep", "task": sweep.task.name}
     if sweep.resume:
         parent_id = _resumed_parent(sweep.task, params, sweep.experiment, sweep.study)
-        done = {
-            run.data.tags.get(DIGEST_TAG)
-            for run in _children(sweep.experiment, parent_id, " and attributes.status = 'FINISHED'")
-        }
-        todo = [config for config in sweep.configs if config_digest(config) not in done]
+        done = _children(sweep.experiment, parent_id, " and attributes.status = 'FINISHED'")
+        todo = [config for config in sweep.configs if not any(trained(run, config) for run in done)]
         print(
             f"Resuming sweep {parent_id}: {len(sweep.configs) - len(todo)} of "
             f"{len(sweep.configs)} configurations already FINISHED",
@@ -432,7 +435,7 @@ def _on_ray(trials, resources):
                 end_dead_attempts(
                     trial.experiment,
                     trial.parent_run_id,
-                    config_digest(trial.config),
+                    trial.config,
                     f"its worker died on each of {engine.MAX_RETRIES + 1} attempts: {error}",
                 )
             yield trial, run_id, error

@@ -303,11 +303,8 @@ def load_logged_images(config, splits=("train", "val", "test")):
 
 def log_data(data, splits=("train", "val", "test")):
     """Records `splits` of `data` (an `ImageData`) as the active run's MLflow
-    inputs, and where the examples are read from as its `data_source` tag."""
-    import mlflow
-
+    inputs, each with where its examples are read from as its source."""
     from ..tracking import runs
 
-    mlflow.set_tag("data_source", data.source)
     for split in splits:
         runs.log_dataset(data.name, data.source, data.splits[split], _CONTEXTS[split])

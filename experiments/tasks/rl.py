@@ -14,7 +14,7 @@ initialization, and batch norm's moving statistics' first update.
 """
 
 from .. import arguments
-from ..models.agent import ACTIONS, ENVIRONMENT, FINAL_EPSILON, OBSERVATION_SHAPE
+from ..models.agent import ACTIONS, FINAL_EPSILON, OBSERVATION_SHAPE
 from ..models.norms import MLP_NORMS
 from .base import Task
 
@@ -149,7 +149,6 @@ class RlTask(Task):
         from ..tracking import keras_logging
 
         keras.utils.set_random_seed(config["seed"])
-        mlflow.set_tag("data_source", f"gymnasium {ENVIRONMENT} (simulated)")
 
         def q_network():
             return build_mlp(

@@ -10,15 +10,22 @@ KILLED. A process killed outright (kill -9, a lost machine) cannot end its
 runs: the next command to open the store ends them KILLED, tagged `stale`
 (`end_stale_runs`). On its own host it sees their process gone. Runs of other
 hosts (the nodes of a cluster) it cannot see: while a run is open a thread
-of its process sets its tag `heartbeat` (unix time) every `HEARTBEAT_S`
-seconds, and a run whose beats stopped `STALE_AFTER_BEATS` periods ago is
-taken for dead. `KERAS_NORMS_HEARTBEAT_S` sets another period (the same on
-every machine that shares the store).
+of its process records a heartbeat (unix time) every `HEARTBEAT_S` seconds,
+and a run whose beats stopped `STALE_AFTER_BEATS` periods ago is taken for
+dead. `KERAS_NORMS_HEARTBEAT_S` sets another period (the same on every
+machine that shares the store).
+
+Where the process lives and its last beat are one tag, `process` (JSON:
+host, pid, start time, beat): the MLflow UI offers every tag not under its
+own `mlflow.` prefix before any param in its Group by and column lists, so a
+run carries as few tags of its own as it can, and those a user groups or
+filters by (study, task, run_kind) before this one.
 """
 
 import contextlib
 import importlib.metadata
 import importlib.util
+import json
 import math
 import os
 import re
@@ -59,7 +66,8 @@ SYSTEM_METRICS_INTERVAL_S = 2
 # Seconds between two heartbeats of an open run, unless HEARTBEAT_ENV says otherwise.
 HEARTBEAT_S = 30
 HEARTBEAT_ENV = "KERAS_NORMS_HEARTBEAT_S"
-HEARTBEAT_TAG = "heartbeat"
+# The tag holding a run's host, pid, process start time and last heartbeat.
+PROCESS_TAG = "process"
 # A run of another host is taken for dead after this many periods without a
 # beat: 5 minutes at 30 s. A beat sent to a busy or restarting server can be
 # late by as long as MLflow retries one request (7 retries with backoff by
@@ -132,7 +140,8 @@ def _keras_norms_version():
 
 
 def git_tags():
-    """The commit the code ran from, and whether it had uncommitted changes."""
+    """The commit the code ran from; `git_dirty` only where it had uncommitted
+    changes (the exception a reader must see; a clean run needs no tag)."""
     checkout = paths.source_checkout()
     if checkout is None:
         return {}
@@ -149,17 +158,35 @@ def git_tags():
         return {}
     if not commit:
         return {}
-    return {"mlflow.source.git.commit": commit, "git_dirty": str(dirty).lower()}
+    return {"mlflow.source.git.commit": commit, **({"git_dirty": "true"} if dirty else {})}
 
 
-def process_tags():
-    """The host and process a run lives in, so a later command can tell it is gone."""
+def this_process():
+    """The host and process a run lives in, so a later command can tell it is
+    gone: the tag `process` without its beat."""
     process = psutil.Process()
     return {
         "host": socket.gethostname(),
-        "pid": str(process.pid),
-        "process_started": f"{process.create_time():.3f}",
+        "pid": process.pid,
+        "started": round(process.create_time(), 3),
     }
+
+
+def process_record(process, beat=None):
+    """The value of the tag `process` of a run living in `process`
+    (`this_process()`), its heartbeat at `beat` (unix time; default: now)."""
+    beat = time.time() if beat is None else beat
+    return json.dumps({**process, "beat": round(beat, 3)})
+
+
+def run_process(tags):
+    """The record of a run's tag `process` (host, pid, started, beat), or {}
+    where it has none (a run recorded before runs carried it) or it is unreadable."""
+    try:
+        record = json.loads(tags[PROCESS_TAG])
+    except (KeyError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
 
 
 def heartbeat_period():
@@ -177,14 +204,15 @@ def heartbeat_period():
 
 
 def live_tags():
-    """The tags saying where an open run lives: the code, its process, and a
-    first heartbeat."""
-    return {**git_tags(), **process_tags(), HEARTBEAT_TAG: f"{time.time():.3f}"}
+    """The tags saying where an open run lives: the code, and its process
+    with a first heartbeat."""
+    return {**git_tags(), PROCESS_TAG: process_record(this_process())}
 
 
 class Heartbeat:
-    """A daemon thread that sets the tag `heartbeat` of run `run_id` to the
-    time, every `period` seconds (default: `heartbeat_period()`), until `stop`.
+    """A daemon thread that records the time as the heartbeat in the tag
+    `process` of run `run_id`, every `period` seconds (default:
+    `heartbeat_period()`), until `stop`.
 
     A beat that fails (a busy or unreachable server) is not the training's
     problem: the first failure of a streak is reported in one line, and the
@@ -194,6 +222,7 @@ class Heartbeat:
     def __init__(self, run_id, period=None):
         self._run_id = run_id
         self._period = period or heartbeat_period()
+        self._process = this_process()
         # Fixed now: the thread must not follow a later change of the global URI.
         self._client = mlflow.MlflowClient(mlflow.get_tracking_uri())
         self._stopped = threading.Event()
@@ -204,7 +233,7 @@ class Heartbeat:
         failing = False
         while not self._stopped.wait(self._period):
             try:
-                self._client.set_tag(self._run_id, HEARTBEAT_TAG, f"{time.time():.3f}")
+                self._client.set_tag(self._run_id, PROCESS_TAG, process_record(self._process))
                 failing = False
             except Exception as error:  # MLflow raises many kinds: each is a missed beat
                 if not failing:
@@ -253,20 +282,18 @@ def _why_stale(tags, host, now, limit):
     """Why a RUNNING run with `tags` has no process left, or None where it may
     have one. A run of this `host` is judged by its process, any other by its
     heartbeat; one recorded before runs carried them cannot be judged."""
-    if tags.get("host") == host and "pid" in tags:
-        try:
-            pid, started = int(tags["pid"]), float(tags["process_started"])
-        except (KeyError, ValueError):
-            return None
-        return None if _process_alive(pid, started) else f"process {pid} gone"
+    process = run_process(tags)
     try:
-        beat = float(tags[HEARTBEAT_TAG])
-    except (KeyError, ValueError):
+        if process.get("host") == host and "pid" in process:
+            pid, started = int(process["pid"]), float(process["started"])
+            return None if _process_alive(pid, started) else f"process {pid} gone"
+        beat = float(process["beat"])
+    except (KeyError, TypeError, ValueError):
         return None
     if now - beat <= limit:
         return None
     since = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(beat))
-    return f"no heartbeat from {tags.get('host', 'an unknown host')} since {since}"
+    return f"no heartbeat from {process.get('host', 'an unknown host')} since {since}"
 
 
 def end_stale_runs():

@@ -498,7 +498,6 @@ def test_a_data_dir_is_read_and_logged_as_the_source(store, tiny_cnn, tiny_idx_d
     ]
     assert main(argv) == 0
     [run] = _runs(store)
-    assert run.data.tags["data_source"] == str(tiny_idx_dir)
     assert run.data.params["data_dir"] == str(tiny_idx_dir)
     sources = {i.dataset.source for i in run.inputs.dataset_inputs}
     assert len(sources) == 1 and str(tiny_idx_dir) in sources.pop()

@@ -17,11 +17,12 @@ import mlflow
 import psutil
 import pytest
 
-from experiments import engine, machine
+from experiments import engine, execution, machine
 from experiments.cli import main
 from experiments.errors import ExperimentError
-from experiments.execution import DIGEST_TAG
+from experiments.run_config import RunConfig
 from experiments.tasks import TASKS
+from experiments.tracking import runs
 from tests.experiments.conftest import TINY_SETTINGS
 
 DEADLINE_S = 150
@@ -404,7 +405,7 @@ def test_quick_on_two_workers_fans_every_task_out_at_once_each_run_under_its_tas
         assert {c.data.tags["mlflow.parentRunId"] for c in children} == {parent.info.run_id}
         assert all(c.info.status == "FINISHED" for c in children)
         assert all({"loss", "test_accuracy"} <= set(c.data.metrics) for c in children)
-        assert str(os.getpid()) not in {c.data.tags["pid"] for c in children}
+        assert os.getpid() not in {runs.run_process(c.data.tags)["pid"] for c in children}
         studies |= {r.data.tags["study"] for r in (parent, *children)}
     [study] = studies
     assert study.startswith("quick-")
@@ -430,15 +431,15 @@ def test_a_trial_whose_worker_is_killed_is_retried_and_its_dead_run_ends_killed(
     )
 
     def a_started_run():
-        # A child with no metric yet: its worker is still well before the end.
+        # A child with its params and no metric yet: its worker is still well before the end.
         return [
             r
             for r in runs_of("cnn", run_kind="train")
-            if r.info.status == "RUNNING" and not r.data.metrics
+            if r.info.status == "RUNNING" and r.data.params and not r.data.metrics
         ]
 
     [victim, *_] = _wait_for(a_started_run, "RUNNING child", sweep)
-    os.kill(int(victim.data.tags["pid"]), signal.SIGKILL)
+    os.kill(runs.run_process(victim.data.tags)["pid"], signal.SIGKILL)
     status, output = _finished(sweep)
     assert status == 0, output
 
@@ -450,7 +451,8 @@ def test_a_trial_whose_worker_is_killed_is_retried_and_its_dead_run_ends_killed(
     # The retry is a new run of the same configuration, and every configuration finished.
     assert sorted(r.data.params["norm"] for r in children.values()) == ["batch", "none"]
     assert all(r.info.status == "FINISHED" for r in children.values())
-    assert dead.data.tags[DIGEST_TAG] in {r.data.tags[DIGEST_TAG] for r in children.values()}
+    attempted = RunConfig.from_params(TASKS["cnn"], dead.data.params)
+    assert any(execution.trained(r, attempted) for r in children.values())
     [parent] = runs_of("cnn", run_kind="sweep")
     assert parent.info.status == "FINISHED"
 
@@ -483,7 +485,7 @@ def test_a_sweep_whose_driver_is_killed_resumes_without_redoing_finished_runs(
     first.wait(timeout=30)
     # Its workers end once Ray sees the driver gone, the run in hand perhaps
     # finished first; until then --resume refuses.
-    workers = [int(r.data.tags["pid"]) for r in running if r.info.status == "RUNNING"]
+    workers = [runs.run_process(r.data.tags)["pid"] for r in running if r.info.status == "RUNNING"]
     _wait_for(
         lambda: not any(psutil.pid_exists(pid) for pid in workers),
         "end of the killed sweep's workers",
@@ -508,8 +510,12 @@ def test_a_sweep_whose_driver_is_killed_resumes_without_redoing_finished_runs(
     # Only what had not finished ran again, once, under the same parent.
     assert len(new) == 3 - len(finished)
     assert all(r.info.status == "FINISHED" for r in new)
-    done = [r.data.tags[DIGEST_TAG] for r in after.values() if r.info.status == "FINISHED"]
-    assert sorted(done) == sorted(set(done)) and len(done) == 3
+    done = [
+        RunConfig.from_params(TASKS["cnn"], r.data.params).identity()
+        for r in after.values()
+        if r.info.status == "FINISHED"
+    ]
+    assert len(set(done)) == len(done) == 3
     assert {r.data.tags["mlflow.parentRunId"] for r in after.values()} == {parent.info.run_id}
     [resumed] = runs_of("cnn", run_kind="sweep")
     assert resumed.info.status == "FINISHED"
@@ -528,7 +534,7 @@ def test_resume_refuses_while_a_trial_of_the_sweep_beats_on_another_node(
     sweep = {"study": "far", "task": "cnn"}
     parent = client.create_run(experiment, tags={**sweep, "run_kind": "sweep"}).info.run_id
     client.set_terminated(parent, "KILLED")  # its driver died, and was found dead
-    node = {"host": "node-2", "pid": "7", "heartbeat": f"{time.time():.3f}"}
+    node = {runs.PROCESS_TAG: runs.process_record({"host": "node-2", "pid": 7, "started": 1.0})}
     child = client.create_run(
         experiment, tags={**sweep, **node, "run_kind": "train", "mlflow.parentRunId": parent}
     ).info.run_id

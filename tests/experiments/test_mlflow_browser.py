@@ -95,6 +95,16 @@ def test_the_printed_links_open_the_runs_by_norm_and_the_parents_report(browser,
     page.get_by_text("2 matching runs").or_(page.get_by_text("4 matching runs")).first.wait_for()
     _screenshot(page, "mlflow-runs.png")
 
+    # "Group by" lists the runs' tags before their params: only the few a user
+    # groups by, and the one tag of the stale-run check (`git_dirty` too where
+    # the checkout has changes).
+    page.get_by_role("button", name="Group by: norm").click()
+    menu = page.get_by_role("menu").inner_text().splitlines()
+    tags = menu[menu.index("Tags") + 1 : menu.index("Params")]
+    assert set(tags) - {"git_dirty"} == {"study", "task", "run_kind", "process"}, menu
+    assert "norm" in menu[menu.index("Params") :]
+    page.keyboard.press("Escape")
+
     # The parent run's report, rendered in the artifact view.
     report_link = ui_links["its report"]
     page.goto(report_link)

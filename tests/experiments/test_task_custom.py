@@ -1,5 +1,6 @@
 """`--task custom`: the user's build function or .keras model, on a tfds dataset or a .npz."""
 
+import json
 import re
 import time
 
@@ -74,7 +75,9 @@ def test_a_build_function_on_a_npz_logs_what_the_built_in_tasks_log(
     assert float(params["optimizer_learning_rate"]) == pytest.approx(0.02)
     assert float(params["optimizer_momentum"]) == pytest.approx(0.5)
     assert tags["study"] == "mine" and len(tags["mlflow.source.git.commit"]) == 40
-    assert tags["data_source"] == str(tiny_npz)
+    assert {i.dataset.source for i in run.inputs.dataset_inputs} == {
+        json.dumps({"uri": str(tiny_npz)})
+    }
     assert run.info.run_name == "custom · layer · bs32 · lr2e-2 · seed 0"
     assert f"Model: `{MODELS}:build_dense`. Data: `{tiny_npz}`." in tags["mlflow.note.content"]
     for metric in (
@@ -368,7 +371,9 @@ def test_any_tfds_dataset_prepared_locally_is_read(store, tmp_path, monkeypatch,
     [run] = runs_of("custom")
     assert run.info.status == "FINISHED"
     assert run.data.params["dataset"] == "keras_norms_test_blobs"
-    assert run.data.tags["data_source"] == str(builder.data_dir)
+    assert {i.dataset.source for i in run.inputs.dataset_inputs} == {
+        json.dumps({"uri": str(builder.data_dir)})
+    }
     names = {i.dataset.name for i in run.inputs.dataset_inputs}
     # A quarter of the 96 training examples.
     assert names == {

@@ -179,7 +179,8 @@ def test_a_run_logs_its_returns_and_the_q_network(norm, store, runs_of, metric_s
     assert 1 <= metrics["random_return"] <= 500
     episodes = _history(run, "episode_return")
     assert len(episodes) == metrics["episodes"] > 10
-    assert run.data.tags["data_source"] == "gymnasium CartPole-v1 (simulated)"
+    assert run.data.params["dataset"] == "cartpole"
+    assert "gymnasium's CartPole-v1" in run.data.tags["mlflow.note.content"]
     assert len(run.outputs.model_outputs) == 1
 
 

@@ -1,6 +1,7 @@
 """The store and the run life cycle: no run left RUNNING, a store many processes
 create at once, model-training experiments, one-line errors."""
 
+import json
 import os
 import signal
 import subprocess
@@ -64,7 +65,7 @@ def test_a_run_killed_outright_is_ended_by_the_next_command(store, tmp_path, cap
     run_id = holder.stdout.readline().strip()
     [held] = _all_runs(store)
     assert held.info.status == "RUNNING"
-    assert held.data.tags["pid"] == str(holder.pid)
+    assert runs.run_process(held.data.tags)["pid"] == holder.pid
     holder.kill()  # SIGKILL: nothing of the process runs again
     holder.wait()
 
@@ -82,16 +83,17 @@ def test_only_runs_whose_process_is_gone_are_stale(store):
     tracking_store.open_store()  # the fixture's fresh store
     experiment = tracking_store.experiment_id("keras-norms-cnn")
     client = mlflow.MlflowClient()
-    mine = runs.process_tags()
+    mine = runs.this_process()
+
+    def living_in(**process):
+        tags = {runs.PROCESS_TAG: runs.process_record({**mine, **process})}
+        return client.create_run(experiment, tags=tags).info.run_id
+
     # This process, alive: not stale. Its pid with another start time: a
     # reused pid, so the run's own process is gone. A run of another host: left alone.
-    alive = client.create_run(experiment, tags=mine).info.run_id
-    reused = client.create_run(
-        experiment, tags={**mine, "process_started": str(float(mine["process_started"]) - 3600)}
-    ).info.run_id
-    elsewhere = client.create_run(
-        experiment, tags={**mine, "host": "another-host", "pid": "1"}
-    ).info.run_id
+    alive = living_in()
+    reused = living_in(started=mine["started"] - 3600)
+    elsewhere = living_in(host="another-host", pid=1)
 
     assert runs.end_stale_runs() == [reused]
     status = {run_id: client.get_run(run_id).info.status for run_id in (alive, reused, elsewhere)}
@@ -105,10 +107,10 @@ def test_runs_of_other_hosts_are_stale_once_their_heartbeat_stopped(store, monke
     tracking_store.open_store()
     experiment = tracking_store.experiment_id("keras-norms-cnn")
     client = mlflow.MlflowClient()
-    mine = runs.process_tags()
+    mine = runs.this_process()
     now = time.time()
-    fresh, old = {"heartbeat": f"{now - 1:.3f}"}, {"heartbeat": f"{now - 60:.3f}"}
-    another = {"host": "another-host", "pid": "1", "process_started": "1.0"}
+    fresh, old = {"beat": now - 1}, {"beat": now - 60}
+    another = {"host": "another-host", "pid": 1, "started": 1.0}
     made = {
         # Another host: judged by its heartbeat (one recorded before heartbeats: left alone).
         "silent": {**another, **old},
@@ -116,16 +118,19 @@ def test_runs_of_other_hosts_are_stale_once_their_heartbeat_stopped(store, monke
         "unknown": another,
         # This host: by its process, whatever its heartbeat, unless it has no pid.
         "alive here": {**mine, **old},
-        "gone here": {
-            **mine,
-            **fresh,
-            "process_started": str(float(mine["process_started"]) - 3600),
-        },
+        "gone here": {**mine, **fresh, "started": mine["started"] - 3600},
         "no pid here": {"host": mine["host"], **old},
+        "unreadable": {},
     }
     ids = {
-        name: client.create_run(experiment, tags=tags).info.run_id for name, tags in made.items()
+        name: client.create_run(
+            experiment, tags={runs.PROCESS_TAG: json.dumps(process)} if process else {}
+        ).info.run_id
+        for name, process in made.items()
     }
+    ids["unreadable"] = client.create_run(
+        experiment, tags={runs.PROCESS_TAG: "pid 7 on node-2"}
+    ).info.run_id
 
     tracking_store.open_store()
     ended = {name: client.get_run(run_id) for name, run_id in ids.items()}
@@ -136,6 +141,7 @@ def test_runs_of_other_hosts_are_stale_once_their_heartbeat_stopped(store, monke
         "alive here": "RUNNING",
         "gone here": "KILLED",
         "no pid here": "KILLED",
+        "unreadable": "RUNNING",
     }
     since = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(now - 60))
     assert ended["silent"].data.tags["stale"] == f"no heartbeat from another-host since {since}"
@@ -158,19 +164,19 @@ def test_an_open_run_beats_until_it_ends_and_leaves_no_thread(store, monkeypatch
     experiment = tracking_store.experiment_id("keras-norms-cnn")
     client = mlflow.MlflowClient()
     with runs.tracked_run(experiment, "held", {}, {}) as run:
-        first = float(client.get_run(run.info.run_id).data.tags["heartbeat"])
+        first = runs.run_process(client.get_run(run.info.run_id).data.tags)["beat"]
         assert [thread.name for thread in _heartbeat_threads()] == [f"heartbeat {run.info.run_id}"]
         deadline = time.monotonic() + 30
-        while float(client.get_run(run.info.run_id).data.tags["heartbeat"]) == first:
+        while runs.run_process(client.get_run(run.info.run_id).data.tags)["beat"] == first:
             assert time.monotonic() < deadline, "no heartbeat within 30 s"
             time.sleep(0.1)
     assert _heartbeat_threads() == []
     ended = client.get_run(run.info.run_id)
     assert ended.info.status == "FINISHED"
-    last = float(ended.data.tags["heartbeat"])
+    last = runs.run_process(ended.data.tags)["beat"]
     assert first < last <= ended.info.end_time / 1000
     time.sleep(0.6)  # three periods: no beat comes after the end
-    assert float(client.get_run(run.info.run_id).data.tags["heartbeat"]) == last
+    assert runs.run_process(client.get_run(run.info.run_id).data.tags)["beat"] == last
 
 
 def test_a_failing_heartbeat_is_reported_once_and_the_run_goes_on(store, monkeypatch, capsys):
@@ -183,17 +189,19 @@ def test_a_failing_heartbeat_is_reported_once_and_the_run_goes_on(store, monkeyp
     refused = []
 
     def busy_server(client, run_id, key, value, **kwargs):  # refuses the first 3 beats
-        if key == "heartbeat" and len(refused) < 3:
-            refused.append(value)
+        if key == runs.PROCESS_TAG and len(refused) < 3:
+            refused.append(json.loads(value)["beat"])
             raise mlflow.exceptions.MlflowException("503 Service Unavailable")
         return set_tag(client, run_id, key, value, **kwargs)
 
     monkeypatch.setattr(mlflow.MlflowClient, "set_tag", busy_server)
     with runs.tracked_run(experiment, "held", {}, {}) as run:
         deadline = time.monotonic() + 30
-        while len(refused) < 3 or float(
-            mlflow.MlflowClient().get_run(run.info.run_id).data.tags["heartbeat"]
-        ) <= float(refused[-1]):
+        while (
+            len(refused) < 3
+            or runs.run_process(mlflow.MlflowClient().get_run(run.info.run_id).data.tags)["beat"]
+            <= refused[-1]
+        ):
             assert time.monotonic() < deadline, "the heartbeat did not recover within 30 s"
             time.sleep(0.1)
     assert mlflow.MlflowClient().get_run(run.info.run_id).info.status == "FINISHED"
@@ -436,7 +444,8 @@ def test_a_sweep_killed_on_another_node_ends_stale_once_its_heartbeats_stop(
 
     def beats():
         return {
-            run.data.tags["run_kind"]: float(run.data.tags["heartbeat"]) for run in _all_runs(store)
+            run.data.tags["run_kind"]: runs.run_process(run.data.tags)["beat"]
+            for run in _all_runs(store)
         }
 
     # The sweep's parent and its child both beat while the sweep runs.
@@ -450,7 +459,8 @@ def test_a_sweep_killed_on_another_node_ends_stale_once_its_heartbeats_stop(
     # As if it had run on another node: its process cannot be looked at from here.
     client = mlflow.MlflowClient()
     for run in _all_runs(store):
-        client.set_tag(run.info.run_id, "host", "node-2")
+        process = {**runs.run_process(run.data.tags), "host": "node-2"}
+        client.set_tag(run.info.run_id, runs.PROCESS_TAG, json.dumps(process))
     last = max(beats().values())
     time.sleep(max(0.0, last + runs.STALE_AFTER_BEATS * period - time.time()) + 0.5)
 
