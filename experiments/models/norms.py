@@ -14,6 +14,10 @@ NORMS = ("none", "batch", "batch_renorm", "instance", "weight", "weight_meanbn",
 # group norm compute statistics over positions, which a dense layer's output has not.
 MLP_NORMS = ("none", "batch", "batch_renorm", "weight", "weight_meanbn", "layer")
 
+# The norms of the text task's transformer (experiments.models.text): its own
+# layer norm, batch norm over the batch's tokens, or none.
+TEXT_NORMS = ("none", "batch", "layer")
+
 # The norms a recurrent model takes (see experiments.models.rnn): weight norm
 # wraps the recurrent layer, batch, instance and layer norm act on its input
 # projection, and the recurrent ones inside the LSTM cell, as the papers that

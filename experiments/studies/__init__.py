@@ -16,6 +16,7 @@ from . import (
     rnn,
     rnn_images,
     style,
+    text,
     translate,
 )
 from .base import SCALES  # noqa: F401 (the command line's choices)
@@ -38,5 +39,6 @@ STUDIES = {
         overfit.STUDY,
         online.STUDY,
         rl.STUDY,
+        text.STUDY,
     )
 }

@@ -42,6 +42,7 @@ QUESTIONS = (
     "Which norm for a very deep network?",
     "Which norm at small batch sizes?",
     "Which norm for my RNN?",
+    "Which norm for text?",
     "Which norm for my GAN?",
     "Which norm for image translation?",
     "Which norm for style transfer?",

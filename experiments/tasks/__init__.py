@@ -7,6 +7,7 @@ from .online import OnlineTask
 from .rl import RlTask
 from .rnn import RnnTask
 from .style import StyleTask
+from .text import TextTask
 from .translate import TranslateTask
 
 TASKS = {
@@ -19,6 +20,7 @@ TASKS = {
         OnlineTask(),
         RlTask(),
         StyleTask(),
+        TextTask(),
         CustomTask(),
     )
 }

@@ -277,6 +277,42 @@ def first_examples(validation, count):
 
 
 _CONTEXTS = {"train": "training", "val": "validation", "test": "test"}
+# Independent random streams per split of generated data; the test split does
+# not depend on the run's seed, so every run is scored on the same examples.
+SPLIT_STREAM = {"train": 0, "val": 1, "test": 2}
+
+
+def generated_splits(config, generate, name):
+    """The run's generated splits, role -> `generate(count, seed)`'s
+    `(inputs, targets)`, each of `config`'s `<role>_size` from its own random
+    stream (`SPLIT_STREAM`), and each logged as an MLflow input `name:role`
+    (generated, so its source is this code)."""
+    import mlflow
+
+    splits = {}
+    for role, context in _CONTEXTS.items():
+        seed = [0 if role == "test" else config["seed"], SPLIT_STREAM[role]]
+        inputs, targets = generate(config[f"{role}_size"], seed)
+        mlflow.log_input(
+            mlflow.data.from_numpy(inputs, targets=targets, name=f"{name}:{role}"),
+            context=context,
+        )
+        splits[role] = (inputs, targets)
+    return splits
+
+
+def array_pipelines(splits, config):
+    """The train, val and test `splits` (role -> arrays) as batched `tf.data`
+    pipelines of `config`'s batch size, the training one shuffled with its seed."""
+    import tensorflow as tf
+
+    def pipeline(role):
+        dataset = tf.data.Dataset.from_tensor_slices(splits[role])
+        if role == "train":
+            dataset = dataset.shuffle(len(splits[role][0]), seed=config["seed"])
+        return dataset.batch(config["batch_size"]).prefetch(tf.data.AUTOTUNE)
+
+    return pipeline("train"), pipeline("val"), pipeline("test")
 
 
 def load_logged_images(config, splits=("train", "val", "test")):

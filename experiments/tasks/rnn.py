@@ -4,7 +4,14 @@ import math
 
 from .. import arguments
 from ..models.norms import RECURRENT_NORMS, RNN_NORMS
-from .base import ReportView, Task, example_inputs, load_logged_images
+from .base import (
+    ReportView,
+    Task,
+    array_pipelines,
+    example_inputs,
+    generated_splits,
+    load_logged_images,
+)
 from .loop import compile_arguments
 from .schedule import add_schedule_argument, learning_rate
 
@@ -12,9 +19,6 @@ ADDING_SEQ_LEN = 100
 # Generated examples of the adding problem when --train-size / the settings leave
 # them open (the whole split, for an image dataset).
 ADDING_SIZES = {"train_size": 20_000, "test_size": 5_000}
-# Independent random streams per split; the test set does not depend on the
-# run's seed, so every run is scored on the same sequences.
-SPLIT_STREAM = {"train": 0, "val": 1, "test": 2}
 
 
 class RnnTask(Task):
@@ -186,35 +190,14 @@ def _adding_data(config):
     """
     import mlflow
     import numpy as np
-    import tensorflow as tf
 
     from ..data.sequences import adding_problem
 
-    sizes = {"train": config["train_size"], "val": config["val_size"], "test": config["test_size"]}
-    splits = {}
-    for role, context in (("train", "training"), ("val", "validation"), ("test", "test")):
-        seed = [0 if role == "test" else config["seed"], SPLIT_STREAM[role]]
-        inputs, targets = adding_problem(sizes[role], config["seq_len"], seed=seed)
-        # Generated, so its source is this code.
-        mlflow.log_input(
-            mlflow.data.from_numpy(
-                inputs, targets=targets, name=f"adding:seq_len={config['seq_len']}:{role}"
-            ),
-            context=context,
-        )
-        splits[role] = (inputs, targets)
+    splits = generated_splits(
+        config,
+        lambda count, seed: adding_problem(count, config["seq_len"], seed=seed),
+        f"adding:seq_len={config['seq_len']}",
+    )
     baseline = float(np.mean((splits["test"][1] - splits["train"][1].mean()) ** 2))
     mlflow.log_metric("baseline_mse", baseline)
-
-    def pipeline(role, shuffle):
-        dataset = tf.data.Dataset.from_tensor_slices(splits[role])
-        if shuffle:
-            dataset = dataset.shuffle(len(splits[role][0]), seed=config["seed"])
-        return dataset.batch(config["batch_size"]).prefetch(tf.data.AUTOTUNE)
-
-    return (
-        pipeline("train", True),
-        pipeline("val", False),
-        pipeline("test", False),
-        sizes["train"],
-    )
+    return (*array_pipelines(splits, config), config["train_size"])

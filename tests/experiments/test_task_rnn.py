@@ -8,7 +8,7 @@ import keras_norms  # noqa: F401  (registers the layers the logged models hold)
 from experiments.cli import main
 from experiments.data.sequences import adding_problem
 from experiments.tasks import TASKS
-from experiments.tasks.rnn import SPLIT_STREAM
+from experiments.tasks.base import SPLIT_STREAM
 
 TINY = {"epochs": 1, "batch_size": 32, "train_size": 128, "val_size": 64, "test_size": 128}
 
