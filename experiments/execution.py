@@ -77,10 +77,15 @@ def sweep_description(task, configs, grid, study):
     )
 
 
+def trained_identity(task, run):
+    """The `RunConfig.identity` of the configuration the MLflow `run` of
+    `task` trained: its params read back, software versions and loop aside."""
+    return RunConfig.from_params(task, run.data.params).identity()
+
+
 def trained(run, config):
-    """Whether the MLflow `run` trained `config` (a `RunConfig`): its params
-    read back are the same configuration, software versions and loop aside."""
-    return RunConfig.from_params(config.task, run.data.params).identity() == config.identity()
+    """Whether the MLflow `run` trained `config` (a `RunConfig`)."""
+    return trained_identity(config.task, run) == config.identity()
 
 
 def train_config(task, config, experiment, study, parent_run_id=None, axes=()):
@@ -350,8 +355,11 @@ def _open_parent(sweep):
     tags = {**live_tags(), "study": sweep.study, "run_kind": "sweep", "task": sweep.task.name}
     if sweep.resume:
         parent_id = _resumed_parent(sweep.task, params, sweep.experiment, sweep.study)
-        done = _children(sweep.experiment, parent_id, " and attributes.status = 'FINISHED'")
-        todo = [config for config in sweep.configs if not any(trained(run, config) for run in done)]
+        done = {
+            trained_identity(sweep.task, run)
+            for run in _children(sweep.experiment, parent_id, " and attributes.status = 'FINISHED'")
+        }
+        todo = [config for config in sweep.configs if config.identity() not in done]
         print(
             f"Resuming sweep {parent_id}: {len(sweep.configs) - len(todo)} of "
             f"{len(sweep.configs)} configurations already FINISHED",
