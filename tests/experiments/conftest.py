@@ -1,6 +1,7 @@
 """Fixtures: a tiny Fashion-MNIST in IDX files, its tfds copy, a temporary MLflow
 store, sweeps in processes of their own, and the namespace Ray tests run in."""
 
+import fcntl
 import gzip
 import json
 import os
@@ -14,6 +15,7 @@ import pytest
 
 from experiments.data import images as data
 from experiments.data.idx import IDX_FILES
+from tests.conftest import LOOPBACK_RESULTS
 from tests.experiments import processes
 
 DEBIAN_DIR = data.DATASETS["fashion_mnist"].idx_dir
@@ -170,7 +172,9 @@ def image_steps(store):
 # node and sends nothing beyond the machine, and whatever a test leaves running
 # dies with the namespace. All of them run in one inner pytest, started once
 # per session, so they share its imports and one local Ray instance
-# (`local_ray`); each outer test reports its inner outcome.
+# (`local_ray`); each outer test reports its inner outcome. Under pytest-xdist
+# the inner run starts once for all workers: the first worker to reach a
+# marked test runs it, the others wait for its results.
 
 
 def pytest_configure(config):
@@ -202,13 +206,33 @@ def pytest_pyfunc_call(pyfuncitem):
     return True
 
 
+def _session_temp_root(config):
+    """The session's temporary directory, shared by its pytest-xdist workers
+    (each works in a subdirectory of it)."""
+    basetemp = config._tmp_path_factory.getbasetemp()
+    return basetemp.parent if os.environ.get("PYTEST_XDIST_WORKER") else basetemp
+
+
 def _namespace_results(first):
-    """Runs every marked test of the session in one pytest inside the namespace,
-    once (when `first` of them is called); returns {nodeid: {"outcome", "report"}}
-    and the run's output. Every marked test asks for `tiny_tfds_dir`."""
+    """Every marked test of the session's results, from one pytest run inside
+    the namespace (started when `first` of them is called, by one worker
+    under xdist): {nodeid: {"outcome", "report", ...}, "<output>": its output}."""
     session = first.session
-    if hasattr(session, "loopback_results"):
-        return session.loopback_results
+    if not hasattr(session, "loopback_results"):
+        root = _session_temp_root(session.config)
+        results = root / LOOPBACK_RESULTS
+        with open(root / "loopback.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # held while another worker runs them
+            if not results.exists():
+                results.write_text(json.dumps(_run_in_namespace(first)))
+        session.loopback_results = json.loads(results.read_text())
+    return session.loopback_results
+
+
+def _run_in_namespace(first):
+    """Runs every marked test of the session in one pytest inside the namespace;
+    returns their results. Every marked test asks for `tiny_tfds_dir`."""
+    session = first.session
     items = [item for item in session.items if item.get_closest_marker("loopback_namespace")]
     timeout = sum(
         item.get_closest_marker("loopback_namespace").kwargs.get("timeout", 120) for item in items
@@ -237,7 +261,7 @@ def _namespace_results(first):
             *(item.nodeid for item in items),
         ]
         env = {
-            **os.environ,
+            **{k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")},
             IN_NAMESPACE_ENV: str(results_file),
             "RAY_TMPDIR": ray_tmp,
             "RAY_USAGE_STATS_ENABLED": "0",
@@ -266,22 +290,7 @@ def _namespace_results(first):
                 previous = results.get(report["nodeid"], {"outcome": "passed"})
                 if previous["outcome"] == "passed":  # a failed setup or teardown sticks
                     results[report["nodeid"]] = report
-    session.loopback_results = session.config._loopback_results = results
     return results
-
-
-def pytest_terminal_summary(terminalreporter):
-    """The slowest tests of the namespace's run, which the outer run times as one."""
-    results = getattr(terminalreporter.config, "_loopback_results", {})
-    timed = sorted(
-        (report["duration"], report["when"], nodeid)
-        for nodeid, report in results.items()
-        if "duration" in report
-    )
-    if timed:
-        terminalreporter.write_sep("=", "slowest tests in the loopback namespace")
-        for duration, when, nodeid in timed[::-1][:20]:
-            terminalreporter.write_line(f"{duration:.2f}s {when:<8} {nodeid}")
 
 
 def pytest_runtest_logreport(report):

@@ -86,8 +86,12 @@ def test_the_printed_links_open_the_runs_by_norm_and_the_parents_report(browser,
     page.goto(runs_link)
     table = page.locator(".ag-root").first
     table.wait_for()
-    page.get_by_text("test_accuracy", exact=False).first.wait_for()
-    headers = page.locator('[role="columnheader"]').all_inner_texts()
+    # The grid renders its columns after its rows: wait for each header (a
+    # missing one fails on the page's timeout).
+    columns = page.locator('[role="columnheader"]')
+    for name in ("norm", "test_accuracy", "val_accuracy"):
+        columns.filter(has_text=name).first.wait_for()
+    headers = columns.all_inner_texts()
     assert {"norm", "test_accuracy", "val_accuracy"} <= set(headers)
     assert not any(header.startswith("system/") for header in headers)
     for norm in ("none", "layer"):
