@@ -66,6 +66,13 @@ def lowered_contrast(images, contrast):
     return 0.5 + contrast * (images - 0.5)
 
 
+def brightened(images, brightness):
+    """`images` in [0, 1] with `brightness` added to every pixel, clipped to
+    [0, 1], as an overexposed photograph of the same content (its brightest
+    parts saturate)."""
+    return tf.clip_by_value(images + brightness, 0.0, 1.0)
+
+
 class Stylizer(keras.Model):
     """Trains `network` (content image -> stylized image) with
     `content_weight` x the mean squared difference of the bank's

@@ -16,6 +16,7 @@ from . import (
     rnn,
     rnn_images,
     style,
+    style_shift,
     text,
     translate,
 )
@@ -33,6 +34,7 @@ STUDIES = {
         gan_g.STUDY,
         translate.STUDY,
         style.STUDY,
+        style_shift.STUDY,
         converge.STUDY,
         depth.STUDY,
         depth_residual.STUDY,

@@ -869,6 +869,7 @@ def page_row(page, claim):
         ("online", 1, "study_online_batch_1_prequential_accuracy.png"),
         ("rl", 1, "study_rl_CartPole_v1_eval_return.png"),
         ("style", 1, "study_style_batch_8_val_style_loss.png"),
+        ("style-shift", 1, "study_style-shift_batch_8_val_style_loss.png"),
         ("text", 1, "study_text_sentiment_8_64_tokens_val_accuracy.png"),
     ],
 )

@@ -10,6 +10,7 @@ from experiments.cli import main
 from experiments.models.style import (
     CONTENT_LAYER,
     Stylizer,
+    brightened,
     feature_bank,
     gram,
     lowered_contrast,
@@ -35,12 +36,15 @@ def test_the_gram_matrix_is_the_channels_products_over_the_positions():
     np.testing.assert_allclose(gram(features).numpy(), expected, rtol=1e-5)
 
 
-def test_the_texture_and_the_lowered_contrast():
+def test_the_texture_the_lowered_contrast_and_the_brightened_images():
     texture = style_texture()
     assert texture.shape == (1, 28, 28, 1) and 0 <= texture.min() < 0.1 < 0.9 < texture.max() <= 1
     np.testing.assert_allclose(texture[0, :-6], texture[0, 6:], atol=1e-6)  # its period
     low = lowered_contrast(IMAGES, 0.3)
     np.testing.assert_allclose(low - 0.5, 0.3 * (IMAGES - 0.5), atol=1e-7)
+    bright = np.asarray(brightened(IMAGES, 0.3))
+    np.testing.assert_allclose(bright, np.minimum(IMAGES + 0.3, 1.0), atol=1e-7)
+    assert np.any(bright == 1.0) and np.all(bright >= 0.3)
 
 
 def test_the_bank_is_fixed_and_not_trained():
@@ -80,19 +84,34 @@ def test_the_losses_are_the_formulas_in_the_bank():
     assert float(model.losses_of(style_texture(), style_texture())[1]) == pytest.approx(0, abs=1e-9)
 
 
-def test_contrast_shift_is_the_mean_change_of_the_stylization():
+def test_the_shifts_scores_are_the_changes_of_the_stylization_and_of_its_loss():
     import tensorflow as tf
 
     model = Stylizer(_identity(), style_texture())
     model.compile()
     test = tf.data.Dataset.from_tensor_slices(IMAGES).batch(4)
-    scores = _test_scores(model, test, 0.3, lowered_contrast)
-    # The identity passes the whole change of contrast through.
+    shifts = {
+        "low_contrast": ("contrast_shift", lambda images: lowered_contrast(images, 0.3)),
+        "bright": ("brightness_shift", lambda images: brightened(images, 0.3)),
+    }
+    scores = _test_scores(model, test, shifts)
+    # The identity passes the whole change through.
     assert scores["contrast_shift"] == pytest.approx(0.7 * np.mean(np.abs(IMAGES - 0.5)), rel=1e-5)
+    bright = np.minimum(IMAGES + 0.3, 1.0)
+    assert scores["brightness_shift"] == pytest.approx(np.mean(bright - IMAGES), rel=1e-5)
     content_loss, style_loss = model.losses_of(IMAGES, IMAGES)
     assert scores["test_content_loss"] == pytest.approx(0, abs=1e-9)
     assert scores["test_style_loss"] == pytest.approx(float(style_loss), rel=1e-3)
-    assert scores["test_style_loss_low_contrast"] > 0
+    # It copies shifted content too: no content loss; the style loss is the
+    # shifted images' own.
+    for suffix, shifted in (("low_contrast", lowered_contrast(IMAGES, 0.3)), ("bright", bright)):
+        assert scores[f"test_content_loss_{suffix}"] == pytest.approx(0, abs=1e-9)
+        expected_style = float(model.losses_of(shifted, shifted)[1])
+        assert scores[f"test_style_loss_{suffix}"] == pytest.approx(expected_style, rel=1e-3)
+        assert scores[f"degradation_{suffix}"] == pytest.approx(
+            scores[f"test_loss_{suffix}"] - scores["test_loss"], abs=1e-9
+        )
+        assert scores[f"test_style_loss_{suffix}"] != pytest.approx(scores["test_style_loss"])
 
 
 @pytest.mark.parametrize("norm", ["instance", "batch"])
@@ -109,9 +128,15 @@ def test_a_run_logs_its_losses_samples_and_the_stylizer(
         "test_content_loss",
         "test_style_loss",
         "test_style_loss_low_contrast",
+        "test_style_loss_bright",
         "contrast_shift",
+        "brightness_shift",
     ):
         assert np.isfinite(metrics[name]) and metrics[name] >= 0, name
+    for suffix in ("low_contrast", "bright"):
+        assert metrics[f"degradation_{suffix}"] == pytest.approx(
+            metrics[f"test_loss_{suffix}"] - metrics["test_loss"], abs=1e-6
+        )
     assert metrics["test_loss"] == pytest.approx(
         metrics["test_content_loss"] + 10 * metrics["test_style_loss"], rel=1e-4
     )
@@ -136,6 +161,11 @@ def test_a_run_whose_losses_blow_up_ends_failed_and_tagged(
     "options, message",
     [
         (["--contrast", "1.5"], "--contrast must lower the contrast (a factor below 1), got"),
+        (
+            ["--brightness", "1"],
+            "--brightness must leave some of the image below white (below 1), got brightness=1.0",
+        ),
+        (["--brightness", "-0.2"], "argument --brightness: must be a positive number, got '-0.2'"),
         (["--style-weight", "0"], "argument --style-weight: must be a positive number, got '0'"),
     ],
 )
