@@ -27,8 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from experiments.engine import local_workers
-from experiments.tasks.base import Task
+from keras_norms_experiments.engine import local_workers
+from keras_norms_experiments.tasks.base import Task
 
 REPO = Path(__file__).resolve().parent.parent
 # name: (options, environment). One worker, its TensorFlow on every core or,

@@ -25,18 +25,17 @@ import time
 import keras
 import numpy as np
 import tensorflow as tf
-from timing import command_line, interleaved_medians, save
-
-from experiments.models.cnn import build_cnn
-from experiments.models.gan import GAN, build_discriminator, build_generator
-from experiments.models.rnn import build_rnn
-from experiments.models.translate import (
+from keras_norms_experiments.models.cnn import build_cnn
+from keras_norms_experiments.models.gan import GAN, build_discriminator, build_generator
+from keras_norms_experiments.models.rnn import build_rnn
+from keras_norms_experiments.models.translate import (
     Translator,
     build_patch_discriminator,
     build_translation_generator,
 )
-from experiments.tasks import TASKS
-from experiments.tasks.loop import compile_arguments, loop_params, task_loop
+from keras_norms_experiments.tasks import TASKS
+from keras_norms_experiments.tasks.loop import compile_arguments, loop_params, task_loop
+from timing import command_line, interleaved_medians, save
 
 STEPS = 64  # per timed epoch: two calls of the compiled loop
 TARGET = 2.5  # the compiled loop's steps per second against step by step
