@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 TEST_WORKERS ?= 2
 PYTEST := $(PY) -m pytest -q -p no:cacheprovider --durations=20 -n $(TEST_WORKERS)
 
-.PHONY: setup demo lint format test test-tf test-jax test-torch bench bench-workers docs docs-serve clean
+.PHONY: setup demo lint format test test-tf test-jax test-torch bench bench-workers bench-study docs docs-serve clean
 
 setup: $(VENV)/.installed
 
@@ -79,6 +79,12 @@ bench: setup
 # loopback with `unshare --net sh -c 'ip link set lo up && make bench-workers'`.
 bench-workers: setup
 	$(PY) benchmarks/bench_quick_workers.py --repeats 2
+	cd benchmarks && ../$(PY) render.py > ../BENCHMARKS.md
+
+# A study's time outside training (minutes per study; Ray as above).
+BENCH_STUDIES ?= style-shift,text
+bench-study: setup
+	$(PY) benchmarks/bench_study_overhead.py --studies $(BENCH_STUDIES)
 	cd benchmarks && ../$(PY) render.py > ../BENCHMARKS.md
 
 clean:

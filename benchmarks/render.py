@@ -23,6 +23,8 @@ TRAIN_STEP_TARGET = 1.2
 WORKERS_SPEED_UP_TARGET = 1.6
 # The compiled training loop against step by step (higher is better).
 SUITE_SPEED_UP_TARGET = 2.5
+# A study's worker time outside training, per cent (lower is better).
+STUDY_OVERHEAD_TARGET = 20
 
 INTRODUCTION = """\
 # Benchmarks
@@ -187,6 +189,35 @@ and 0.76 in the next): a miss by a few per cent is within that spread.
   compiled loop gives 2.7-3.1x. What remains is the arithmetic itself: more
   speed there needs another backend or a GPU, not a cheaper loop. XLA also
   adds 1-4.5 seconds of start-up per run (the start-up columns).
+- **A study's time outside training, 22-53% against the 20% target**
+  (2-core AMD EPYC, 2026-12-07): a run costs its worker 11-16 seconds
+  besides training whatever its length, so the share follows the run's
+  length: `text`'s runs train for 57 seconds each and spend 22% outside
+  training, `style-shift`'s for 10 seconds and spend 53%. Of those seconds,
+  start-up (tracing and compiling the 32-step loop and the evaluation and
+  prediction steps under XLA) is 4-7, the rest of the run (reading the
+  data, building the model, test scoring, logging the model to MLflow) 5-6,
+  and between runs (a trial's process start and imports, Ray's own start,
+  workers idle at the end) 2-4. What would cut it: keeping a worker's
+  process, its imports and its traced steps from one run to the next
+  (the runs of a study share their shapes), and, for short runs, weighing
+  XLA's start-up against what it saves them.
+"""
+
+STUDY_OVERHEAD = """\
+## A study's time outside training (`benchmarks/bench_study_overhead.py`)
+
+`python -m experiments study NAME --scale small` with the default workers,
+into a temporary store: its wall time, and how the workers' time (wall time
+x workers) divides. A run's training is the sum of its epochs' times as it
+logged them (`epoch_time_s`: fit and validation), its first epoch counted
+at the median of the later ones; outside training is every other
+worker-second: process and Ray start, imports, data, building the model,
+tracing and compiling the step, test scoring, MLflow and model logging, and
+workers idle while the last runs finish; in three parts: start-up (the first
+epoch's excess), the rest of the runs' time, and the time outside any run.
+One run of each study (`make bench-study`, in a network namespace holding
+only loopback).
 """
 
 
@@ -228,7 +259,14 @@ def machine_table(runs):
             run["repeats"],
             run["setup"]["date"],
         ]
-        for script in ("layers", "weight_norm", "weight_norm_forms", "train_step", "suite")
+        for script in (
+            "layers",
+            "weight_norm",
+            "weight_norm_forms",
+            "train_step",
+            "suite",
+            "study_overhead",
+        )
         for run in ordered(runs, script)
     ]
     header = ["script", "run", "Keras", "CPU", "cores", "load", "repeats", "date"]
@@ -309,6 +347,19 @@ def suite_verdict(header, rows):
     )
 
 
+def overhead_verdict(header, rows):
+    """How many studies spend less than the target outside training."""
+    met = [
+        row
+        for row in rows
+        if float(dict(zip(header, row))["outside training %"]) < STUDY_OVERHEAD_TARGET
+    ]
+    return (
+        f"{len(met)} of {len(rows)} studies spend under {STUDY_OVERHEAD_TARGET}% of their "
+        "workers' time outside training (the target)."
+    )
+
+
 def main():
     runs = load()
     parts = [INTRODUCTION, MACHINE, machine_table(runs) + "\n"]
@@ -348,6 +399,7 @@ def main():
     )
     parts.append(section(runs, "quick_workers", QUICK_WORKERS, extra=speed_up_verdict))
     parts.append(section(runs, "suite", SUITE, extra=suite_verdict))
+    parts.append(section(runs, "study_overhead", STUDY_OVERHEAD, extra=overhead_verdict))
     parts.append(MISSED)
     print("\n".join(parts).rstrip())
 
