@@ -19,18 +19,14 @@ machine), run it in a network namespace of its own:
 
 import argparse
 import math
-import os
 import statistics
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
 from keras_norms_experiments.engine import local_workers
 from keras_norms_experiments.tasks.base import Task
+from suite_command import timed_suite_command
 
-REPO = Path(__file__).resolve().parent.parent
 # name: (options, environment). One worker, its TensorFlow on every core or,
 # as a Ray trial's, on one; and the default: as many as the machine fits.
 ONE_CORE = "1 worker, TensorFlow on 1 core"
@@ -39,36 +35,6 @@ MODES = {
     ONE_CORE: (["--workers", "1"], {"TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1"}),
     f"default ({local_workers(Task.trial_memory_bytes)} workers)": ([], {}),
 }
-
-
-def quick(tasks, options, environment, directory):
-    """Runs the quick comparison into a store in `directory`; returns the wall time."""
-    env = {
-        **os.environ,
-        "MLFLOW_TRACKING_URI": f"sqlite:///{directory}/mlflow.db",
-        "KERAS_BACKEND": "tensorflow",
-        "TF_CPP_MIN_LOG_LEVEL": "2",
-        **environment,
-    }
-    start = time.perf_counter()
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "experiments",
-            "quick",
-            "--tasks",
-            tasks,
-            "--out",
-            str(Path(directory) / "report"),
-            *options,
-        ],
-        cwd=REPO,
-        env=env,
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-    return time.perf_counter() - start
 
 
 def final_metrics(directory):
@@ -115,7 +81,11 @@ def main():
             for index, (mode, (options, environment)) in enumerate(MODES.items()):
                 directory = Path(scratch) / f"{round_}-{index}"
                 directory.mkdir()
-                times[mode].append(quick(args.tasks, options, environment, directory))
+                times[mode].append(
+                    timed_suite_command(
+                        ["quick", "--tasks", args.tasks, *options], directory, environment
+                    )
+                )
                 results[mode].append(final_metrics(directory))
                 print(f"round {round_ + 1}, {mode}: {times[mode][-1]:.0f} s", flush=True)
 

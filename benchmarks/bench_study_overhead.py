@@ -21,40 +21,13 @@ machine), run it in a network namespace of its own:
 """
 
 import argparse
-import os
 import statistics
-import subprocess
-import sys
 import tempfile
-import time
-from pathlib import Path
 
 from keras_norms_experiments.engine import local_workers
 from keras_norms_experiments.studies import STUDIES
 from keras_norms_experiments.tasks import TASKS
-
-REPO = Path(__file__).resolve().parent.parent
-
-
-def run_study(name, directory):
-    """Runs study `name` at small scale into a store in `directory`; returns
-    the command's wall time."""
-    env = {
-        **os.environ,
-        "MLFLOW_TRACKING_URI": f"sqlite:///{directory}/mlflow.db",
-        "KERAS_BACKEND": "tensorflow",
-        "TF_CPP_MIN_LOG_LEVEL": "2",
-    }
-    command = [sys.executable, "-m", "experiments", "study", name, "--scale", "small"]
-    start = time.perf_counter()
-    subprocess.run(
-        [*command, "--out", str(Path(directory) / "report")],
-        cwd=REPO,
-        env=env,
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-    return time.perf_counter() - start
+from suite_command import timed_suite_command
 
 
 def training_and_start_up(epoch_times):
@@ -124,7 +97,7 @@ def main():
     for name in args.studies.split(","):
         workers = local_workers(TASKS[STUDIES[name].task].trial_memory_bytes)
         with tempfile.TemporaryDirectory() as directory:
-            wall = run_study(name, directory)
+            wall = timed_suite_command(["study", name, "--scale", "small"], directory)
             timed = study_runs(directory, name)
         rows.append(table_row(name, workers, wall, timed))
         print(f"{name}: {wall:.0f} s, {len(timed)} runs", flush=True)

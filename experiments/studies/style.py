@@ -22,6 +22,18 @@ METRICS = {
 }
 # Adam at each of these rates, per cell, chosen on the validation loss.
 RATES = (3e-4, 1e-3)
+VARIANTS = tuple(Variant(norm, {"norm": norm}) for norm in NAMES)
+SMOKE = Scale(
+    {"epochs": 1, "train_size": 64, "val_size": 32, "test_size": 32},
+    (BATCH_8,),
+    seeds=1,
+    variants=("batch", "instance"),
+    lrs=RATES[-1:],
+)
+# 2 epochs of 2,048 images: 4,096 steps at batch 1, 512 at batch 8.
+SMALL = {"epochs": 2, "train_size": 2048, "val_size": 512, "test_size": 512}
+FULL = {"epochs": 5, "train_size": 16384, "val_size": 2048, "test_size": 10000}
+FULL_RATES = (1e-4, *RATES)
 
 
 def _claim(a, b, level, metric, paper, source):
@@ -41,28 +53,11 @@ STUDY = Study(
     title="instance norm for style transfer",
     task="style",
     factor="batch size",
-    variants=tuple(Variant(norm, {"norm": norm}) for norm in NAMES),
+    variants=VARIANTS,
     scales={
-        "smoke": Scale(
-            {"epochs": 1, "train_size": 64, "val_size": 32, "test_size": 32},
-            (BATCH_8,),
-            seeds=1,
-            variants=("batch", "instance"),
-            lrs=RATES[-1:],
-        ),
-        # 2 epochs of 2,048 images: 4,096 steps at batch 1, 512 at batch 8.
-        "small": Scale(
-            {"epochs": 2, "train_size": 2048, "val_size": 512, "test_size": 512},
-            (BATCH_1, BATCH_8),
-            seeds=5,
-            lrs=RATES,
-        ),
-        "full": Scale(
-            {"epochs": 5, "train_size": 16384, "val_size": 2048, "test_size": 10000},
-            (BATCH_1, BATCH_8),
-            seeds=5,
-            lrs=(1e-4, *RATES),
-        ),
+        "smoke": SMOKE,
+        "small": Scale(SMALL, (BATCH_1, BATCH_8), seeds=5, lrs=RATES),
+        "full": Scale(FULL, (BATCH_1, BATCH_8), seeds=5, lrs=FULL_RATES),
     },
     claims=(
         _claim(

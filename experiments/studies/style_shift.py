@@ -4,8 +4,8 @@ Huang & Belongie 2017: it normalizes each content image's contrast away, so a
 change of contrast or brightness should cost it least). Declared after
 `style`'s results, so a study of its own, with its own runs."""
 
-from .base import Claim, Scale, Study, Variant
-from .style import BATCH_8, IN, NAMES, RATES
+from .base import Claim, Scale, Study
+from .style import BATCH_8, FULL, FULL_RATES, IN, NAMES, RATES, SMALL, SMOKE, VARIANTS
 
 ADAIN = "Huang & Belongie 2017 (AdaIN), section 4 and figure 1b"
 SHIFTS = {
@@ -32,28 +32,12 @@ STUDY = Study(
     title="stylization of shifted content: does instance norm degrade least?",
     task="style",
     factor="batch size",
-    variants=tuple(Variant(norm, {"norm": norm}) for norm in NAMES),
+    variants=VARIANTS,
     scales={
-        "smoke": Scale(
-            {"epochs": 1, "train_size": 64, "val_size": 32, "test_size": 32},
-            (BATCH_8,),
-            seeds=1,
-            variants=("batch", "instance"),
-            lrs=RATES[-1:],
-        ),
+        "smoke": SMOKE,
         # `style`'s batch-8 cells: 2 epochs of 2,048 images, 512 steps.
-        "small": Scale(
-            {"epochs": 2, "train_size": 2048, "val_size": 512, "test_size": 512},
-            (BATCH_8,),
-            seeds=5,
-            lrs=RATES,
-        ),
-        "full": Scale(
-            {"epochs": 5, "train_size": 16384, "val_size": 2048, "test_size": 10000},
-            (BATCH_8,),
-            seeds=5,
-            lrs=(1e-4, *RATES),
-        ),
+        "small": Scale(SMALL, (BATCH_8,), seeds=5, lrs=RATES),
+        "full": Scale(FULL, (BATCH_8,), seeds=5, lrs=FULL_RATES),
     },
     claims=(
         _claim(
