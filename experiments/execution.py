@@ -166,12 +166,24 @@ class Trial:
     axes: tuple = ()  # the params the sweep varies, named in the run's label
 
 
+class _RetracingAcrossRuns(logging.Filter):
+    """Drops TensorFlow's "triggered tf.function retracing" warning. Its
+    detector counts the new step functions of one Python function across
+    models, and every run builds its own model, so a process that trains run
+    after run (a Ray worker, a study in one process) warns after the fifth
+    whatever each run does."""
+
+    def filter(self, record):
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
 @contextlib.contextmanager
 def quiet_training(verbose=False):
     """Keeps a sweep's terminal to its own lines, in the command's process and
     in each Ray trial's, unless `verbose`: no Keras progress bars (the
-    per-epoch values are in MLflow) and no MLflow INFO lines. Warnings and
-    errors still show."""
+    per-epoch values are in MLflow), no MLflow INFO lines and no retracing
+    warnings counted across runs (`_RetracingAcrossRuns`). Other warnings
+    and errors still show."""
     import keras
 
     if verbose:
@@ -180,14 +192,17 @@ def quiet_training(verbose=False):
     interactive = keras.config.is_interactive_logging_enabled()
     logger = logging.getLogger("mlflow")
     level = logger.level
+    retracing = _RetracingAcrossRuns()
     keras.config.disable_interactive_logging()
     logger.setLevel(logging.WARNING)
+    logging.getLogger("tensorflow").addFilter(retracing)
     try:
         yield
     finally:
         if interactive:
             keras.config.enable_interactive_logging()
         logger.setLevel(level)
+        logging.getLogger("tensorflow").removeFilter(retracing)
 
 
 def train_trial(trial):

@@ -7,6 +7,7 @@ instance (`local_ray`), on the tiny dataset; sweeps in processes of their own
 (`sweep_process`) join it with --ray-address.
 """
 
+import logging
 import os
 import signal
 import subprocess
@@ -197,6 +198,35 @@ def test_tensorflows_native_log_stays_out_of_the_terminal_unless_asked_for(monke
     assert engine.trial_env(resources)["TF_CPP_MIN_LOG_LEVEL"] == "3"
     monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "0")
     assert engine.trial_env(resources)["TF_CPP_MIN_LOG_LEVEL"] == "0"
+
+
+def test_quiet_training_drops_the_retracing_warning_that_counts_across_runs(caplog):
+    """Each run builds its own model, whose new step functions TensorFlow
+    counts as retracing one function: a worker that trains run after run
+    warns after the fifth. -v shows that warning; quiet runs drop it and
+    show other warnings."""
+    import keras
+    import numpy as np
+
+    from experiments.execution import quiet_training
+
+    tensorflow = logging.getLogger("tensorflow")
+
+    def tensorflow_warnings():
+        return [r.getMessage() for r in caplog.records if r.name == "tensorflow"]
+
+    with caplog.at_level(logging.WARNING, logger="tensorflow"):
+        with quiet_training(verbose=True):
+            for _ in range(7):
+                model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+                model.predict(np.zeros((4, 3), "float32"), verbose=0)
+        retracing = [m for m in tensorflow_warnings() if "tf.function retracing" in m]
+        assert retracing, tensorflow_warnings()
+        caplog.clear()
+        with quiet_training():
+            tensorflow.warning(retracing[0])  # TensorFlow's own message, as it logs it
+            tensorflow.warning("another warning")
+    assert tensorflow_warnings() == ["another warning"]
 
 
 def test_native_stderr_is_held_back_and_written_out_only_on_an_error(capfd):
