@@ -192,17 +192,17 @@ def quiet_training(verbose=False):
     interactive = keras.config.is_interactive_logging_enabled()
     logger = logging.getLogger("mlflow")
     level = logger.level
-    retracing = _RetracingAcrossRuns()
+    tensorflow_logger, retracing = logging.getLogger("tensorflow"), _RetracingAcrossRuns()
     keras.config.disable_interactive_logging()
     logger.setLevel(logging.WARNING)
-    logging.getLogger("tensorflow").addFilter(retracing)
+    tensorflow_logger.addFilter(retracing)
     try:
         yield
     finally:
         if interactive:
             keras.config.enable_interactive_logging()
         logger.setLevel(level)
-        logging.getLogger("tensorflow").removeFilter(retracing)
+        tensorflow_logger.removeFilter(retracing)
 
 
 def train_trial(trial):

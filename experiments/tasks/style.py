@@ -157,13 +157,12 @@ def _test_scores(model, test, shifts):
     import numpy as np
 
     scores = {f"test_{k}": v for k, v in model.evaluate(test, return_dict=True, verbose=0).items()}
+    # `predict` over the datasets, not per batch: one traced function.
+    stylized = model.predict(test, verbose=0)
     for suffix, (change, shift) in shifts.items():
-        shifted = model.evaluate(test.map(shift), return_dict=True, verbose=0)
-        scores.update({f"test_{k}_{suffix}": v for k, v in shifted.items()})
+        shifted = test.map(shift)
+        losses = model.evaluate(shifted, return_dict=True, verbose=0)
+        scores.update({f"test_{k}_{suffix}": v for k, v in losses.items()})
         scores[f"degradation_{suffix}"] = scores[f"test_loss_{suffix}"] - scores["test_loss"]
-        # `predict` over the datasets, not per batch: one traced function.
-        stylized, shifted_stylized = (
-            model.predict(images, verbose=0) for images in (test, test.map(shift))
-        )
-        scores[change] = float(np.mean(np.abs(stylized - shifted_stylized)))
+        scores[change] = float(np.mean(np.abs(stylized - model.predict(shifted, verbose=0))))
     return scores
