@@ -17,6 +17,7 @@ from .. import arguments
 from ..models.norms import NORMS
 from .base import Task, first_examples, load_logged_images
 from .loop import compile_arguments
+from .schedule import add_schedule_argument, learning_rate
 
 SAMPLES = 8  # (content | stylized) rows logged at each epoch
 # Balances the two losses: at 10, copying the content (style loss 0.027 in the
@@ -74,6 +75,7 @@ class StyleTask(Task):
             help="what the brightened test images add to every pixel before clipping to "
             f"[0, 1] (default: {BRIGHTNESS:g})",
         )
+        add_schedule_argument(parser)
 
     def configure(self, config):
         if config["contrast"] >= 1:
@@ -109,7 +111,11 @@ class StyleTask(Task):
             texture,
             style_weight=config["style_weight"],
         )
-        model.compile(optimizer=keras.optimizers.Adam(config["lr"]), **compile_arguments(config))
+        steps = config["epochs"] * self.epoch_steps(config)
+        model.compile(
+            optimizer=keras.optimizers.Adam(learning_rate(config, steps)),
+            **compile_arguments(config),
+        )
         mlflow.log_image(plots.image_grid(texture, columns=1), key="style")
 
         shown = []  # the same content images every epoch
