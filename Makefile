@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 TEST_WORKERS ?= 2
 PYTEST := $(PY) -m pytest -q -p no:cacheprovider --durations=20 -n $(TEST_WORKERS)
 
-.PHONY: setup demo lint format test test-tf test-jax test-torch bench bench-workers bench-study docs docs-serve clean
+.PHONY: setup demo lint format test test-tf test-jax test-torch bench bench-workers bench-sweep bench-study docs docs-serve clean
 
 setup: $(VENV)/.installed
 
@@ -79,6 +79,11 @@ bench: setup
 # loopback with `unshare --net sh -c 'ip link set lo up && make bench-workers'`.
 bench-workers: setup
 	$(PY) benchmarks/bench_quick_workers.py --repeats 2
+	cd benchmarks && ../$(PY) render.py > ../BENCHMARKS.md
+
+# Small sweeps on one worker against two: where Ray starts to pay (Ray as above).
+bench-sweep: setup
+	$(PY) benchmarks/bench_sweep_workers.py --repeats 2
 	cd benchmarks && ../$(PY) render.py > ../BENCHMARKS.md
 
 # A study's time outside training (minutes per study; Ray as above).

@@ -11,6 +11,7 @@ import glob
 import json
 import os
 
+from keras_norms_experiments import engine
 from tables import RESULTS, markdown_table
 
 BACKENDS = ("tensorflow", "jax", "torch")
@@ -23,6 +24,9 @@ TRAIN_STEP_TARGET = 1.2
 WORKERS_SPEED_UP_TARGET = 1.6
 # The compiled training loop against step by step (higher is better).
 SUITE_SPEED_UP_TARGET = 2.5
+# Two modes of a small sweep within this fraction of each other's time: a tie,
+# the machine's spread between rounds.
+SWEEP_TIE = 0.03
 # A study's worker time outside training, per cent (lower is better).
 STUDY_OVERHEAD_TARGET = 20
 
@@ -204,6 +208,24 @@ and 0.76 in the next): a miss by a few per cent is within that spread.
   XLA's start-up against what it saves them.
 """
 
+SWEEP_WORKERS = """\
+## Small sweeps: one worker or two (`benchmarks/bench_sweep_workers.py`)
+
+`python -m experiments sweep --task T --quick --norms none --seeds N`, the
+runs one after the other in the command's process (`--workers 1`) against a
+local Ray instance of two workers (`--workers 2`), each into a temporary
+store, the modes interleaved, median over rounds: where two workers start
+to pay. Without `--workers` a command decides from each run's estimate
+(its task's quick run, `quick_run_seconds`, the column here) with
+`engine.parallel_pays`: Ray only where its start plus the busiest worker's
+runs come to less than a margin of the runs one after the other, each
+faster in the command's process on every core. The rule's constants were
+fitted to these walls and to an earlier run of the same grids (up to 8 rl
+and 4 cnn runs) the same day, so the verdict below checks the fit, not a
+prediction. Run in a network namespace holding only loopback
+(`make bench-sweep` shows how).
+"""
+
 STUDY_OVERHEAD = """\
 ## A study's time outside training (`benchmarks/bench_study_overhead.py`)
 
@@ -265,6 +287,7 @@ def machine_table(runs):
             "weight_norm_forms",
             "train_step",
             "suite",
+            "sweep_workers",
             "study_overhead",
         )
         for run in ordered(runs, script)
@@ -347,6 +370,45 @@ def suite_verdict(header, rows):
     )
 
 
+def sweep_rule_verdict(header, rows):
+    """Where two workers start to pay, and what the default's rule chose on
+    each grid: Ray where one worker was faster (by more than `SWEEP_TIE`)
+    breaks its promise; one worker where Ray was faster leaves a speed-up."""
+    slower, left, first = [], [], {}
+    for row in rows:
+        cells = dict(zip(header, row))
+        runs = int(cells["runs"])
+        one, two = float(cells["wall s 1 worker"]), float(cells["wall s 2 workers"])
+        if one > two * (1 + SWEEP_TIE) and cells["task"] not in first:
+            first[cells["task"]] = runs
+        grid = f"{cells['task']} x {runs}"
+        if engine.parallel_pays([float(cells["estimated s per run"])] * runs, 2):
+            if two > one * (1 + SWEEP_TIE):
+                slower.append(f"{grid} ({100 * (two / one - 1):.0f}% slower)")
+        elif one > two * (1 + SWEEP_TIE):
+            left.append(f"{grid} ({100 * (one / two - 1):.0f}% slower than on Ray)")
+    crossover = (
+        f"Two workers first faster by more than {100 * SWEEP_TIE:.0f}%: "
+        + ", ".join(f"{task} at {runs} runs" for task, runs in first.items())
+        + "."
+        if first
+        else "Two workers were faster on none of these grids."
+    )
+    rule = (
+        f"The default's rule (Ray's start {engine.RAY_START_SECONDS:g} s, a run "
+        f"{engine.IN_PROCESS_SPEED_UP:g}x faster in the command's process, Ray only below "
+        f"{engine.ESTIMATE_MARGIN:g} of the estimate here)"
+    )
+    promise = (
+        f"chooses Ray where one worker is faster on: {'; '.join(slower)}"
+        if slower
+        else f"never chooses Ray where one worker is faster (by more than "
+        f"{100 * SWEEP_TIE:.0f}%), on all {len(rows)} grids"
+    )
+    speed_up = f"; it trains here, leaving Ray's speed-up, on: {'; '.join(left)}" if left else ""
+    return f"{crossover} {rule} {promise}{speed_up}."
+
+
 def overhead_verdict(header, rows):
     """How many studies spend less than the target outside training."""
     met = [
@@ -399,6 +461,7 @@ def main():
     )
     parts.append(section(runs, "quick_workers", QUICK_WORKERS, extra=speed_up_verdict))
     parts.append(section(runs, "suite", SUITE, extra=suite_verdict))
+    parts.append(section(runs, "sweep_workers", SWEEP_WORKERS, extra=sweep_rule_verdict))
     parts.append(section(runs, "study_overhead", STUDY_OVERHEAD, extra=overhead_verdict))
     parts.append(MISSED)
     print("\n".join(parts).rstrip())

@@ -11,9 +11,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 
 
-def timed_suite_command(arguments, directory, environment=None):
-    """Runs `python -m experiments ARGUMENTS --out DIRECTORY/report` on
-    TensorFlow into a store in `directory`; returns its wall time in seconds."""
+def timed_suite_command(arguments, directory, environment=None, report=True):
+    """Runs `python -m experiments ARGUMENTS --out DIRECTORY/report` (without
+    `--out` unless `report`: a sweep writes no report) on TensorFlow into a
+    store in `directory`; returns its wall time in seconds."""
     env = {
         **os.environ,
         "MLFLOW_TRACKING_URI": f"sqlite:///{directory}/mlflow.db",
@@ -23,7 +24,13 @@ def timed_suite_command(arguments, directory, environment=None):
     }
     start = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-m", "experiments", *arguments, "--out", str(Path(directory) / "report")],
+        [
+            sys.executable,
+            "-m",
+            "experiments",
+            *arguments,
+            *(["--out", str(Path(directory) / "report")] if report else []),
+        ],
         cwd=REPO,
         env=env,
         check=True,

@@ -22,7 +22,8 @@ def _engine(args, tasks):
     """`engine.connector` for the engine options in `args`: a trial asks for
     the memory the largest of `tasks` needs (their `trial_memory_bytes`) unless
     `--memory-per-trial` says; the runs train here one after the other with
-    `--workers 1`, or by default on a machine that fits one trial at a time."""
+    `--workers 1`, on a machine that fits one trial at a time, or by default
+    where Ray's start would cost more than parallel workers save."""
     from . import engine
     from .tracking import store
 
@@ -35,7 +36,10 @@ def _engine(args, tasks):
         memory=memory, cpus=args.cpus_per_trial, gpus=args.gpus_per_trial, workers=workers
     )
     with engine.connector(
-        request, address, on_start=lambda: store.check_reaches_every_machine(engine.machines())
+        request,
+        address,
+        on_start=lambda: store.check_reaches_every_machine(engine.machines()),
+        adaptive=not (args.workers or address),
     ) as connect:
         yield connect
 
@@ -86,7 +90,7 @@ def cmd_sweep(argv):
             )
         except ValueError as error:  # refused before anything is logged
             parser.error(str(error))
-        execution.run_sweeps([sweep], connect(), args.verbose)
+        execution.run_sweeps([sweep], connect(execution.run_seconds([sweep])), args.verbose)
     print(f"\nReport of this sweep:  {parsers.PROG} report --study {study}")
     print_ui_links(study, [sweep.experiment])
 
@@ -145,7 +149,7 @@ def cmd_quick(argv):
     with _engine(args, tasks) as connect:
         sweeps = execution.quick_sweeps(tasks, study, args.data_dir, loop)
         try:
-            execution.run_sweeps(sweeps, connect(), args.verbose)
+            execution.run_sweeps(sweeps, connect(execution.run_seconds(sweeps)), args.verbose)
         except SweepError as error:  # its failed runs are marked; the others went on
             failure = error
     print_report(args.out, study=study)

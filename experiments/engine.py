@@ -10,6 +10,10 @@ oversubscribe the cores. A worker trains trial after trial of one command,
 every one with the same resources, so TensorFlow is loaded once per worker
 rather than once per trial.
 
+With the default workers on a local instance, a sweep too small to win back
+Ray's start trains in the command's process instead (`parallel_pays`), so the
+default never makes a sweep slower than one worker.
+
 A trial whose worker dies (kill -9, out of memory, a lost node) is run again
 by Ray, up to `MAX_RETRIES` times; once they are spent the trial ends with
 `TrialLost`. The engine knows nothing of MLflow: what a trial logs, and how
@@ -33,6 +37,17 @@ from .errors import ExperimentError
 MAX_RETRIES = 2
 # Seconds an interrupted sweep waits for its killed trials to end.
 CANCEL_GRACE_S = 30
+# What decides whether the default workers pay (`parallel_pays`), fitted to
+# small sweeps of quick cnn and rl runs on a 2-core AMD EPYC
+# (benchmarks/bench_sweep_workers.py, BENCHMARKS.md): Ray's start and its
+# workers' imports, once per command (8-9 s there); how much faster a run
+# trains in the command's process, on every core, than as a trial on its
+# share of them, one core of two (1.33-1.44x); and, a run's seconds being an
+# estimate (a task's quick run, 1.5-2.3x longer than those sweeps' runs of
+# no norm), how far below training here Ray's estimate must come.
+RAY_START_SECONDS = 9.0
+IN_PROCESS_SPEED_UP = 1.4
+ESTIMATE_MARGIN = 0.8
 
 # The driver's settings a trial needs wherever it runs: the Keras backend and
 # TensorFlow's switches, where tensorflow-datasets keeps data, the project's
@@ -83,6 +98,25 @@ def local_workers(memory, cpus=1):
     once: as many as the cores this process may use and the available memory
     hold, at least one (container limits included, `experiments.machine`)."""
     return max(1, min(machine.cpus() // cpus, machine.available_memory() // memory))
+
+
+def parallel_pays(run_seconds, workers):
+    """Whether `workers` trials at once on a local Ray instance end runs that
+    each take about `run_seconds` as a trial (a list of estimates; None: not
+    known, taken as long) sooner than the command's process trains them one
+    after the other: never for one run or one worker; else where Ray's start
+    plus the busiest worker's runs (longest first, each to the least busy
+    worker) come to less than `ESTIMATE_MARGIN` of the runs in a row, each
+    `IN_PROCESS_SPEED_UP` faster here."""
+    if workers < 2 or len(run_seconds) < 2:
+        return False
+    if None in run_seconds:
+        return True
+    busy = [0.0] * workers
+    for seconds in sorted(run_seconds, reverse=True):
+        busy[busy.index(min(busy))] += seconds
+    here = sum(run_seconds) / IN_PROCESS_SPEED_UP
+    return RAY_START_SECONDS + max(busy) < ESTIMATE_MARGIN * here
 
 
 def trials_per_node(node, cpus, gpus, memory):
@@ -213,25 +247,43 @@ def ray_cluster(request, address=None):
 
 
 @contextlib.contextmanager
-def connector(request, address=None, on_start=lambda: None):
-    """Yields `connect()` for a command whose runs may train on Ray: it returns
-    a trial's `Resources`, joining or starting Ray (`ray_cluster`) on its first
-    call, after which `on_start()` runs (a check that needs the cluster); or
-    None where the runs train in this process one after the other
-    (`request.workers` is 1 and no cluster `address` is given). Ray is
-    started only when a command has passed the checks that need no Ray."""
+def connector(request, address=None, on_start=lambda: None, adaptive=False):
+    """Yields `connect(run_seconds)` for a command whose runs may train on Ray:
+    it returns a trial's `Resources`, joining or starting Ray (`ray_cluster`)
+    on its first call, after which `on_start()` runs (a check that needs the
+    cluster); or None where the runs train in this process one after the
+    other: `request.workers` is 1 and no cluster `address` is given, or, with
+    `adaptive` (the default workers on a local instance) and Ray not started
+    yet, where parallel workers would not end the runs (`run_seconds`, each
+    one's estimate) sooner (`parallel_pays`). Ray is started only when a
+    command has passed the checks that need no Ray."""
     with contextlib.ExitStack() as stack:
         resources = []
 
-        def connect():
-            if request.workers == 1 and not address:
-                return None
+        def connect(run_seconds):
+            if not resources and not address:
+                if request.workers == 1:
+                    return None
+                if adaptive and not parallel_pays(list(run_seconds), request.workers):
+                    print(_in_process_note(run_seconds, request.workers), flush=True)
+                    return None
             if not resources:
                 resources.append(stack.enter_context(ray_cluster(request, address)))
                 on_start()
             return resources[0]
 
         yield connect
+
+
+def _in_process_note(run_seconds, workers):
+    """What a command says when its runs train in its own process although
+    `workers` fit at once."""
+    estimate = "" if None in run_seconds else f" of about {sum(run_seconds):.0f} s in all"
+    return (
+        f"=== {len(run_seconds)} run(s){estimate}: trained here one after the other, where "
+        f"starting Ray for {workers} workers would cost more than they save "
+        f"(--workers {workers} runs them on Ray)"
+    )
 
 
 @functools.cache

@@ -319,6 +319,14 @@ class Sweep:
     resume: bool = False
 
 
+def run_seconds(sweeps):
+    """The estimated seconds of each run of `sweeps` (`Task.estimated_run_seconds`),
+    which decide whether they train on Ray (`engine.connector`)."""
+    return [
+        sweep.task.estimated_run_seconds(config) for sweep in sweeps for config in sweep.configs
+    ]
+
+
 def open_and_prepare(task, config, experiment=None):
     """Everything that can fail before training, checked before anything is
     logged: the store opens and the task's data is ready. Returns the id of

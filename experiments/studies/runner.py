@@ -68,10 +68,12 @@ def train(task, configs, grid, experiment, study_name, resources=None, verbose=F
     return parent_id
 
 
-def run_study(study, scale, seeds, connect=lambda: None, data_dir=None, loop=None, verbose=False):
+def run_study(
+    study, scale, seeds, connect=lambda run_seconds: None, data_dir=None, loop=None, verbose=False
+):
     """Trains what is missing of `study` at `scale` for `seeds` (a list) on
-    the engine `connect()` returns (Ray's `engine.Resources`, or None: here,
-    one after the other), with the training loop `loop`
+    the engine `connect(run_seconds)` returns for the runs' estimated seconds
+    (Ray's `engine.Resources`, or None: here, one after the other), with the training loop `loop`
     (`experiments.tasks.loop.loop_params`), `verbose` as
     `execution.run_sweeps` has it; returns the id of the sweep's parent run,
     or None when nothing was missing."""
@@ -100,6 +102,6 @@ def run_study(study, scale, seeds, connect=lambda: None, data_dir=None, loop=Non
         sweep_grid(study, scale, seeds),
         experiment_id,
         study.name,
-        connect(),
+        connect([task.estimated_run_seconds(config) for config in missing]),
         verbose,
     )

@@ -12,8 +12,10 @@ To add a task (say `rnn`), write `experiments/tasks/rnn.py` with a subclass of
   (the seconds one of its quick runs takes in a worker of the quick
   comparison, two at once on a 2-core CPU, as measured on 2026-12-07: the
   quick comparison starts the longest first, so that parallel workers end
-  together); `xla` (False: the compiled loop runs without XLA, where XLA
-  does not compute the same or is slower, `experiments.tasks.loop`);
+  together, and `estimated_run_seconds` scales it to any run, which decides
+  whether a small sweep is worth Ray's start); `xla` (False: the compiled
+  loop runs without XLA, where XLA does not compute the same or is slower,
+  `experiments.tasks.loop`);
   `trial_memory_bytes` (the memory one run of it takes in a worker of its
   own: a sweep's trials reserve it on Ray, and it sizes how many run at once);
   `compiled_steps` (False: the task calls its updates one at a time, an agent
@@ -142,6 +144,25 @@ class Task:
         if size is None or batch is None:
             return None
         return math.ceil(size / batch)
+
+    def estimated_run_seconds(self, config):
+        """About how long a run of `config` takes in a worker:
+        `quick_run_seconds` scaled by the examples it trains on (epochs x
+        train_size) against a quick run's; None where either does not say
+        (train_size None: the whole train split) or `quick_run_seconds` is
+        None. A command weighs it against Ray's start (`engine.parallel_pays`)."""
+        if self.quick_run_seconds is None:
+            return None
+        quick = {**self.settings, **self.quick_settings}
+        work = [
+            None
+            if each.get("epochs") is None or each.get("train_size") is None
+            else each["epochs"] * each["train_size"]
+            for each in (config, quick)
+        ]
+        if None in work:
+            return None
+        return self.quick_run_seconds * work[0] / work[1]
 
     def report_view(self, dataset):
         """The report's metrics for runs on `dataset`."""

@@ -92,6 +92,7 @@ class CustomTask(Task):
     settings = {**CnnTask.settings, "val_size": 0.1}
     quick_settings = CnnTask.quick_settings
     quick_norms = ()  # not part of the quick comparison: it needs a model
+    quick_run_seconds = None  # the model's: not known, a sweep of it is taken as long
 
     table_metrics = ("test_accuracy",)
     higher_is_better = True

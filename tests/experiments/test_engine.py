@@ -336,22 +336,14 @@ def test_bad_trial_sizes_are_refused_naming_the_option(argv, said, capsys):
         assert said in capsys.readouterr().err
 
 
-@pytest.mark.parametrize(
-    "argv, fits, address, started",
-    [
-        ([], 3, None, (3, None)),  # the default: a local Ray instance of what fits
-        ([], 1, None, None),  # a machine that fits one: here, without Ray
-        (["--workers", "1"], 4, None, None),
-        (["--workers", "2"], 1, None, (2, None)),
-        ([], 1, "10.0.0.2:6379", (None, "10.0.0.2:6379")),  # a cluster: as many as Ray fits
-        (["--workers", "1"], 4, "10.0.0.2:6379", (1, "10.0.0.2:6379")),
-    ],
-)
-def test_the_engine_a_command_gets(argv, fits, address, started, monkeypatch):
-    import argparse
-    import contextlib
+# Runs long enough for parallel workers to pay whatever Ray's start costs.
+LONG_RUNS = [600.0] * 4
 
-    from experiments import cli, parsers
+
+def _stub_engine(monkeypatch, fits, address=None):
+    """Ray replaced by a stub whose starts are listed (workers, address); a
+    machine that fits `fits` trials; the cluster at `address`, if any."""
+    import contextlib
 
     calls = []
 
@@ -367,12 +359,112 @@ def test_the_engine_a_command_gets(argv, fits, address, started, monkeypatch):
         monkeypatch.setenv("RAY_ADDRESS", address)
     else:
         monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    return calls
+
+
+def _engine_args(argv):
+    import argparse
+
+    from experiments import parsers
+
     parser = argparse.ArgumentParser()
     parsers.add_engine_arguments(parser)
-    with cli._engine(parser.parse_args(argv), [TASKS["cnn"]]) as connect:
-        assert connect() == (None if started is None else "resources")
-        connect()  # connected once per command
+    return parser.parse_args(argv)
+
+
+@pytest.mark.parametrize(
+    "argv, fits, address, started",
+    [
+        ([], 3, None, (3, None)),  # the default: a local Ray instance of what fits
+        ([], 1, None, None),  # a machine that fits one: here, without Ray
+        (["--workers", "1"], 4, None, None),
+        (["--workers", "2"], 1, None, (2, None)),
+        ([], 1, "10.0.0.2:6379", (None, "10.0.0.2:6379")),  # a cluster: as many as Ray fits
+        (["--workers", "1"], 4, "10.0.0.2:6379", (1, "10.0.0.2:6379")),
+    ],
+)
+def test_the_engine_a_command_gets(argv, fits, address, started, monkeypatch):
+    from experiments import cli
+
+    calls = _stub_engine(monkeypatch, fits, address)
+    with cli._engine(_engine_args(argv), [TASKS["cnn"]]) as connect:
+        assert connect(LONG_RUNS) == (None if started is None else "resources")
+        connect(LONG_RUNS)  # connected once per command
     assert calls == ([] if started is None else [started])
+
+
+@pytest.mark.parametrize(
+    "argv, address, started",
+    [
+        ([], None, None),  # the default: here, Ray's start would cost more than it saves
+        (["--workers", "2"], None, (2, None)),  # asked for: on Ray all the same
+        ([], "10.0.0.2:6379", (None, "10.0.0.2:6379")),  # a cluster already runs
+    ],
+)
+def test_a_small_sweep_trains_here_unless_workers_or_a_cluster_are_asked_for(
+    argv, address, started, monkeypatch, capsys
+):
+    from experiments import cli
+
+    calls = _stub_engine(monkeypatch, 2, address)
+    with cli._engine(_engine_args(argv), [TASKS["cnn"]]) as connect:
+        assert connect([3.0, 3.0]) == (None if started is None else "resources")
+    assert calls == ([] if started is None else [started])
+    said = capsys.readouterr().out
+    if started is None:
+        assert said.strip() == (
+            "=== 2 run(s) of about 6 s in all: trained here one after the other, where "
+            "starting Ray for 2 workers would cost more than they save "
+            "(--workers 2 runs them on Ray)"
+        )
+    else:
+        assert said == ""
+
+
+def test_once_ray_is_started_a_commands_later_small_sweeps_use_it_too(monkeypatch):
+    from experiments import cli
+
+    calls = _stub_engine(monkeypatch, 2)
+    with cli._engine(_engine_args([]), [TASKS["cnn"]]) as connect:
+        assert connect([3.0, 3.0]) is None  # the first study: small, here
+        assert connect(LONG_RUNS) == "resources"  # the next: Ray
+        assert connect([3.0]) == "resources"  # Ray's start is paid: the last on Ray too
+    assert calls == [(2, None)]
+
+
+@pytest.mark.parametrize(
+    "run_seconds, workers, pays",
+    [
+        ([600.0], 2, False),  # one run: nothing to share
+        ([600.0, 600.0], 1, False),  # one worker: nothing to share it with
+        ([3.0, 3.0], 2, False),  # on Ray 8 + 3 = 11 s; here 6 / 1.5 = 4 s
+        ([30.0, 30.0], 2, False),  # 8 + 30 = 38 s against 60 / 1.5 = 40 s: not by the margin
+        ([30.0] * 6, 2, False),  # 8 + 90 = 98 s against 0.8 x 180 / 1.5 = 96 s
+        ([30.0] * 10, 2, True),  # 8 + 150 = 158 s against 0.8 x 300 / 1.5 = 160 s
+        ([100.0] * 4, 2, True),  # 8 + 200 = 208 s against 0.8 x 400 / 1.5 = 213 s
+        ([100.0] * 4, 4, True),  # 8 + 100 = 108 s
+        ([200.0, 1.0, 1.0], 2, False),  # 8 + 200 = 208 s against 202 / 1.5 s: one run dominates
+        ([None, 1.0], 2, True),  # a run of unknown length is taken as long
+    ],
+)
+def test_parallel_workers_pay_when_they_end_the_runs_sooner_than_one_after_the_other(
+    run_seconds, workers, pays, monkeypatch
+):
+    monkeypatch.setattr(engine, "RAY_START_SECONDS", 8.0)
+    monkeypatch.setattr(engine, "IN_PROCESS_SPEED_UP", 1.5)
+    monkeypatch.setattr(engine, "ESTIMATE_MARGIN", 0.8)
+    assert engine.parallel_pays(run_seconds, workers) is pays
+
+
+def test_a_runs_estimate_scales_the_quick_runs_seconds_by_the_examples_it_trains_on():
+    task = TASKS["cnn"]  # quick: 3 epochs of 2,048 examples, 25 s
+    quick = {**task.settings, **task.quick_settings}
+    assert task.estimated_run_seconds(quick) == task.quick_run_seconds
+    assert task.estimated_run_seconds({**quick, "epochs": 6, "train_size": 1024}) == (
+        task.quick_run_seconds
+    )
+    assert task.estimated_run_seconds({**quick, "epochs": 30}) == 10 * task.quick_run_seconds
+    assert task.estimated_run_seconds(task.settings) is None  # the whole train split
 
 
 def test_a_trial_asks_for_the_memory_of_the_largest_task_or_what_the_option_says(monkeypatch):
@@ -402,7 +494,7 @@ def test_a_trial_asks_for_the_memory_of_the_largest_task_or_what_the_option_says
         ["--memory-per-trial", "800M", "--cpus-per-trial", "2", "--gpus-per-trial", "0.5"],
     ):
         with cli._engine(parser.parse_args(argv), [TASKS["cnn"], TASKS["gan"]]) as connect:
-            connect()
+            connect(LONG_RUNS)
     assert requests == [
         engine.Request(memory=3 * GIB, workers=2),
         engine.Request(memory=800 * 2**20, cpus=2, gpus=0.5, workers=2),
