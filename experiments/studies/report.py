@@ -706,6 +706,27 @@ def _rates_text(study, scale, every, runs, rates):
         f"those where none of its runs diverged (- where every rate diverged); the claims "
         f"and tables below read those {len(runs)} runs.\n\n"
         + markdown_table([study.factor, *(v.label for v in variants)], rows)
+        + _grid_edges_text(spec.lrs, rates)
+    )
+
+
+def _grid_edges_text(grid, rates):
+    """The cells (`rates`: (variant, level) -> the rate chosen) read at the
+    smallest or largest rate of `grid`: their best rate may lie beyond it."""
+    if len(grid) < 2:
+        return ""
+    edges = {min(grid): "smallest", max(grid): "largest"}
+    cells = {}
+    for (variant, level), rate in rates.items():
+        if rate and float(rate) in edges:
+            cells.setdefault(float(rate), []).append(f"{variant} at {level}")
+    if not cells:
+        return "\n\nEvery cell's rate lies inside the grid."
+    parts = [f"the {edges[rate]} ({rate:g}): {', '.join(cells[rate])}" for rate in sorted(cells)]
+    return (
+        f"\n\n{sum(map(len, cells.values()))} of {len(rates)} cells chose a rate at the "
+        f"grid's edge, {'; '.join(parts)}: the grid does not bracket their best rate, "
+        "which may lie beyond it (a wider grid is a new study)."
     )
 
 

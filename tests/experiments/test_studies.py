@@ -546,6 +546,16 @@ def test_each_cell_is_read_at_the_rate_chosen_on_validation():
     text = report._rates_text(grid, "small", runs, chosen, rates)
     assert "grid 0.01, 0.1" in text and "lowest mean final `val_loss`" in text
     assert "| 2 | 0.01 | 0.1 |" in text and "| 32 | - | - |" in text
+    assert text.endswith(
+        "2 of 3 cells chose a rate at the grid's edge, the smallest (0.01): batch at 2; "
+        "the largest (0.1): group at 2: the grid does not bracket their best rate, which "
+        "may lie beyond it (a wider grid is a new study)."
+    )
+    inside = {("group", "2"): 0.03, ("batch", "2"): None}
+    assert report._grid_edges_text((0.01, 0.03, 0.1), inside).endswith(
+        "Every cell's rate lies inside the grid."
+    )
+    assert report._grid_edges_text((0.1,), rates) == ""  # one rate: no grid to bracket
     # Without a grid, every run is read.
     every, none = report.at_tuned_rates(TOY, "small", runs)
     assert every is runs and none == {}
@@ -870,6 +880,7 @@ def page_row(page, claim):
         ("rl", 1, "study_rl_CartPole_v1_eval_return.png"),
         ("style", 1, "study_style_batch_8_val_style_loss.png"),
         ("style-shift", 1, "study_style-shift_batch_8_val_style_loss.png"),
+        ("style-long", 1, "study_style-long_batch_8_val_style_loss.png"),
         ("text", 1, "study_text_sentiment_8_64_tokens_val_accuracy.png"),
     ],
 )
