@@ -263,13 +263,17 @@ def main(argv=None):
 
 def entry():
     """`python -m experiments` and the console script `keras-norms-experiments`."""
-    # Both are read when TensorFlow loads, so they are set before anything imports it.
+    # These are read when TensorFlow loads, so they are set before anything imports it.
     # The suite trains with TensorFlow (tf.data pipelines, custom train steps).
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     # TensorFlow leaves its oneDNN kernels off on some CPUs (AMD among them); with
     # them batch norm's fused kernel is several times faster (BENCHMARKS.md).
     # Set TF_ENABLE_ONEDNN_OPTS=0 to run without them.
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+    # TensorFlow's C++ log stays out of the terminal, here and in each trial
+    # (`engine.trial_env` forwards it), unless asked for. Set before JAX loads:
+    # importing it sets the level to 1 where none is set.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     if os.environ["KERAS_BACKEND"] != "tensorflow":
         print(
             "The experiment suite runs on the TensorFlow backend. "

@@ -200,6 +200,25 @@ def test_tensorflows_native_log_stays_out_of_the_terminal_unless_asked_for(monke
     assert engine.trial_env(resources)["TF_CPP_MIN_LOG_LEVEL"] == "0"
 
 
+@pytest.mark.parametrize("asked, trials_get", [(None, "3"), ("0", "0")])
+def test_the_commands_trials_keep_tensorflows_log_off_though_jax_turns_it_on(
+    asked, trials_get, monkeypatch
+):
+    from experiments import cli
+
+    for name in ("KERAS_BACKEND", "TF_ENABLE_ONEDNN_OPTS", "TF_CPP_MIN_LOG_LEVEL"):
+        monkeypatch.delenv(name, raising=False)
+    if asked is not None:
+        monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", asked)
+    monkeypatch.setattr(cli, "main", lambda: 0)
+    assert cli.entry() == 0
+    # What JAX does on import where the level is not set (it sets 1): the
+    # command's own setting came first.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
+    resources = engine.Resources(cpus=1, gpus=0.0, workers=1, memory=TRIAL)
+    assert engine.trial_env(resources)["TF_CPP_MIN_LOG_LEVEL"] == trials_get
+
+
 def test_quiet_training_drops_the_retracing_warning_that_counts_across_runs(caplog):
     """Each run builds its own model, whose new step functions TensorFlow
     counts as retracing one function: a worker that trains run after run
