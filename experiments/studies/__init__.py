@@ -11,6 +11,7 @@ from . import (
     gan_d,
     gan_g,
     online,
+    online_renorm,
     overfit,
     rl,
     rnn,
@@ -42,6 +43,7 @@ STUDIES = {
         depth_residual.STUDY,
         overfit.STUDY,
         online.STUDY,
+        online_renorm.STUDY,
         rl.STUDY,
         text.STUDY,
     )

@@ -25,7 +25,7 @@ NAMES = {
 RATES = (1e-4, 3e-4, 1e-3)
 
 
-def _after_shifts(a, b, paper, source, metric="after_shift_accuracy", margin=None):
+def after_shifts(a, b, paper, source, metric="after_shift_accuracy", margin=None):
     what = {
         "after_shift_accuracy": "on the stream after its shifts",
         "recovery_accuracy": "over the first 256 examples after each shift",
@@ -72,19 +72,19 @@ STUDY = Study(
         ),
     },
     claims=(
-        _after_shifts("weight", "none", "no figure: the guidance's claim", WN, margin=SAME),
-        _after_shifts(
+        after_shifts("weight", "none", "no figure: the guidance's claim", WN, margin=SAME),
+        after_shifts(
             "weight",
             "none",
             "no figure: the guidance's claim",
             WN,
             metric="recovery_accuracy",
         ),
-        _after_shifts(
+        after_shifts(
             "weight", "batch", "no figure: batch norm needs a batch to normalize over", WN
         ),
-        _after_shifts("layer", "none", "no figure: layer norm works at batch 1", LN, margin=SAME),
-        _after_shifts(
+        after_shifts("layer", "none", "no figure: layer norm works at batch 1", LN, margin=SAME),
+        after_shifts(
             "batch_renorm",
             "batch",
             "no figure at batch 1: renorm is proposed for small minibatches",

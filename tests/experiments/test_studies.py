@@ -877,6 +877,7 @@ def page_row(page, claim):
         ("depth", 1, "study_depth_gradients.png"),
         ("depth-residual", 1, "study_depth-residual_gradients.png"),
         ("online", 1, "study_online_batch_1_prequential_accuracy.png"),
+        ("online-renorm", 1, "study_online-renorm_batch_1_prequential_accuracy.png"),
         ("rl", 1, "study_rl_CartPole_v1_eval_return.png"),
         ("style", 1, "study_style_batch_8_val_style_loss.png"),
         ("style-shift", 1, "study_style-shift_batch_8_val_style_loss.png"),
