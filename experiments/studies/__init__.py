@@ -21,6 +21,7 @@ from . import (
     style_shift,
     text,
     translate,
+    translate_wide,
 )
 from .base import SCALES  # noqa: F401 (the command line's choices)
 
@@ -35,6 +36,7 @@ STUDIES = {
         gan_d.STUDY,
         gan_g.STUDY,
         translate.STUDY,
+        translate_wide.STUDY,
         style.STUDY,
         style_shift.STUDY,
         style_long.STUDY,

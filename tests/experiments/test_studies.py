@@ -872,6 +872,7 @@ def page_row(page, claim):
         ("gan-d", 2, "study_gan-d_samples.png"),
         ("gan-g", 1, "study_gan-g_samples.png"),
         ("translate", 1, "study_translate_batch_1_val_l1.png"),
+        ("translate-wide", 1, "study_translate-wide_batch_1_val_l1.png"),
         ("converge", 1, "study_converge_mlp_3x100_sigmoid_val_accuracy.png"),
         ("overfit", 1, "study_overfit_no_dropout_val_accuracy.png"),
         ("depth", 1, "study_depth_gradients.png"),
