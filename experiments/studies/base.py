@@ -227,6 +227,11 @@ class Study:
     def scale(self, name):
         return self.scales[name]
 
+    def regridded(self, name, rates, **changes):
+        """Scale `name` at the grid of learning rates `rates`, with `changes`:
+        for a study that puts this one's claims again at another grid."""
+        return dataclasses.replace(self.scales[name], lrs=rates, **changes)
+
     @property
     def tunes_levels(self):
         """Whether a claim reads a side (or its target) at the level `BEST`."""

@@ -23,11 +23,6 @@ def _bracketed(claim):
     )
 
 
-def _scale(name, **changes):
-    """`online`'s scale `name` at this study's rates, with `changes`."""
-    return dataclasses.replace(online.STUDY.scale(name), **{"lrs": RATES, **changes})
-
-
 STUDY = Study(
     name="online-renorm",
     title="online learning: batch renorm at a bracketed rate",
@@ -35,9 +30,9 @@ STUDY = Study(
     factor="stream",
     variants=tuple(v for v in online.STUDY.variants if v.label in NORMS),
     scales={
-        "smoke": _scale("smoke", variants=("none", "batch_renorm"), lrs=RATES[1:2]),
-        "small": _scale("small"),
-        "full": _scale("full"),
+        "smoke": online.STUDY.regridded("smoke", RATES[1:2], variants=("none", "batch_renorm")),
+        "small": online.STUDY.regridded("small", RATES),
+        "full": online.STUDY.regridded("full", RATES),
     },
     claims=(
         _bracketed(next(c for c in online.STUDY.claims if c.a[0] == "batch_renorm")),

@@ -18,11 +18,6 @@ def _bracketed(claim):
     return dataclasses.replace(claim, text=f"{claim.text} (rates up to 1e-2)")
 
 
-def _scale(name, **changes):
-    """`translate`'s scale `name` at this study's rates, with `changes`."""
-    return dataclasses.replace(translate.STUDY.scale(name), **{"lrs": RATES, **changes})
-
-
 STUDY = Study(
     name="translate-wide",
     title="instance vs batch norm for image translation, at a bracketed rate",
@@ -30,9 +25,9 @@ STUDY = Study(
     factor="batch size",
     variants=translate.STUDY.variants,
     scales={
-        "smoke": _scale("smoke", lrs=RATES[:2]),
-        "small": _scale("small"),
-        "full": _scale("full"),
+        "smoke": translate.STUDY.regridded("smoke", RATES[:2]),
+        "small": translate.STUDY.regridded("small", RATES),
+        "full": translate.STUDY.regridded("full", RATES),
     },
     claims=tuple(_bracketed(claim) for claim in translate.STUDY.claims),
     metrics=translate.STUDY.metrics,
