@@ -616,7 +616,9 @@ def test_sweep_seeds_are_a_count_or_a_list(text, seeds, store, monkeypatch):
 
     def prepared(task, base, grid, experiment, *args, **kwargs):
         trained.append(grid["seed"])
-        return types.SimpleNamespace(experiment=experiment or task.experiment_name)
+        return types.SimpleNamespace(
+            task=task, configs=[], experiment=experiment or task.experiment_name
+        )
 
     monkeypatch.setattr(execution, "prepared_sweep", prepared)
     monkeypatch.setattr(execution, "run_sweeps", lambda *args, **kwargs: [])
