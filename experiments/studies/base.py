@@ -112,6 +112,14 @@ class Claim:
         """Every (variant, level) the claim reads: A and B, and their baselines."""
         return (self.a, self.b, *(self.baselines or ()))
 
+    def noted(self, note):
+        """The claim with `note` added to its text, as a later study that puts
+        it again tells it apart on a page holding both: inside the closing
+        parenthesis where the text ends in one (its level), else after it."""
+        if self.text.endswith(")"):
+            return dataclasses.replace(self, text=f"{self.text[:-1]}, {note})")
+        return dataclasses.replace(self, text=f"{self.text} ({note})")
+
     def __post_init__(self):
         if self.outcome not in OUTCOMES:
             raise ValueError(

@@ -4,8 +4,6 @@ what batch norm loses at batch 1, at the grid's top rate (1e-3), so its best
 may lie higher: a study of its own, declared before its runs, with its own
 runs, beside the plain network as the batch-independent reference."""
 
-import dataclasses
-
 from . import online
 from .base import Study
 
@@ -13,15 +11,8 @@ from .base import Study
 # 1e-3 was its grid's top, so this one reaches an order of magnitude above it.
 RATES = (3e-4, 1e-3, 3e-3, 1e-2)
 NORMS = ("none", "batch", "batch_renorm")
-LEVEL = f"({online.STREAM.label})"
-
-
-def _bracketed(claim):
-    """A claim told apart from `online`'s by its grid, on a page holding both."""
-    return dataclasses.replace(
-        claim, text=claim.text.replace(LEVEL, f"{LEVEL[:-1]}, rates up to 1e-2)")
-    )
-
+# Told apart from `online`'s claims on a page holding both.
+NOTE = "rates up to 1e-2"
 
 STUDY = Study(
     name="online-renorm",
@@ -35,16 +26,14 @@ STUDY = Study(
         "full": online.STUDY.regridded("full", RATES),
     },
     claims=(
-        _bracketed(next(c for c in online.STUDY.claims if c.a[0] == "batch_renorm")),
-        _bracketed(
-            online.after_shifts(
-                "none",
-                "batch_renorm",
-                "no figure: renorm still normalizes by batch statistics, corrected by "
-                "moving ones; at batch 1 those of one example",
-                online.RENORM,
-            )
-        ),
+        next(c for c in online.STUDY.claims if c.a[0] == "batch_renorm").noted(NOTE),
+        online.after_shifts(
+            "none",
+            "batch_renorm",
+            "no figure: renorm still normalizes by batch statistics, corrected by "
+            "moving ones; at batch 1 those of one example",
+            online.RENORM,
+        ).noted(NOTE),
     ),
     metrics=online.STUDY.metrics,
     question="Which norm for online learning?",

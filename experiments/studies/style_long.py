@@ -16,15 +16,12 @@ COSINE = {"lr_schedule": "cosine"}
 # 4 epochs of 2,048 images at batch 8: 1,024 steps, twice `style`'s.
 SMALL = {**style.SMALL, "epochs": 4, **COSINE}
 FULL = {**style.FULL, **COSINE}
-LEVEL = f"({style.BATCH_8.label})"
 SMOKE = dataclasses.replace(style.SMOKE, settings={**style.SMOKE.settings, **COSINE})
 
 # Every batch-8 claim of the two studies, as they declared them, told apart
 # from theirs by the protocol on a page that holds them all.
 CLAIMS = tuple(
-    dataclasses.replace(
-        claim, text=claim.text.replace(LEVEL, f"{LEVEL[:-1]}, cosine decay, rates up to 1e-2)")
-    )
+    claim.noted("cosine decay, rates up to 1e-2")
     for claim in (*style.STUDY.claims, *style_shift.STUDY.claims)
     if claim.a[1] == style.BATCH_8.label
 )

@@ -3,19 +3,12 @@ the one every cell chose there (1e-3, its grid's top), the budget unchanged,
 so that only the rate grid differs: a study of its own, declared before its
 runs, with its own runs."""
 
-import dataclasses
-
 from . import translate
 from .base import Study
 
 # Adam's rate for both networks, chosen per cell on validation L1 as in
 # `translate`: its top, 1e-3, is this grid's bottom.
 RATES = (1e-3, 3e-3, 1e-2)
-
-
-def _bracketed(claim):
-    """A claim told apart from `translate`'s by its grid, on a page holding both."""
-    return dataclasses.replace(claim, text=f"{claim.text} (rates up to 1e-2)")
 
 
 STUDY = Study(
@@ -29,7 +22,7 @@ STUDY = Study(
         "small": translate.STUDY.regridded("small", RATES),
         "full": translate.STUDY.regridded("full", RATES),
     },
-    claims=tuple(_bracketed(claim) for claim in translate.STUDY.claims),
+    claims=tuple(claim.noted("rates up to 1e-2") for claim in translate.STUDY.claims),
     metrics=translate.STUDY.metrics,
     question="Which norm for image translation?",
     tune_metric="val_l1",
