@@ -48,7 +48,7 @@ test-torch: setup
 	KERAS_BACKEND=torch $(PYTEST) tests/layers
 
 demo: setup
-	KERAS_BACKEND=tensorflow TF_CPP_MIN_LOG_LEVEL=2 $(PY) -m experiments quick
+	KERAS_BACKEND=tensorflow $(PY) -m experiments quick
 
 # Every benchmark on every backend (TensorFlow both with and without its
 # oneDNN kernels, which it leaves off on some CPUs), then BENCHMARKS.md from
