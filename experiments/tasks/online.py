@@ -37,8 +37,10 @@ class OnlineTask(Task):
         "train_size": 6144,  # the stream: 3 segments of 2,048
         "val_size": 64,  # the images of the initialization, apart from the stream
         "test_size": 2048,
+        "window": 256,  # the examples after each shift that recovery_accuracy scores
     }
-    quick_settings = {"train_size": 384, "test_size": 256}
+    # A quick run's segments are 128 images: its window is their first quarter.
+    quick_settings = {"train_size": 384, "test_size": 256, "window": 32}
     # Not in the quick comparison: a few hundred examples cannot show what a
     # stream of thousands, shifting, does to each norm.
     quick_norms = ()
@@ -56,8 +58,8 @@ class OnlineTask(Task):
         parser.add_argument(
             "--window",
             type=arguments.positive_int,
-            default=256,
-            help="the examples after each shift that recovery_accuracy scores (default: 256)",
+            help="the examples after each shift that recovery_accuracy scores (default: 256; "
+            "32 with --quick)",
         )
 
     def configure(self, config):

@@ -7,6 +7,7 @@ import pytest
 
 import keras_norms  # noqa: F401  (registers the layers the logged models hold)
 from experiments.cli import main
+from experiments.config import base_config
 from experiments.data.streams import permutations, permuted, shifting_stream
 from experiments.models.prequential import Prequential
 from experiments.tasks import TASKS
@@ -118,3 +119,11 @@ def test_a_stream_that_does_not_split_is_refused(options, message, tiny_data, mo
         main(["run", "--task", "online", "--norm", "none", "--quick", *options])
     assert exit.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_quick_run_scores_recovery_within_its_shorter_segments():
+    task = TASKS["online"]
+    assert base_config(task)["window"] == 256
+    quick = base_config(task, quick=True)
+    assert quick["window"] == 32 < quick["train_size"] // quick["epochs"]
+    assert base_config(task, quick=True, own={"window": 16})["window"] == 16
