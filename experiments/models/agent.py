@@ -34,7 +34,7 @@ class Evaluation:
 
     def greedy(self):
         """The mean return of the greedy policy over the episodes."""
-        return self.returns(lambda observations, rng: self.act(observations).numpy())
+        return self.returns(lambda observations, rng: self.act(observations))
 
     def returns(self, policy):
         """The mean return of `policy(observations, rng) -> actions` over the episodes."""
@@ -112,7 +112,7 @@ class Learner:
 
     def _step(self):
         greedy = (
-            self.act(self.observations.astype(np.float32)).numpy()
+            self.act(self.observations.astype(np.float32))
             if self.steps >= self.config["warmup"]
             else self.rng.integers(0, ACTIONS, self.envs)
         )

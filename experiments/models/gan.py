@@ -9,9 +9,10 @@ to [-1, 1], and `GAN.generate` returns samples in [0, 1].
 
 import keras
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
 from .norms import DISCRIMINATOR_NORMS, apply, check_norm, uses_bias
+from .steps import OptimizerGroup, SteppedModel
 
 LATENT_DIM = 64
 
@@ -107,7 +108,7 @@ def fixed_noise(count, latent_dim=LATENT_DIM, seed=0):
     return np.random.default_rng(seed).standard_normal((count, latent_dim)).astype("float32")
 
 
-class GAN(keras.Model):
+class GAN(SteppedModel):
     """Trains a generator and a discriminator in turn with the standard GAN losses.
 
     Each step draws noise and updates the discriminator on a real and a
@@ -140,13 +141,13 @@ class GAN(keras.Model):
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
 
     def compile(self, d_optimizer, g_optimizer, **kwargs):
-        super().compile(**kwargs)
+        # Built here, as their variables must exist before a traced step (or
+        # the generator's conditional update) uses them.
+        group = OptimizerGroup([(d_optimizer, self.discriminator), (g_optimizer, self.generator)])
+        group.build([])
+        super().compile(optimizer=group, **kwargs)
         self.d_optimizer = d_optimizer
         self.g_optimizer = g_optimizer
-        if self.n_dis > 1:
-            # Its variables exist before the conditional update that uses them:
-            # a traced branch cannot create them.
-            g_optimizer.build(self.generator.trainable_weights)
 
     @property
     def metrics(self):
@@ -156,44 +157,46 @@ class GAN(keras.Model):
     def call(self, noise, training=False):
         return self.generator(noise, training=training)
 
-    def train_step(self, data):
+    def stateful_train_step(self, data):
         real = data[0] if isinstance(data, tuple) else data
-        batch_size = tf.shape(real)[0]
-
+        batch_size = ops.shape(real)[0]
         noise = keras.random.normal((batch_size, self.latent_dim), seed=self.noise_seed)
-        with tf.GradientTape() as tape:
+
+        def d_loss():
             fake = self.generator(noise, training=True)
             # Real and generated images go through separately, so batch norm
             # in the discriminator never mixes their statistics.
             real_logits = self.discriminator(real, training=True)
             fake_logits = self.discriminator(fake, training=True)
-            d_loss = self.cross_entropy(
-                tf.ones_like(real_logits), real_logits
-            ) + self.cross_entropy(tf.zeros_like(fake_logits), fake_logits)
-        weights = self.discriminator.trainable_weights
-        self.d_optimizer.apply_gradients(zip(tape.gradient(d_loss, weights), weights))
-        self.d_loss_tracker.update_state(d_loss)
+            loss = self.cross_entropy(ops.ones_like(real_logits), real_logits)
+            return (loss + self.cross_entropy(ops.zeros_like(fake_logits), fake_logits),), None
+
+        weights = self.discriminator.trainable_variables
+        (loss,), _, (grads,) = self.loss_gradients(d_loss, [weights])
+        self.d_optimizer.apply_gradients(zip(grads, weights))
+        self.d_loss_tracker.update_state(loss)
 
         if self.n_dis == 1:
             self._generator_step(batch_size)
         else:
             # The discriminator has taken its n_dis-th step since the last generator one.
-            tf.cond(
+            self.update_if(
                 self.d_optimizer.iterations % self.n_dis == 0,
                 lambda: self._generator_step(batch_size),
-                lambda: tf.constant(0.0),
             )
         return {metric.name: metric.result() for metric in self.metrics}
 
     def _generator_step(self, batch_size):
         noise = keras.random.normal((batch_size, self.latent_dim), seed=self.noise_seed)
-        with tf.GradientTape() as tape:
+
+        def g_loss():
             fake_logits = self.discriminator(self.generator(noise, training=True), training=True)
-            g_loss = self.cross_entropy(tf.ones_like(fake_logits), fake_logits)
-        weights = self.generator.trainable_weights
-        self.g_optimizer.apply_gradients(zip(tape.gradient(g_loss, weights), weights))
-        self.g_loss_tracker.update_state(g_loss)
-        return g_loss
+            return (self.cross_entropy(ops.ones_like(fake_logits), fake_logits),), None
+
+        weights = self.generator.trainable_variables
+        (loss,), _, (grads,) = self.loss_gradients(g_loss, [weights])
+        self.g_optimizer.apply_gradients(zip(grads, weights))
+        self.g_loss_tracker.update_state(loss)
 
     def generate(self, noise, batch_size=256):
         """Samples for `noise` as a NumPy array `(n, 28, 28, 1)` in [0, 1]."""

@@ -74,8 +74,13 @@ def build_rnn(
     on_projection = norm if norm not in ("weight", *RECURRENT_NORMS) else "none"
     x = apply(x, projection, on_projection, name="projection")
     if norm in RECURRENT_NORMS:
+        # On JAX the steps run in a `lax.scan`, where batch norm's moving
+        # statistics cannot be assigned; unrolled, they update as elsewhere.
+        unroll = keras.config.backend() == "jax" and RECURRENT_NORMS[norm] == "batch"
         recurrent = keras.layers.RNN(
-            NormalizedLSTMCell(units, RECURRENT_NORMS[norm], seed=seed * 10 + 1), name=cell
+            NormalizedLSTMCell(units, RECURRENT_NORMS[norm], seed=seed * 10 + 1),
+            unroll=unroll,
+            name=cell,
         )
     else:
         recurrent = CELLS[cell](

@@ -13,7 +13,9 @@ measured with one instrument.
 
 import keras
 import numpy as np
-import tensorflow as tf
+from keras import ops
+
+from .steps import SteppedModel
 
 BANK_SEED = 1234
 BANK_WIDTHS = (32, 32, 32)  # channels of the bank's 3x3 convolutions
@@ -46,10 +48,9 @@ def feature_bank(size=28):
 def gram(features):
     """Per image, the channels' Gram matrix of `features` (batch, H, W, C)
     over the positions, divided by the positions' count: (batch, C, C)."""
-    shape = tf.shape(features)
-    flat = tf.reshape(features, (shape[0], shape[1] * shape[2], shape[3]))
-    positions = tf.cast(shape[1] * shape[2], features.dtype)
-    return tf.matmul(flat, flat, transpose_a=True) / positions
+    _, height, width, channels = ops.shape(features)
+    flat = ops.reshape(features, (-1, height * width, channels))
+    return ops.matmul(ops.transpose(flat, (0, 2, 1)), flat) / (height * width)
 
 
 def style_texture(size=28):
@@ -69,11 +70,14 @@ def lowered_contrast(images, contrast):
 def brightened(images, brightness):
     """`images` in [0, 1] with `brightness` added to every pixel, clipped to
     [0, 1], as an overexposed photograph of the same content (its brightest
-    parts saturate)."""
+    parts saturate). TensorFlow's ops: the test pipeline (`tf.data`) maps it,
+    on any backend."""
+    import tensorflow as tf
+
     return tf.clip_by_value(images + brightness, 0.0, 1.0)
 
 
-class Stylizer(keras.Model):
+class Stylizer(SteppedModel):
     """Trains `network` (content image -> stylized image) with
     `content_weight` x the mean squared difference of the bank's
     `CONTENT_LAYER` features (output against content) plus `style_weight` x
@@ -103,12 +107,10 @@ class Stylizer(keras.Model):
         """(content loss, style loss) of `stylized` for `content`, per batch."""
         content_features = self.bank(content)[CONTENT_LAYER]
         features = self.bank(stylized)
-        content_loss = tf.reduce_mean(tf.square(features[CONTENT_LAYER] - content_features))
-        style_loss = tf.add_n(
-            [
-                tf.reduce_mean(tf.square(gram(f) - target))
-                for f, target in zip(features, self.texture_grams)
-            ]
+        content_loss = ops.mean(ops.square(features[CONTENT_LAYER] - content_features))
+        style_loss = sum(
+            ops.mean(ops.square(gram(f) - target))
+            for f, target in zip(features, self.texture_grams)
         ) / len(features)
         return content_loss, style_loss
 
@@ -123,14 +125,18 @@ class Stylizer(keras.Model):
             tracker.update_state(value, sample_weight=count)
         return {name: tracker.result() for name, tracker in self.trackers.items()}
 
-    def train_step(self, data):
+    def stateful_train_step(self, data):
         content, _, _ = keras.utils.unpack_x_y_sample_weight(data)
-        with tf.GradientTape() as tape:
-            scores = self._scores(content, training=True)
-        variables = self.network.trainable_variables
-        self.optimizer.apply_gradients(zip(tape.gradient(scores[0], variables), variables))
-        return self._update(tf.shape(content)[0], *scores)
 
-    def test_step(self, data):
+        def objective():
+            loss, *parts = self._scores(content, training=True)
+            return (loss,), parts
+
+        variables = self.network.trainable_variables
+        (loss,), parts, (grads,) = self.loss_gradients(objective, [variables])
+        self.optimizer.apply_gradients(zip(grads, variables))
+        return self._update(ops.shape(content)[0], loss, *parts)
+
+    def stateful_test_step(self, data):
         content, _, _ = keras.utils.unpack_x_y_sample_weight(data)
-        return self._update(tf.shape(content)[0], *self._scores(content, training=False))
+        return self._update(ops.shape(content)[0], *self._scores(content, training=False))

@@ -11,9 +11,15 @@ size 1, a supported setting. Edge maps and images lie in [0, 1] (see
 
 import keras
 import numpy as np
-import tensorflow as tf
+from keras import ops
 
 from .norms import apply, check_norm, uses_bias
+from .steps import OptimizerGroup, SteppedModel
+
+# SSIM's Gaussian window and constants (Wang et al. 2004), as tf.image.ssim has them.
+SSIM_WINDOW = 11
+SSIM_SIGMA = 1.5
+SSIM_K1, SSIM_K2 = 0.01, 0.03
 
 
 def _conv_norm(x, kind, filters, size, strides, norm, seed, name, activation=None):
@@ -79,7 +85,7 @@ def build_patch_discriminator(norm="instance", width=16, seed=0):
     return keras.Model([edges, image], logits, name=f"patch_discriminator_{norm}")
 
 
-class Translator(keras.Model):
+class Translator(SteppedModel):
     """Trains the generator with L1 + adversarial loss against the patch discriminator.
 
     The dataset yields `(edges, target)` batches. Each step updates the
@@ -113,7 +119,8 @@ class Translator(keras.Model):
         }
 
     def compile(self, g_optimizer, d_optimizer, **kwargs):
-        super().compile(**kwargs)
+        group = OptimizerGroup([(g_optimizer, self.generator), (d_optimizer, self.discriminator)])
+        super().compile(optimizer=group, **kwargs)
         self.g_optimizer = g_optimizer
         self.d_optimizer = d_optimizer
 
@@ -125,29 +132,32 @@ class Translator(keras.Model):
     def call(self, edges, training=False):
         return self.generator(edges, training=training)
 
-    def train_step(self, data):
-        edges, target = data
-        with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
+    def stateful_train_step(self, data):
+        # Tensors, as the discriminator takes both with the generator's output.
+        edges, target = (ops.convert_to_tensor(x) for x in data)
+
+        def losses():
             output = self.generator(edges, training=True)
             real_logits = self.discriminator([edges, target], training=True)
             fake_logits = self.discriminator([edges, output], training=True)
-            l1 = tf.reduce_mean(tf.abs(target - output))
-            g_adv = self.cross_entropy(tf.ones_like(fake_logits), fake_logits)
-            g_loss = self.l1_weight * l1 + g_adv
-            d_loss = self.cross_entropy(
-                tf.ones_like(real_logits), real_logits
-            ) + self.cross_entropy(tf.zeros_like(fake_logits), fake_logits)
+            l1 = ops.mean(ops.abs(target - output))
+            g_adv = self.cross_entropy(ops.ones_like(fake_logits), fake_logits)
+            d_loss = self.cross_entropy(ops.ones_like(real_logits), real_logits)
+            d_loss = d_loss + self.cross_entropy(ops.zeros_like(fake_logits), fake_logits)
+            return (self.l1_weight * l1 + g_adv, d_loss), (l1, g_adv)
+
         # Both gradients come from the same forward pass, before either update.
-        g_weights = self.generator.trainable_weights
-        d_weights = self.discriminator.trainable_weights
-        g_grads = g_tape.gradient(g_loss, g_weights)
-        d_grads = d_tape.gradient(d_loss, d_weights)
+        g_weights = self.generator.trainable_variables
+        d_weights = self.discriminator.trainable_variables
+        (_, d_loss), (l1, g_adv), (g_grads, d_grads) = self.loss_gradients(
+            losses, [g_weights, d_weights]
+        )
         self.g_optimizer.apply_gradients(zip(g_grads, g_weights))
         self.d_optimizer.apply_gradients(zip(d_grads, d_weights))
         return self._update({"l1": l1, "g_adv": g_adv, "d_loss": d_loss})
 
-    def test_step(self, data):
-        edges, target = data
+    def stateful_test_step(self, data):
+        edges, target = (ops.convert_to_tensor(x) for x in data)
         if self.eval_batch_stats:
             # Training-mode statistics without their side effects: the updated
             # moving statistics stateless_call returns are dropped.
@@ -160,10 +170,7 @@ class Translator(keras.Model):
         else:
             output = self.generator(edges, training=False)
         return self._update(
-            {
-                "l1": tf.reduce_mean(tf.abs(target - output), axis=[1, 2, 3]),
-                "ssim": tf.image.ssim(target, output, max_val=1.0),
-            }
+            {"l1": ops.mean(ops.abs(target - output), axis=[1, 2, 3]), "ssim": ssim(target, output)}
         )
 
     def _update(self, values):
@@ -175,3 +182,34 @@ class Translator(keras.Model):
         """Rows of `(edges | output | target)`: a NumPy array `(n, 28, 84, 1)` in [0, 1]."""
         output = self.generator.predict(edges, verbose=0)
         return np.concatenate([np.asarray(edges), output, np.asarray(targets)], axis=2)
+
+
+def _gaussian_window(channels):
+    """SSIM's normalized Gaussian window as a depthwise kernel (size, size, channels, 1)."""
+    offsets = np.arange(SSIM_WINDOW) - (SSIM_WINDOW - 1) / 2
+    line = np.exp(-(offsets**2) / (2 * SSIM_SIGMA**2))
+    window = np.outer(line, line) / line.sum() ** 2
+    return np.tile(window[:, :, None, None], (1, 1, channels, 1)).astype("float32")
+
+
+def ssim(a, b, max_val=1.0):
+    """The structural similarity of each image pair in `a` and `b` (batch, H,
+    W, C) with values in [0, `max_val`]: the mean over the positions (where
+    the 11x11 Gaussian window fits) and channels of luminance x
+    contrast-structure (Wang et al. 2004), as `tf.image.ssim` computes it, on
+    every backend. Shape (batch,)."""
+    window = ops.convert_to_tensor(_gaussian_window(ops.shape(a)[-1]))
+
+    def local_mean(x):
+        return ops.depthwise_conv(x, window, padding="valid")
+
+    c1, c2 = (SSIM_K1 * max_val) ** 2, (SSIM_K2 * max_val) ** 2
+    mean_a, mean_b = local_mean(a), local_mean(b)
+    means_product = 2 * mean_a * mean_b
+    means_squared = mean_a**2 + mean_b**2
+    luminance = (means_product + c1) / (means_squared + c1)
+    # Twice the local covariance over the sum of the local variances.
+    contrast_structure = (2 * local_mean(a * b) - means_product + c2) / (
+        local_mean(a**2 + b**2) - means_squared + c2
+    )
+    return ops.mean(luminance * contrast_structure, axis=[1, 2, 3])

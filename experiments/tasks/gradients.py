@@ -4,6 +4,7 @@ vanishing and exploding gradients (Glorot & Bengio 2010; Yang et al. 2019)."""
 import math
 
 import keras
+import numpy as np
 
 # A norm below this counts as this, so that the ratio of two stays finite.
 TINY = 1e-30
@@ -24,20 +25,25 @@ def gradient_norms(model, layers, inputs, labels):
     trainable weights on one batch, the model in training mode (batch norm on
     the batch's statistics, as a training step sees it). The model's state
     (moving statistics, weight norm's initialization) is left as it was."""
-    import tensorflow as tf
+    from ..models.steps import loss_gradients
 
-    state = [variable.numpy() for variable in model.non_trainable_variables]
+    state = [keras.ops.convert_to_numpy(variable) for variable in model.non_trainable_variables]
     weights = [layer.trainable_weights for layer in layers]
-    with tf.GradientTape() as tape:
+
+    def loss():
         outputs = model(inputs, training=True)
-        loss = keras.ops.mean(keras.losses.sparse_categorical_crossentropy(labels, outputs))
-    gradients = tape.gradient(loss, weights)
+        return (
+            keras.ops.mean(keras.losses.sparse_categorical_crossentropy(labels, outputs)),
+        ), None
+
+    _, _, (gradients,) = loss_gradients(loss, [sum(weights, [])], model.variables)
     for variable, value in zip(model.non_trainable_variables, state):
         variable.assign(value)
-    return [
-        math.sqrt(sum(float(tf.reduce_sum(tf.square(g))) for g in layer if g is not None))
-        for layer in gradients
+    squares = [
+        0.0 if g is None else float(np.sum(keras.ops.convert_to_numpy(g) ** 2)) for g in gradients
     ]
+    ends = np.cumsum([len(layer) for layer in weights])
+    return [math.sqrt(sum(squares[end - len(layer) : end])) for layer, end in zip(weights, ends)]
 
 
 class GradientNormLogger(keras.callbacks.Callback):

@@ -8,7 +8,8 @@ steps run, not what they compute: the same losses to rounding on a fixed
 seed (`tests/experiments/test_loop.py`), so they are logged as params but are
 not part of a run's configuration. On torch, Keras's `jit_compile=True` means
 `torch.compile`, whose compile time outweighs what it saves on these small
-models, so the loop runs without it there; a task whose `xla` is False
+models, so the loop runs without it there, and one step per call (Keras's
+torch `fit` runs no other); a task whose `xla` is False
 runs without XLA everywhere (the gan task's says why).
 
 What needs a value per step sees one per call: the divergence policy
@@ -27,16 +28,13 @@ LOOP_PARAMS = ("steps_per_execution", "jit_compile")
 
 def loop_params(compiled=True, steps_per_execution=None):
     """The run params of the training loop: `steps_per_execution` steps per
-    compiled call (default `STEPS_PER_EXECUTION`) and XLA where the backend
-    has it; with `compiled=False`, one step per call and no XLA."""
+    compiled call (default `STEPS_PER_EXECUTION`) and XLA or `jax.jit`; with
+    `compiled=False`, and on torch, one step per call and no compiler."""
     import keras
 
-    if not compiled:
+    if not compiled or keras.config.backend() == "torch":
         return {"steps_per_execution": 1, "jit_compile": False}
-    return {
-        "steps_per_execution": steps_per_execution or STEPS_PER_EXECUTION,
-        "jit_compile": keras.config.backend() != "torch",
-    }
+    return {"steps_per_execution": steps_per_execution or STEPS_PER_EXECUTION, "jit_compile": True}
 
 
 def task_loop(task, loop):

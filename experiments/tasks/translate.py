@@ -58,6 +58,19 @@ class TranslateTask(Task):
             help="weight of the L1 loss against the adversarial one (default: 100, as pix2pix)",
         )
 
+    def configure(self, config):
+        import keras
+
+        if keras.config.backend() == "torch" and config["batch_size"] == 1:
+            # torch's CPU convolution fails to backpropagate a one-filter
+            # convolution (the output and logit layers) of a batch of one
+            # channels-last image: "slow_conv2d: grad_weight must be contiguous".
+            raise ValueError(
+                "translate cannot train at batch size 1 on torch (a torch convolution bug); "
+                "use KERAS_BACKEND=jax or tensorflow. Received: --batch-size 1"
+            )
+        return config
+
     def run(self, config):
         # TensorFlow is imported here, not at module level: --help stays fast.
         import keras

@@ -1,4 +1,5 @@
-"""The compiled training loop computes what the step-by-step one does.
+"""The compiled training loop computes what the step-by-step one does, on
+every backend (on JAX the custom steps run statelessly, `models.steps`).
 
 Every task's model trains on a fixed seed three ways: one step per call
 without XLA (`--no-compile`), several steps per call, and several steps per
@@ -17,7 +18,10 @@ import pytest
 from experiments.config import base_config
 from experiments.models.cnn import build_cnn
 from experiments.models.gan import GAN, build_discriminator, build_generator
+from experiments.models.mlp import build_mlp
+from experiments.models.prequential import Prequential
 from experiments.models.rnn import build_rnn
+from experiments.models.style import Stylizer, style_texture
 from experiments.models.translate import (
     Translator,
     build_patch_discriminator,
@@ -27,10 +31,10 @@ from experiments.tasks import TASKS as TASKS_BY_NAME
 from experiments.tasks.loop import LOOP_PARAMS, compile_arguments, loop_params
 from experiments.tracking.keras_logging import DivergenceMonitor
 
-pytestmark = pytest.mark.skipif(
-    keras.config.backend() != "tensorflow",
-    reason="the experiment suite's tasks train on TensorFlow",
-)
+ON_TORCH = keras.config.backend() == "torch"
+# Keras's torch `fit` runs one step per call, without a compiler: these loops
+# are all step by step there (the last test checks it).
+compiled_loops_only = pytest.mark.skipif(ON_TORCH, reason="torch's fit runs one step per call")
 
 STEPS = 4  # per call, in the compiled loops below; the data makes 8 steps per epoch
 LOOPS = {
@@ -79,6 +83,24 @@ def _translator(loop):
     return model
 
 
+def _stylizer(loop):
+    network = build_translation_generator("instance", width=8, input_name="content")
+    model = Stylizer(network, style_texture(), style_weight=10.0)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), **compile_arguments(loop))
+    return model
+
+
+def _prequential(loop):
+    classifier = build_mlp((28, 28, 1), 10, "batch", depth=2, activation="relu", init="scaled")
+    model = Prequential(classifier, segment_steps=4, window=2)
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        loss="sparse_categorical_crossentropy",
+        **compile_arguments(loop),
+    )
+    return model
+
+
 TASKS = {
     "cnn": (
         _classifier(lambda: build_cnn((28, 28, 1), 10, "batch", depth=1), False),
@@ -87,6 +109,8 @@ TASKS = {
     "rnn": (_classifier(lambda: build_rnn("weight", units=16), True), (IMAGES[..., 0], LABELS)),
     "gan": (_gan, (IMAGES * 2 - 1,)),
     "translate": (_translator, (IMAGES, IMAGES)),
+    "style": (_stylizer, (IMAGES,)),
+    "online": (_prequential, (IMAGES, LABELS)),
 }
 
 
@@ -103,12 +127,14 @@ def _losses(task, loop, epochs=2):
     return first, history
 
 
+@compiled_loops_only
 @pytest.mark.parametrize("task", TASKS)
 def test_steps_per_call_train_as_the_step_by_step_loop(task):
     assert _losses(task, LOOPS["steps per call"]) == _losses(task, LOOPS["step by step"])
 
 
-@pytest.mark.parametrize("task", ["cnn", "rnn", "translate"])
+@compiled_loops_only
+@pytest.mark.parametrize("task", ["cnn", "rnn", "translate", "style", "online"])
 def test_xla_trains_as_the_step_by_step_loop_to_rounding(task):
     first, history = _losses(task, LOOPS["step by step"])
     first_xla, history_xla = _losses(task, LOOPS["steps per call, XLA"])
@@ -117,6 +143,7 @@ def test_xla_trains_as_the_step_by_step_loop_to_rounding(task):
         np.testing.assert_allclose(history_xla[name], history[name], rtol=1e-3, err_msg=name)
 
 
+@compiled_loops_only
 def test_divergence_is_found_at_the_end_of_its_call():
     images = IMAGES * 2 - 1
     images[9, 0, 0, 0] = np.nan  # in the second batch of eight: step 2
@@ -130,6 +157,7 @@ def test_divergence_is_found_at_the_end_of_its_call():
     assert int(gan.d_optimizer.iterations) == STEPS
 
 
+@compiled_loops_only
 def test_a_task_without_xla_compiles_its_loop_without_it():
     assert base_config(TASKS_BY_NAME["cnn"])["jit_compile"] is True
     config = base_config(TASKS_BY_NAME["gan"])
@@ -141,7 +169,12 @@ def test_a_task_without_xla_compiles_its_loop_without_it():
 
 
 def test_default_loop_compiles_and_no_compile_runs_step_by_step():
-    assert loop_params() == {"steps_per_execution": 32, "jit_compile": True}
-    assert loop_params(steps_per_execution=8)["steps_per_execution"] == 8
-    assert loop_params(compiled=False) == {"steps_per_execution": 1, "jit_compile": False}
+    step_by_step = {"steps_per_execution": 1, "jit_compile": False}
+    assert loop_params(compiled=False) == step_by_step
+    if ON_TORCH:
+        assert loop_params() == loop_params(steps_per_execution=8) == step_by_step
+        assert base_config(TASKS_BY_NAME["cnn"])["steps_per_execution"] == 1
+    else:
+        assert loop_params() == {"steps_per_execution": 32, "jit_compile": True}
+        assert loop_params(steps_per_execution=8)["steps_per_execution"] == 8
     assert set(compile_arguments({**loop_params(), "lr": 0.1})) == set(LOOP_PARAMS)

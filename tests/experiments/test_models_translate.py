@@ -11,6 +11,7 @@ from experiments.models.translate import (
     Translator,
     build_patch_discriminator,
     build_translation_generator,
+    ssim,
 )
 
 
@@ -38,8 +39,12 @@ def test_shapes_and_output_range(norm):
     edges = np.random.default_rng(1).random((2, 28, 28, 1)).astype("float32")
     output = generator(edges)
     assert output.shape == (2, 28, 28, 1)
-    assert np.all((output.numpy() >= 0) & (output.numpy() <= 1))
-    assert build_patch_discriminator(norm, width=8)([edges, output.numpy()]).shape == (2, 7, 7, 1)
+    assert np.all(
+        (keras.ops.convert_to_numpy(output) >= 0) & (keras.ops.convert_to_numpy(output) <= 1)
+    )
+    assert build_patch_discriminator(norm, width=8)(
+        [edges, keras.ops.convert_to_numpy(output)]
+    ).shape == (2, 7, 7, 1)
 
 
 @pytest.mark.parametrize("norm", NORMS)
@@ -53,6 +58,13 @@ def test_fit_reports_finite_losses_and_validation_scores(norm):
     assert int(model.g_optimizer.iterations) == int(model.d_optimizer.iterations) == 2
 
 
+@pytest.mark.xfail(
+    keras.config.backend() == "torch",
+    raises=RuntimeError,
+    strict=True,
+    reason="torch's CPU convolution cannot backpropagate a one-filter layer at batch size 1 "
+    "(slow_conv2d: grad_weight must be contiguous); the translate task refuses it",
+)
 @pytest.mark.parametrize("norm", ["instance", "batch"])
 def test_batch_size_one(norm):
     model = compiled_translator(norm)
@@ -65,8 +77,8 @@ def test_batch_size_one(norm):
 def test_instance_norm_output_does_not_depend_on_the_batch():
     generator = build_translation_generator("instance", width=8)
     edges = np.random.default_rng(2).random((3, 28, 28, 1)).astype("float32")
-    together = generator(edges, training=True).numpy()
-    alone = generator(edges[:1], training=True).numpy()
+    together = keras.ops.convert_to_numpy(generator(edges, training=True))
+    alone = keras.ops.convert_to_numpy(generator(edges[:1], training=True))
     np.testing.assert_allclose(alone, together[:1], atol=1e-5)
 
 
@@ -75,19 +87,54 @@ def test_evaluate_gives_mean_per_image_l1_and_ssim():
     pairs = image_pairs(count=5, batch_size=2, seed=3)  # batches of 2, 2 and 1
     edges = np.concatenate([e for e, _ in pairs.as_numpy_iterator()])
     targets = np.concatenate([t for _, t in pairs.as_numpy_iterator()])
-    output = model.generator(edges, training=False).numpy()
+    output = keras.ops.convert_to_numpy(model.generator(edges, training=False))
     expected_l1 = np.mean(np.abs(targets - output))
-    expected_ssim = np.mean(tf.image.ssim(targets, output, max_val=1.0).numpy())
+    expected_ssim = np.mean(ssim_reference(targets, output))
     scores = model.evaluate(pairs, verbose=0, return_dict=True)
     assert set(scores) == {"l1", "ssim"}
     assert scores["l1"] == pytest.approx(expected_l1, rel=1e-5)
     assert scores["ssim"] == pytest.approx(expected_ssim, rel=1e-4, abs=1e-6)
 
 
+def ssim_reference(a, b, max_val=1.0):
+    """SSIM per image pair from its formula (Wang et al. 2004): an 11x11
+    Gaussian window of sigma 1.5 where it fits, C1 = (0.01 L)^2, C2 = (0.03 L)^2."""
+    offsets = np.arange(11) - 5.0
+    line = np.exp(-(offsets**2) / (2 * 1.5**2))
+    window = np.outer(line, line) / line.sum() ** 2
+
+    def local_mean(x):  # (batch, H, W, C) -> (batch, H - 10, W - 10, C)
+        patches = np.lib.stride_tricks.sliding_window_view(x, (11, 11), axis=(1, 2))
+        return np.einsum("bhwcij,ij->bhwc", patches, window)
+
+    a, b = a.astype("float64"), b.astype("float64")
+    c1, c2 = (0.01 * max_val) ** 2, (0.03 * max_val) ** 2
+    mu_a, mu_b = local_mean(a), local_mean(b)
+    var_a, var_b = local_mean(a * a) - mu_a**2, local_mean(b * b) - mu_b**2
+    covariance = local_mean(a * b) - mu_a * mu_b
+    index = ((2 * mu_a * mu_b + c1) * (2 * covariance + c2)) / (
+        (mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2)
+    )
+    return index.mean(axis=(1, 2, 3))
+
+
+def test_ssim_matches_its_formula_and_tensorflow():
+    rng = np.random.default_rng(5)
+    a = rng.random((3, 28, 28, 2)).astype("float32")
+    b = np.clip(a + rng.normal(0, 0.2, a.shape), 0, 1).astype("float32")
+    ours = keras.ops.convert_to_numpy(ssim(a, b))
+    np.testing.assert_allclose(ours, ssim_reference(a, b), rtol=1e-4)
+    np.testing.assert_allclose(ours, tf.image.ssim(a, b, max_val=1.0).numpy(), rtol=1e-4)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(ssim(2 * a, 2 * b, max_val=2.0)), ours, rtol=1e-4
+    )
+
+
 def test_ssim_of_a_perfect_output_is_one():
-    # Sanity of the metric the task reports: identical images score SSIM 1, L1 0.
+    # Sanity of the metric the task reports: identical images score SSIM 1.
     images = np.random.default_rng(4).random((2, 28, 28, 1)).astype("float32")
-    assert tf.image.ssim(images, images, max_val=1.0).numpy() == pytest.approx([1.0, 1.0])
+    assert keras.ops.convert_to_numpy(ssim(images, images)) == pytest.approx([1.0, 1.0])
+    assert ssim_reference(images, 1 - images).max() < 0.5
 
 
 def test_triplets_put_edges_output_and_target_side_by_side():
@@ -95,9 +142,11 @@ def test_triplets_put_edges_output_and_target_side_by_side():
     edges, targets = next(iter(image_pairs(count=3, batch_size=3)))
     rows = model.triplets(edges, targets)
     assert rows.shape == (3, 28, 84, 1)
-    np.testing.assert_array_equal(rows[:, :, :28], edges.numpy())
-    np.testing.assert_allclose(rows[:, :, 28:56], model.generator(edges).numpy(), atol=1e-6)
-    np.testing.assert_array_equal(rows[:, :, 56:], targets.numpy())
+    np.testing.assert_array_equal(rows[:, :, :28], keras.ops.convert_to_numpy(edges))
+    np.testing.assert_allclose(
+        rows[:, :, 28:56], keras.ops.convert_to_numpy(model.generator(edges)), atol=1e-6
+    )
+    np.testing.assert_array_equal(rows[:, :, 56:], keras.ops.convert_to_numpy(targets))
 
 
 def test_first_layers_are_not_normalized():
@@ -118,7 +167,8 @@ def test_same_seed_same_shared_weights_across_norms():
     normed = build_translation_generator("instance", width=8, seed=2)
     for name in ("enc1", "enc2", "output"):
         np.testing.assert_array_equal(
-            plain.get_layer(name).kernel.numpy(), normed.get_layer(name).kernel.numpy()
+            keras.ops.convert_to_numpy(plain.get_layer(name).kernel),
+            keras.ops.convert_to_numpy(normed.get_layer(name).kernel),
         )
 
 
@@ -132,16 +182,18 @@ def test_evaluating_with_test_batch_statistics_leaves_the_moving_ones_alone():
         d_optimizer=keras.optimizers.Adam(2e-4, beta_1=0.5),
     )
     model.fit(image_pairs(), epochs=1, verbose=0, shuffle=False)
-    moving = [v.numpy().copy() for v in generator.non_trainable_variables]
+    moving = [keras.ops.convert_to_numpy(v).copy() for v in generator.non_trainable_variables]
     pairs = image_pairs(count=4, batch_size=4, seed=2)
     scores = model.evaluate(pairs, return_dict=True, verbose=0)
     for before, after in zip(moving, generator.non_trainable_variables):
-        np.testing.assert_array_equal(before, after.numpy())
+        np.testing.assert_array_equal(before, keras.ops.convert_to_numpy(after))
     # The reference: each batch normalized by its own mean and variance.
     edges, target = next(iter(pairs))
-    batch_l1 = np.mean(np.abs(target - generator(edges, training=True).numpy()))
+    batch_l1 = np.mean(np.abs(target - keras.ops.convert_to_numpy(generator(edges, training=True))))
     np.testing.assert_allclose(scores["l1"], batch_l1, rtol=1e-5)
     for before, variable in zip(moving, generator.non_trainable_variables):
         variable.assign(before)  # the reference's call moved them
-    moving_l1 = np.mean(np.abs(target - generator(edges, training=False).numpy()))
+    moving_l1 = np.mean(
+        np.abs(target - keras.ops.convert_to_numpy(generator(edges, training=False)))
+    )
     assert abs(scores["l1"] - moving_l1) > 1e-6  # the two evaluations differ
