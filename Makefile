@@ -34,8 +34,12 @@ test: setup test-tf test-jax test-torch
 test-tf: setup
 	KERAS_BACKEND=tensorflow $(PYTEST) tests
 
+# The suite on the other backends: every task's smoke run, and the custom
+# training steps' compiled loops against step by step.
+SUITE_ON_BACKENDS := tests/experiments/test_backends.py tests/experiments/test_loop.py
+
 test-jax: setup
-	KERAS_BACKEND=jax $(PYTEST) tests/layers tests/test_convert.py
+	KERAS_BACKEND=jax $(PYTEST) -m "not eager_minutes" tests/layers tests/test_convert.py $(SUITE_ON_BACKENDS)
 
 # The documentation site: mkdocs.yml, docs/ and the docstrings.
 docs: setup
@@ -45,7 +49,7 @@ docs-serve: setup
 	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs serve -a 127.0.0.1:8000
 
 test-torch: setup
-	KERAS_BACKEND=torch $(PYTEST) tests/layers
+	KERAS_BACKEND=torch $(PYTEST) tests/layers $(SUITE_ON_BACKENDS)
 
 demo: setup
 	KERAS_BACKEND=tensorflow $(PY) -m experiments quick
@@ -70,8 +74,9 @@ bench: setup
 	      $(PY) benchmarks/$$script.py --repeats $(BENCH_REPEATS) || exit 1; \
 	  done; \
 	done
-	# The suite's tasks train on TensorFlow.
-	KERAS_BACKEND=tensorflow $(PY) benchmarks/bench_suite.py --repeats $(SUITE_REPEATS)
+	for backend in tensorflow jax torch; do \
+	  KERAS_BACKEND=$$backend $(PY) benchmarks/bench_suite.py --repeats $(SUITE_REPEATS) || exit 1; \
+	done
 	cd benchmarks && ../$(PY) render.py > ../BENCHMARKS.md
 
 # The quick comparison with one worker against one Ray worker per core. Ray

@@ -9,9 +9,11 @@ it). An epoch of `fit` over a cached dataset of random inputs (a step's time
 does not depend on the values) is timed for each, interleaved, and the
 median steps per second are printed with their ratio, and what the first
 epoch costs beyond a later one (tracing the step, and compiling it under
-XLA), which every run pays once. The suite's tasks train on TensorFlow. Usage:
+XLA), which every run pays once. Run once per backend (`make bench` does);
+on torch, whose `fit` runs one step per call without a compiler, only the
+step-by-step loop is timed. Usage:
 
-    KERAS_BACKEND=tensorflow python benchmarks/bench_suite.py [--repeats 10]
+    KERAS_BACKEND=jax python benchmarks/bench_suite.py [--repeats 10]
 """
 
 import os
@@ -37,6 +39,7 @@ from keras_norms_experiments.tasks import TASKS
 from keras_norms_experiments.tasks.loop import compile_arguments, loop_params, task_loop
 from timing import command_line, interleaved_medians, save
 
+LOOPS_TIMED = ("steps per call", "compiled")  # beside step by step, where the backend has them
 STEPS = 64  # per timed epoch: two calls of the compiled loop
 TARGET = 2.5  # the compiled loop's steps per second against step by step
 
@@ -120,13 +123,17 @@ def main():
     parser = command_line(__doc__, repeats=10)
     args = parser.parse_args()
     step_by_step = loop_params(compiled=False)
+    only_step_by_step = keras.config.backend() == "torch"
     rows = []
     for label, (compile_, dataset, compiled) in configurations().items():
-        models = {
-            "step by step": compile_(step_by_step),
-            "steps per call": compile_({**compiled, "jit_compile": False}),
-            "compiled": compile_(compiled),
+        loops = {
+            "step by step": step_by_step,
+            "steps per call": {**compiled, "jit_compile": False},
+            "compiled": compiled,
         }
+        if only_step_by_step:
+            loops = {"step by step": step_by_step}
+        models = {name: compile_(loop) for name, loop in loops.items()}
         epochs = {
             name: (
                 lambda model=model, dataset=dataset: model.fit(
@@ -141,23 +148,22 @@ def main():
             epoch()
             first[name] = time.perf_counter() - start
         seconds = interleaved_medians(epochs, args.repeats, warmup=0)
-        before, calls, after = (STEPS / seconds[name] for name in models)
+        rate = {name: STEPS / seconds[name] for name in models}
         # What the first epoch costs beyond a later one: tracing, and XLA's compiling.
         start_up = {name: first[name] - seconds[name] for name in models}
         loop = f"{compiled['steps_per_execution']} steps" + (
             ", XLA" if compiled["jit_compile"] else ""
         )
+        before = rate["step by step"]
         rows.append(
             [
                 label,
                 loop,
                 f"{before:.0f}",
-                f"{calls:.0f}",
-                f"{after:.0f}",
-                f"{calls / before:.2f}",
-                f"{after / before:.2f}",
+                *(f"{rate[name]:.0f}" if name in rate else "-" for name in LOOPS_TIMED),
+                *(f"{rate[name] / before:.2f}" if name in rate else "-" for name in LOOPS_TIMED),
                 f"{start_up['step by step']:.1f}",
-                f"{start_up['compiled']:.1f}",
+                f"{start_up['compiled']:.1f}" if "compiled" in start_up else "-",
             ]
         )
         print(rows[-1], flush=True)

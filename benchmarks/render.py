@@ -7,6 +7,7 @@ from those figures. `make bench` runs the scripts and then:
     python benchmarks/render.py > BENCHMARKS.md
 """
 
+import collections
 import glob
 import json
 import os
@@ -126,8 +127,11 @@ steps per call, XLA unless the task keeps it off). Epochs of 64 steps of
 `fit` on a cached dataset, interleaved, median over rounds; the speed-ups are
 against step by step. The start-up columns are what a run's first epoch costs
 beyond a later one (tracing the step, compiling it under XLA): paid once per
-run. TensorFlow only: the suite's GAN and translation steps
-are written for it.
+run. One run per backend; torch's `fit` runs one step per call without a
+compiler, so its table has the step-by-step loop alone. The last table sets
+the backends side by side (each backend's run a few minutes from the others',
+on the same machine): each configuration's steps per second in the loop the
+suite trains with on that backend.
 """
 
 MISSED = """\
@@ -359,15 +363,43 @@ def speed_up_verdict(header, rows):
 
 def suite_verdict(header, rows):
     """How many configurations the compiled loop speeds up as far as its target."""
-    met = [
-        row
-        for row in rows
-        if float(dict(zip(header, row))["speed-up compiled"]) >= SUITE_SPEED_UP_TARGET
-    ]
+    speed_ups = [dict(zip(header, row))["speed-up compiled"] for row in rows]
+    if all(speed_up == "-" for speed_up in speed_ups):
+        return "One step per call without a compiler: no compiled loop to compare."
+    met = [speed_up for speed_up in speed_ups if float(speed_up) >= SUITE_SPEED_UP_TARGET]
     return (
         f"{len(met)} of {len(rows)} configurations reach the target (compiled >= "
         f"{SUITE_SPEED_UP_TARGET:.1f}x step by step)."
     )
+
+
+def suite_backends(runs):
+    """Each configuration's steps per second in the loop the suite trains with
+    on each backend (compiled where the backend has it), and the fastest."""
+    rates, labels = {}, []
+    for run in ordered(runs, "suite"):
+        label = run_label(run["setup"])
+        labels.append(label)
+        for header, rows in run["tables"].values():
+            for row in rows:
+                cells = dict(zip(header, row))
+                compiled = cells["steps/s compiled"]
+                used = cells["steps/s step by step"] if compiled == "-" else compiled
+                rates.setdefault(cells["configuration"], {})[label] = float(used)
+    rows = [
+        [
+            configuration,
+            *(f"{by_backend[label]:.0f}" if label in by_backend else "-" for label in labels),
+            max(by_backend, key=by_backend.get).split(",")[0],
+        ]
+        for configuration, by_backend in rates.items()
+    ]
+    header = ["configuration", *(f"steps/s {label}" for label in labels), "fastest"]
+    wins = collections.Counter(row[-1] for row in rows)
+    verdict = "Fastest: " + ", ".join(
+        f"{backend} in {count} of {len(rows)}" for backend, count in wins.most_common()
+    )
+    return f"### Every backend side by side\n\n{markdown_table(header, rows)}\n\n{verdict}.\n"
 
 
 def sweep_rule_verdict(header, rows):
@@ -461,6 +493,8 @@ def main():
     )
     parts.append(section(runs, "quick_workers", QUICK_WORKERS, extra=speed_up_verdict))
     parts.append(section(runs, "suite", SUITE, extra=suite_verdict))
+    if len({run["setup"]["backend"] for run in ordered(runs, "suite")}) > 1:
+        parts.append(suite_backends(runs))
     parts.append(section(runs, "sweep_workers", SWEEP_WORKERS, extra=sweep_rule_verdict))
     parts.append(section(runs, "study_overhead", STUDY_OVERHEAD, extra=overhead_verdict))
     parts.append(MISSED)

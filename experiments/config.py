@@ -38,7 +38,7 @@ def base_config(
     option left unset takes the task's setting where it has one, since its
     default may differ under `quick`.
     """
-    from .tracking.runs import software_versions
+    from .tracking.runs import backend_params, software_versions
 
     settings = {**task.settings, **(task.quick_settings if quick else {})}
     settings.update({name: value for name, value in (common or {}).items() if value is not None})
@@ -60,4 +60,5 @@ def base_config(
         **options,
         **task_loop(task, loop or loop_params()),
         **software_versions(),
+        **backend_params(),
     }

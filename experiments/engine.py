@@ -287,15 +287,22 @@ def _in_process_note(run_seconds, workers):
 
 
 @functools.cache
-def _size_tensorflow(threads):
-    """Sizes TensorFlow's thread pools, once per worker process (they cannot be
-    resized once TensorFlow has started)."""
+def _size_threads(threads):
+    """Sizes TensorFlow's thread pools (its data pipelines run on every
+    backend), and torch's on torch, once per worker process (TensorFlow's
+    cannot be resized once it has started). JAX sizes its own from the CPUs
+    it sees."""
+    import keras
     import tensorflow as tf
 
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(threads)
     for gpu in tf.config.list_physical_devices("GPU"):
         tf.config.experimental.set_memory_growth(gpu, True)
+    if keras.config.backend() == "torch":
+        import torch
+
+        torch.set_num_threads(threads)
 
 
 def machines():
@@ -306,12 +313,12 @@ def machines():
 
 
 def _run_trial(function, item):
-    """Runs `function(item)` in a Ray worker, TensorFlow sized to the worker's share."""
+    """Runs `function(item)` in a Ray worker, its threads sized to the worker's share."""
     import ray
 
     keras = load_backend()
     assigned = ray.get_runtime_context().get_assigned_resources()
-    _size_tensorflow(max(1, int(assigned.get("CPU", 1))))
+    _size_threads(max(1, int(assigned.get("CPU", 1))))
     try:
         return function(item)
     finally:
@@ -363,7 +370,7 @@ def trial_env(resources):
     whatever the backend, but leaves every GPU visible to one given none:
     those are hidden from it. On a GPU shared with other trials JAX allocates
     as it goes instead of taking most of the GPU at start (TensorFlow grows
-    its memory, `_size_tensorflow`; torch allocates as it goes)."""
+    its memory, `_size_threads`; torch allocates as it goes)."""
     env = forwarded_env()
     # TensorFlow's C++ log (the graph optimizer's notes among them) stays out of
     # the command's terminal unless asked for; a trial's errors reach the

@@ -21,7 +21,7 @@ import pandas
 
 from .config import option_defaults, task_options
 from .tasks.loop import LOOP_PARAMS
-from .tracking.runs import VERSION_PARAMS
+from .tracking.runs import BACKEND_PARAMS, VERSION_PARAMS
 
 # The params every run has, and their types.
 COMMON_TYPES = {
@@ -41,7 +41,7 @@ COMMON_TYPES = {
     "jit_compile": bool,
 }
 # Params that record how a run ran, not which configuration it is.
-NOT_IDENTIFYING = frozenset({*VERSION_PARAMS, *LOOP_PARAMS})
+NOT_IDENTIFYING = frozenset({*VERSION_PARAMS, *BACKEND_PARAMS, *LOOP_PARAMS})
 PREFIX = "params."  # of a param's column in `mlflow.search_runs`
 _FLAGS = (argparse._StoreTrueAction, argparse._StoreFalseAction, argparse.BooleanOptionalAction)
 
@@ -63,6 +63,7 @@ def param_types(task):
     return {
         **COMMON_TYPES,
         **dict.fromkeys(VERSION_PARAMS, str),
+        **dict.fromkeys(BACKEND_PARAMS, str),
         **{action.dest: option_type(action) for action in task_options(task)},
     }
 

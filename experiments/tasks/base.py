@@ -14,8 +14,8 @@ To add a task (say `rnn`), write `experiments/tasks/rnn.py` with a subclass of
   quick comparison starts the longest first, so that parallel workers end
   together, and `estimated_run_seconds` scales it to any run, which decides
   whether a small sweep is worth Ray's start); `xla` (False: the compiled
-  loop runs without XLA, where XLA does not compute the same or is slower,
-  `experiments.tasks.loop`);
+  loop runs without XLA on TensorFlow, where XLA does not compute the same
+  or is slower, `experiments.tasks.loop`);
   `trial_memory_bytes` (the memory one run of it takes in a worker of its
   own: a sweep's trials reserve it on Ray, and it sizes how many run at once);
   `compiled_steps` (False: the task calls its updates one at a time, an agent

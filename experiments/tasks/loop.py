@@ -10,7 +10,7 @@ not part of a run's configuration. On torch, Keras's `jit_compile=True` means
 `torch.compile`, whose compile time outweighs what it saves on these small
 models, so the loop runs without it there, and one step per call (Keras's
 torch `fit` runs no other); a task whose `xla` is False
-runs without XLA everywhere (the gan task's says why).
+runs without XLA on TensorFlow (the gan task's says why).
 
 What needs a value per step sees one per call: the divergence policy
 (`keras_logging.DivergenceMonitor`) finds a non-finite loss at the end of the
@@ -38,10 +38,15 @@ def loop_params(compiled=True, steps_per_execution=None):
 
 
 def task_loop(task, loop):
-    """`loop` as `task` runs it: without XLA where the task says so (`Task.xla`),
-    one step per call where it steps its own updates (`Task.compiled_steps`)."""
+    """`loop` as `task` runs it: without XLA where the task says so (`Task.xla`)
+    on TensorFlow, one step per call where it steps its own updates
+    (`Task.compiled_steps`). On JAX, `jax.jit` is its one compiler: without
+    it every operation would run on its own."""
+    import keras
+
     steps = loop["steps_per_execution"] if task.compiled_steps else 1
-    return {**loop, "steps_per_execution": steps, "jit_compile": loop["jit_compile"] and task.xla}
+    xla = task.xla or keras.config.backend() == "jax"
+    return {**loop, "steps_per_execution": steps, "jit_compile": loop["jit_compile"] and xla}
 
 
 def compile_arguments(config):

@@ -14,7 +14,7 @@ import mlflow.keras
 from mlflow.entities import Metric
 
 from ..errors import TrainingDiverged
-from .runs import VERSION_PARAMS, software_versions
+from .runs import VERSION_PARAMS, backend_params, software_versions
 
 
 class EpochLogger(mlflow.keras.MlflowCallback):
@@ -74,10 +74,11 @@ def log_keras_model(model, example, name="model", params=None, step=0):
     The requirements are given, not inferred: inference reloads the model in a
     subprocess, which costs seconds per run.
     """
+    backend, backend_version = backend_params().values()
     requirements = [
         f"{dist}=={version}"
         for dist, version in zip(VERSION_PARAMS.values(), software_versions().values())
-    ]
+    ] + ([f"{backend}=={backend_version}"] if backend != "tensorflow" else [])
     signature = mlflow.models.infer_signature(example, model.predict(example, verbose=0))
     return mlflow.keras.log_model(
         model,

@@ -52,6 +52,9 @@ VERSION_PARAMS = {
     "tensorflow_version": "tensorflow",
     "keras_norms_version": "keras-norms",
 }
+# The Keras backend a run trained on and its version (TensorFlow serves the
+# data pipelines on every backend; its version is logged apart).
+BACKEND_PARAMS = ("keras_backend", "keras_backend_version")
 
 # Two processes with one pid are told apart by their start times (seconds);
 # psutil reports them rounded to a few milliseconds.
@@ -130,6 +133,15 @@ def software_versions():
     versions = {param: importlib.metadata.version(dist) for param, dist in VERSION_PARAMS.items()}
     versions["keras_norms_version"] = _keras_norms_version()
     return versions
+
+
+def backend_params():
+    """`BACKEND_PARAMS`: the Keras backend and its version (each backend's
+    distribution is named as the backend)."""
+    import keras
+
+    backend = keras.config.backend()
+    return dict(zip(BACKEND_PARAMS, (backend, importlib.metadata.version(backend))))
 
 
 def _keras_norms_version():

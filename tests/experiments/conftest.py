@@ -183,6 +183,11 @@ def pytest_configure(config):
         "loopback_namespace(timeout): run the test in the session's loopback-only "
         "network and PID namespace; `timeout` seconds count towards its limit",
     )
+    config.addinivalue_line(
+        "markers",
+        "eager_minutes: trains the GAN or the LSTM step by step, which JAX runs "
+        "op by op for minutes; `make test` runs it on TensorFlow and torch only",
+    )
 
 
 @pytest.hookimpl(tryfirst=True)
