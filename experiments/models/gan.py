@@ -158,7 +158,7 @@ class GAN(SteppedModel):
         return self.generator(noise, training=training)
 
     def stateful_train_step(self, data):
-        real = data[0] if isinstance(data, tuple) else data
+        real, _, _ = keras.utils.unpack_x_y_sample_weight(data)
         batch_size = ops.shape(real)[0]
         noise = keras.random.normal((batch_size, self.latent_dim), seed=self.noise_seed)
 
