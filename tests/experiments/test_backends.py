@@ -8,6 +8,7 @@ import keras
 import numpy as np
 import pytest
 
+from experiments import paths
 from experiments.cli import main
 from experiments.tasks import TASKS
 from tests.experiments.conftest import TINY_SETTINGS
@@ -44,9 +45,13 @@ def test_every_task_is_covered():
 
 
 @pytest.mark.parametrize("task", RUNS)
-def test_a_smoke_run_logs_its_metrics_and_model(task, store, tiny_data, runs_of, monkeypatch):
+def test_a_smoke_run_logs_its_metrics_and_model(
+    task, store, tiny_data, tiny_feature_cache, runs_of, monkeypatch
+):
     norm, tiny, options = RUNS[task]
     monkeypatch.setattr(TASKS[task], "quick_settings", tiny)
+    # The gan task's scoring classifier, trained on the tiny data's like.
+    monkeypatch.setattr(paths, "cache_dir", lambda: tiny_feature_cache)
     assert main(["run", "--task", task, "--norm", norm, "--quick", *options]) == 0
     [run] = runs_of(task)
     assert run.info.status == "FINISHED"
