@@ -95,15 +95,14 @@ class SteppedModel(keras.Model):
 
     def _stateless(self, step, names, state, data):
         groups = self._state_variables(names)
-        mapping = [
-            (variable, value)
-            for variables, values in zip(groups, state)
-            for variable, value in zip(variables, values)
-        ]
-        with keras.StatelessScope(state_mapping=mapping) as scope:
-            logs = step(data)
-        new_state = tuple([scope.get_current_value(v) for v in variables] for variables in groups)
-        return logs, new_state
+        variables = [variable for group in groups for variable in group]
+        values = [value for group_values in state for value in group_values]
+        logs, new_values = _scoped(lambda: step(data), variables, values)
+        new_state, start = [], 0
+        for group in groups:
+            new_state.append(new_values[start : start + len(group)])
+            start += len(group)
+        return logs, tuple(new_state)
 
     def _all_variables(self):
         """Every variable a step may read: the model's, its optimizers' and
@@ -131,9 +130,7 @@ class SteppedModel(keras.Model):
         current = [variable.value for variable in every]
 
         def updated(values):
-            with keras.StatelessScope(state_mapping=list(zip(every, values))) as scope:
-                update()
-            return [scope.get_current_value(variable) for variable in every]
+            return _scoped(update, every, values)[1]
 
         values = jax.lax.cond(condition, updated, lambda values: list(values), current)
         for variable, value in zip(every, values):
@@ -175,7 +172,7 @@ def loss_gradients(compute, wrt, variables):
 def _jax_loss_gradients(compute, wrt, variables):
     import jax
 
-    current = [(variable, variable.value) for variable in variables]
+    current = [variable.value for variable in variables]
     differentiated = {id(variable) for group in wrt for variable in group}
     kept = [variable for variable in variables if id(variable) not in differentiated]
 
@@ -185,11 +182,15 @@ def _jax_loss_gradients(compute, wrt, variables):
             for group, group_values in zip(wrt, values)
             for variable, value in zip(group, group_values)
         }
-        mapping = [(variable, given.get(id(variable), value)) for variable, value in current]
-        with keras.StatelessScope(state_mapping=mapping) as scope:
-            losses, aux = compute()
+        mapping = [given.get(id(variable), value) for variable, value in zip(variables, current)]
+        (losses, aux), new_values = _scoped(compute, variables, mapping)
         # The values of the variables the pass may assign, for the caller to keep.
-        return tuple(losses), (aux, [scope.get_current_value(variable) for variable in kept])
+        updates = [
+            value
+            for variable, value in zip(variables, new_values)
+            if id(variable) not in differentiated
+        ]
+        return tuple(losses), (aux, updates)
 
     primals = [[variable.value for variable in group] for group in wrt]
     losses, pullback, (aux, updates) = jax.vjp(function, *primals, has_aux=True)
@@ -203,6 +204,14 @@ def _jax_loss_gradients(compute, wrt, variables):
     for variable, value in zip(kept, updates):
         variable.assign(value)
     return losses, aux, grads
+
+
+def _scoped(function, variables, values):
+    """`function()`'s result with `variables` reading `values`, and their
+    values after it: run in a `keras.StatelessScope`, nothing assigned."""
+    with keras.StatelessScope(state_mapping=list(zip(variables, values))) as scope:
+        result = function()
+    return result, [scope.get_current_value(variable) for variable in variables]
 
 
 def _ran(update):
