@@ -13,7 +13,8 @@ changes only where it acts:
 - `recurrent_batch`, `recurrent_layer`: inside the LSTM cell, on the
   input and recurrent terms of the gates apart and on the cell state
   (Cooijmans et al. 2017; Ba et al. 2016; `experiments.models.lstm_cells`),
-  with the projection plain. LSTM only.
+  with the projection plain. LSTM only. Batch norm there keeps one set of
+  moving averages for every step, or with `step_statistics` one per step.
 - `weight`: weight norm on the recurrent layer's input and recurrent kernels,
   with its data-dependent initialization unless `data_init` is False.
 - `none`: nothing.
@@ -40,6 +41,7 @@ def build_rnn(
     mask_value=None,
     seed=0,
     data_init=True,
+    step_statistics=False,
 ):
     """Returns the sequence model for `norm`.
 
@@ -55,6 +57,8 @@ def build_rnn(
         seed: seeds every initializer, so the layers all norms share start
             from the same weights.
         data_init: weight norm's data-dependent initialization, on or off.
+        step_statistics: `recurrent_batch` only: moving averages per time
+            step, one for each of the input's steps.
     """
     check_norm(norm, RNN_NORMS)
     if cell not in CELLS:
@@ -63,6 +67,11 @@ def build_rnn(
         )
     if norm in RECURRENT_NORMS and cell != "lstm":
         raise ValueError(f"norm={norm!r} normalizes inside an LSTM cell, got cell={cell!r}")
+    if step_statistics and (norm != "recurrent_batch" or input_shape[0] is None):
+        raise ValueError(
+            "step_statistics needs norm='recurrent_batch' and a known number of steps, got "
+            f"norm={norm!r}, input_shape={input_shape!r}"
+        )
     inputs = keras.Input(input_shape, name="sequence")
     x = inputs if mask_value is None else keras.layers.Masking(mask_value, name="mask")(inputs)
     projection = keras.layers.Dense(
@@ -78,7 +87,12 @@ def build_rnn(
         # statistics cannot be assigned; unrolled, they update as elsewhere.
         unroll = keras.config.backend() == "jax" and RECURRENT_NORMS[norm] == "batch"
         recurrent = keras.layers.RNN(
-            NormalizedLSTMCell(units, RECURRENT_NORMS[norm], seed=seed * 10 + 1),
+            NormalizedLSTMCell(
+                units,
+                RECURRENT_NORMS[norm],
+                seed=seed * 10 + 1,
+                step_statistics=input_shape[0] if step_statistics else None,
+            ),
             unroll=unroll,
             name=cell,
         )

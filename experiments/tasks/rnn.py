@@ -74,6 +74,12 @@ class RnnTask(Task):
             action="store_false",
             help="weight norm without its data-dependent initialization",
         )
+        parser.add_argument(
+            "--step-statistics",
+            action="store_true",
+            help="recurrent_batch: moving averages per time step (Cooijmans et al.) "
+            "instead of one set shared by the steps",
+        )
         add_schedule_argument(parser)
         parser.add_argument(
             "--seq-len",
@@ -91,6 +97,11 @@ class RnnTask(Task):
         if not config["data_init"] and config["norm"] != "weight":
             raise ValueError(
                 f"--no-data-init applies to weight norm only, got norm={config['norm']!r}"
+            )
+        if config["step_statistics"] and config["norm"] != "recurrent_batch":
+            raise ValueError(
+                "--step-statistics applies to norm recurrent_batch only, got "
+                f"norm={config['norm']!r}"
             )
         if config["permuted"] and config["dataset"] == "adding":
             raise ValueError("--permuted applies to image datasets, got --dataset adding")
@@ -149,6 +160,7 @@ class RnnTask(Task):
             output_units=output_units,
             seed=config["seed"],
             data_init=config["data_init"],
+            step_statistics=config["step_statistics"],
         )
         steps = config["epochs"] * math.ceil(train_count / config["batch_size"])
         # Clipping keeps a long recurrence's rare large gradients from derailing a run.

@@ -4,11 +4,15 @@ import keras
 import numpy as np
 import pytest
 
-from experiments.models.lstm_cells import BN_GAMMA, NormalizedLSTMCell
-from experiments.models.norms import RECURRENT_NORMS
+from experiments.models.lstm_cells import BN_GAMMA, NormalizedLSTMCell, StepBatchNormalization
+from experiments.models.norms import BATCH_MOMENTUM, RECURRENT_NORMS
 from experiments.models.rnn import RNN_NORMS, build_rnn
 
 GRU_NORMS = [norm for norm in RNN_NORMS if norm not in RECURRENT_NORMS]
+
+
+def _numpy(tensor):
+    return keras.ops.convert_to_numpy(tensor)
 
 
 def random_sequences(count=8, steps=28, features=28, seed=0):
@@ -145,11 +149,9 @@ def _normalize(axis, epsilon, gain):
 def test_the_normalized_lstm_cell_against_its_formula(norm):
     x = np.random.default_rng(0).normal(size=(6, 4, 3)).astype("float32")
     layer = keras.layers.RNN(NormalizedLSTMCell(5, norm, seed=1))
-    output = np.asarray(layer(x, training=True))
+    output = _numpy(layer(x, training=True))
     cell = layer.cell
-    kernel, recurrent, bias = (
-        np.asarray(w) for w in (cell.kernel, cell.recurrent_kernel, cell.bias)
-    )
+    kernel, recurrent, bias = (_numpy(w) for w in (cell.kernel, cell.recurrent_kernel, cell.bias))
     np.testing.assert_array_equal(bias[5:10], 1.0)  # the forget gate's
     if norm == "layer":  # over each example's features, gains 1 and offsets 0 at the start
         term = _normalize(-1, cell.x_norm.epsilon, 1.0)
@@ -167,11 +169,103 @@ def test_recurrent_batch_norm_updates_its_moving_statistics_inside_the_loop():
         optimizer="adam",
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         jit_compile=True,
-        steps_per_execution=2,
+        steps_per_execution=1 if keras.config.backend() == "torch" else 2,
     )
     cell = model.get_layer("lstm").cell
-    before = np.asarray(cell.h_norm.moving_variance)
+    before = _numpy(cell.h_norm.moving_variance)
     model.fit(random_sequences(), np.arange(8) % 10, batch_size=4, epochs=1, verbose=0)
-    assert not np.allclose(np.asarray(cell.h_norm.moving_variance), before)
+    assert not np.allclose(_numpy(cell.h_norm.moving_variance), before)
     with pytest.raises(ValueError, match="norm must be one of batch, layer inside an LSTM cell"):
         NormalizedLSTMCell(4, "instance")
+
+
+class _StepNorm:
+    """Batch norm of one term at each call, as the cell makes one per step: in
+    training by the batch's moments, recording them; in inference by the
+    given per-step rows (the last row for later steps)."""
+
+    def __init__(self, epsilon, rows=None):
+        self.epsilon, self.rows, self.moments = epsilon, rows, []
+
+    def __call__(self, v):
+        if self.rows is None:
+            mean, var = v.mean(axis=0), v.var(axis=0)
+        else:
+            row = min(len(self.moments), len(self.rows[0]) - 1)
+            mean, var = self.rows[0][row], self.rows[1][row]
+        self.moments.append((mean, var))
+        return BN_GAMMA * (v - mean) / np.sqrt(var + self.epsilon)
+
+
+def _step_cell(rows, steps=4, seed=0):
+    x = np.random.default_rng(seed).normal(size=(6, steps, 3)).astype("float32")
+    # JAX's `lax.scan` cannot assign the moving averages: unrolled, as `build_rnn` does.
+    layer = keras.layers.RNN(
+        NormalizedLSTMCell(5, "batch", seed=1, step_statistics=rows),
+        unroll=keras.config.backend() == "jax",
+    )
+    layer.build(x.shape)
+    cell = layer.cell
+    weights = [_numpy(w) for w in (cell.kernel, cell.recurrent_kernel, cell.bias)]
+    return x, layer, cell, weights
+
+
+def _moving_rows(moments, rows, first_calls):
+    """The per-step moving averages (mean, variance) after one pass over the
+    steps whose batch moments are `moments`, each row moved by its steps' in
+    order, step 0's `first_calls` times."""
+    mean = np.zeros((rows, moments[0][0].shape[-1]))
+    var = np.ones_like(mean)
+    for step, (step_mean, step_var) in enumerate(moments):
+        row = min(step, rows - 1)
+        for _ in range(first_calls if step == 0 else 1):
+            mean[row] += (1 - BATCH_MOMENTUM) * (step_mean - mean[row])
+            var[row] += (1 - BATCH_MOMENTUM) * (step_var - var[row])
+    return mean, var
+
+
+def test_per_step_statistics_train_as_shared_ones_and_move_only_their_steps_row():
+    # Two rows on four steps: row 0 moves with step 0, row 1 with steps 1-3.
+    x, layer, cell, weights = _step_cell(rows=2)
+    output = _numpy(layer(x, training=True))
+    norms = [_StepNorm(cell.x_norm.epsilon) for _ in range(3)]
+    np.testing.assert_allclose(output, _lstm_reference(x, *weights, *norms), atol=1e-5)
+    # Keras's RNN on TensorFlow and torch runs the step once more on step 0 to
+    # learn the output's shape, moving row 0 twice towards the same moments
+    # (unrolled on JAX, it does not).
+    first_calls = 1 if keras.config.backend() == "jax" else 2
+    for norm, layer_norm in zip(norms, (cell.x_norm, cell.h_norm, cell.c_norm)):
+        mean, var = _moving_rows(norm.moments, 2, first_calls)
+        np.testing.assert_allclose(_numpy(layer_norm.moving_mean), mean, atol=1e-5)
+        np.testing.assert_allclose(_numpy(layer_norm.moving_variance), var, atol=1e-5)
+    # The h term is 0 at step 0 (the state starts at 0): its row 0 saw a variance of 0.
+    np.testing.assert_allclose(_numpy(cell.h_norm.moving_variance)[0], BATCH_MOMENTUM**first_calls)
+
+
+def test_per_step_statistics_in_inference_read_their_steps_row():
+    x, layer, cell, weights = _step_cell(rows=3, steps=5)
+    rng = np.random.default_rng(1)
+    norms = []
+    for layer_norm in (cell.x_norm, cell.h_norm, cell.c_norm):
+        shape = layer_norm.moving_mean.shape
+        rows = (
+            rng.normal(size=shape).astype("float32"),
+            rng.uniform(0.5, 2, shape).astype("float32"),
+        )
+        layer_norm.moving_mean.assign(rows[0])
+        layer_norm.moving_variance.assign(rows[1])
+        norms.append(_StepNorm(layer_norm.epsilon, rows))
+    output = _numpy(layer(x, training=False))
+    np.testing.assert_allclose(output, _lstm_reference(x, *weights, *norms), atol=1e-5)
+
+
+def test_per_step_statistics_are_for_recurrent_batch_norm_with_known_steps():
+    with pytest.raises(ValueError, match="step_statistics must be a positive number of steps"):
+        NormalizedLSTMCell(4, "layer", step_statistics=28)
+    with pytest.raises(ValueError, match="step_statistics needs norm='recurrent_batch'"):
+        build_rnn("recurrent_layer", units=4, step_statistics=True)
+    with pytest.raises(ValueError, match=r"input_shape=\(None, 3\)"):
+        build_rnn("recurrent_batch", units=4, input_shape=(None, 3), step_statistics=True)
+    model = build_rnn("recurrent_batch", units=4, step_statistics=True)
+    norm = model.get_layer("lstm").cell.h_norm
+    assert isinstance(norm, StepBatchNormalization) and norm.moving_mean.shape == (28, 16)

@@ -118,6 +118,10 @@ BAD_INPUTS = [
         "--no-data-init applies to weight norm only, got norm='layer'",
     ),
     (
+        ["--norm", "recurrent_layer", "--step-statistics"],
+        "--step-statistics applies to norm recurrent_batch only, got norm='recurrent_layer'",
+    ),
+    (
         ["--norm", "none", "--dataset", "adding", "--permuted"],
         "--permuted applies to image datasets, got --dataset adding",
     ),
