@@ -869,6 +869,7 @@ def page_row(page, claim):
         ("batch-size-gn", 1, "study_batch-size-gn_error_vs_batch_size.png"),
         ("rnn", 1, "study_rnn_adding_T_100_val_mse.png"),
         ("rnn-images", 1, "study_rnn-images_permuted_images_val_accuracy.png"),
+        ("rnn-images-steps", 1, "study_rnn-images-steps_permuted_images_val_accuracy.png"),
         ("rnn-speed", 1, "study_rnn-speed_adding_T_100_val_mse.png"),
         ("gan-d", 2, "study_gan-d_samples.png"),
         ("gan-g", 1, "study_gan-g_samples.png"),
