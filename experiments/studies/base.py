@@ -240,6 +240,23 @@ class Study:
         for a study that puts this one's claims again at another grid."""
         return dataclasses.replace(self.scales[name], lrs=rates, **changes)
 
+    def at_rates(self, name, title, rates, note, notes, smoke_rates):
+        """This study's claims, variants, budgets and seeds again as study
+        `name`, at the grid of learning rates `rates` (`smoke_rates` at the
+        smoke scale): for a grid that reaches past the rate its cells chose at
+        the edge. Each claim gets `note` (`Claim.noted`); `notes` describe it."""
+        return dataclasses.replace(
+            self,
+            name=name,
+            title=title,
+            scales={
+                scale: self.regridded(scale, smoke_rates if scale == "smoke" else rates)
+                for scale in self.scales
+            },
+            claims=tuple(claim.noted(note) for claim in self.claims),
+            notes=notes,
+        )
+
     @property
     def tunes_levels(self):
         """Whether a claim reads a side (or its target) at the level `BEST`."""

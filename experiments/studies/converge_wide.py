@@ -4,27 +4,16 @@ that only the rate grid differs: a study of its own, declared before its
 runs, with its own runs."""
 
 from . import converge
-from .base import Study
 
 # SGD with momentum 0.9 and a cosine decay, per cell, chosen on validation
 # accuracy as in `converge`: its top, 0.1, is this grid's bottom.
 RATES = (0.1, 0.3, 1.0)
 
-STUDY = Study(
-    name="converge-wide",
-    title="faster convergence with batch and weight norm, at a bracketed rate",
-    task="cnn",
-    factor="network",
-    variants=converge.STUDY.variants,
-    scales={
-        "smoke": converge.STUDY.regridded("smoke", RATES[:1]),
-        "small": converge.STUDY.regridded("small", RATES),
-        "full": converge.STUDY.regridded("full", RATES),
-    },
-    claims=tuple(claim.noted("rates up to 1") for claim in converge.STUDY.claims),
-    metrics=converge.STUDY.metrics,
-    question="Which norm for my CNN?",
-    tune_metric="val_accuracy",
+STUDY = converge.STUDY.at_rates(
+    "converge-wide",
+    "faster convergence with batch and weight norm, at a bracketed rate",
+    RATES,
+    "rates up to 1",
     notes="`converge`'s grid (none, batch, weight and weight + mean-only batch norm in the "
     "batch norm paper's MNIST network, 3 hidden layers of 100 sigmoid units at batch 60 "
     "for 5,000 steps, and in the one-block residual CNN at batch 64 for 940 steps; "
@@ -35,4 +24,5 @@ STUDY = Study(
     "end at which the validation accuracy reaches the plain network's mean final one, a "
     "run that never does counted as longer than its budget. A run that diverges at a "
     "high rate is counted, and a rate where one does is no cell's choice.",
+    smoke_rates=RATES[:1],
 )

@@ -5,27 +5,16 @@ runs, with its own runs. At `overfit`'s rates the plain network had not
 fitted its training set, which its gap claim presumed."""
 
 from . import overfit
-from .base import Study
 
 # Adam with a cosine decay, per cell, chosen on validation accuracy as in
 # `overfit`: its top, 3e-3, is this grid's bottom.
 RATES = (3e-3, 1e-2, 3e-2)
 
-STUDY = Study(
-    name="overfit-wide",
-    title="overfitting: batch norm and weight norm against dropout, at a bracketed rate",
-    task="cnn",
-    factor="dropout",
-    variants=overfit.STUDY.variants,
-    scales={
-        "smoke": overfit.STUDY.regridded("smoke", RATES[:1]),
-        "small": overfit.STUDY.regridded("small", RATES),
-        "full": overfit.STUDY.regridded("full", RATES),
-    },
-    claims=tuple(claim.noted("rates up to 3e-2") for claim in overfit.STUDY.claims),
-    metrics=overfit.STUDY.metrics,
-    question="Which norm for my CNN?",
-    tune_metric="val_accuracy",
+STUDY = overfit.STUDY.at_rates(
+    "overfit-wide",
+    "overfitting: batch norm and weight norm against dropout, at a bracketed rate",
+    RATES,
+    "rates up to 3e-2",
     notes="`overfit`'s grid (none, batch and weight norm, each with and without dropout "
     "0.5 before the classifier; the two-block residual CNN on 1,024 Fashion-MNIST "
     "training images for 640 steps, 40 epochs of batch 64, 512 validation and 4,096 test "
@@ -35,4 +24,5 @@ STUDY = Study(
     "the generalization gap is the training set's accuracy in inference mode minus the "
     "test accuracy. A run that diverges at a high rate is counted, and a rate where one "
     "does is no cell's choice.",
+    smoke_rates=RATES[:1],
 )

@@ -4,29 +4,17 @@ so that only the rate grid differs: a study of its own, declared before its
 runs, with its own runs."""
 
 from . import translate
-from .base import Study
 
 # Adam's rate for both networks, chosen per cell on validation L1 as in
 # `translate`: its top, 1e-3, is this grid's bottom.
 RATES = (1e-3, 3e-3, 1e-2)
 
 
-STUDY = Study(
-    name="translate-wide",
-    title="instance vs batch norm for image translation, at a bracketed rate",
-    task="translate",
-    factor="batch size",
-    variants=translate.STUDY.variants,
-    scales={
-        "smoke": translate.STUDY.regridded("smoke", RATES[:2]),
-        "small": translate.STUDY.regridded("small", RATES),
-        "full": translate.STUDY.regridded("full", RATES),
-    },
-    claims=tuple(claim.noted("rates up to 1e-2") for claim in translate.STUDY.claims),
-    metrics=translate.STUDY.metrics,
-    question="Which norm for image translation?",
-    tune_metric="val_l1",
-    tune_higher_is_better=False,
+STUDY = translate.STUDY.at_rates(
+    "translate-wide",
+    "instance vs batch norm for image translation, at a bracketed rate",
+    RATES,
+    "rates up to 1e-2",
     notes="`translate`'s grid (instance and batch norm at batch 1 and 16; the U-Net with "
     "a PatchGAN discriminator, L1 weight 100, 2 epochs of 512 image pairs; every "
     "batch-norm run scored with its moving statistics and with each test batch's own) "
@@ -35,4 +23,5 @@ STUDY = Study(
     "grid's top), 5 seeds. The claims are `translate`'s, as it declared them; a run "
     "that diverges at a high rate is counted, and a rate where one does is no cell's "
     "choice.",
+    smoke_rates=RATES[:2],
 )

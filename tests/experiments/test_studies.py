@@ -341,6 +341,19 @@ def test_the_statistics_batch_keeps_steps_and_learning_rate_equal_across_levels(
     assert len(configs) == len(cells)  # a norm the factor leaves unchanged runs once
 
 
+def test_a_study_at_other_rates_changes_the_grid_and_nothing_else():
+    original, wide = STUDIES["overfit"], STUDIES["overfit-wide"]
+    assert [claim.text for claim in wide.claims] == [
+        claim.noted("rates up to 3e-2").text for claim in original.claims
+    ]
+    assert (wide.scale("small").lrs, wide.scale("smoke").lrs) == ((3e-3, 1e-2, 3e-2), (3e-3,))
+    for scale in original.scales:
+        kept = dataclasses.replace(wide.scale(scale), lrs=original.scale(scale).lrs)
+        assert kept == original.scale(scale)  # settings, levels, seeds and variants
+    for field in ("task", "factor", "variants", "metrics", "question", "tune_metric"):
+        assert getattr(wide, field) == getattr(original, field)
+
+
 def test_bn_lr_sweeps_every_norm_over_every_rate():
     study = STUDIES["bn-lr"]
     configs = runner.study_configs(study, "small", [0])
