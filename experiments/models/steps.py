@@ -174,7 +174,7 @@ def _jax_loss_gradients(compute, wrt, variables):
 
     current = [variable.value for variable in variables]
     differentiated = {id(variable) for group in wrt for variable in group}
-    kept = [variable for variable in variables if id(variable) not in differentiated]
+    kept = [i for i, variable in enumerate(variables) if id(variable) not in differentiated]
 
     def function(*values):
         given = {
@@ -185,12 +185,7 @@ def _jax_loss_gradients(compute, wrt, variables):
         mapping = [given.get(id(variable), value) for variable, value in zip(variables, current)]
         (losses, aux), new_values = _scoped(compute, variables, mapping)
         # The values of the variables the pass may assign, for the caller to keep.
-        updates = [
-            value
-            for variable, value in zip(variables, new_values)
-            if id(variable) not in differentiated
-        ]
-        return tuple(losses), (aux, updates)
+        return tuple(losses), (aux, [new_values[i] for i in kept])
 
     primals = [[variable.value for variable in group] for group in wrt]
     losses, pullback, (aux, updates) = jax.vjp(function, *primals, has_aux=True)
@@ -201,8 +196,8 @@ def _jax_loss_gradients(compute, wrt, variables):
             for other, loss in enumerate(losses)
         )
         grads.append(pullback(cotangent)[index])
-    for variable, value in zip(kept, updates):
-        variable.assign(value)
+    for i, value in zip(kept, updates):
+        variables[i].assign(value)
     return losses, aux, grads
 
 

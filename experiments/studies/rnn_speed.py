@@ -6,7 +6,7 @@ sooner, with no claim on speed declared; this study declares one, before its
 runs, with its own runs."""
 
 from .base import Claim, Scale, Study
-from .rnn import ADDING, FULL, LEVELS, LN_LSTM, NAMES, NOTES, SMALL, SMOKE, SOLVED, VARIANTS, WN
+from .rnn import ADDING, FULL, LEVELS, LN_LSTM, NAMES, NOTES_AT, SMALL, SMOKE, SOLVED, VARIANTS, WN
 from .rnn import STUDY as RNN
 
 # Adam (clipped at norm 1) at each rate, per cell: `rnn`'s top is this grid's bottom.
@@ -59,7 +59,7 @@ STUDY = Study(
     references=RNN.references,
     tune_metric=RNN.tune_metric,
     tune_higher_is_better=RNN.tune_higher_is_better,
-    notes=NOTES.replace("1e-3 and 3e-3", "3e-3 and 1e-2")
+    notes=NOTES_AT.format(rates="3e-3 and 1e-2")
     + f"{SEEDS} seeds (`rnn` ran 5; every cell there chose 3e-3, its grid's top). Steps "
     f"count to the first epoch end (every 256 steps) at which the validation MSE is under "
     f"{SOLVED}, the threshold under which the task counts as solved; a run that never "
