@@ -34,6 +34,16 @@ def _sooner(norm, paper, source):
     )
 
 
+# The claims this study adds to `rnn`'s.
+SOONER = (
+    _sooner("weight", "no figure: faster convergence in RNNs, qualitative", WN),
+    _sooner(
+        "recurrent_layer",
+        "no figure: faster convergence on its recurrent tasks, qualitative",
+        LN_LSTM,
+    ),
+)
+
 STUDY = Study(
     name="rnn-speed",
     title="faster convergence in recurrent networks: steps to solve the adding problem",
@@ -45,15 +55,7 @@ STUDY = Study(
         "small": Scale(SMALL, LEVELS, seeds=SEEDS, lrs=RATES),
         "full": Scale(FULL, LEVELS, seeds=SEEDS, lrs=RATES),
     },
-    claims=(
-        _sooner("weight", "no figure: faster convergence in RNNs, qualitative", WN),
-        _sooner(
-            "recurrent_layer",
-            "no figure: faster convergence on its recurrent tasks, qualitative",
-            LN_LSTM,
-        ),
-        *(claim.noted(NOTE) for claim in RNN.claims),
-    ),
+    claims=(*SOONER, *(claim.noted(NOTE) for claim in RNN.claims)),
     metrics=RNN.metrics,
     question="Which norm for my RNN?",
     references=RNN.references,

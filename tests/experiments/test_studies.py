@@ -341,17 +341,37 @@ def test_the_statistics_batch_keeps_steps_and_learning_rate_equal_across_levels(
     assert len(configs) == len(cells)  # a norm the factor leaves unchanged runs once
 
 
-def test_a_study_at_other_rates_changes_the_grid_and_nothing_else():
-    original, wide = STUDIES["overfit"], STUDIES["overfit-wide"]
-    assert [claim.text for claim in wide.claims] == [
-        claim.noted("rates up to 3e-2").text for claim in original.claims
-    ]
-    assert (wide.scale("small").lrs, wide.scale("smoke").lrs) == ((3e-3, 1e-2, 3e-2), (3e-3,))
+# A study that puts another's claims again at another grid of rates: (its
+# name, the other's, its rates at small and smoke scale, the note its claims
+# carry). Their runs take their parents' code paths, which the smoke studies
+# below run end to end; these are checked as declarations.
+REGRIDDED = [
+    ("overfit-wide", "overfit", (3e-3, 1e-2, 3e-2), (3e-3,), "rates up to 3e-2"),
+    ("overfit-higher", "overfit", (1e-2, 3e-2, 1e-1), (1e-2,), "rates 1e-2 to 1e-1"),
+    ("converge-wide", "converge", (0.1, 0.3, 1.0), (0.1,), "rates up to 1"),
+    ("translate-wide", "translate", (1e-3, 3e-3, 1e-2), (1e-3, 3e-3), "rates up to 1e-2"),
+    ("rnn-speed-wide", "rnn-speed", (1e-2, 3e-2), (1e-2,), "rates 1e-2 and 3e-2"),
+    ("rnn-images-steps-wide", "rnn-images-steps", (1e-2, 3e-2), (1e-2,), "rates 1e-2 and 3e-2"),
+]
+
+
+@pytest.mark.parametrize("name, parent, rates, smoke_rates, note", REGRIDDED)
+def test_a_study_at_other_rates_changes_the_grid_and_nothing_else(
+    name, parent, rates, smoke_rates, note
+):
+    original, wide = STUDIES[parent], STUDIES[name]
+    assert len(wide.claims) == len(original.claims)
+    for claim, theirs in zip(wide.claims, original.claims):
+        # The same claim, told apart by its grid on a page holding both.
+        assert claim.text.endswith(f"{note})") and claim.text != theirs.text
+        assert dataclasses.replace(claim, text=theirs.text) == theirs
+    assert (wide.scale("small").lrs, wide.scale("smoke").lrs) == (rates, smoke_rates)
     for scale in original.scales:
         kept = dataclasses.replace(wide.scale(scale), lrs=original.scale(scale).lrs)
         assert kept == original.scale(scale)  # settings, levels, seeds and variants
     for field in ("task", "factor", "variants", "metrics", "question", "tune_metric"):
         assert getattr(wide, field) == getattr(original, field)
+    assert wide.notes != original.notes
 
 
 def test_bn_lr_sweeps_every_norm_over_every_rate():
@@ -887,11 +907,8 @@ def page_row(page, claim):
         ("gan-d", 2, "study_gan-d_samples.png"),
         ("gan-g", 1, "study_gan-g_samples.png"),
         ("translate", 1, "study_translate_batch_1_val_l1.png"),
-        ("translate-wide", 1, "study_translate-wide_batch_1_val_l1.png"),
         ("converge", 1, "study_converge_mlp_3x100_sigmoid_val_accuracy.png"),
-        ("converge-wide", 1, "study_converge-wide_mlp_3x100_sigmoid_val_accuracy.png"),
         ("overfit", 1, "study_overfit_no_dropout_val_accuracy.png"),
-        ("overfit-wide", 1, "study_overfit-wide_no_dropout_val_accuracy.png"),
         ("depth", 1, "study_depth_gradients.png"),
         ("depth-residual", 1, "study_depth-residual_gradients.png"),
         ("online", 1, "study_online_batch_1_prequential_accuracy.png"),
