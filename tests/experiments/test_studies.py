@@ -13,7 +13,7 @@ from scipy import stats
 from experiments import paths
 from experiments.cli import main
 from experiments.run_config import RunConfig
-from experiments.studies import STUDIES, report, runner, verdict
+from experiments.studies import STUDIES, converge, report, runner, verdict
 from experiments.studies.base import BEST, Claim, Level, Scale, Study, Variant
 from experiments.tasks import TASKS
 
@@ -353,6 +353,24 @@ REGRIDDED = [
     ("rnn-speed-wide", "rnn-speed", (1e-2, 3e-2), (1e-2,), "rates 1e-2 and 3e-2"),
     ("rnn-images-steps-wide", "rnn-images-steps", (1e-2, 3e-2), (1e-2,), "rates 1e-2 and 3e-2"),
 ]
+
+
+def test_converge_steps_puts_converge_cnn_steps_claims_at_ten_seeds():
+    original, steps = STUDIES["converge"], STUDIES["converge-steps"]
+    on_cnn = [c for c in original.claims if c.sides[0][1] == converge.CNN]
+    assert [c.outcome for c in on_cnn] == ["censored"] * 3
+    assert [c.text for c in steps.claims] == [
+        c.noted("10 seeds, rates 0.1 and 0.3").text for c in on_cnn
+    ]
+    small = steps.scale("small")
+    assert (small.seeds, small.lrs, [level.label for level in small.levels]) == (
+        10,
+        (0.1, 0.3),
+        [converge.CNN],
+    )
+    # The CNN's budget and data as in `converge` (and `converge-wide`).
+    [cnn] = [level for level in original.scale("small").levels if level.label == converge.CNN]
+    assert small.levels == (cnn,) and small.settings == original.scale("small").settings
 
 
 @pytest.mark.parametrize("name, parent, rates, smoke_rates, note", REGRIDDED)
@@ -908,6 +926,7 @@ def page_row(page, claim):
         ("gan-g", 1, "study_gan-g_samples.png"),
         ("translate", 1, "study_translate_batch_1_val_l1.png"),
         ("converge", 1, "study_converge_mlp_3x100_sigmoid_val_accuracy.png"),
+        ("converge-steps", 1, "study_converge-steps_cnn_residual_relu_val_accuracy.png"),
         ("overfit", 1, "study_overfit_no_dropout_val_accuracy.png"),
         ("depth", 1, "study_depth_gradients.png"),
         ("depth-residual", 1, "study_depth-residual_gradients.png"),
