@@ -24,6 +24,7 @@ from ..report.writer import markdown_table, reported_runs, slug
 from ..run_config import RunConfig, typed_params
 from ..tasks import TASKS
 from ..tracking import store
+from ..tracking.runs import BACKEND_PARAMS
 from . import runner, verdict
 from .base import BEST, QUESTIONS
 
@@ -730,6 +731,22 @@ def _grid_edges_text(grid, rates):
     )
 
 
+def _trained_on(runs):
+    """ "; trained on tensorflow 2.21.0": the Keras backends `runs` logged,
+    with their versions (none for runs from before they were logged)."""
+    columns = [f"params.{name}" for name in BACKEND_PARAMS]
+    if not set(columns) <= set(runs.columns):
+        return ""
+    logged = sorted(
+        {
+            f"{backend} {version}"
+            for backend, version in runs[columns].itertuples(index=False)
+            if isinstance(backend, str)
+        }
+    )
+    return f"; trained on {', '.join(logged)}" if logged else ""
+
+
 def section(study, scale, runs, judged, out_dir, command, every=None, rates=None, missing=0):
     """The Markdown section of one study, `judged` its claims' `Judged`;
     `runs` are the study's runs at the rates chosen per cell (`every`: all of
@@ -753,7 +770,7 @@ def section(study, scale, runs, judged, out_dir, command, every=None, rates=None
     seeds = sorted(runs["params.seed"].unique())
     parts.append(
         f"{len(runs)} runs, seeds {', '.join(map(str, seeds))} (the scale declares "
-        f"{study.scale(scale).seeds})."
+        f"{study.scale(scale).seeds}){_trained_on(runs if every is None else every)}."
     )
     if rates:
         parts.append(_rates_text(study, scale, every, runs, rates))

@@ -2,8 +2,10 @@
 rule on hand-made run tables, bad input, and resuming an interrupted study."""
 
 import dataclasses
+import importlib.metadata
 import math
 
+import keras
 import mlflow
 import numpy as np
 import pandas
@@ -976,6 +978,9 @@ def test_study_at_smoke_scale_end_to_end(
     page = (tmp_path / "studies.md").read_text()
     assert "# Which normalization when" in page and verdict.RULE in page
     assert f'<a id="study-{name}"></a>' in page
+    # Each study says which backend its runs trained on.
+    backend = keras.config.backend()
+    assert f"; trained on {backend} {importlib.metadata.version(backend)}." in page
     for other in set(STUDIES) - {name}:  # the page lists every study
         assert f"| every claim of {other} | - | not yet run |" in page
     # It opens with the answers by the question users bring, each claim's verdict.
