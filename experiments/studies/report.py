@@ -732,8 +732,9 @@ def _grid_edges_text(grid, rates):
 
 
 def _trained_on(runs):
-    """ "; trained on tensorflow 2.21.0": the Keras backends `runs` logged,
-    with their versions (none for runs from before they were logged)."""
+    """The Keras backends `runs` logged, with their versions, as a clause of
+    the page's runs line ("; trained on jax 0.10.2"); empty where the runs
+    predate the logging of backends."""
     columns = [f"params.{name}" for name in BACKEND_PARAMS]
     if not set(columns) <= set(runs.columns):
         return ""

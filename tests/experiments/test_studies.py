@@ -357,6 +357,19 @@ REGRIDDED = [
 ]
 
 
+def test_a_study_names_the_backends_its_runs_logged():
+    runs = pandas.DataFrame(
+        {
+            "params.keras_backend": ["jax", "tensorflow", float("nan"), "jax"],
+            "params.keras_backend_version": ["0.10.2", "2.21.0", float("nan"), "0.10.2"],
+        }
+    )
+    assert report._trained_on(runs) == "; trained on jax 0.10.2, tensorflow 2.21.0"
+    # Runs from before backends were logged: nothing to say.
+    assert report._trained_on(runs.iloc[2:3]) == ""
+    assert report._trained_on(pandas.DataFrame({"params.seed": [0]})) == ""
+
+
 def test_converge_steps_puts_converge_cnn_steps_claims_at_ten_seeds():
     original, steps = STUDIES["converge"], STUDIES["converge-steps"]
     on_cnn = [c for c in original.claims if c.sides[0][1] == converge.CNN]
