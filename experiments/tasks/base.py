@@ -221,7 +221,9 @@ class Task:
         epochs read on through one pass of `train` instead of each reading
         all of it."""
         from ..tracking import keras_logging
+        from .loop import build_before_tracing
 
+        build_before_tracing(model, train)
         monitor = keras_logging.DivergenceMonitor()
         history = model.fit(
             train,

@@ -16,6 +16,13 @@ What needs a value per step sees one per call: the divergence policy
 (`keras_logging.DivergenceMonitor`) finds a non-finite loss at the end of the
 call it happened in, at most `steps_per_execution - 1` steps late.
 `--no-compile` runs step by step without XLA, to debug.
+
+On TensorFlow, Keras creates the optimizer's slots and the compiled loss's
+and metrics' state inside the first trace of the training step, and
+TensorFlow traces a function whose first trace created variables a second
+time: `build_before_tracing` creates them first, as Keras's JAX and torch
+trainers do, so the step is traced once (about a second of each run's
+start-up here).
 """
 
 # Steps per compiled call: a quick run's whole epoch, a few calls per epoch
@@ -52,3 +59,24 @@ def task_loop(task, loop):
 def compile_arguments(config):
     """The `model.compile` arguments of `config`'s training loop."""
     return {name: config[name] for name in LOOP_PARAMS}
+
+
+def build_before_tracing(model, data):
+    """Creates `model`'s state that its first traced step would create (the
+    optimizer's variables, the compiled loss and metrics), from the element
+    spec of `data` (a `tf.data.Dataset`), with Keras's own symbolic build: the
+    one its TensorFlow trainer runs only under a distribution strategy and
+    its JAX and torch trainers run in every `fit`. Nothing to do on those
+    backends, or for data of another kind (Keras then builds in the trace)."""
+    import keras
+
+    if keras.config.backend() != "tensorflow":
+        return
+    import tensorflow as tf
+
+    if not isinstance(data, tf.data.Dataset):
+        return
+    batch = tf.nest.map_structure(
+        lambda spec: keras.KerasTensor(spec.shape, spec.dtype.name), data.element_spec
+    )
+    model._symbolic_build(data_batch=batch)
