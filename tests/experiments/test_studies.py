@@ -353,6 +353,7 @@ REGRIDDED = [
     ("converge-wide", "converge", (0.1, 0.3, 1.0), (0.1,), "rates up to 1"),
     ("translate-wide", "translate", (1e-3, 3e-3, 1e-2), (1e-3, 3e-3), "rates up to 1e-2"),
     ("rnn-speed-wide", "rnn-speed", (1e-2, 3e-2), (1e-2,), "rates 1e-2 and 3e-2"),
+    ("rnn-speed-higher", "rnn-speed", (3e-2, 1e-1), (3e-2,), "rates 3e-2 and 1e-1"),
     ("rnn-images-steps-wide", "rnn-images-steps", (1e-2, 3e-2), (1e-2,), "rates 1e-2 and 3e-2"),
 ]
 
