@@ -355,6 +355,13 @@ REGRIDDED = [
     ("rnn-speed-wide", "rnn-speed", (1e-2, 3e-2), (1e-2,), "rates 1e-2 and 3e-2"),
     ("rnn-speed-higher", "rnn-speed", (3e-2, 1e-1), (3e-2,), "rates 3e-2 and 1e-1"),
     ("rnn-images-steps-wide", "rnn-images-steps", (1e-2, 3e-2), (1e-2,), "rates 1e-2 and 3e-2"),
+    (
+        "rnn-images-steps-higher",
+        "rnn-images-steps",
+        (1e-2, 3e-2, 1e-1),
+        (1e-2,),
+        "rates 1e-2 to 1e-1",
+    ),
 ]
 
 
