@@ -347,22 +347,6 @@ def test_the_statistics_batch_keeps_steps_and_learning_rate_equal_across_levels(
 # name, the other's, its rates at small and smoke scale, the note its claims
 # carry). Their runs take their parents' code paths, which the smoke studies
 # below run end to end; these are checked as declarations.
-REGRIDDED = [
-    ("overfit-wide", "overfit", (3e-3, 1e-2, 3e-2), (3e-3,), "rates up to 3e-2"),
-    ("overfit-higher", "overfit", (1e-2, 3e-2, 1e-1), (1e-2,), "rates 1e-2 to 1e-1"),
-    ("converge-wide", "converge", (0.1, 0.3, 1.0), (0.1,), "rates up to 1"),
-    ("translate-wide", "translate", (1e-3, 3e-3, 1e-2), (1e-3, 3e-3), "rates up to 1e-2"),
-    ("rnn-speed-wide", "rnn-speed", (1e-2, 3e-2), (1e-2,), "rates 1e-2 and 3e-2"),
-    ("rnn-speed-higher", "rnn-speed", (3e-2, 1e-1), (3e-2,), "rates 3e-2 and 1e-1"),
-    ("rnn-images-steps-wide", "rnn-images-steps", (1e-2, 3e-2), (1e-2,), "rates 1e-2 and 3e-2"),
-    (
-        "rnn-images-steps-higher",
-        "rnn-images-steps",
-        (1e-2, 3e-2, 1e-1),
-        (1e-2,),
-        "rates 1e-2 to 1e-1",
-    ),
-]
 
 
 def test_a_study_names_the_backends_its_runs_logged():
@@ -394,6 +378,24 @@ def test_converge_steps_puts_converge_cnn_steps_claims_at_ten_seeds():
     # The CNN's budget and data as in `converge` (and `converge-wide`).
     [cnn] = [level for level in original.scale("small").levels if level.label == converge.CNN]
     assert small.levels == (cnn,) and small.settings == original.scale("small").settings
+
+
+REGRIDDED = [
+    ("overfit-wide", "overfit", (3e-3, 1e-2, 3e-2), (3e-3,), "rates up to 3e-2"),
+    ("overfit-higher", "overfit", (1e-2, 3e-2, 1e-1), (1e-2,), "rates 1e-2 to 1e-1"),
+    ("converge-wide", "converge", (0.1, 0.3, 1.0), (0.1,), "rates up to 1"),
+    ("translate-wide", "translate", (1e-3, 3e-3, 1e-2), (1e-3, 3e-3), "rates up to 1e-2"),
+    ("rnn-speed-wide", "rnn-speed", (1e-2, 3e-2), (1e-2,), "rates 1e-2 and 3e-2"),
+    ("rnn-speed-higher", "rnn-speed", (3e-2, 1e-1), (3e-2,), "rates 3e-2 and 1e-1"),
+    ("rnn-images-steps-wide", "rnn-images-steps", (1e-2, 3e-2), (1e-2,), "rates 1e-2 and 3e-2"),
+    (
+        "rnn-images-steps-higher",
+        "rnn-images-steps",
+        (1e-2, 3e-2, 1e-1),
+        (1e-2,),
+        "rates 1e-2 to 1e-1",
+    ),
+]
 
 
 @pytest.mark.parametrize("name, parent, rates, smoke_rates, note", REGRIDDED)
