@@ -4,9 +4,12 @@ what is missing.
 A configuration is done when a run tagged with the study holds exactly its
 params (the software versions aside) and ended FINISHED, or FAILED tagged
 `diverged` (a finding, not a failure). Re-running an interrupted study trains
-the rest, under a new parent run.
+the rest, under a new parent run. The backend is not part of a configuration,
+so a store holds a study's runs from one Keras backend: another backend's
+study goes into a store of its own (`same_backend`).
 """
 
+from ..errors import TrackingError
 from ..run_config import RunConfig
 from ..tasks import TASKS
 
@@ -40,6 +43,26 @@ def completed(configs, runs):
     task = configs[0].task
     done = {RunConfig.from_run_row(task, run).identity() for _, run in runs.iterrows()}
     return [config for config in configs if config.identity() in done]
+
+
+def same_backend(study_name, runs, backend):
+    """Raises `TrackingError` where `runs` (the study's in the store, as
+    `reported_runs` returns them) were trained on a Keras backend other than
+    `backend`: their configurations would count as done (`completed`), and
+    the study would train nothing, or only what is missing, beside them."""
+    if runs.empty:
+        return
+    # Runs logged before the backend was recorded ran on TensorFlow, then the
+    # suite's only backend.
+    column = "params.keras_backend"
+    logged = set(runs[column].fillna("tensorflow")) if column in runs else {"tensorflow"}
+    others = sorted(logged - {backend})
+    if others:
+        raise TrackingError(
+            f"study {study_name}: its runs in this store were trained on {', '.join(others)}, "
+            f"and this command runs {backend}; train it into a store of its own "
+            "(MLFLOW_TRACKING_URI=sqlite:////tmp/<dir>/mlflow.db) or on the same backend"
+        )
 
 
 def sweep_grid(study, scale, seeds):
@@ -79,6 +102,7 @@ def run_study(
     or None when nothing was missing."""
     from ..report.writer import reported_runs
     from ..tracking import store
+    from ..tracking.runs import backend_params
 
     task = TASKS[study.task]
     configs = study_configs(study, scale, seeds, data_dir, loop)
@@ -87,7 +111,9 @@ def run_study(
         task.prepare(dataset_config)
     experiment_name = task.experiment_name
     experiment_id = store.experiment_id(experiment_name)
-    done = completed(configs, reported_runs(experiment_name, study.name))
+    runs = reported_runs(experiment_name, study.name)
+    same_backend(study.name, runs, backend_params()["keras_backend"])
+    done = completed(configs, runs)
     missing = [config for config in configs if config not in done]
     print(
         f"study {study.name} ({scale}): {len(configs)} configurations, {len(done)} already "

@@ -14,6 +14,7 @@ from scipy import stats
 
 from experiments import paths
 from experiments.cli import main
+from experiments.errors import TrackingError
 from experiments.run_config import RunConfig
 from experiments.studies import STUDIES, converge, report, runner, verdict
 from experiments.studies.base import BEST, Claim, Level, Scale, Study, Variant
@@ -360,6 +361,21 @@ def test_a_study_names_the_backends_its_runs_logged():
     # Runs from before backends were logged: nothing to say.
     assert report._trained_on(runs.iloc[2:3]) == ""
     assert report._trained_on(pandas.DataFrame({"params.seed": [0]})) == ""
+
+
+def test_a_study_refuses_a_store_holding_its_runs_from_another_backend():
+    runs = pandas.DataFrame({"params.keras_backend": ["tensorflow", float("nan")]})
+    runner.same_backend("rnn", runs, "tensorflow")
+    runner.same_backend("rnn", pandas.DataFrame(), "jax")  # nothing run yet
+    with pytest.raises(
+        TrackingError,
+        match="study rnn: its runs in this store were trained on tensorflow, and this "
+        "command runs jax",
+    ):
+        runner.same_backend("rnn", runs, "jax")
+    # Runs from before backends were logged ran on TensorFlow.
+    with pytest.raises(TrackingError, match="trained on tensorflow, and this command runs torch"):
+        runner.same_backend("rnn", pandas.DataFrame({"params.seed": ["0"]}), "torch")
 
 
 def test_converge_steps_puts_converge_cnn_steps_claims_at_ten_seeds():
