@@ -5,6 +5,8 @@ its grid's top). `rnn` found every network solving it, the normalized ones
 sooner, with no claim on speed declared; this study declares one, before its
 runs, with its own runs."""
 
+import dataclasses
+
 from .base import Claim, Scale, Study
 from .rnn import ADDING, FULL, LEVELS, LN_LSTM, NAMES, NOTES_AT, SMALL, SMOKE, SOLVED, VARIANTS, WN
 from .rnn import STUDY as RNN
@@ -69,3 +71,16 @@ STUDY = Study(
     "claims are put again as it declared them; the adding problem's always-the-mean "
     "baseline is their floor.",
 )
+
+
+def at_rates(name, title, rates, grid, notes):
+    """This study again as `name` at the grid of learning rates `rates`
+    (`Study.at_rates`), its claims as declared here told apart by `grid`:
+    `SOONER` noted with it, `rnn`'s with this study's seeds and it."""
+    return dataclasses.replace(
+        STUDY.at_rates(name, title, rates, grid, notes=notes, smoke_rates=rates[:1]),
+        claims=(
+            *(claim.noted(grid) for claim in SOONER),
+            *(claim.noted(f"{SEEDS} seeds, {grid}") for claim in RNN.claims),
+        ),
+    )

@@ -3,8 +3,6 @@
 chose their rate and the plain LSTM ended lowest: a study of its own,
 declared before its runs, with its own runs."""
 
-import dataclasses
-
 from . import rnn, rnn_speed
 
 # Adam (clipped at norm 1) at each rate, per cell: `rnn-speed`'s top is this
@@ -13,23 +11,16 @@ from . import rnn, rnn_speed
 RATES = (1e-2, 3e-2)
 GRID = "rates 1e-2 and 3e-2"
 
-STUDY = dataclasses.replace(
-    rnn_speed.STUDY.at_rates(
-        "rnn-speed-wide",
-        "faster convergence in recurrent networks, at rates up to 3e-2",
-        RATES,
-        GRID,
-        notes=rnn.NOTES_AT.format(rates="1e-2 and 3e-2")
-        + f"{rnn_speed.SEEDS} seeds, as in `rnn-speed`, whose grid (3e-3 and 1e-2) had the "
-        "plain LSTM and layer norm inside the cell at its top. Steps count as there: to the "
-        f"first epoch end (every 256 steps) with a validation MSE under {rnn.SOLVED}, a run "
-        "that never gets there counted as longer than its 2,048 steps (censored). The claims "
-        "are `rnn-speed`'s, as it declared them; a run that diverges at the higher rate is "
-        "counted, and a rate where one does is no cell's choice.",
-        smoke_rates=RATES[:1],
-    ),
-    claims=(
-        *(claim.noted(GRID) for claim in rnn_speed.SOONER),
-        *(claim.noted(f"{rnn_speed.SEEDS} seeds, {GRID}") for claim in rnn.STUDY.claims),
-    ),
+STUDY = rnn_speed.at_rates(
+    "rnn-speed-wide",
+    "faster convergence in recurrent networks, at rates up to 3e-2",
+    RATES,
+    GRID,
+    notes=rnn.NOTES_AT.format(rates="1e-2 and 3e-2")
+    + f"{rnn_speed.SEEDS} seeds, as in `rnn-speed`, whose grid (3e-3 and 1e-2) had the "
+    "plain LSTM and layer norm inside the cell at its top. Steps count as there: to the "
+    f"first epoch end (every 256 steps) with a validation MSE under {rnn.SOLVED}, a run "
+    "that never gets there counted as longer than its 2,048 steps (censored). The claims "
+    "are `rnn-speed`'s, as it declared them; a run that diverges at the higher rate is "
+    "counted, and a rate where one does is no cell's choice.",
 )
