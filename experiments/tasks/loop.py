@@ -21,8 +21,8 @@ On TensorFlow, Keras creates the optimizer's slots and the compiled loss's
 and metrics' state inside the first trace of the training step, and
 TensorFlow traces a function whose first trace created variables a second
 time: `build_before_tracing` creates them first, as Keras's JAX and torch
-trainers do, so the step is traced once (about a second of each run's
-start-up here).
+trainers do, so the step is traced once (up to a second or so of a run's
+start-up on a 2-core CPU; CHANGELOG).
 """
 
 # Steps per compiled call: a quick run's whole epoch, a few calls per epoch
