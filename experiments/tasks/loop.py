@@ -67,7 +67,11 @@ def build_before_tracing(model, data):
     spec of `data` (a `tf.data.Dataset`), with Keras's own symbolic build: the
     one its TensorFlow trainer runs only under a distribution strategy and
     its JAX and torch trainers run in every `fit`. Nothing to do on those
-    backends, or for data of another kind (Keras then builds in the trace)."""
+    backends, or for data of another kind, or for a model that cannot run on
+    inputs of unknown batch size (a user's, say): Keras then builds in the
+    trace, as it would have."""
+    import contextlib
+
     import keras
 
     if keras.config.backend() != "tensorflow":
@@ -79,4 +83,6 @@ def build_before_tracing(model, data):
     batch = tf.nest.map_structure(
         lambda spec: keras.KerasTensor(spec.shape, spec.dtype.name), data.element_spec
     )
-    model._symbolic_build(data_batch=batch)
+    # Keras wraps what the model raised on symbolic inputs in a RuntimeError.
+    with contextlib.suppress(RuntimeError):
+        model._symbolic_build(data_batch=batch)

@@ -226,3 +226,30 @@ def test_state_built_before_tracing_traces_the_step_once_and_trains_the_same(tas
     # compiled metrics'); the GAN's compile builds its optimizers.
     assert traces_prebuilt == 1 <= traces
     assert history_prebuilt == history
+
+
+@pytest.mark.skipif(
+    keras.config.backend() != "tensorflow", reason="Keras builds before tracing on JAX and torch"
+)
+def test_a_model_keras_cannot_build_symbolically_is_built_in_the_trace_instead():
+    import tensorflow as tf
+
+    class TrainingOnly(keras.Model):
+        """Keras's symbolic build calls it in inference mode, which it lacks."""
+
+        def __init__(self):
+            super().__init__()
+            self.dense = keras.layers.Dense(10)
+
+        def call(self, images, training=False):
+            if not training:
+                raise NotImplementedError("inference is not written yet")
+            return self.dense(keras.ops.reshape(images, (-1, 28 * 28)))
+
+    model = TrainingOnly()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    dataset = tf.data.Dataset.from_tensor_slices((IMAGES, LABELS)).batch(8)
+    build_before_tracing(model, dataset)
+    assert not model.optimizer.built
+    history = model.fit(dataset, epochs=1, verbose=0).history
+    assert model.optimizer.built and np.isfinite(history["loss"][0])
