@@ -16,11 +16,10 @@ SEEDS = 10
 NOTE = "10 seeds, rates 0.1 and 0.3"
 
 
-def _cnn_only(scale, **changes):
+def on_level(scale, label, **changes):
+    """`scale` (one of `converge`'s) with its level `label` alone, and `changes`."""
     return dataclasses.replace(
-        scale,
-        levels=tuple(level for level in scale.levels if level.label == converge.CNN),
-        **changes,
+        scale, levels=tuple(level for level in scale.levels if level.label == label), **changes
     )
 
 
@@ -34,12 +33,12 @@ STUDY = dataclasses.replace(
             converge.STUDY.scale("smoke"),
             levels=tuple(
                 dataclasses.replace(level, params={**level.params, "epochs": 1, "train_size": 240})
-                for level in _cnn_only(converge.STUDY.scale("small")).levels
+                for level in on_level(converge.STUDY.scale("small"), converge.CNN).levels
             ),
             lrs=RATES[:1],
         ),
-        "small": _cnn_only(converge.STUDY.scale("small"), seeds=SEEDS, lrs=RATES),
-        "full": _cnn_only(converge.STUDY.scale("full"), seeds=SEEDS, lrs=RATES),
+        "small": on_level(converge.STUDY.scale("small"), converge.CNN, seeds=SEEDS, lrs=RATES),
+        "full": on_level(converge.STUDY.scale("full"), converge.CNN, seeds=SEEDS, lrs=RATES),
     },
     claims=tuple(
         claim.noted(NOTE) for claim in converge.STUDY.claims if claim.sides[0][1] == converge.CNN

@@ -396,6 +396,24 @@ def test_converge_steps_puts_converge_cnn_steps_claims_at_ten_seeds():
     assert small.levels == (cnn,) and small.settings == original.scale("small").settings
 
 
+def test_converge_mlp_steps_puts_converge_mlp_claims_at_ten_seeds_and_higher_rates():
+    original, steps = STUDIES["converge"], STUDIES["converge-mlp-steps"]
+    on_mlp = [c for c in original.claims if c.sides[0][1] == converge.MLP]
+    assert [c.outcome for c in on_mlp][:3] == ["censored"] * 3
+    assert [c.text for c in steps.claims] == [
+        c.noted("10 seeds, rates 0.1 to 3").text for c in on_mlp
+    ]
+    small = steps.scale("small")
+    assert (small.seeds, small.lrs, [level.label for level in small.levels]) == (
+        10,
+        (0.1, 0.3, 1.0, 3.0),
+        [converge.MLP],
+    )
+    # The sigmoid network's budget and data as in `converge` (and `converge-wide`).
+    [mlp] = [level for level in original.scale("small").levels if level.label == converge.MLP]
+    assert small.levels == (mlp,) and small.settings == original.scale("small").settings
+
+
 REGRIDDED = [
     ("overfit-wide", "overfit", (3e-3, 1e-2, 3e-2), (3e-3,), "rates up to 3e-2"),
     ("overfit-higher", "overfit", (1e-2, 3e-2, 1e-1), (1e-2,), "rates 1e-2 to 1e-1"),
