@@ -67,9 +67,9 @@ def build_before_tracing(model, data):
     spec of `data` (a `tf.data.Dataset`), with Keras's own symbolic build: the
     one its TensorFlow trainer runs only under a distribution strategy and
     its JAX and torch trainers run in every `fit`. Nothing to do on those
-    backends, or for data of another kind, or for a model that cannot run on
-    inputs of unknown batch size (a user's, say): Keras then builds in the
-    trace, as it would have."""
+    backends, or for data of another kind, or for a model Keras cannot build
+    on symbolic inputs (a user's, say): Keras then builds in the trace, as it
+    would have."""
     import contextlib
 
     import keras
