@@ -7,8 +7,7 @@ own, declared before its runs, with its own runs."""
 
 import dataclasses
 
-from . import converge
-from .converge_steps import SEEDS, on_level
+from . import converge, converge_steps
 
 # SGD with momentum 0.9 and a cosine decay, per cell: in `converge-wide` the
 # plain network chose 0.3 and weight norm 0.1 (each bracketed there or in
@@ -16,18 +15,13 @@ from .converge_steps import SEEDS, on_level
 RATES = (0.1, 0.3, 1.0, 3.0)
 NOTE = "10 seeds, rates 0.1 to 3"
 
-STUDY = dataclasses.replace(
-    converge.STUDY,
-    name="converge-mlp-steps",
-    title="faster convergence with batch and weight norm in the sigmoid network, at 10 seeds",
-    scales={
-        "smoke": dataclasses.replace(converge.STUDY.scale("smoke"), lrs=RATES[:1]),
-        "small": on_level(converge.STUDY.scale("small"), converge.MLP, seeds=SEEDS, lrs=RATES),
-        "full": on_level(converge.STUDY.scale("full"), converge.MLP, seeds=SEEDS, lrs=RATES),
-    },
-    claims=tuple(
-        claim.noted(NOTE) for claim in converge.STUDY.claims if claim.sides[0][1] == converge.MLP
-    ),
+STUDY = converge_steps.on_network(
+    converge.MLP,
+    "converge-mlp-steps",
+    "faster convergence with batch and weight norm in the sigmoid network, at 10 seeds",
+    RATES,
+    NOTE,
+    smoke=dataclasses.replace(converge.STUDY.scale("smoke"), lrs=RATES[:1]),
     notes="`converge`'s sigmoid network (the batch norm paper's MNIST network: 3 hidden "
     "layers of 100 sigmoid units, 5,000 steps of batch 60, 25 epochs of 12,000 "
     "Fashion-MNIST training images, 2,048 validation and 4,096 test images) without "

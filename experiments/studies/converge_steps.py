@@ -16,32 +16,49 @@ SEEDS = 10
 NOTE = "10 seeds, rates 0.1 and 0.3"
 
 
-def on_level(scale, label, **changes):
+def _on_level(scale, label, **changes):
     """`scale` (one of `converge`'s) with its level `label` alone, and `changes`."""
     return dataclasses.replace(
         scale, levels=tuple(level for level in scale.levels if level.label == label), **changes
     )
 
 
-STUDY = dataclasses.replace(
-    converge.STUDY,
-    name="converge-steps",
-    title="faster convergence with batch and weight norm in the CNN, at 10 seeds",
-    scales={
-        # `converge`'s smoke scale runs the mlp; this one the cnn's one epoch.
-        "smoke": dataclasses.replace(
-            converge.STUDY.scale("smoke"),
-            levels=tuple(
-                dataclasses.replace(level, params={**level.params, "epochs": 1, "train_size": 240})
-                for level in on_level(converge.STUDY.scale("small"), converge.CNN).levels
-            ),
-            lrs=RATES[:1],
+def on_network(label, name, title, rates, note, smoke, notes):
+    """`converge` again as study `name` on its network `label` alone, at
+    `SEEDS` seeds and the grid `rates` (`smoke`: the smoke scale), with that
+    network's claims as `converge` declared them, noted `note`."""
+    return dataclasses.replace(
+        converge.STUDY,
+        name=name,
+        title=title,
+        scales={
+            "smoke": smoke,
+            **{
+                scale: _on_level(converge.STUDY.scale(scale), label, seeds=SEEDS, lrs=rates)
+                for scale in ("small", "full")
+            },
+        },
+        claims=tuple(
+            claim.noted(note) for claim in converge.STUDY.claims if claim.sides[0][1] == label
         ),
-        "small": on_level(converge.STUDY.scale("small"), converge.CNN, seeds=SEEDS, lrs=RATES),
-        "full": on_level(converge.STUDY.scale("full"), converge.CNN, seeds=SEEDS, lrs=RATES),
-    },
-    claims=tuple(
-        claim.noted(NOTE) for claim in converge.STUDY.claims if claim.sides[0][1] == converge.CNN
+        notes=notes,
+    )
+
+
+STUDY = on_network(
+    converge.CNN,
+    "converge-steps",
+    "faster convergence with batch and weight norm in the CNN, at 10 seeds",
+    RATES,
+    NOTE,
+    # `converge`'s smoke scale runs the mlp; this one the cnn's one epoch.
+    smoke=dataclasses.replace(
+        converge.STUDY.scale("smoke"),
+        levels=tuple(
+            dataclasses.replace(level, params={**level.params, "epochs": 1, "train_size": 240})
+            for level in _on_level(converge.STUDY.scale("small"), converge.CNN).levels
+        ),
+        lrs=RATES[:1],
     ),
     notes="`converge`'s residual CNN (one residual block on a strided stem, 940 steps of "
     "batch 64, 5 epochs of 12,000 Fashion-MNIST training images, 2,048 validation and "
